@@ -1,0 +1,201 @@
+"""How a check is declared: what to call in the child (probes), how to judge it (parent).
+
+A check is one `Check` registered under the id of its rubric.yaml entry. Its
+`probes(rng)` builds the calls from the rubric's seed (numpy only: the parent does
+not import torch while the child runs), and its `judge(ctx)` turns what came back
+into a `Verdict`. For the common case, "same as the reference on these inputs",
+`same_as_reference` is the whole declaration.
+
+Only what the student's code *returned* reaches a judge. Not attempted, missing,
+import errors, crashes and timeouts are turned into outcomes by the runner first;
+an unexpected exception surfaces when a judge reads `Observation.value`.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..compare import Mismatch, Tolerance, assert_close
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One request for the child: a probe kind and its plain-data parameters."""
+
+    kind: str
+    params: dict
+    module: str                    # the student module it needs ("losses"), imported first
+    label: str = ""                # how messages name this call, e.g. "cross_entropy(f, y)"
+
+
+def call(target: str, *args: Any, label: str = "", **kwargs: Any) -> Probe:
+    """Call ``module.function`` of the student with these arguments (arrays become tensors)."""
+    module, _, name = target.partition(".")
+    return Probe("call", {"target": target, "args": args, "kwargs": kwargs}, module, label or f"{name}(...)")
+
+
+def value_of(target: str) -> Probe:
+    """Read a module-level constant of the student (``convolution.Q7``)."""
+    module, _, name = target.partition(".")
+    return Probe("value", {"target": target}, module, name)
+
+
+def student_fn(target: str) -> dict:
+    """An argument that is the student's own function (for example ``act`` of ``mlp_forward``)."""
+    return {"__fn__": "student", "target": target}
+
+
+def torch_fn(name: str) -> dict:
+    """An argument that is a torch function from the child's whitelist (``sigmoid``, ``tanh`` ...)."""
+    return {"__fn__": "torch", "name": name}
+
+
+def summarize(args: Sequence[Any]) -> str:
+    """Arguments as a message shows them: small values in full, arrays by shape and range."""
+    return ", ".join(_summarize_one(a) for a in args)
+
+
+def _summarize_one(arg: Any) -> str:
+    if isinstance(arg, np.ndarray):
+        if arg.size <= 6:
+            return np.array2string(arg, precision=4, separator=", ")
+        lo, hi = (float(arg.min()), float(arg.max())) if arg.size else (0.0, 0.0)
+        return f"<{arg.dtype} array of shape {tuple(arg.shape)}, values in [{lo:.3g}, {hi:.3g}]>"
+    if isinstance(arg, dict) and "__fn__" in arg:
+        return arg.get("target") or arg.get("name") or arg["__fn__"]
+    if isinstance(arg, (list, tuple)) and len(arg) > 6:
+        return f"<{type(arg).__name__} of {len(arg)} items>"
+    return repr(arg)
+
+
+class StudentRaised(Exception):
+    """A judge read the value of a call that raised instead of returning."""
+
+    def __init__(self, label: str, raised: dict) -> None:
+        super().__init__(f"{label} raised {raised.get('message') or raised.get('type')}")
+        self.label = label
+        self.raised = raised
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one probe's call gave back: a value, or the exception it raised."""
+
+    probe: Probe
+    returned: Any = None
+    raised: dict | None = None     # {"type": "ValueError", "message": "..."}
+
+    @property
+    def value(self) -> Any:
+        if self.raised is not None:
+            raise StudentRaised(self.probe.label, self.raised)
+        return self.returned
+
+
+@dataclass(frozen=True)
+class Verdict:
+    fraction: float                # of the check's points, in [0, 1]
+    message: str = ""
+
+    @classmethod
+    def passed(cls, message: str = "") -> "Verdict":
+        return cls(1.0, message)
+
+    @classmethod
+    def failed(cls, message: str) -> "Verdict":
+        return cls(0.0, message)
+
+
+@dataclass(frozen=True)
+class JudgeContext:
+    observations: Sequence[Observation]
+    tol: Tolerance
+    rng: np.random.Generator       # for judges that draw their own test points (same seed every run)
+
+    @property
+    def values(self) -> list[Any]:
+        return [o.value for o in self.observations]
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    probes: Callable[[np.random.Generator], Sequence[Probe]]
+    judge: Callable[[JudgeContext], Verdict]
+    hint: str = ""                 # shown with every failure, hidden checks included: teach, never reveal
+
+
+CHECKS: dict[str, Check] = {}
+
+
+def register(check: Check) -> Check:
+    if check.id in CHECKS:
+        raise ValueError(f"check {check.id!r} is declared twice")
+    CHECKS[check.id] = check
+    return check
+
+
+def reference(target: str) -> Any:
+    """The reference's ``module.name`` (imported on first use: judges run after the child is done)."""
+    module, _, name = target.partition(".")
+    return getattr(importlib.import_module(f"reference.{module}"), name)
+
+
+def as_torch(value: Any) -> Any:
+    """Probe arguments as the child passed them: arrays to float64/int64 tensors, recursively."""
+    import torch
+
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.array(value))
+    if isinstance(value, (list, tuple)):
+        return type(value)(as_torch(v) for v in value)
+    if isinstance(value, dict) and "__fn__" not in value:
+        return {k: as_torch(v) for k, v in value.items()}
+    return value
+
+
+def to_numpy(value: Any) -> Any:
+    """Reference results as plain numpy data (tensors to arrays, recursively)."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_numpy(v) for v in value)
+    if isinstance(value, dict):
+        return {k: to_numpy(v) for k, v in value.items()}
+    return value
+
+
+def same_as_reference(
+    check_id: str,
+    target: str,
+    make_args: Callable[[np.random.Generator], Sequence[tuple]],
+    *,
+    hint: str = "",
+    kwargs: Callable[[tuple], dict] | None = None,
+) -> Check:
+    """Declare a check: the student's `target` must match the reference's on every argument tuple.
+
+    `make_args(rng)` returns a list of positional-argument tuples, one call each.
+    """
+    name = target.partition(".")[2]
+
+    def probes(rng: np.random.Generator) -> list[Probe]:
+        return [call(target, *args, label=f"{name}({summarize(args)})", **(kwargs(args) if kwargs else {}))
+                for args in make_args(rng)]
+
+    def judge(ctx: JudgeContext) -> Verdict:
+        ref = reference(target)
+        for obs in ctx.observations:
+            expected = to_numpy(ref(*as_torch(obs.probe.params["args"]), **as_torch(obs.probe.params["kwargs"])))
+            try:
+                assert_close(obs.value, expected, ctx.tol, what=obs.probe.label)
+            except Mismatch as exc:
+                return Verdict.failed(str(exc))
+        return Verdict.passed()
+
+    return register(Check(check_id, probes, judge, hint))

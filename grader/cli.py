@@ -1,0 +1,118 @@
+"""`hw3grade`: a thin command line over plain functions (which are the API and are tested directly).
+
+Exit status: 0 whenever grading took place (whatever the score), 2 for a usage or
+rubric error, 3 when the grader itself failed (a fallback results.json is still written).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+
+from . import rubric as rubric_module
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except rubric_module.RubricError as exc:
+        print(f"hw3grade: rubric error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("hw3grade: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hw3grade", description="Autograder for Homework 3.")
+    commands = parser.add_subparsers(metavar="COMMAND")
+
+    grade = commands.add_parser("grade", help="grade one submission (folder, .zip or .ipynb)")
+    grade.add_argument("submission", type=Path)
+    grade.add_argument("-o", "--output", type=Path, help="write Gradescope's results.json here")
+    grade.add_argument("--rubric", type=Path, help="a rubric.yaml other than the packaged one")
+    grade.add_argument("--problems", nargs="+", metavar="KEY", help="only these problems (P1..P7, Q1..Q8)")
+    grade.add_argument("--visible-only", action="store_true", help="only the checks students can see")
+    grade.add_argument("--details", action="store_true", help="show instructor details (hidden checks' messages)")
+    grade.add_argument("--quiet", action="store_true", help="no table on the terminal")
+    grade.set_defaults(func=_cmd_grade)
+
+    check = commands.add_parser("check-rubric", help="validate a rubric.yaml against the declared checks")
+    check.add_argument("rubric", type=Path, nargs="?")
+    check.set_defaults(func=_cmd_check_rubric)
+
+    for name, module in (("batch", "grader.batch"), ("build", "grader.build.cli")):
+        _add_optional(commands, name, module)
+    return parser
+
+
+def _add_optional(commands, name: str, module: str) -> None:
+    """Subcommands that live in their own module register themselves with `add_arguments`."""
+    import importlib
+
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        return
+    mod.add_arguments(commands)
+
+
+def _cmd_grade(args: argparse.Namespace) -> int:
+    from .report import gradescope, table
+    from .runner import grade
+
+    rubric = rubric_module.load(args.rubric)
+    problems = _problem_keys(args.problems)
+    entries = rubric.select(problems, visible_only=args.visible_only)
+    try:
+        result = grade(args.submission, rubric, entries=entries)
+    except Exception:
+        detail = traceback.format_exc()
+        if args.output:
+            gradescope.write_results(gradescope.fallback_results(detail), args.output)
+        print(f"hw3grade: the grader failed:\n{detail}", file=sys.stderr)
+        return 3
+    if args.output:
+        gradescope.write_results(gradescope.to_results_json(result), args.output)
+    if not args.quiet:
+        table.print_table(result, show_details=args.details)
+    return 0
+
+
+def _cmd_check_rubric(args: argparse.Namespace) -> int:
+    from .checks.catalog import load_checks
+
+    rubric = rubric_module.load(args.rubric)
+    declared = set(load_checks())
+    listed = {e.id for e in rubric.checks}
+    problems = [f"rubric lists {i!r}, which no declaration in grader/checks/ defines" for i in sorted(listed - declared)]
+    problems += [f"grader/checks/ declares {i!r}, which the rubric does not list" for i in sorted(declared - listed)]
+    for line in problems:
+        print(f"hw3grade: {line}", file=sys.stderr)
+    if not problems:
+        print(f"{rubric.source}: {len(rubric.checks)} checks, {sum(e.points for e in rubric.checks):g} points, "
+              f"{len(rubric.manual)} hand-graded parts: OK")
+    return 2 if problems else 0
+
+
+def _problem_keys(keys: list[str] | None) -> set[str] | None:
+    if not keys:
+        return None
+    wanted = {k.upper() for k in keys}
+    unknown = sorted(wanted - set(rubric_module.PROBLEMS))
+    if unknown:
+        raise rubric_module.RubricError(f"unknown problem key(s) {', '.join(unknown)}; "
+                                        f"use {', '.join(rubric_module.PROBLEMS)}")
+    return wanted
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Every sentence the grader says about a submission, worded for the person who can act on it.
+
+Student-facing texts are kind and concrete; the grader's own failures say so plainly
+and never blame the student.
+"""
+from __future__ import annotations
+
+from .outcome import Status
+
+MODULE_PROBLEMS = {
+    "threelayerSGD": "Problems 1-2", "losses": "Problem 3", "activations": "Problems 5, 7 and Questions 1, 4",
+    "gradients": "Problems 4, 6, 7", "softmax": "Questions 2-3", "interpolation": "Question 5",
+    "convolution": "Questions 6-8",
+}
+
+GRADER_BUG = ("The grader itself failed on this check (not your fault). "
+              "Your instructor can see the details; please let them know.")
+NO_DECLARATION = "rubric.yaml lists check {id!r}, but grader/checks/ declares no check with that id."
+BUDGET_EXHAUSTED = ("Not run: the time for the whole grading ran out before this check. "
+                    "Look for slow or endless code in the checks that timed out above.")
+
+
+def missing_module(module: str) -> str:
+    return (f"{module}.py was not found in your submission, so the checks of "
+            f"{MODULE_PROBLEMS.get(module, 'this problem')} that need it score 0. "
+            f"Upload it next to your other modules, named exactly {module}.py.")
+
+
+def import_failed(module: str, text: str) -> str:
+    return (f"Importing {module}.py failed: {text}. Every check that needs {module}.py scores 0 until it imports. "
+            "Keep experiments under `if __name__ == \"__main__\":` so that importing does no heavy work.")
+
+
+def not_attempted(label: str, text: str) -> str:
+    return f"Not started yet: {label} raised NotImplementedError ({text})."
+
+
+def raised(label: str, raised: dict) -> str:
+    return f"{label} raised {raised.get('message') or raised.get('type', 'an exception')}"
+
+
+def timed_out(label: str, seconds: float) -> str:
+    return (f"{label} did not finish within {seconds:g} s. Is there an endless loop, "
+            "or a computation far slower than needed (an n x n matrix where O(n) suffices)?")
+
+
+def crashed(label: str, text: str) -> str:
+    return f"While running {label}, {text}."
+
+
+def unreadable(label: str, text: str) -> str:
+    return f"What {label} returned could not be read back: {text}."
+
+
+def child_start_failed(text: str) -> str:
+    return f"The grader could not start a process for your code ({text}). Please tell your instructor."
+
+
+def for_student(status: Status, message: str, hint: str, *, secret: bool) -> str:
+    """The message as results.json shows it; a hidden check keeps only what reveals no values."""
+    if secret:
+        message = _secret_message(status, message)
+    if hint and status not in (Status.PASSED, Status.NOT_ATTEMPTED, Status.MISSING, Status.GRADER_ERROR):
+        message = f"{message}\nHint: {hint}" if message else f"Hint: {hint}"
+    return message
+
+
+def _secret_message(status: Status, message: str) -> str:
+    # Labels and exception texts can quote the hidden inputs: only the kind of outcome is said.
+    if status in (Status.MISSING, Status.GRADER_ERROR):
+        return message
+    return SECRET_BY_STATUS[status]
+
+
+SECRET_BY_STATUS = {
+    Status.PASSED: "Passed.",
+    Status.FAILED: "This hidden check failed (its inputs and expected values are not shown).",
+    Status.ERROR: "This hidden check failed: your code raised an exception or crashed on its inputs.",
+    Status.TIMEOUT: "This hidden check did not finish within its time limit (an endless loop, or far too slow?).",
+    Status.NOT_ATTEMPTED: "Not started yet: the function still raises NotImplementedError.",
+}

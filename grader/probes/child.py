@@ -1,0 +1,139 @@
+"""The child process: imports the student's code and runs probes on request.
+
+Run as ``python -m grader.probes.child REQUEST_FD ANSWER_FD``. The first message
+configures it (the submission's modules, limits); each further message is
+``{"op": "import" | "probe", "token": ..., ...}`` and gets exactly one answer
+carrying the same token. Everything the student prints goes to stdout/stderr,
+which the parent drains and caps; the protocol has its own descriptors.
+
+Only the standard library, numpy, torch and this package's ``probes`` modules are
+imported here: nothing of the reference or of the checks' declarations.
+"""
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import sys
+from typing import Any
+
+import numpy as np
+
+from . import callables, wire
+from .student import ImportFailed, Missing, Student, describe_exception
+
+PROBE_MODULES = ("grader.probes.registry", "grader.probes.training", "grader.probes.large")
+
+
+def main(argv: list[str]) -> int:
+    request_fd, answer_fd = int(argv[1]), int(argv[2])
+    config = wire.receive(request_fd)
+    _apply_limits(config)
+    student = Student(config.get("modules", {}), config.get("notebook"))
+    registry = _load_probe_kinds()
+    wire.send(answer_fd, {"token": config.get("token"), "ready": True})
+    while True:
+        try:
+            request = wire.receive(request_fd)
+        except EOFError:
+            return 0
+        answer = handle(request, student, registry)
+        answer["token"] = request.get("token")
+        wire.send(answer_fd, _encodable(answer))
+
+
+def _load_probe_kinds() -> dict:
+    import importlib
+
+    for name in PROBE_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+    from .registry import PROBES
+
+    return PROBES
+
+
+def _apply_limits(config: dict) -> None:
+    """Threads, memory and file-size limits, set before any student code runs."""
+    import torch
+
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(False)
+    memory_mb = config.get("memory_mb")
+    if memory_mb:
+        # Address space, not RSS: torch maps much more than it touches, so the cap is
+        # "what is mapped now" plus the budget a student's code may allocate.
+        budget = _mapped_bytes() + int(memory_mb) * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (budget, budget))
+    file_mb = config.get("file_mb")
+    if file_mb:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the cap fail instead of killing us
+        cap = int(file_mb) * 2**20
+        resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
+    workdir = config.get("workdir")
+    if workdir:
+        os.chdir(workdir)
+
+
+def _mapped_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[0]) * resource.getpagesize()
+
+
+def handle(request: dict, student: Student, registry: dict) -> dict[str, Any]:
+    """Run one request; every outcome of student code becomes a plain answer."""
+    op = request.get("op")
+    try:
+        if op == "import":
+            student.load(request["module"])
+            return {"ok": True, "value": None}
+        if op == "probe":
+            kind = registry[request["kind"]]
+            params = to_student_args(wire.decode(request.get("params", {})), student)
+            return {"ok": True, "value": wire.encode(kind(student, **params))}
+        return {"grader_error": f"unknown op {op!r}"}
+    except Missing as exc:
+        return {"missing": str(exc)}
+    except ImportFailed as exc:
+        return {"import_error": str(exc)}
+    except NotImplementedError as exc:
+        return {"not_implemented": str(exc) or "NotImplementedError"}
+    except MemoryError:
+        return {"raised": {"type": "MemoryError", "message": "ran out of memory (the grader's limit for one check)"}}
+    except BaseException as exc:  # student code may raise anything, SystemExit included
+        return {"raised": {"type": type(exc).__name__, "message": describe_exception(exc, student.source_paths())}}
+
+
+def to_student_args(value: Any, student: Student) -> Any:
+    """Arrays become torch tensors (float64 / int64 as the contract says); fn specs become callables."""
+    import torch
+
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.array(value))
+    if isinstance(value, list):
+        return [to_student_args(v, student) for v in value]
+    if isinstance(value, tuple):
+        return tuple(to_student_args(v, student) for v in value)
+    if isinstance(value, dict):
+        if "__fn__" in value:
+            return callables.build(value, student)
+        return {k: to_student_args(v, student) for k, v in value.items()}
+    return value
+
+
+def _encodable(answer: dict) -> dict:
+    """Last line of defence: an answer that cannot be serialised is reported, not fatal."""
+    import json
+
+    try:
+        json.dumps(answer, allow_nan=False)
+        return answer
+    except (TypeError, ValueError) as exc:
+        return {"token": answer.get("token"), "raised": {"type": "TypeError", "message": f"unreadable result: {exc}"}}
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

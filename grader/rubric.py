@@ -1,0 +1,203 @@
+"""rubric.yaml: the one source of points, visibility, tolerances, time limits and seeds.
+
+Loading validates everything and names where a bad value came from:
+``rubric.yaml, checks[4] (id 'P3.ce.batch'): 'points' must be a number > 0, got '2a' (str)``.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROBLEMS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "Q1", "Q2", "Q3", "Q4", "Q5", "Q6", "Q7", "Q8")
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+DEFAULT_PATH = Path(__file__).resolve().parent / "rubric.yaml"
+
+_CHECK_FIELDS = {"id", "problem", "title", "points", "visibility", "rtol", "atol", "timeout", "seed"}
+_DEFAULT_FIELDS = {"visibility", "rtol", "atol", "timeout", "seed"}
+_MANUAL_FIELDS = {"id", "problem", "title", "points"}
+_LIMIT_FIELDS = {"total_points", "import_timeout", "budget_seconds", "memory_mb", "file_mb", "output_cap"}
+_TOP_FIELDS = {"defaults", "limits", "checks", "manual"}
+
+
+class RubricError(ValueError):
+    """rubric.yaml is malformed: the message names the file, the entry and the field."""
+
+
+@dataclass(frozen=True)
+class CheckEntry:
+    id: str
+    problem: str
+    title: str
+    points: float
+    visibility: str
+    rtol: float
+    atol: float
+    timeout: float
+    seed: int
+
+    @property
+    def secret(self) -> bool:
+        """Hidden from students now: its messages never show inputs or expected values."""
+        return self.visibility != "visible"
+
+
+@dataclass(frozen=True)
+class ManualEntry:
+    id: str
+    problem: str
+    title: str
+    points: float
+
+
+@dataclass(frozen=True)
+class Limits:
+    total_points: float = 100.0
+    import_timeout: float = 30.0
+    budget_seconds: float = 540.0   # the whole grading: below Gradescope's 10-minute default
+    memory_mb: int = 1024
+    file_mb: int = 64
+    output_cap: int = 65536
+
+
+@dataclass(frozen=True)
+class Rubric:
+    checks: tuple[CheckEntry, ...]
+    manual: tuple[ManualEntry, ...]
+    limits: Limits
+    source: str
+    digest: str                      # content hash: a changed rubric regrades everything
+
+    def entry(self, check_id: str) -> CheckEntry:
+        for entry in self.checks:
+            if entry.id == check_id:
+                return entry
+        raise KeyError(check_id)
+
+    def select(self, problems: set[str] | None = None, visible_only: bool = False) -> tuple[CheckEntry, ...]:
+        return tuple(e for e in self.checks
+                     if (not problems or e.problem in problems) and (not visible_only or not e.secret))
+
+
+def load(path: str | Path | None = None) -> Rubric:
+    """Read and validate a rubric file (the packaged rubric.yaml by default)."""
+    path = Path(path) if path else DEFAULT_PATH
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RubricError(f"{path}: cannot read the rubric ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RubricError(f"{path.name}: not valid YAML: {exc}") from None
+    rubric = parse(data, source=path.name)
+    return Rubric(rubric.checks, rubric.manual, rubric.limits, str(path),
+                  hashlib.sha256(text.encode("utf-8")).hexdigest())
+
+
+def parse(data: Any, source: str = "rubric.yaml") -> Rubric:
+    if not isinstance(data, dict):
+        raise RubricError(f"{source}: the top level must be a mapping with 'checks'")
+    _no_unknown(data, _TOP_FIELDS, source)
+    defaults = data.get("defaults") or {}
+    _no_unknown(defaults, _DEFAULT_FIELDS, f"{source}, defaults")
+    limits = _parse_limits(data.get("limits") or {}, f"{source}, limits")
+    raw_checks = data.get("checks")
+    if not isinstance(raw_checks, list) or not raw_checks:
+        raise RubricError(f"{source}: 'checks' must be a non-empty list")
+    checks = tuple(_parse_check({**defaults, **_mapping(c, f"{source}, checks[{i}]")}, f"{source}, checks[{i}]")
+                   for i, c in enumerate(raw_checks))
+    manual = tuple(_parse_manual(_mapping(m, f"{source}, manual[{i}]"), f"{source}, manual[{i}]")
+                   for i, m in enumerate(data.get("manual") or []))
+    _unique_ids(checks + manual, source)
+    total = round(sum(c.points for c in checks), 6)
+    if abs(total - limits.total_points) > 1e-6:
+        raise RubricError(f"{source}: the autograded points sum to {total:g}, "
+                          f"but limits.total_points says {limits.total_points:g}")
+    return Rubric(checks, manual, limits, source, "")
+
+
+def _mapping(value: Any, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise RubricError(f"{where}: must be a mapping of fields, got {type(value).__name__}")
+    return value
+
+
+def _no_unknown(data: dict, allowed: set[str], where: str) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise RubricError(f"{where}: unknown field(s) {', '.join(map(repr, unknown))}; "
+                          f"allowed: {', '.join(sorted(allowed))}")
+
+
+def _parse_check(raw: dict, where: str) -> CheckEntry:
+    where = f"{where} (id {raw.get('id')!r})" if "id" in raw else where
+    _no_unknown(raw, _CHECK_FIELDS, where)
+    for name in sorted(_CHECK_FIELDS):
+        if name not in raw:
+            raise RubricError(f"{where}: missing field {name!r}")
+    return CheckEntry(
+        id=_text(raw, "id", where),
+        problem=_choice(raw, "problem", PROBLEMS, where),
+        title=_text(raw, "title", where),
+        points=_number(raw, "points", where, positive=True),
+        visibility=_choice(raw, "visibility", VISIBILITIES, where),
+        rtol=_number(raw, "rtol", where),
+        atol=_number(raw, "atol", where),
+        timeout=_number(raw, "timeout", where, positive=True),
+        seed=int(_number(raw, "seed", where, integer=True)),
+    )
+
+
+def _parse_manual(raw: dict, where: str) -> ManualEntry:
+    _no_unknown(raw, _MANUAL_FIELDS, where)
+    for name in sorted(_MANUAL_FIELDS):
+        if name not in raw:
+            raise RubricError(f"{where}: missing field {name!r}")
+    return ManualEntry(_text(raw, "id", where), _choice(raw, "problem", PROBLEMS, where),
+                       _text(raw, "title", where), _number(raw, "points", where, positive=True))
+
+
+def _parse_limits(raw: dict, where: str) -> Limits:
+    _no_unknown(raw, _LIMIT_FIELDS, where)
+    values = {k: _number(raw, k, where, positive=True) for k in raw}
+    for k in ("memory_mb", "file_mb", "output_cap"):
+        if k in values:
+            values[k] = int(values[k])
+    return Limits(**values)
+
+
+def _text(raw: dict, name: str, where: str) -> str:
+    value = raw[name]
+    if not isinstance(value, str) or not value.strip():
+        raise RubricError(f"{where}: {name!r} must be a non-empty string, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def _choice(raw: dict, name: str, choices: tuple[str, ...], where: str) -> str:
+    value = raw[name]
+    if value not in choices:
+        raise RubricError(f"{where}: {name!r} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _number(raw: dict, name: str, where: str, positive: bool = False, integer: bool = False) -> float:
+    value = raw[name]
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = ok and (not integer or float(value).is_integer()) and (not positive or value > 0) and (ok and value >= 0)
+    if not ok:
+        kind = "an integer" if integer else "a number"
+        bound = " > 0" if positive else " >= 0"
+        raise RubricError(f"{where}: {name!r} must be {kind}{bound}, got {value!r} ({type(value).__name__})")
+    return float(value)
+
+
+def _unique_ids(entries: tuple, source: str) -> None:
+    seen: set[str] = set()
+    for entry in entries:
+        if entry.id in seen:
+            raise RubricError(f"{source}: duplicate id {entry.id!r}")
+        seen.add(entry.id)

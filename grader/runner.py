@@ -1,0 +1,249 @@
+"""One grading: locate -> probe in the child -> judge in the parent -> Outcomes.
+
+Phase 1 runs every probe of every selected check in a child process (restarted
+after a crash or a timeout). Phase 2 judges, after the child is gone, so the
+parent's torch and the student's allocations never add up in memory.
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+import traceback
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from . import messages
+from .checks import base
+from .checks.catalog import load_checks
+from .compare import Mismatch, Tolerance
+from .outcome import GradingResult, Outcome, Status
+from .probes import wire
+from .rubric import CheckEntry, Rubric
+from .sandbox import Child, ChildFailure, SandboxConfig
+from .submission import Located, SubmissionError, locate
+
+
+@dataclass
+class _Pending:
+    """A check between the phases: its probes, and what the child said about each."""
+
+    entry: CheckEntry
+    check: base.Check | None
+    probes: Sequence[base.Probe] = ()
+    observations: list[base.Observation] = field(default_factory=list)
+    outcome: Outcome | None = None       # set when phase 1 already decided (not attempted, crash, ...)
+    duration: float = 0.0
+
+
+def rng_for(entry: CheckEntry) -> np.random.Generator:
+    """The check's inputs: the rubric's seed mixed with its id, the same on every run."""
+    return np.random.default_rng([entry.seed, zlib.crc32(entry.id.encode("utf-8"))])
+
+
+def grade(
+    submission: str | Path,
+    rubric: Rubric,
+    *,
+    entries: Sequence[CheckEntry] | None = None,
+    sandbox: SandboxConfig | None = None,
+    budget_seconds: float | None = None,
+    submission_id: str = "",
+) -> GradingResult:
+    """Grade one submission against the selected rubric entries (all by default)."""
+    started = time.monotonic()
+    entries = tuple(entries if entries is not None else rubric.checks)
+    sandbox = sandbox or sandbox_for(rubric)
+    deadline = started + (budget_seconds or rubric.limits.budget_seconds)
+    with tempfile.TemporaryDirectory(prefix="hw3grade-") as scratch:
+        scratch_path = Path(scratch)
+        scratch_path.chmod(0o777)  # the child may run as another user and writes its plots here
+        try:
+            located = locate(Path(submission), scratch_path / "submission")
+        except SubmissionError as exc:
+            outcomes = tuple(_decided(e, Status.MISSING, str(exc)) for e in entries)
+            return GradingResult(outcomes, time.monotonic() - started, (str(exc),), submission_id,
+                                 manual_items=_manual(rubric))
+        pending = _plan(entries)
+        work = scratch_path / "work"
+        work.mkdir(mode=0o777)
+        work.chmod(0o777)
+        _probe_all(pending, located, sandbox, str(work), rubric.limits.import_timeout, deadline)
+    outcomes = tuple(_judge(p) for p in pending)
+    return GradingResult(outcomes, round(time.monotonic() - started, 3), located.notes, submission_id,
+                         manual_items=_manual(rubric))
+
+
+def sandbox_for(rubric: Rubric, **overrides) -> SandboxConfig:
+    limits = rubric.limits
+    return SandboxConfig(memory_mb=limits.memory_mb, file_mb=limits.file_mb, output_cap=limits.output_cap,
+                         **overrides)
+
+
+def _manual(rubric: Rubric) -> tuple[dict, ...]:
+    return tuple({"id": m.id, "problem": m.problem, "title": m.title, "points": m.points} for m in rubric.manual)
+
+
+def _plan(entries: Sequence[CheckEntry]) -> list[_Pending]:
+    checks = load_checks()
+    pending = []
+    for entry in entries:
+        check = checks.get(entry.id)
+        item = _Pending(entry, check)
+        if check is None:
+            item.outcome = _decided(entry, Status.GRADER_ERROR, messages.NO_DECLARATION.format(id=entry.id))
+        else:
+            try:
+                item.probes = tuple(check.probes(rng_for(entry)))
+            except Exception:
+                item.outcome = _decided(entry, Status.GRADER_ERROR, messages.GRADER_BUG, traceback.format_exc())
+        pending.append(item)
+    return pending
+
+
+class _Session:
+    """The child for one submission, restarted on demand, with the imports it has tried."""
+
+    def __init__(self, located: Located, config: SandboxConfig, workdir: str, import_timeout: float) -> None:
+        self.located, self.config, self.workdir = located, config, workdir
+        self.import_timeout = import_timeout
+        self.child: Child | None = None
+        self.import_errors: dict[str, tuple[Status, str]] = {}
+        self.imported: set[str] = set()
+
+    def ensure_child(self) -> Child:
+        if self.child is None or not self.child.alive():
+            self.close()
+            modules = {k: str(v) for k, v in self.located.modules.items()}
+            notebook = str(self.located.notebook) if self.located.notebook else None
+            self.child = Child(modules, notebook, self.workdir, self.config)
+            self.imported = set()
+        return self.child
+
+    def module_problem(self, module: str) -> tuple[Status, str] | None:
+        """Why `module` cannot be used (missing, failed import), or None when it imports."""
+        if module in self.import_errors:
+            return self.import_errors[module]
+        if module not in self.located.modules:
+            return None if self.located.notebook else (Status.MISSING, messages.missing_module(module))
+        if module in self.imported:
+            return None
+        answer = self.request({"op": "import", "module": module}, self.import_timeout, what=f"importing {module}.py")
+        if "ok" in answer:
+            self.imported.add(module)
+            return None
+        status, text = _status_of(answer, f"importing {module}.py", self.import_timeout)
+        self.import_errors[module] = (status, messages.import_failed(module, text))
+        return self.import_errors[module]
+
+    def request(self, message: dict, timeout: float, *, what: str) -> dict:
+        """One request; a dead or silent child becomes an answer of its own kind."""
+        try:
+            return self.ensure_child().request(message, timeout)
+        except ChildFailure as failure:
+            output = self.child.output.text_since(0)[-2000:] if self.child else ""
+            self.close()
+            return {"failure": failure.kind, "message": str(failure), "output": output}
+
+    def close(self) -> None:
+        if self.child is not None:
+            self.child.close()
+            self.child = None
+
+
+def _probe_all(pending: list[_Pending], located: Located, config: SandboxConfig, workdir: str,
+               import_timeout: float, deadline: float) -> None:
+    session = _Session(located, config, workdir, import_timeout)
+    try:
+        for item in pending:
+            if item.outcome is not None:
+                continue
+            if time.monotonic() > deadline:
+                item.outcome = _decided(item.entry, Status.TIMEOUT, messages.BUDGET_EXHAUSTED)
+                continue
+            started = time.monotonic()
+            _probe_one(item, session, deadline)
+            item.duration = time.monotonic() - started
+    except ChildFailure as failure:  # the child could not even start: every remaining check says so
+        for item in pending:
+            if item.outcome is None and not item.observations:
+                item.outcome = _decided(item.entry, Status.ERROR, messages.child_start_failed(str(failure)))
+    finally:
+        session.close()
+
+
+def _probe_one(item: _Pending, session: _Session, deadline: float) -> None:
+    for probe in item.probes:
+        problem = session.module_problem(probe.module)
+        if problem is not None:
+            item.outcome = _decided(item.entry, *problem)
+            return
+        timeout = min(item.entry.timeout, max(deadline - time.monotonic(), 1.0))
+        params = wire.encode(probe.params)
+        answer = session.request({"op": "probe", "kind": probe.kind, "params": params}, timeout, what=probe.label)
+        if "ok" in answer:
+            try:
+                item.observations.append(base.Observation(probe, returned=wire.decode(answer["value"])))
+            except wire.WireError as exc:
+                item.outcome = _decided(item.entry, Status.ERROR, messages.unreadable(probe.label, str(exc)))
+                return
+        elif "raised" in answer:
+            item.observations.append(base.Observation(probe, raised=answer["raised"]))
+        else:
+            status, text = _status_of(answer, probe.label, timeout)
+            item.outcome = _decided(item.entry, status, text, answer.get("output", ""))
+            return
+
+
+def _status_of(answer: dict, label: str, timeout: float) -> tuple[Status, str]:
+    """A non-returning answer (or a failure of the child) as a status and a student-facing message."""
+    if "not_implemented" in answer:
+        return Status.NOT_ATTEMPTED, messages.not_attempted(label, answer["not_implemented"])
+    if "missing" in answer:
+        return Status.MISSING, answer["missing"]
+    if "import_error" in answer:
+        return Status.ERROR, answer["import_error"]
+    if "raised" in answer:
+        return Status.ERROR, messages.raised(label, answer["raised"])
+    if answer.get("failure") == "timeout":
+        return Status.TIMEOUT, messages.timed_out(label, timeout)
+    if answer.get("failure") in ("crash", "protocol"):
+        return Status.ERROR, messages.crashed(label, answer["message"])
+    return Status.GRADER_ERROR, messages.GRADER_BUG
+
+
+def _judge(item: _Pending) -> Outcome:
+    if item.outcome is not None:
+        return _redacted(item.outcome, item.entry, item.check)
+    entry = item.entry
+    ctx = base.JudgeContext(tuple(item.observations), Tolerance(entry.rtol, entry.atol), rng_for(entry))
+    try:
+        verdict = item.check.judge(ctx)
+        status = Status.PASSED if verdict.fraction >= 1.0 else Status.FAILED
+        outcome = _decided(entry, status, verdict.message, fraction=verdict.fraction)
+    except base.StudentRaised as exc:
+        outcome = _decided(entry, Status.ERROR, messages.raised(exc.label, exc.raised))
+    except Mismatch as exc:
+        outcome = _decided(entry, Status.FAILED, str(exc))
+    except Exception:
+        outcome = _decided(entry, Status.GRADER_ERROR, messages.GRADER_BUG, traceback.format_exc())
+    return _redacted(outcome, entry, item.check, item.duration)
+
+
+def _decided(entry: CheckEntry, status: Status, message: str, detail: str = "", fraction: float | None = None) -> Outcome:
+    if fraction is None:
+        fraction = 1.0 if status is Status.PASSED else 0.0
+    fraction = min(max(float(fraction), 0.0), 1.0) if np.isfinite(fraction) else 0.0
+    return Outcome(entry.id, entry.problem, entry.title, status, round(fraction * entry.points, 6), entry.points,
+                   entry.visibility, message, detail or message)
+
+
+def _redacted(outcome: Outcome, entry: CheckEntry, check: base.Check | None, duration: float = 0.0) -> Outcome:
+    """Add the hint; for non-visible checks keep only what reveals no input or expected value."""
+    hint = check.hint if check else ""
+    message = messages.for_student(outcome.status, outcome.message, hint, secret=entry.secret)
+    return Outcome(outcome.check_id, outcome.problem, outcome.title, outcome.status, outcome.score,
+                   outcome.max_score, outcome.visibility, message, outcome.detail, round(duration, 3))

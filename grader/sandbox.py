@@ -1,0 +1,198 @@
+"""The parent's side of the process boundary: start, talk to, and kill the child.
+
+The child speaks only `wire` messages on its own pipes; its stdout/stderr are
+drained by a thread that keeps the first `output_cap` bytes and discards the rest,
+so a flood of prints can neither fill memory nor the disk nor block the child.
+An answer that is late, truncated, forged or oversized becomes a `ChildFailure`
+for the check that asked, never an exception of the grader.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .probes import wire
+
+CHILD_MODULE = "grader.probes.child"
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    memory_mb: int = 1024          # what student code may allocate on top of torch itself
+    file_mb: int = 64              # largest file the child may write
+    output_cap: int = 64 * 1024    # bytes of student output kept for messages
+    startup_timeout: float = 60.0  # importing torch on a loaded half-CPU machine is slow
+    run_as_user: str | None = None  # on Gradescope: the unprivileged user (see grader/build)
+    python: str = sys.executable
+    pythonpath: tuple[str, ...] = ()  # where the child finds grader.probes (a readable copy on Gradescope)
+
+
+@dataclass
+class ChildFailure(Exception):
+    """The child did not answer: it timed out, died, or sent something unreadable."""
+
+    kind: str      # "timeout" | "crash" | "protocol"
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass
+class _Output:
+    """The capped stream of everything the child printed."""
+
+    cap: int
+    data: bytearray = field(default_factory=bytearray)
+    dropped: int = 0
+
+    def feed(self, chunk: bytes) -> None:
+        room = self.cap - len(self.data)
+        self.data += chunk[: max(room, 0)]
+        self.dropped += max(len(chunk) - max(room, 0), 0)
+
+    def text_since(self, offset: int) -> str:
+        return bytes(self.data[offset:]).decode("utf-8", "replace")
+
+
+class Child:
+    """One child process holding one submission. Use as a context manager."""
+
+    def __init__(self, modules: dict[str, str], notebook: str | None, workdir: str, config: SandboxConfig) -> None:
+        self.config = config
+        self.output = _Output(config.output_cap)
+        request_r, self._request_w = os.pipe()
+        self._answer_r, answer_w = os.pipe()
+        self.process = subprocess.Popen(
+            self._command(request_r, answer_w),
+            pass_fds=(request_r, answer_w),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd=workdir,
+            env=self._environment(),
+            start_new_session=True,  # one process group: killing it takes any forks along
+        )
+        os.close(request_r)
+        os.close(answer_w)
+        self._drain = threading.Thread(target=self._drain_output, daemon=True)
+        self._drain.start()
+        setup = {"modules": modules, "notebook": notebook, "workdir": workdir,
+                 "memory_mb": config.memory_mb, "file_mb": config.file_mb}
+        self._request({"op": "setup", **setup}, config.startup_timeout, expect_ready=True)
+
+    def _command(self, request_r: int, answer_w: int) -> list[str]:
+        command = [self.config.python, "-u", "-I" if not self.config.pythonpath else "-s",
+                   "-m", CHILD_MODULE, str(request_r), str(answer_w)]
+        if self.config.run_as_user:
+            command = ["runuser", "-u", self.config.run_as_user, "--", *command]
+        return command
+
+    def _environment(self) -> dict[str, str]:
+        keep = ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "SYSTEMROOT")
+        env = {k: v for k, v in os.environ.items() if k in keep}
+        env.update({"PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1",
+                    "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1"})
+        if self.config.pythonpath:
+            env["PYTHONPATH"] = os.pathsep.join(self.config.pythonpath)
+        return env
+
+    def _drain_output(self) -> None:
+        stream = self.process.stdout
+        while stream is not None:
+            chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)
+            if not chunk:
+                return
+            self.output.feed(chunk)
+
+    def request(self, message: dict, timeout: float) -> dict:
+        """Send one request and wait at most `timeout` seconds for its answer."""
+        return self._request(message, timeout)
+
+    def _request(self, message: dict, timeout: float, expect_ready: bool = False) -> dict:
+        token = secrets.token_hex(8)
+        try:
+            wire.send(self._request_w, {**message, "token": token})
+        except (BrokenPipeError, OSError):
+            raise self._died() from None
+        deadline = time.monotonic() + timeout
+        while True:  # answers with a stale or forged token are skipped
+            answer = self._receive(deadline)
+            if answer.get("token") == token:
+                if expect_ready and not answer.get("ready"):
+                    raise ChildFailure("protocol", "the child did not start correctly")
+                return answer
+
+    def _receive(self, deadline: float) -> dict:
+        header = self._read(wire.HEADER_SIZE, deadline)
+        try:
+            size = wire.parse_header(header)
+            return wire.parse_body(self._read(size, deadline))
+        except wire.WireError as exc:
+            self.kill()
+            raise ChildFailure("protocol", f"the answer from the student's code was unreadable ({exc})") from None
+
+    def _read(self, size: int, deadline: float) -> bytes:
+        chunks, remaining = [], size
+        while remaining:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._answer_r], [], [], left)[0]:
+                self.kill()
+                raise ChildFailure("timeout", "timed out")
+            chunk = os.read(self._answer_r, min(remaining, 1 << 20))
+            if not chunk:
+                raise self._died()
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+
+    def _died(self) -> ChildFailure:
+        code = self.process.wait(timeout=5) if self.process.poll() is None else self.process.returncode
+        self.kill()
+        if code is not None and code < 0:
+            reason = f"was killed by signal {signal.Signals(-code).name}" if -code in signal.Signals._value2member_map_ else f"died (signal {-code})"
+        else:
+            reason = f"exited with code {code}"
+        return ChildFailure("crash", f"the process running your code {reason} (os._exit, a crash, or running out of memory)")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                self.process.kill()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def close(self) -> None:
+        for fd in (self._request_w, self._answer_r):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.kill()
+        self._drain.join(timeout=2)
+
+    def __enter__(self) -> "Child":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def child_pythonpath_for(package_root: Path) -> tuple[str, ...]:
+    """The folder holding the ``grader`` package, for children started outside the install."""
+    return (str(package_root),)

@@ -1,0 +1,1 @@
+"""Student kit: documented stubs of the seven Homework 3 modules (see README.md)."""

@@ -1,0 +1,87 @@
+"""rubric.yaml: the packaged one is valid and complete; a bad one is named precisely."""
+import copy
+import re
+
+import pytest
+import yaml
+
+from grader import rubric as rubric_module
+from grader.checks.catalog import load_checks
+from grader.cli import main
+
+GOOD = {
+    "defaults": {"visibility": "visible", "rtol": 1e-6, "atol": 1e-8, "timeout": 10, "seed": 1},
+    "limits": {"total_points": 3},
+    "checks": [
+        {"id": "P3.a", "problem": "P3", "title": "a", "points": 1},
+        {"id": "P3.b", "problem": "P3", "title": "b", "points": 2, "visibility": "hidden"},
+    ],
+    "manual": [{"id": "P3.proof", "problem": "P3", "title": "proof", "points": 10}],
+}
+
+
+def test_packaged_rubric_has_100_points_and_every_problem():
+    rubric = rubric_module.load()
+    assert sum(e.points for e in rubric.checks) == 100
+    assert {e.problem for e in rubric.checks} == set(rubric_module.PROBLEMS)
+    assert rubric.manual, "the hand-graded parts are listed too"
+
+
+def test_every_rubric_entry_has_a_declaration_and_back():
+    declared = set(load_checks())
+    listed = {e.id for e in rubric_module.load().checks}
+    assert listed == declared
+
+
+def test_check_rubric_command_agrees(capsys):
+    assert main(["check-rubric"]) == 0
+    assert "100 points" in capsys.readouterr().out
+
+
+def test_good_rubric_parses_with_defaults():
+    rubric = rubric_module.parse(copy.deepcopy(GOOD))
+    assert rubric.checks[0].timeout == 10 and rubric.checks[1].secret
+
+
+def _broken(path, value):
+    data = copy.deepcopy(GOOD)
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    if value is KeyError:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return data
+
+
+@pytest.mark.parametrize("path, value, message", [
+    (("checks", 0, "points"), "2a", "checks[0] (id 'P3.a'): 'points' must be a number > 0, got '2a' (str)"),
+    (("checks", 0, "problem"), "P9", "checks[0] (id 'P3.a'): 'problem' must be one of"),
+    (("checks", 0, "visibilty"), "hidden", "checks[0] (id 'P3.a'): unknown field(s) 'visibilty'"),
+    (("checks", 1, "visibility"), "secret", "checks[1] (id 'P3.b'): 'visibility' must be one of"),
+    (("checks", 0, "title"), KeyError, "checks[0] (id 'P3.a'): missing field 'title'"),
+    (("checks", 1, "id"), "P3.a", "duplicate id 'P3.a'"),
+    (("limits", "total_points"), 4, "the autograded points sum to 3, but limits.total_points says 4"),
+    (("defaults", "timeout"), -1, "checks[0] (id 'P3.a'): 'timeout' must be a number > 0, got -1"),
+    (("checks", 0, "seed"), 1.5, "'seed' must be an integer >= 0"),
+    (("extra",), 1, "unknown field(s) 'extra'"),
+])
+def test_bad_rubric_names_file_entry_and_field(path, value, message):
+    with pytest.raises(rubric_module.RubricError, match=re.escape(message)):
+        rubric_module.parse(_broken(path, value), source="rubric.yaml")
+
+
+def test_yaml_syntax_error_names_the_file(tmp_path):
+    bad = tmp_path / "rubric.yaml"
+    bad.write_text("checks: [\n")
+    with pytest.raises(rubric_module.RubricError, match=r"rubric\.yaml: not valid YAML"):
+        rubric_module.load(bad)
+
+
+def test_cli_reports_rubric_errors_without_traceback(tmp_path, capsys):
+    bad = tmp_path / "rubric.yaml"
+    bad.write_text(yaml.safe_dump(_broken(("checks", 0, "points"), "x")))
+    assert main(["check-rubric", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "rubric error" in err and "Traceback" not in err

@@ -1,0 +1,187 @@
+"""Hostile and broken submissions: each costs its own checks and nothing else.
+
+Every case replaces or patches `losses.py` (Problem 3) of an otherwise correct
+submission; Problem 3's checks get the named status and message, while the
+neighbouring problems (Q2, Q6: graded in the same child) keep full marks.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+
+import pytest
+
+from grader.outcome import Status
+from grader.runner import grade
+
+NEIGHBOURS = ("Q2", "Q6")
+CE_CHECKS = ("P3.cross_entropy.single", "P3.cross_entropy.batch", "P3.cross_entropy.large_logits")
+ONEHOT_CHECKS = ("P3.ce_scaled_onehot", "P3.ce_scaled_onehot.large_lam")
+GOOD_ONEHOT = """
+import math
+def ce_scaled_onehot(lam, k):
+    return math.log1p((k - 1) * math.exp(-lam))
+"""
+
+
+def _entries(rubric, timeout=4.0):
+    """P3 plus two neighbours, with a short time limit so endless loops end fast."""
+    return [dataclasses.replace(e, timeout=min(e.timeout, timeout))
+            for e in rubric.checks if e.problem in ("P3",) + NEIGHBOURS]
+
+
+def _grade(folder, rubric, **kwargs):
+    result = grade(folder, rubric, entries=_entries(rubric, **kwargs))
+    return result, {o.check_id: o for o in result.outcomes}
+
+
+def _neighbours_intact(result):
+    scores = result.by_problem()
+    for key in NEIGHBOURS:
+        assert scores[key][0] == scores[key][1], f"{key} lost points: {scores[key]}"
+
+
+CASES = {
+    "syntax_error": (
+        {"replace": {"losses": "def cross_entropy(f, y)\n    return 0\n"}},
+        {c: Status.ERROR for c in CE_CHECKS + ONEHOT_CHECKS},
+        r"Importing losses\.py failed: SyntaxError",
+    ),
+    "import_error": (
+        {"replace": {"losses": "import not_a_real_package\n"}},
+        {c: Status.ERROR for c in CE_CHECKS + ONEHOT_CHECKS},
+        r"ModuleNotFoundError: No module named 'not_a_real_package'",
+    ),
+    "exit_at_import": (
+        {"replace": {"losses": "import sys\nsys.exit(0)\n"}},
+        {c: Status.ERROR for c in CE_CHECKS + ONEHOT_CHECKS},
+        r"called sys.exit(0)",
+    ),
+    "os_exit_in_function": (
+        {"replace": {"losses": GOOD_ONEHOT + "\ndef cross_entropy(f, y):\n    import os\n    os._exit(3)\n"}},
+        {**{c: Status.ERROR for c in CE_CHECKS}, **{c: Status.PASSED for c in ONEHOT_CHECKS}},
+        r"exited with code 3",
+    ),
+    "endless_loop": (
+        {"replace": {"losses": GOOD_ONEHOT + "\ndef cross_entropy(f, y):\n    while True:\n        pass\n"}},
+        {**{c: Status.TIMEOUT for c in CE_CHECKS}, **{c: Status.PASSED for c in ONEHOT_CHECKS}},
+        r"did not finish within 4 s",
+    ),
+    "huge_allocation": (
+        {"replace": {"losses": GOOD_ONEHOT + "\nimport torch\ndef cross_entropy(f, y):\n"
+                               "    return torch.ones(400_000_000, dtype=torch.float64).sum()\n"}},
+        {**{c: Status.ERROR for c in CE_CHECKS}, **{c: Status.PASSED for c in ONEHOT_CHECKS}},
+        r"(?i)memory",
+    ),
+    "nan_result": (
+        {"patch": {"losses": "def cross_entropy(f, y):\n    return f.sum(-1) * float('nan')\n"}},
+        {c: Status.FAILED for c in CE_CHECKS},
+        r"contains nan",
+    ),
+    "returns_a_string": (
+        {"patch": {"losses": "def cross_entropy(f, y):\n    return 'loss'\n"}},
+        {c: Status.FAILED for c in CE_CHECKS},
+        r"should be a tensor, an array or a number, but it is a str",
+    ),
+    "returns_the_mean": (
+        {"patch": {"losses": "def cross_entropy(f, y):\n"
+                             "    import torch\n"
+                             "    return torch.nn.functional.cross_entropy(f.reshape(-1, f.shape[-1]),"
+                             " torch.as_tensor(y).reshape(-1))\n"}},
+        {"P3.cross_entropy.batch": Status.FAILED, "P3.cross_entropy.single": Status.PASSED},
+        r"has shape (), expected shape (1,)|has shape (), expected shape (6,)",
+    ),
+    "fake_allclose": (
+        {"patch": {"losses": "import torch, numpy\n"
+                             "torch.allclose = lambda *a, **k: True\n"
+                             "numpy.testing.assert_allclose = lambda *a, **k: None\n"
+                             "def cross_entropy(f, y):\n    return f.sum(-1) * 0 + 1.0\n"}},
+        {c: Status.FAILED for c in CE_CHECKS},
+        r"values are not close|is 1, expected",
+    ),
+    "forged_answer": (
+        {"patch": {"losses": "import json, os, struct, sys\n"
+                             "def cross_entropy(f, y):\n"
+                             "    body = json.dumps({'token': 'forged', 'ok': True, 'value': 0.0}).encode()\n"
+                             "    os.write(int(sys.argv[2]), struct.pack('!Q', len(body)) + body)\n"
+                             "    return f.sum(-1) * 0\n"}},
+        {c: Status.FAILED for c in CE_CHECKS},
+        r"values are not close|expected",
+    ),
+    "garbage_on_the_answer_channel": (
+        {"patch": {"losses": "import os, sys\n"
+                             "def cross_entropy(f, y):\n"
+                             "    os.write(int(sys.argv[2]), b'\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x05junk!')\n"
+                             "    return f.sum(-1) * 0\n"}},
+        {c: Status.ERROR for c in CE_CHECKS},
+        r"unreadable",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_hostile_case_costs_only_its_checks(case, submission, rubric):
+    build, expected, message = CASES[case]
+    result, outcomes = _grade(submission(**build), rubric)
+    for check_id, status in expected.items():
+        assert outcomes[check_id].status is status, (check_id, outcomes[check_id])
+    failing = [outcomes[c] for c, s in expected.items() if s is not Status.PASSED]
+    assert any(re.search(message, o.message) or re.search(message, o.detail) for o in failing), \
+        [o.message for o in failing]
+    _neighbours_intact(result)
+
+
+def test_flood_of_output_is_capped_and_the_answer_still_counts(submission, rubric):
+    folder = submission(patch={"losses": """
+_reference_cross_entropy = cross_entropy
+def cross_entropy(f, y):
+    import sys
+    for _ in range(2000):
+        sys.stdout.write("x" * 50_000 + "\\n")
+    return _reference_cross_entropy(f, y)
+"""})
+    result, outcomes = _grade(folder, rubric, timeout=60)
+    assert all(outcomes[c].status is Status.PASSED for c in CE_CHECKS)
+    _neighbours_intact(result)
+
+
+def test_shadowing_packages_never_replace_the_real_ones(submission, rubric):
+    folder = submission()
+    (folder / "numpy.py").write_text("raise ImportError('shadow numpy')\n")
+    (folder / "torch.py").write_text("raise ImportError('shadow torch')\n")
+    result, outcomes = _grade(folder, rubric)
+    assert result.score == result.max_score
+
+
+def test_forked_processes_are_reaped_and_grading_finishes(submission, rubric):
+    folder = submission(patch={"losses": """
+_reference_cross_entropy = cross_entropy
+def cross_entropy(f, y):
+    import os, time
+    if os.fork() == 0:
+        time.sleep(3600)
+        os._exit(0)
+    return _reference_cross_entropy(f, y)
+"""})
+    started = time.monotonic()
+    result, outcomes = _grade(folder, rubric)
+    assert all(outcomes[c].status is Status.PASSED for c in CE_CHECKS)
+    assert time.monotonic() - started < 120
+
+
+def test_writing_a_results_file_changes_nothing(submission, rubric, tmp_path):
+    folder = submission(patch={"losses": """
+import json, os
+for path in ("results.json", "../results.json", "/tmp/results.json"):
+    try:
+        with open(path, "w") as fh:
+            json.dump({"score": 100, "tests": []}, fh)
+    except OSError:
+        pass
+def cross_entropy(f, y):
+    return f.sum(-1) * 0
+"""})
+    result, outcomes = _grade(folder, rubric)
+    assert all(outcomes[c].status is Status.FAILED for c in CE_CHECKS)
+    assert result.score < result.max_score
