@@ -31,8 +31,8 @@ def import_failed(module: str, text: str) -> str:
             "Keep experiments under `if __name__ == \"__main__\":` so that importing does no heavy work.")
 
 
-def not_attempted(label: str, text: str) -> str:
-    return f"Not started yet: {label} raised NotImplementedError ({text})."
+def not_attempted(function: str, text: str) -> str:
+    return f"Not started yet: {function} still raises NotImplementedError ({text})."
 
 
 def raised(label: str, raised: dict) -> str:

@@ -193,15 +193,15 @@ def _probe_one(item: _Pending, session: _Session, deadline: float) -> None:
         elif "raised" in answer:
             item.observations.append(base.Observation(probe, raised=answer["raised"]))
         else:
-            status, text = _status_of(answer, probe.label, timeout)
+            status, text = _status_of(answer, probe.label, timeout, probe.function)
             item.outcome = _decided(item.entry, status, text, answer.get("output", ""))
             return
 
 
-def _status_of(answer: dict, label: str, timeout: float) -> tuple[Status, str]:
+def _status_of(answer: dict, label: str, timeout: float, function: str = "") -> tuple[Status, str]:
     """A non-returning answer (or a failure of the child) as a status and a student-facing message."""
     if "not_implemented" in answer:
-        return Status.NOT_ATTEMPTED, messages.not_attempted(label, answer["not_implemented"])
+        return Status.NOT_ATTEMPTED, messages.not_attempted(function or label, answer["not_implemented"])
     if "missing" in answer:
         return Status.MISSING, answer["missing"]
     if "import_error" in answer:

@@ -30,6 +30,12 @@ class Probe:
     module: str                    # the student module it needs ("losses"), imported first
     label: str = ""                # how messages name this call, e.g. "cross_entropy(f, y)"
 
+    @property
+    def function(self) -> str:
+        """The student function or constant this probe uses ("cross_entropy"), for short messages."""
+        target = self.params.get("target")
+        return target.partition(".")[2] if isinstance(target, str) else self.label
+
 
 def call(target: str, *args: Any, label: str = "", **kwargs: Any) -> Probe:
     """Call ``module.function`` of the student with these arguments (arrays become tensors)."""

@@ -56,7 +56,7 @@ CASES = {
     "exit_at_import": (
         {"replace": {"losses": "import sys\nsys.exit(0)\n"}},
         {c: Status.ERROR for c in CE_CHECKS + ONEHOT_CHECKS},
-        r"called sys.exit(0)",
+        re.escape("called sys.exit(0) (exit is not allowed in graded code)"),
     ),
     "os_exit_in_function": (
         {"replace": {"losses": GOOD_ONEHOT + "\ndef cross_entropy(f, y):\n    import os\n    os._exit(3)\n"}},
@@ -90,7 +90,7 @@ CASES = {
                              "    return torch.nn.functional.cross_entropy(f.reshape(-1, f.shape[-1]),"
                              " torch.as_tensor(y).reshape(-1))\n"}},
         {"P3.cross_entropy.batch": Status.FAILED, "P3.cross_entropy.single": Status.PASSED},
-        r"has shape (), expected shape (1,)|has shape (), expected shape (6,)",
+        re.escape("has shape (), expected shape (") + r"\d+,\)",
     ),
     "fake_allclose": (
         {"patch": {"losses": "import torch, numpy\n"
