@@ -178,6 +178,7 @@ def test_lipschitz_softplus_derivative_is_a_quarter():
 @settings(max_examples=50, deadline=None)
 @given(xs=arrays(np.float64, st.integers(2, 200), elements=st.floats(-20, 20)))
 def test_lipschitz_softplus_derivative_never_exceeds_a_quarter(xs):
+    xs = np.round(xs, 3)                  # gaps >= 1e-3, so rounding of sigmoid stays below 1e-12
     if len(np.unique(xs)) < 2:
         return
     assert lipschitz_estimate(softplus_derivative, torch.from_numpy(xs)) <= 0.25 + 1e-9
