@@ -34,6 +34,12 @@ def build(spec: dict, student) -> Callable[..., Any]:
     if kind == "d_affine_sin":
         a, b, c, _ = spec["abcd"]
         return lambda x: a * b * _cos(b * x + c)
+    if kind == "affine_exp":  # a * exp(b x) + c, and its derivative with "d_affine_exp"
+        a, b, c = spec["abc"]
+        return lambda x: a * _exp(b * x) + c
+    if kind == "d_affine_exp":
+        a, b, _ = spec["abc"]
+        return lambda x: a * b * _exp(b * x)
     raise ValueError(f"unknown callable kind {kind!r}")
 
 
@@ -55,3 +61,7 @@ def _sin(x):
 
 def _cos(x):
     return math.cos(x) if isinstance(x, (int, float)) else x.cos()
+
+
+def _exp(x):
+    return math.exp(x) if isinstance(x, (int, float)) else x.exp()

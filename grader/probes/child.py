@@ -22,7 +22,7 @@ import numpy as np
 from . import callables, wire
 from .student import ImportFailed, Missing, Student, describe_exception
 
-PROBE_MODULES = ("grader.probes.registry", "grader.probes.training", "grader.probes.large")
+PROBE_MODULES = ("grader.probes.registry", "grader.probes.training", "grader.probes.large", "grader.probes.calls_extra")
 
 
 def main(argv: list[str]) -> int:

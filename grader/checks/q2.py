@@ -1,0 +1,260 @@
+"""Question 2: softmax, the Jacobians of softmax and sigmoid, and their O(n) VJPs (`softmax.py`)."""
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .base import (Check, JudgeContext, Probe, Verdict, as_torch, call, reference, register, same_as_reference,
+                   summarize, to_numpy)
+from ..compare import Mismatch, Tolerance, assert_close
+
+STABLE_HINT = ("exp(1e4) overflows to inf and inf / inf is nan: subtract the largest logit along dim before exp, "
+               "S(x) = S(x - max x), so no exp ever sees a large positive number.")
+VJP_HINT = "J^T g = s * (g - (s . g)): never build the n x n matrix."
+
+
+# ---- helpers shared by the Question 2-8 declarations ---------------------------------------
+
+def calls_as_reference(
+    check_id: str,
+    target: str,
+    make_calls: Callable[[np.random.Generator], Sequence[tuple[tuple, dict]]],
+    *,
+    hint: str = "",
+    explain: Callable[[object, object, tuple, dict], str] | None = None,
+) -> Check:
+    """Like `same_as_reference`, with keyword arguments per call: `make_calls(rng)` gives (args, kwargs) pairs.
+
+    `explain(actual, expected, args, kwargs)` may name a known bug when the values differ
+    (returns "" when it does not recognise one); its sentence follows the mismatch report.
+    """
+    name = target.partition(".")[2]
+
+    def probes(rng: np.random.Generator) -> list[Probe]:
+        out = []
+        for args, kwargs in make_calls(rng):
+            shown = summarize(args) + "".join(f", {k}={v!r}" for k, v in kwargs.items())
+            out.append(call(target, *args, label=f"{name}({shown})", **kwargs))
+        return out
+
+    def judge(ctx: JudgeContext) -> Verdict:
+        ref = reference(target)
+        for obs in ctx.observations:
+            args, kwargs = obs.probe.params["args"], obs.probe.params["kwargs"]
+            expected = to_numpy(ref(*as_torch(args), **as_torch(kwargs)))
+            actual = obs.value
+            try:
+                assert_close(actual, expected, ctx.tol, what=obs.probe.label)
+            except Mismatch as exc:
+                known = explain(actual, expected, args, kwargs) if explain else ""
+                return Verdict.failed(f"{exc}\n{known}" if known else str(exc))
+        return Verdict.passed()
+
+    return register(Check(check_id, probes, judge, hint))
+
+
+def close(actual, expected, tol: Tolerance) -> bool:
+    """assert_close as a predicate (for recognising known bugs)."""
+    try:
+        assert_close(actual, expected, tol)
+        return True
+    except Mismatch:
+        return False
+
+
+def has_nan(value) -> bool:
+    try:
+        return bool(np.isnan(np.asarray(value, dtype=np.float64)).any())
+    except (TypeError, ValueError):
+        return False
+
+
+# ---- softmax ---------------------------------------------------------------------------------
+
+def _ref_softmax_np(x: np.ndarray, dim: int) -> np.ndarray:
+    z = x - x.max(axis=dim, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=dim, keepdims=True)
+
+
+def _explain_softmax(actual, expected, args, kwargs) -> str:
+    if has_nan(actual) and not has_nan(expected):
+        return "The result has nan: exp of a large logit overflowed (inf / inf)."
+    dim = kwargs.get("dim", -1)
+    x = np.asarray(args[0], dtype=np.float64)
+    if x.ndim > 1 and dim not in (-1, x.ndim - 1) and close(actual, _ref_softmax_np(x, -1), Tolerance()):
+        return f"It normalised along the last dimension: with dim={dim} every slice along dim {dim} must sum to 1."
+    return ""
+
+
+def _softmax_calls(rng: np.random.Generator):
+    return [
+        ((rng.normal(size=5) * 3,), {}),
+        ((rng.normal(size=(4, 6)) * 3,), {"dim": -1}),
+        ((rng.normal(size=(4, 6)) * 3,), {"dim": 0}),
+        ((rng.normal(size=(2, 3, 5)) * 3,), {"dim": 1}),
+        ((rng.normal(size=(3, 1)) * 3,), {"dim": 1}),
+        ((rng.normal(size=(3, 4)) * 3,), {"dim": 1}),
+    ]
+
+
+calls_as_reference(
+    "Q2.softmax", "softmax.softmax", _softmax_calls, explain=_explain_softmax,
+    hint="softmax(x, dim) exponentiates and divides by the sum along dim (keepdim=True), same shape as x.",
+)
+
+
+def _softmax_extreme_calls(rng: np.random.Generator):
+    return [
+        ((np.array([1e4, 0.0, -1e4]),), {}),
+        ((np.array([1e4, 1e4, -1e4, 9999.0]),), {}),
+        ((np.array([-1e4, -1e4, -9999.5]),), {}),
+        ((rng.uniform(-1e4, 1e4, size=(4, 5)),), {"dim": -1}),
+        ((rng.uniform(-1e4, 1e4, size=(5, 3)),), {"dim": 0}),
+        ((rng.normal(size=6) * 1e3 + 5e3,), {}),
+    ]
+
+
+calls_as_reference("Q2.softmax.extreme", "softmax.softmax", _softmax_extreme_calls,
+                   explain=_explain_softmax, hint=STABLE_HINT)
+
+
+# ---- Jacobians and small VJPs --------------------------------------------------------------------
+
+same_as_reference(
+    "Q2.softmax_jacobian", "softmax.softmax_jacobian",
+    lambda rng: [(rng.normal(size=n) * 2,) for n in (1, 3, 7)],
+    hint="dS_i/dx_j = S_i (delta_ij - S_j): the (n, n) matrix diag(S) - S S^T.",
+)
+
+same_as_reference(
+    "Q2.sigmoid_jacobian", "softmax.sigmoid_jacobian",
+    lambda rng: [(rng.normal(size=n) * 3,) for n in (1, 4, 8)],
+    hint="The sigmoid acts elementwise, so its Jacobian is the (n, n) diagonal matrix diag(sigma(x) (1 - sigma(x))).",
+)
+
+same_as_reference(
+    "Q2.softmax_vjp", "softmax.softmax_vjp",
+    lambda rng: [(rng.normal(size=n) * 2, rng.normal(size=n)) for n in (1, 5, 9)],
+    hint=VJP_HINT + " The result has the shape of x.",
+)
+
+same_as_reference(
+    "Q2.sigmoid_vjp", "softmax.sigmoid_vjp",
+    lambda rng: [(rng.normal(size=n) * 3, rng.normal(size=n)) for n in (1, 5, 9)],
+    hint="J is diagonal, so J^T g = sigma(x) (1 - sigma(x)) * g elementwise: never build the n x n matrix.",
+)
+
+
+# ---- both VJPs at n = 10^7 -----------------------------------------------------------------------
+#
+# The child builds x_i = amp sin(a i + b) and g_i = cos(c i) + d itself (grader/probes/large.py) and
+# returns the output's shape, dtype, the entries at the indices chosen here, its sum and the time
+# taken. The judge recomputes those in chunks of 10^6 (never 10^7 floats at once in the parent).
+
+LARGE_N = 10**7
+CHUNK = 10**6
+N_PICKS = 300
+
+
+def _large_probes(rng: np.random.Generator) -> list[Probe]:
+    picks = np.unique(np.concatenate([rng.choice(LARGE_N, N_PICKS, replace=False), [0, 1, LARGE_N - 1]]))
+    probes = []
+    for name in ("softmax_vjp", "sigmoid_vjp"):
+        params = {
+            "target": f"softmax.{name}", "n": LARGE_N,
+            "x": {"a": float(rng.uniform(0.3, 3.0)), "b": float(rng.uniform(0, 2 * math.pi)), "amp": 5.0},
+            "g": {"c": float(rng.uniform(0.3, 3.0)), "d": float(rng.uniform(0.5, 1.0))},
+            "indices": picks.astype(np.int64),
+        }
+        probes.append(Probe("vjp_large", params, "softmax", f"{name}(x, g) with n = 10^7"))
+    return probes
+
+
+def _formula(i: np.ndarray, params: dict) -> tuple[np.ndarray, np.ndarray]:
+    """x and g at float64 indices i, with the operations in the child's order."""
+    xp, gp = params["x"], params["g"]
+    x = np.sin(i * xp["a"] + xp["b"]) * xp["amp"]
+    g = np.cos(i * gp["c"]) + gp["d"]
+    return x, g
+
+
+def _sigmoid_slope(x: np.ndarray) -> np.ndarray:
+    s = 0.5 * (1.0 + np.tanh(0.5 * x))
+    return s * (1.0 - s)
+
+
+def expected_large(params: dict) -> dict:
+    """The expected entries at the chosen indices, the sum and the L1 norm, in chunks of 10^6."""
+    n, name = int(params["n"]), params["target"].partition(".")[2]
+    picks = np.asarray(params["indices"], dtype=np.int64)
+    shift = float(params["x"]["amp"])                     # max x <= amp: exp(x - amp) <= 1
+    if name == "softmax_vjp":
+        z = sg = 0.0
+        for start in range(0, n, CHUNK):
+            x, g = _formula(np.arange(start, min(n, start + CHUNK), dtype=np.float64), params)
+            e = np.exp(x - shift)
+            z += float(e.sum())
+            sg += float(e @ g)
+        sg /= z
+        l1 = 0.0
+        for start in range(0, n, CHUNK):
+            x, g = _formula(np.arange(start, min(n, start + CHUNK), dtype=np.float64), params)
+            l1 += float(np.abs(np.exp(x - shift) / z * (g - sg)).sum())
+        x, g = _formula(picks.astype(np.float64), params)
+        values = np.exp(x - shift) / z * (g - sg)
+        total = 0.0                                        # sum_i s_i (g_i - s.g) = s.g - s.g = 0
+    else:
+        total = l1 = 0.0
+        for start in range(0, n, CHUNK):
+            x, g = _formula(np.arange(start, min(n, start + CHUNK), dtype=np.float64), params)
+            v = _sigmoid_slope(x) * g
+            total += float(v.sum())
+            l1 += float(np.abs(v).sum())
+        x, g = _formula(picks.astype(np.float64), params)
+        values = _sigmoid_slope(x) * g
+    return {"values": values, "sum": total, "l1": l1}
+
+
+def _judge_large(ctx: JudgeContext) -> Verdict:
+    timings, failures = [], []
+    for obs in ctx.observations:
+        got = obs.value                                    # a raise (out of memory ...) is reported by the runner
+        problem = _large_problem(got, obs.probe, ctx.tol)
+        if problem:
+            failures.append(problem)
+        else:
+            timings.append(f"{obs.probe.params['target'].partition('.')[2]} took {got['elapsed']:.2f} s")
+    if failures:
+        return Verdict.failed("\n".join(failures))
+    return Verdict.passed(f"At n = 10^7: {', '.join(timings)}.")
+
+
+def _large_problem(got: dict, probe: Probe, tol: Tolerance) -> str:
+    """What is wrong with one VJP's summary at n = 10^7 ("" when nothing is)."""
+    params, what = probe.params, probe.label
+    n = int(params["n"])
+    if got.get("shape") != (n,):
+        shape = got.get("shape")
+        described = "something that is not an array of numbers" if shape is None else f"shape {shape}"
+        return f"{what} returned {got.get('type')} of {described}, expected shape ({n},) like x."
+    if "values" not in got:
+        return f"{what} returned {got.get('type')} of dtype {got.get('dtype')}: expected real floating-point numbers."
+    expected = expected_large(params)
+    actual = np.asarray(got["values"], dtype=np.float64)
+    if has_nan(actual) or not math.isfinite(got["sum"]):
+        return f"{what} contains nan or inf (x has entries in [-5, 5])."
+    scale = float(np.abs(expected["values"]).max())
+    try:
+        assert_close(actual, expected["values"], Tolerance(tol.rtol, tol.rtol * scale),
+                     what=f"{what}, at {actual.size} sampled entries,")
+    except Mismatch as exc:
+        return str(exc)
+    if abs(got["sum"] - expected["sum"]) > tol.rtol * expected["l1"]:
+        return f"{what}: the sum of all entries is {got['sum']:.6g}, expected {expected['sum']:.6g}."
+    return ""
+
+
+register(Check("Q2.vjp_large", _large_probes, _judge_large, hint=VJP_HINT))
