@@ -26,6 +26,14 @@ def missing_module(module: str) -> str:
             f"Upload it next to your other modules, named exactly {module}.py.")
 
 
+def missing_name(text: str, function: str) -> str:
+    """The child's "`x` is not defined in y.py", with what the contract expects there."""
+    from .contract import expected_definition
+
+    expected = expected_definition(function)
+    return f"{text} ({expected})." if expected else f"{text}."
+
+
 def import_failed(module: str, text: str) -> str:
     return (f"Importing {module}.py failed: {text}. Every check that needs {module}.py scores 0 until it imports. "
             "Keep experiments under `if __name__ == \"__main__\":` so that importing does no heavy work.")

@@ -203,7 +203,7 @@ def _status_of(answer: dict, label: str, timeout: float, function: str = "") -> 
     if "not_implemented" in answer:
         return Status.NOT_ATTEMPTED, messages.not_attempted(function or label, answer["not_implemented"])
     if "missing" in answer:
-        return Status.MISSING, answer["missing"]
+        return Status.MISSING, messages.missing_name(answer["missing"], function)
     if "import_error" in answer:
         return Status.ERROR, answer["import_error"]
     if "raised" in answer:

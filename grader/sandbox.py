@@ -33,6 +33,9 @@ class SandboxConfig:
     run_as_user: str | None = None  # on Gradescope: the unprivileged user (see grader/build)
     python: str = sys.executable
     pythonpath: tuple[str, ...] = ()  # where the child finds grader.probes (a readable copy on Gradescope)
+    # Batch only: fork the child from a warm process that imported torch once (grader/zygote.py),
+    # same containment; ignored with run_as_user, and falls back to a fresh start if unavailable.
+    zygote: bool = False
 
 
 @dataclass
@@ -71,16 +74,18 @@ class Child:
         self.output = _Output(config.output_cap)
         request_r, self._request_w = os.pipe()
         self._answer_r, answer_w = os.pipe()
-        self.process = subprocess.Popen(
-            self._command(request_r, answer_w),
-            pass_fds=(request_r, answer_w),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            cwd=workdir,
-            env=self._environment(),
-            start_new_session=True,  # one process group: killing it takes any forks along
-        )
+        self.process = self._forked(request_r, answer_w, workdir) if config.zygote else None
+        if self.process is None:
+            self.process = subprocess.Popen(
+                self._command(request_r, answer_w),
+                pass_fds=(request_r, answer_w),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                cwd=workdir,
+                env=self._environment(),
+                start_new_session=True,  # one process group: killing it takes any forks along
+            )
         os.close(request_r)
         os.close(answer_w)
         self._drain = threading.Thread(target=self._drain_output, daemon=True)
@@ -93,8 +98,18 @@ class Child:
         command = [self.config.python, "-u", "-I" if not self.config.pythonpath else "-s",
                    "-m", CHILD_MODULE, str(request_r), str(answer_w)]
         if self.config.run_as_user:
-            command = ["runuser", "-u", self.config.run_as_user, "--", *command]
+            command = [_runuser(), "-u", self.config.run_as_user, "--", *command]
         return command
+
+    def _forked(self, request_r: int, answer_w: int, workdir: str):
+        """The child forked by this process's warm zygote (grader/zygote.py), or None."""
+        if self.config.run_as_user:
+            return None
+        from . import zygote
+
+        flag = "-I" if not self.config.pythonpath else "-s"
+        return zygote.start_child(self.config.python, flag, self._environment(), self.config.startup_timeout,
+                                  request_r, answer_w, workdir)
 
     def _environment(self) -> dict[str, str]:
         keep = ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "SYSTEMROOT")
@@ -168,10 +183,13 @@ class Child:
 
     def kill(self) -> None:
         if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                self.process.kill()
+            if not isinstance(self.process, subprocess.Popen):
+                self.process.kill()  # forked by a zygote: the zygote kills the child's group
+            else:
+                try:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    self.process.kill()
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -191,6 +209,17 @@ class Child:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _runuser() -> str:
+    """runuser by absolute path: it lives in /usr/sbin, which a PATH may lack (the child's
+    environment keeps the parent's PATH)."""
+    import shutil
+
+    for candidate in (shutil.which("runuser"), "/usr/sbin/runuser", "/sbin/runuser"):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return "runuser"
 
 
 def child_pythonpath_for(package_root: Path) -> tuple[str, ...]:

@@ -276,8 +276,8 @@ def _lipschitz_probes(rng: np.random.Generator) -> list[Probe]:
     probes = []
     for g, xs in cases:
         repeated = len(xs) - len(np.unique(xs))
-        probes.append(call(LIPSCHITZ, g, xs, label=f"lipschitz_estimate({fn_name(g)}, xs) with xs of {len(xs)} "
-                                                    f"points, unsorted, {repeated} of them repeats"))
+        probes.append(call(LIPSCHITZ, g, xs, label=f"lipschitz_estimate({fn_name(g)}, xs) (xs: {len(xs)} points, "
+                                                    f"unsorted, {repeated} repeats)"))
     return probes
 
 
@@ -531,5 +531,6 @@ def _deep_probes(rng: np.random.Generator) -> list[Probe]:
 register(Check(
     "P5.conversions.deep", _deep_probes, judge_conversions,
     hint=("Both conversions must work for any L >= 2 and any widths: every hidden layer's offset goes into the "
-          "next layer's bias, and the middle layers see both the scaled input and the shifted output."),
+          "next layer's bias, and a middle layer both rescales its own pre-activation and reads the previous "
+          "layer's rescaled, shifted output."),
 ))

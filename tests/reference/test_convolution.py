@@ -26,7 +26,7 @@ signal = arrays(np.float64, st.integers(1, 20), elements=st.floats(-100, 100))
 # ----------------------------------------------------------------------------- Question 6
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(x=signal, k=signal, mode=st.sampled_from(["full", "valid", "same"]))
 def test_conv1d_equals_numpy_convolve(x, k, mode):
     # lengths 1..20 each: kernels longer than the signal and even kernels included

@@ -1,0 +1,913 @@
+"""Problem 1: the 3-layer MLP that fits f_true (`threelayerSGD.py`).
+
+Probes are in `grader/probes/training.py`. Training is judged by replay: the student's
+`train` runs on a recorded copy of the contract's MLP (the batches it feeds, the
+parameters at every forward pass), and the judges here check the epochs (a fresh
+permutation each, batches of `batch_size`, the returned losses) and replay each SGD
+step with the reference's loss. Statistical checks (the N(0, 1) initialization, the
+data, the trained fit) use thresholds that a correct solution fails with probability
+below 1e-6; each says how its threshold was computed.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import statistics
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from .base import Check, JudgeContext, Probe, Verdict, register, same_as_reference
+from ..compare import Mismatch, Tolerance, as_array, assert_close, check_integer, describe
+
+MODULE = "threelayerSGD"
+PARAM_NAMES = ("l1.weight", "l1.bias", "l2.weight", "l2.bias", "l3.weight", "l3.bias")
+PARAM_SHAPES = {"l1.weight": (64, 1), "l1.bias": (64,), "l2.weight": (64, 64), "l2.bias": (64,),
+                "l3.weight": (1, 64), "l3.bias": (1,)}
+LAYER_SHAPES = {"l1": (1, 64), "l2": (64, 64), "l3": (64, 1)}      # (in_features, out_features)
+FALSE_FAIL = 1e-6   # the largest probability with which a correct solution may fail one statistical check
+
+
+def f_true_np(x: np.ndarray) -> np.ndarray:
+    """(x - 2) cos(4x), in the dtype of x."""
+    return (x - 2) * np.cos(4 * x)
+
+
+# ---- statistics: thresholds a correct solution fails with probability <= p ---------------------
+
+def normal_quantile(q: float) -> float:
+    return statistics.NormalDist().inv_cdf(q)
+
+
+@functools.lru_cache(maxsize=None)
+def chi2_interval(k: int, p: float) -> tuple[float, float]:
+    """(lo, hi) with P(chi2_k < lo) = P(chi2_k > hi) = p / 2: exact, by bisection on the regularized gamma."""
+    import torch
+
+    def lower_tail(x: float) -> float:   # P(chi2_k <= x)
+        return float(torch.special.gammainc(torch.tensor(k / 2, dtype=torch.float64),
+                                            torch.tensor(x / 2, dtype=torch.float64)))
+
+    def upper_tail(x: float) -> float:   # P(chi2_k > x), accurate in the far tail
+        return float(torch.special.gammaincc(torch.tensor(k / 2, dtype=torch.float64),
+                                             torch.tensor(x / 2, dtype=torch.float64)))
+
+    def solve(f, target: float, increasing: bool) -> float:
+        a, b = 0.0, k + 60.0 * math.sqrt(2.0 * k) + 200.0
+        for _ in range(200):
+            mid = 0.5 * (a + b)
+            if (f(mid) < target) == increasing:
+                a = mid
+            else:
+                b = mid
+        return 0.5 * (a + b)
+
+    return solve(lower_tail, p / 2, True), solve(upper_tail, p / 2, False)
+
+
+def ks_threshold(n: int, p: float) -> float:
+    """The Dvoretzky-Kiefer-Wolfowitz-Massart bound: P(sup |F_n - F| > eps) <= 2 exp(-2 n eps^2) = p."""
+    return math.sqrt(math.log(2.0 / p) / (2.0 * n))
+
+
+def _normal_cdf(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.vectorize(math.erf, otypes=[float])(x / math.sqrt(2.0)))
+
+
+@dataclass(frozen=True)
+class NormalTest:
+    """Three tests that an IID N(0, sigma^2) sample passes, each with false-fail probability <= p:
+
+    - the mean: sqrt(n) * mean / sigma is exactly N(0, 1), so |mean| <= z_{1-p/2} sigma / sqrt(n);
+    - the mean square: n * mean(x^2) / sigma^2 is exactly chi2_n (the mean is known to be 0),
+      so it lies in the chi2_n interval of probability 1 - p (exact quantiles, `chi2_interval`);
+    - the Kolmogorov-Smirnov distance to N(0, sigma^2) is <= the DKW-Massart bound (`ks_threshold`).
+    """
+
+    n: int
+    mean: float
+    std: float          # the root mean square (the standard deviation about the known mean 0)
+    ks: float
+    mean_ok: bool
+    std_ok: bool
+    ks_ok: bool
+    std_range: tuple[float, float]
+    ks_max: float
+
+    @property
+    def ok(self) -> bool:
+        return self.mean_ok and self.std_ok and self.ks_ok
+
+
+def normal_test(values: np.ndarray, sigma: float, p: float) -> NormalTest:
+    x = np.asarray(values, dtype=np.float64).reshape(-1) / sigma
+    n = x.size
+    mean = float(x.mean())
+    ms = float(np.mean(x * x))
+    lo, hi = chi2_interval(n, p)
+    z = normal_quantile(1 - p / 2)
+    s = np.sort(x)
+    cdf = _normal_cdf(s)
+    ks = float(max(np.max(np.arange(1, n + 1) / n - cdf), np.max(cdf - np.arange(0, n) / n)))
+    eps = ks_threshold(n, p)
+    return NormalTest(n, mean * sigma, math.sqrt(ms) * sigma, ks, abs(mean) <= z / math.sqrt(n),
+                      lo / n <= ms <= hi / n, ks <= eps, (math.sqrt(lo / n) * sigma, math.sqrt(hi / n) * sigma), eps)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3g}"
+
+
+# ---- P1.f_true ------------------------------------------------------------------------------
+
+same_as_reference(
+    "P1.f_true", f"{MODULE}.f_true",
+    lambda rng: [(rng.normal(size=(50, 1)) * 2,), (np.linspace(-3.0, 3.0, 61),),
+                 (rng.normal(size=(20, 1)).astype(np.float32),)],
+    hint="f_true(x) = (x - 2) * torch.cos(4 * x): a tensor in, a tensor of the same shape out.",
+)
+
+
+# ---- P1.mlp ---------------------------------------------------------------------------------
+
+def _mlp_probes(rng: np.random.Generator) -> list[Probe]:
+    x = (rng.normal(size=(16, 1)) * 1.5).astype(np.float32)
+    return [Probe("p1_mlp", {"x": x, "seed": int(rng.integers(2**31))}, MODULE, "MLP()(x) for x of shape (16, 1)")]
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+FORWARD_VARIANTS = {
+    # name -> (activation after l1, after l2, after l3); the first is the contract
+    "l3(sigmoid(l2(sigmoid(l1(x)))))": (_sigmoid, _sigmoid, None),
+    "l3(relu(l2(relu(l1(x)))))": (lambda z: np.maximum(z, 0), lambda z: np.maximum(z, 0), None),
+    "l3(tanh(l2(tanh(l1(x)))))": (np.tanh, np.tanh, None),
+    "l3(l2(sigmoid(l1(x))))": (_sigmoid, None, None),
+    "l3(sigmoid(l2(l1(x))))": (None, _sigmoid, None),
+    "sigmoid(l3(sigmoid(l2(sigmoid(l1(x))))))": (_sigmoid, _sigmoid, _sigmoid),
+    "l3(l2(l1(x))) (no activation)": (None, None, None),
+}
+
+
+def _forward(layers: Sequence[tuple[np.ndarray, np.ndarray]], x: np.ndarray, acts) -> np.ndarray:
+    h = x.astype(np.float64)
+    for (w, b), act in zip(layers, acts):
+        h = h @ w.astype(np.float64).T + b.astype(np.float64)
+        if act is not None:
+            h = act(h)
+    return h
+
+
+def _judge_mlp(ctx: JudgeContext) -> Verdict:
+    obs = ctx.observations[0]
+    got = obs.value
+    x = obs.probe.params["x"]
+    linears = [(str(name), int(i), int(o)) for name, i, o in got["linears"]]
+    found = ", ".join(f"{name} ({i}->{o})" for name, i, o in linears) or "none"
+    problems = []
+    for name, (i, o) in LAYER_SHAPES.items():
+        attr = got["attributes"][name]
+        if attr == "missing":
+            problems.append(f"MLP has no attribute {name} (its nn.Linear layers: {found}): "
+                            "the contract names the layers l1, l2, l3")
+            break
+        if not isinstance(attr, list):
+            problems.append(f"MLP().{name} is a {attr}, expected nn.Linear({i}, {o})")
+        elif tuple(attr) != (i, o):
+            problems.append(f"MLP().{name} is nn.Linear({attr[0]}, {attr[1]}), expected nn.Linear({i}, {o})")
+    params = got["params"]
+    if not problems:
+        layers = [(params[f"{n}.weight"], params[f"{n}.bias"]) for n in LAYER_SHAPES]
+    elif [(i, o) for _, i, o in linears] == list(LAYER_SHAPES.values()):
+        layers = [(params[f"{n}.weight"], params[f"{n}.bias"]) for n, _, _ in linears]   # e.g. linear1..3
+    else:
+        return Verdict.failed(problems[0])
+    out = as_array(got["out"], "MLP()(x)")
+    if out.shape != (x.shape[0], 1):
+        return Verdict.failed("\n".join(problems + [f"MLP()(x) for x of shape {x.shape} has shape {out.shape}, "
+                                                     f"expected ({x.shape[0]}, 1)"]))
+    contract = next(iter(FORWARD_VARIANTS))
+    try:
+        assert_close(out, _forward(layers, x, FORWARD_VARIANTS[contract]), ctx.tol,
+                     what=f"MLP()(x) (expected {contract} with the model's own parameters)")
+    except Mismatch as exc:
+        message = str(exc)
+        for variant, acts in list(FORWARD_VARIANTS.items())[1:]:
+            try:
+                assert_close(out, _forward(layers, x, acts), ctx.tol)
+            except Mismatch:
+                continue
+            message += (f"\nYour forward computes {variant}; the contract is {contract}: "
+                        "torch.sigmoid after l1 and after l2, nothing after l3.")
+            break
+        return Verdict.failed("\n".join(problems + [message]))
+    if problems:
+        return Verdict(0.5, problems[0] + ". The forward pass itself is right (half the points).")
+    return Verdict.passed()
+
+
+register(Check(
+    "P1.mlp", _mlp_probes, _judge_mlp,
+    hint="Keep the given layers self.l1 = nn.Linear(1, 64), self.l2 = nn.Linear(64, 64), self.l3 = nn.Linear(64, 1); "
+         "forward returns l3(sigmoid(l2(sigmoid(l1(x))))) of shape (n, 1).",
+))
+
+
+# ---- P1.initialize --------------------------------------------------------------------------
+
+SENTINEL = 7.25
+BIAS = 0.03
+# 3 weight matrices, each tested alone and all 4224 weights pooled: 4 samples x 3 tests (NormalTest),
+# Bonferroni: each test at FALSE_FAIL / 12, so the reference fails with probability <= 1e-6.
+# The per-layer tests catch a small layer left out or scaled (l1 and l3 hold 64 weights each,
+# 1.5% of the pool); the pooled tests catch small deviations of all of them (std within ~0.11 of 1).
+INIT_TESTS = 12
+
+
+def _initialize_probes(rng: np.random.Generator) -> list[Probe]:
+    return [Probe("p1_initialize", {"seed": int(rng.integers(2**31)), "sentinel": SENTINEL}, MODULE,
+                  "initialize(MLP())")]
+
+
+def _weight_problem(name: str, w: np.ndarray, p: float) -> str:
+    """Why the weights `w` (fan_in = w.shape[1]) are not IID N(0, 1), or ""."""
+    flat = w.reshape(-1).astype(np.float64)
+    if w.dtype != np.float32:
+        return f"{name} has dtype {w.dtype} after initialize: keep float32 (torch.normal(0, 1, shape) is float32)"
+    if np.all(flat == SENTINEL):
+        return (f"initialize did not change {name}: set every weight of every layer in place "
+                "(e.g. model.l1.weight.data = torch.normal(0, 1, model.l1.weight.shape))")
+    if not np.all(np.isfinite(flat)):
+        return f"{name} contains nan or inf after initialize"
+    if np.unique(flat).size == 1:
+        return f"every entry of {name} is {flat[0]:.4g}: draw each weight independently from N(0, 1)"
+    test = normal_test(flat, 1.0, p)
+    if test.ok:
+        return ""
+    fan_in = w.shape[1] if w.ndim == 2 else 1
+    bound = 1.0 / math.sqrt(fan_in)
+    stats_text = f"{name} has mean {_fmt(flat.mean())} and std {_fmt(flat.std())}"
+    if flat.min() >= 0.0 and flat.max() < 1.0 and abs(flat.mean() - 0.5) < 0.15:
+        return (f"{stats_text} with every value in [0, 1): the weights look like U(0, 1) (torch.rand), "
+                "not N(0, 1) (torch.randn, torch.normal(0, 1, shape) or nn.init.normal_)")
+    if np.abs(flat).max() <= bound * (1 + 1e-6):
+        return (f"{stats_text}, every value within +-1/sqrt(fan_in) = +-{_fmt(bound)}: that is nn.Linear's own "
+                "initialization. Did you keep PyTorch's default initialization? Draw the weights from N(0, 1)")
+    if test.mean_ok and test.std_ok and _excess_kurtosis(flat) < -0.8:
+        return (f"{name} has the mean and spread of N(0, 1) but values only in [{_fmt(flat.min())}, "
+                f"{_fmt(flat.max())}]: the weights look uniform, not Gaussian (use torch.randn / normal_)")
+    if not test.std_ok:
+        lo, hi = test.std_range
+        return (f"{stats_text}: the weights have std {_fmt(test.std)}, expected 1 (a correct N(0, 1) draw of "
+                f"{flat.size} weights has std in [{lo:.3f}, {hi:.3f}]). N(0, 1) means standard deviation 1: "
+                "no 1/sqrt(fan_in), Xavier or Kaiming scaling")
+    if not test.mean_ok:
+        return f"{stats_text}: the mean is too far from 0 for {flat.size} IID N(0, 1) draws"
+    return (f"the values of {name} are not distributed like N(0, 1) (Kolmogorov-Smirnov distance "
+            f"{test.ks:.3f}, a correct draw stays below {test.ks_max:.3f})")
+
+
+def _excess_kurtosis(x: np.ndarray) -> float:
+    c = x - x.mean()
+    return float(np.mean(c**4) / max(np.mean(c**2) ** 2, 1e-300) - 3.0)
+
+
+def _bias_problem(name: str, b: np.ndarray) -> str:
+    flat = b.reshape(-1).astype(np.float64)
+    if b.dtype != np.float32:
+        return f"{name} has dtype {b.dtype} after initialize: keep float32"
+    if np.all(np.abs(flat - BIAS) <= 1e-7):    # float32(0.03) = 0.029999999329...: within 1e-9
+        return ""
+    if np.all(flat == SENTINEL):
+        return f"initialize did not set {name}: every bias must be 0.03"
+    if np.all(flat == 0):
+        return f"{name} is 0, expected every bias exactly 0.03 (torch.full(shape, 0.03) or bias.data.fill_(0.03))"
+    if flat.size > 1 and np.unique(flat).size > 1:
+        return (f"{name} has different values in [{_fmt(flat.min())}, {_fmt(flat.max())}] (random, like "
+                "nn.Linear's default bias?), expected every bias exactly 0.03")
+    return f"{name} is {flat[0]:.6g}, expected every bias exactly 0.03"
+
+
+def _judge_initialize(ctx: JudgeContext) -> Verdict:
+    params = ctx.observations[0].value["params"]
+    weights = {n: np.asarray(p) for n, p in params.items() if np.asarray(p).ndim >= 2}
+    biases = {n: np.asarray(p) for n, p in params.items() if np.asarray(p).ndim == 1}
+    if not weights:
+        return Verdict.failed("MLP() has no weight matrices to initialize")
+    p = FALSE_FAIL / INIT_TESTS
+    weight_problems = [m for m in (_weight_problem(n, w, p) for n, w in weights.items()) if m]
+    if not weight_problems and len(weights) > 1:
+        pooled = np.concatenate([w.reshape(-1) for w in weights.values()]).astype(np.float64)
+        test = normal_test(pooled, 1.0, p)
+        if not test.ok:
+            lo, hi = test.std_range
+            weight_problems.append(
+                f"all {pooled.size} weights together have mean {_fmt(test.mean)} and std {_fmt(pooled.std())}, "
+                f"Kolmogorov-Smirnov distance {test.ks:.3f} to N(0, 1): a correct draw has std in "
+                f"[{lo:.3f}, {hi:.3f}] and distance below {test.ks_max:.3f}")
+    bias_problems = [m for m in (_bias_problem(n, b) for n, b in biases.items()) if m]
+    if not weight_problems and not bias_problems:
+        return Verdict.passed()
+    fraction = 0.5 * (not weight_problems) + 0.5 * (not bias_problems)
+    return Verdict(fraction, "\n".join(weight_problems + bias_problems))
+
+
+register(Check(
+    "P1.initialize", _initialize_probes, _judge_initialize,
+    hint="Every weight IID N(0, 1) (torch.normal(0, 1, shape) or nn.init.normal_), every bias exactly 0.03 "
+         "(torch.full(shape, 0.03) or nn.init.constant_), for all three layers, in place.",
+))
+
+
+# ---- P1.make_data ---------------------------------------------------------------------------
+
+# X of two calls (500 and 2000 points) and the noise of one (2000 points): 3 samples x 3 tests,
+# each at FALSE_FAIL / 9 (Bonferroni), so the reference fails with probability <= 1e-6.
+DATA_TESTS = 9
+
+
+def _make_data_probes(rng: np.random.Generator) -> list[Probe]:
+    s1, s2, s3 = (int(s) for s in rng.choice(2**31, size=3, replace=False))
+    g1, g2, g3, g4, g5, g6 = (int(s) for s in rng.choice(2**31, size=6, replace=False))
+
+    def probe(n, noise, gen, glob):
+        shown = "make_data()" if n is None else f"make_data({n}, noise_std={noise}, generator=<seeded generator>)"
+        return Probe("p1_make_data", {"n": n, "noise_std": noise, "gen_seed": gen, "global_seed": glob}, MODULE, shown)
+
+    return [probe(500, 0.0, s1, g1),      # 0: clean labels
+            probe(500, 0.0, s1, g2),      # 1: the same generator seed, another global state
+            probe(500, 0.0, s2, g3),      # 2: another generator seed
+            probe(2000, 0.5, s3, g4),     # 3: noisy labels
+            probe(2000, 0.5, s3, g5),     # 4: the same again
+            probe(None, 0.0, None, g6)]   # 5: the defaults
+
+
+def _pair(obs) -> tuple[Any, Any]:
+    returned = obs.value["returned"]
+    if not isinstance(returned, (tuple, list)) or len(returned) != 2:
+        raise Mismatch(f"{obs.probe.label} should return (X, Y), but it returned {describe(returned)}")
+    return returned[0], returned[1]
+
+
+def _judge_make_data(ctx: JudgeContext) -> Verdict:
+    obs = ctx.observations
+    problems: list[str] = []
+    data = []
+    for o in obs:
+        X, Y = _pair(o)
+        n = o.probe.params["n"] or 512
+        for what, arr in (("X", X), ("Y", Y)):
+            a = as_array(arr, f"{what} of {o.probe.label}")
+            if a.shape != (n, 1):
+                problems.append(f"{what} of {o.probe.label} has shape {tuple(a.shape)}, expected ({n}, 1)")
+            elif a.dtype != np.float32:
+                problems.append(f"{what} of {o.probe.label} has dtype {a.dtype}, expected float32 "
+                                "(torch.randn gives float32; do not convert to double)")
+        data.append((as_array(X), as_array(Y)))
+        if problems:
+            return Verdict.failed(problems[0])
+    (X0, Y0), (X1, Y1), (X2, _), (X3, Y3), (X4, Y4), _ = data
+    label0, label3 = obs[0].probe.label, obs[3].probe.label
+    try:
+        assert_close(Y0, f_true_np(X0.astype(np.float32)), ctx.tol, what=f"Y of {label0} (noise_std=0: f_true(X))")
+    except Mismatch as exc:
+        problems.append(str(exc))
+    p = FALSE_FAIL / DATA_TESTS
+    for X, label in ((X0, label0), (X3, label3)):
+        test = normal_test(X, 1.0, p)
+        if not test.ok:
+            problems.append(f"X of {label} has mean {_fmt(test.mean)} and std {_fmt(float(np.std(X)))} "
+                            f"(Kolmogorov-Smirnov distance to N(0, 1): {test.ks:.3f}): X must be IID N(0, 1) "
+                            "(torch.randn(n, 1, generator=generator))")
+            break
+    noise = (Y3.astype(np.float64) - f_true_np(X3.astype(np.float32)).astype(np.float64))
+    test = normal_test(noise, 0.5, p)
+    if not test.ok:
+        lo, hi = test.std_range
+        problems.append(f"the noise Y - f_true(X) of {label3} has mean {_fmt(test.mean)} and std {_fmt(noise.std())}, "
+                        f"expected IID N(0, 0.5^2) (std in [{lo:.3f}, {hi:.3f}]): Y = f_true(X) + noise_std * Z "
+                        "with Z = torch.randn(n, 1, generator=generator)")
+    if any(o.value["global_rng_used"] for o in obs[:5]):
+        problems.append("make_data drew from torch's global random state although a generator was given: "
+                        "pass generator=generator to every draw (torch.randn(n, 1, generator=generator))")
+    if not np.array_equal(X0, X1) or not np.array_equal(Y0, Y1):
+        problems.append("two generators with the same seed gave different X: every draw must come from the "
+                        "generator")
+    elif not np.array_equal(Y3, Y4):
+        problems.append("two generators with the same seed gave the same X but different noise: draw Z from the "
+                        "generator too")
+    if np.array_equal(X0, X2):
+        problems.append("generators with different seeds gave the same X: draw from the generator you are given")
+    if not problems:
+        return Verdict.passed()
+    return Verdict.failed("\n".join(dict.fromkeys(problems)))
+
+
+register(Check(
+    "P1.make_data", _make_data_probes, _judge_make_data,
+    hint="X = torch.randn(n, 1, generator=generator) (float32), Y = f_true(X) + noise_std * torch.randn(n, 1, "
+         "generator=generator): every draw from the generator.",
+))
+
+
+# ---- P1.train.*: the replay -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TrainSetup:
+    n: int
+    batch_size: int
+    epochs: int
+    lr: float
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return -(-self.n // self.batch_size)
+
+    @property
+    def batch_sizes(self) -> list[int]:
+        return [min(self.batch_size, self.n - s) for s in range(0, self.n, self.batch_size)]
+
+    @property
+    def call(self) -> str:
+        return (f"train(model, X, Y, epochs={self.epochs}, lr={self.lr}, batch_size={self.batch_size}, "
+                f"generator=...) on {self.n} points")
+
+
+# lr = 0.03: neither the global alpha (0.1) nor alpha / 2, so a train that ignores `lr` is seen;
+# batch sizes that do not divide n, and one (48) that is not the global B.
+EPOCH_SETUPS = (TrainSetup(300, 128, 3, 0.03), TrainSetup(200, 48, 2, 0.03))
+REPLAY_SETUP = TrainSetup(200, 48, 2, 0.03)
+NO_REINIT_SETUP = TrainSetup(100, 32, 1, 0.03)
+
+
+def train_probe(rng: np.random.Generator, setup: TrainSetup) -> Probe:
+    """X: n distinct float32 N(0, 1) values (a batch row is found by its value); Y = f_true(X); known start."""
+    X = rng.normal(size=setup.n).astype(np.float32)
+    while np.unique(X).size < setup.n:
+        X = rng.normal(size=setup.n).astype(np.float32)
+    X = X.reshape(-1, 1)
+    init = {}
+    for name in PARAM_NAMES:
+        shape = PARAM_SHAPES[name]
+        # weights as initialize draws them; biases random (not 0.03), so a re-initialization shows
+        init[name] = (rng.normal(size=shape) if name.endswith("weight") else rng.uniform(-0.5, 0.5, size=shape)
+                      ).astype(np.float32)
+    params = {"X": X, "Y": f_true_np(X), "init": init, "epochs": setup.epochs, "lr": setup.lr,
+              "batch_size": setup.batch_size, "gen_seed": int(rng.integers(2**31)),
+              "global_seed": int(rng.integers(2**31))}
+    return Probe("p1_train", params, MODULE, setup.call)
+
+
+@dataclass
+class TrainRecord:
+    """What the probe recorded, ready for the judges (see grader/probes/training.py)."""
+
+    setup: TrainSetup
+    X: np.ndarray
+    Y: np.ndarray
+    init: np.ndarray              # flat, PARAM_NAMES order
+    batches: list[np.ndarray]     # row indices of every forward pass with gradients on
+    backprop: np.ndarray
+    snap_of_call: np.ndarray
+    snapshots: np.ndarray
+    final: np.ndarray
+    losses: Any
+
+    @property
+    def steps(self) -> list[int]:
+        """The forward passes a gradient flowed back through: one per SGD step."""
+        return [i for i in range(len(self.batches)) if self.backprop[i]]
+
+    def snapshot(self, call: int) -> np.ndarray | None:
+        s = int(self.snap_of_call[call])
+        return self.snapshots[s] if s >= 0 else None
+
+
+def train_record(obs) -> TrainRecord:
+    p = obs.probe.params
+    setup = TrainSetup(int(p["X"].shape[0]), int(p["batch_size"]), int(p["epochs"]), float(p["lr"]))
+    got = obs.value
+    sizes = np.asarray(got["call_sizes"], dtype=np.int64)
+    calls = np.asarray(got["calls"], dtype=np.int64)
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    batches = [calls[bounds[i]:bounds[i + 1]] for i in range(len(sizes))]
+    init = np.concatenate([np.asarray(p["init"][n], dtype=np.float32).reshape(-1) for n in PARAM_NAMES])
+    return TrainRecord(setup, p["X"], p["Y"], init, batches, np.asarray(got["backprop"], dtype=bool),
+                       np.asarray(got["snap_of_call"], dtype=np.int64),
+                       np.asarray(got["snapshots"], dtype=np.float32), np.asarray(got["final"], dtype=np.float32),
+                       got["losses"])
+
+
+def unflatten(flat: np.ndarray) -> dict[str, np.ndarray]:
+    out, start = {}, 0
+    for name in PARAM_NAMES:
+        size = int(np.prod(PARAM_SHAPES[name]))
+        out[name] = flat[start:start + size].reshape(PARAM_SHAPES[name])
+        start += size
+    return out
+
+
+def loss_and_grad(flat: np.ndarray, X: np.ndarray, Y: np.ndarray, kind: str = "mse") -> tuple[float, np.ndarray]:
+    """The reference's batch loss nn.MSELoss() (float32, as the student's) at `flat`, and its gradient (flat).
+
+    kind "broadcast": the loss of a (b, 1) output against labels of shape (b,) (a shape bug).
+    """
+    import torch
+
+    params = {n: torch.tensor(v, requires_grad=True) for n, v in unflatten(flat.astype(np.float32)).items()}
+    x = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+    y = torch.from_numpy(np.ascontiguousarray(Y, dtype=np.float32))
+    h = torch.sigmoid(x @ params["l1.weight"].T + params["l1.bias"])
+    h = torch.sigmoid(h @ params["l2.weight"].T + params["l2.bias"])
+    out = h @ params["l3.weight"].T + params["l3.bias"]
+    loss = ((out - y.reshape(1, -1)) ** 2).mean() if kind == "broadcast" else ((out - y) ** 2).mean()
+    loss.backward()
+    grad = np.concatenate([params[n].grad.numpy().reshape(-1) for n in PARAM_NAMES])
+    return float(loss.detach()), grad
+
+
+def _close(a: np.ndarray, b: np.ndarray, tol: Tolerance) -> bool:
+    return bool(np.all(np.isclose(a.astype(np.float64), b.astype(np.float64), rtol=tol.rtol, atol=tol.atol)))
+
+
+def _no_model_calls(rec: TrainRecord) -> str:
+    if not rec.batches:
+        return (f"{rec.setup.call}: train never ran the model it was given with gradients on. Train `model` "
+                "itself (not a new MLP() or a copy), calling model(X_batch) once per batch.")
+    if not rec.steps:
+        return (f"{rec.setup.call}: train ran the model but never called backward through its output: "
+                "compute the loss from model(X_batch) and call loss.backward() before each step.")
+    return ""
+
+
+def _foreign_rows(rec: TrainRecord) -> str:
+    if any((b < 0).any() for b in (rec.batches[i] for i in rec.steps)):
+        return (f"{rec.setup.call}: the model received inputs that are not rows of X (changed, rescaled or "
+                "reshaped?): feed the rows of X themselves, X[idx] of shape (batch, 1).")
+    return ""
+
+
+def _structure_problem(rec: TrainRecord) -> str:
+    """Why the batches of `rec` are not E epochs of fresh permutations in batches of batch_size, or ""."""
+    problem = _no_model_calls(rec) or _foreign_rows(rec)
+    if problem:
+        return problem
+    s = rec.setup
+    sizes = [len(rec.batches[i]) for i in rec.steps]
+    total, per = len(sizes), s.steps_per_epoch
+    expected_total = s.epochs * per
+    if total != expected_total:
+        if total % s.epochs == 0:
+            took = total // s.epochs
+            text = f"{s.call}: each epoch took {took} steps, expected {per} = ceil({s.n} / {s.batch_size})"
+            if took % per == 0 and took > per:
+                return text + (": is there an extra loop around your batches? One epoch is one pass over the "
+                               "data: every point exactly once.")
+            if took == s.n // s.batch_size and all(z == s.batch_size for z in sizes):
+                return text + (": the last, smaller batch is missing (drop_last=True, or range(n // batch_size)?). "
+                               "Keep it: every point is visited once per epoch.")
+            return text + "."
+        if total % per == 0:
+            return (f"{s.call}: train ran {total // per} epochs of {per} steps, expected epochs={s.epochs}: "
+                    "use the epochs argument.")
+        return (f"{s.call}: train took {total} SGD steps, expected {expected_total} "
+                f"({s.epochs} epochs of ceil({s.n} / {s.batch_size}) = {per} batches).")
+    epochs = [sizes[e * per:(e + 1) * per] for e in range(s.epochs)]
+    for e, got in enumerate(epochs):
+        if got != s.batch_sizes:
+            hint = (" Use the batch_size argument, not the global B." if got and got[0] == 128 != s.batch_size
+                    else "")
+            return (f"{s.call}: epoch {e + 1} has batches of sizes {got}, expected {s.batch_sizes}: "
+                    f"consecutive slices of {s.batch_size} points of a permutation, the last one smaller.{hint}")
+    orders = [np.concatenate([rec.batches[i] for i in rec.steps[e * per:(e + 1) * per]]) for e in range(s.epochs)]
+    for e, order in enumerate(orders):
+        counts = np.bincount(order, minlength=s.n)
+        if not np.all(counts == 1):
+            return (f"{s.call}: in epoch {e + 1}, {int((counts > 1).sum())} points were visited more than once and "
+                    f"{int((counts == 0).sum())} never. Each epoch must visit every point exactly once: walk "
+                    "through one permutation (torch.randperm), do not draw indices with replacement (torch.randint).")
+    identity = np.arange(s.n)
+    if all(np.array_equal(o, identity) for o in orders):
+        return (f"{s.call}: the order never changes from 0, 1, ..., n-1: shuffle. Draw a fresh random permutation "
+                "each epoch (torch.randperm(n, generator=generator), or a DataLoader with shuffle=True).")
+    for e, order in enumerate(orders):
+        if np.array_equal(order, identity):
+            return (f"{s.call}: epoch {e + 1} visits the points in the order 0, 1, ..., n-1: draw a fresh random "
+                    "permutation at the start of every epoch.")
+    for a in range(s.epochs):
+        for b in range(a + 1, s.epochs):
+            if np.array_equal(orders[a], orders[b]):
+                which = "every epoch" if s.epochs == 2 or all(np.array_equal(orders[0], o) for o in orders) \
+                    else f"epochs {a + 1} and {b + 1}"
+                return (f"{s.call}: {which} visits the points in the same order: draw a new permutation "
+                        "(torch.randperm) each epoch, inside the epoch loop, not once before it.")
+    sets = [sorted(tuple(sorted(rec.batches[i])) for i in rec.steps[e * per:(e + 1) * per]) for e in range(s.epochs)]
+    if all(x == sets[0] for x in sets[1:]):
+        return (f"{s.call}: every epoch has the same batches (only their order changes): permute the points "
+                "themselves, then cut the permutation into batches.")
+    return ""
+
+
+def _batch_losses(rec: TrainRecord) -> list[float] | None:
+    """The MSE of every step at the parameters it saw (None if some step has no snapshot)."""
+    out = []
+    for call in rec.steps:
+        theta = rec.snapshot(call)
+        if theta is None:
+            return None
+        idx = rec.batches[call]
+        out.append(loss_and_grad(theta, rec.X[idx], rec.Y[idx])[0])
+    return out
+
+
+def _losses_problem(rec: TrainRecord, tol: Tolerance) -> str:
+    """Why train's return value is not one mean batch loss per epoch, or ""."""
+    s = rec.setup
+    returned = rec.losses
+    try:
+        values = np.asarray(returned, dtype=np.float64).reshape(-1)
+        if not isinstance(returned, (list, tuple, np.ndarray)):
+            raise TypeError
+    except (TypeError, ValueError):
+        return (f"{s.call} returned {describe(returned)}: return a list of {s.epochs} floats, one per epoch "
+                "(the mean of that epoch's batch losses, loss.item()).")
+    steps = len(rec.steps)
+    if values.size != s.epochs:
+        if values.size == steps and steps != s.epochs:
+            return (f"{s.call} returned {values.size} numbers, one per batch: return one number per epoch, "
+                    "the mean of that epoch's batch losses.")
+        return f"{s.call} returned {values.size} numbers for epochs={s.epochs}: return one number per epoch."
+    if steps == 0 or steps % s.epochs:
+        return ""          # the batches are wrong: _structure_problem says so; the losses cannot be replayed
+    batch = _batch_losses(rec)
+    if batch is None:
+        return ""
+    per = steps // s.epochs
+    groups = [np.array(batch[e * per:(e + 1) * per]) for e in range(s.epochs)]
+    sizes = [np.array([len(rec.batches[i]) for i in rec.steps[e * per:(e + 1) * per]]) for e in range(s.epochs)]
+    means = np.array([g.mean() for g in groups])
+    weighted = np.array([(g * z).sum() / z.sum() for g, z in zip(groups, sizes)])   # per sample: also accepted
+    for expected in (means, means / 2, weighted, weighted / 2):
+        if _close(values, expected, tol):
+            return ""
+    known = {"the loss of its last batch": np.array([g[-1] for g in groups]),
+             "the sum of its batch losses": np.array([g.sum() for g in groups]),
+             "the loss of its first batch": np.array([g[0] for g in groups])}
+    for what, expected in known.items():
+        if _close(values, expected, tol) or _close(values, expected / 2, tol):
+            return (f"{s.call}: each epoch's number is {what}: return the mean of the epoch's batch losses "
+                    "(add loss.item() of every batch, divide by the number of batches).")
+    try:
+        assert_close(values, means, tol, what=f"the losses returned by {s.call}")
+    except Mismatch as exc:
+        return f"{exc}\nExpected, per epoch, the mean of its batch losses (MSE, or half of it)."
+    return ""
+
+
+def _judge_epochs(ctx: JudgeContext) -> Verdict:
+    records = [train_record(o) for o in ctx.observations]
+    structure = [m for m in (_structure_problem(r) for r in records) if m]
+    if any(not r.steps for r in records):
+        return Verdict.failed(structure[0])
+    losses = [m for m in (_losses_problem(r, ctx.tol) for r in records) if m]
+    if not structure and not losses:
+        return Verdict.passed()
+    # two thirds for the loop (permutations, batches), one third for the returned losses
+    fraction = (2 / 3) * (not structure) + (1 / 3) * (not losses)
+    return Verdict(fraction, "\n".join(structure[:1] + losses[:1]))
+
+
+register(Check(
+    "P1.train.epochs", lambda rng: [train_probe(rng, s) for s in EPOCH_SETUPS], _judge_epochs,
+    hint="Each epoch: perm = torch.randperm(n, generator=generator), then one SGD step per slice "
+         "perm[i:i + batch_size]; return one number per epoch, the mean of its batch losses.",
+))
+
+
+def _step_label(rec: TrainRecord, k: int) -> str:
+    per = rec.setup.steps_per_epoch
+    return f"SGD step {k + 1} (epoch {k // per + 1}, batch {k % per + 1})"
+
+
+def _diagnose_step(rec: TrainRecord, k: int, theta: np.ndarray, after: np.ndarray, grads: list[np.ndarray],
+                   tol: Tolerance) -> str:
+    """A name for what step k did instead of theta - lr * grad (MSE) or theta - lr/2 * grad (half-MSE)."""
+    s = rec.setup
+    steps = rec.steps
+    label = _step_label(rec, k)
+    g = grads[k]
+    d = theta.astype(np.float64) - after.astype(np.float64)
+    bias = np.concatenate([unflatten(after)[n].reshape(-1) for n in PARAM_NAMES if n.endswith("bias")])
+    if np.array_equal(theta, after):
+        return (f"{label} did not change the parameters: call optimizer.step() after loss.backward(), with an "
+                "optimizer built on this model's parameters (torch.optim.SGD(model.parameters(), lr=lr)).")
+    if np.all(np.abs(bias - BIAS) <= 1e-7):
+        return (f"after {label} every bias is 0.03 again: the parameters were re-initialized, not updated. "
+                "Call initialize() before train, never inside it.")
+    per = s.steps_per_epoch
+    for start in sorted({0, (k // per) * per}):
+        if start == k:
+            continue
+        G = np.sum(grads[start:k + 1], axis=0)
+        for c in (s.lr, s.lr / 2):
+            if _close(after, theta - c * G, tol):
+                return (f"{label} moved the parameters along the sum of this batch's gradient and the earlier "
+                        "ones': gradients accumulate. Call optimizer.zero_grad() (or model.zero_grad()) before "
+                        "each loss.backward().")
+    idx = rec.batches[steps[k]]
+    _, gb = loss_and_grad(theta, rec.X[idx], rec.Y[idx], kind="broadcast")
+    for c in (s.lr, s.lr / 2):
+        if _close(after, theta - c * gb, tol):
+            return (f"{label} follows the loss of an output of shape (b, 1) against labels of shape (b,): "
+                    "the subtraction broadcasts to (b, b). Keep Y[idx] of shape (b, 1) like the output.")
+    gg = float(g.astype(np.float64) @ g.astype(np.float64))
+    if gg > 0:
+        c_fit = float(d @ g) / gg
+        residual = float(np.linalg.norm(d - c_fit * g)) / max(float(np.linalg.norm(d)), 1e-30)
+        if residual < 1e-2 and c_fit > 0:
+            b = len(idx)
+            if any(abs(c_fit - a) <= 0.01 * a for a in (0.1, 0.05)):
+                return (f"{label} used step size {c_fit:.3g} (the global alpha), not the lr argument ({s.lr}): "
+                        "build the optimizer with lr=lr.")
+            if any(abs(c_fit - s.lr * m) <= 0.01 * s.lr * m for m in (b, b / 2, 2 * b)):
+                return (f"{label} is about {c_fit / s.lr:.3g} times too large: the loss is summed over the batch "
+                        "(reduction='sum'?). Use the mean, nn.MSELoss().")
+            return (f"{label} moved the parameters by {c_fit:.4g} times the gradient of the MSE loss, expected "
+                    f"lr = {s.lr} times it (or lr / 2 with the half-MSE loss): use plain SGD with step size lr.")
+    if k > 0:
+        prev_after = theta
+        prev_theta = rec.snapshot(steps[k - 1])
+        if prev_theta is not None:
+            d_prev = prev_theta.astype(np.float64) - prev_after.astype(np.float64)
+            for c in (s.lr, s.lr / 2):
+                v = d - c * g
+                dd = float(d_prev @ d_prev)
+                if dd > 0:
+                    mu = float(v @ d_prev) / dd
+                    if 0.05 < mu < 1.0 and float(np.linalg.norm(v - mu * d_prev)) < 1e-2 * float(np.linalg.norm(d)):
+                        return (f"{label} carries momentum ({mu:.2g} of the previous step): plain SGD has none "
+                                "(torch.optim.SGD(model.parameters(), lr=lr), no momentum, no weight decay).")
+    expected = theta - s.lr * g
+    for name, got, exp in zip(PARAM_NAMES, unflatten(after).values(), unflatten(expected.astype(np.float32)).values()):
+        try:
+            assert_close(got, exp, tol, what=f"{name} after {label}")
+        except Mismatch as exc:
+            return (f"{exc}\nExpected one plain SGD step on the batch the model received, "
+                    f"theta - lr * grad of nn.MSELoss() (or of half of it), lr = {s.lr}.")
+    return f"{label} is not one SGD step with lr = {s.lr} on the batch the model received."
+
+
+def _judge_replay(ctx: JudgeContext) -> Verdict:
+    rec = train_record(ctx.observations[0])
+    problem = _no_model_calls(rec) or _foreign_rows(rec)
+    if problem:
+        return Verdict.failed(problem)
+    steps = rec.steps
+    grads: list[np.ndarray] = []
+    checked = 0
+    for k, call in enumerate(steps):
+        theta = rec.snapshot(call)
+        after = rec.snapshot(steps[k + 1]) if k + 1 < len(steps) else rec.final
+        if theta is None or after is None:
+            break
+        idx = rec.batches[call]
+        grads.append(loss_and_grad(theta, rec.X[idx], rec.Y[idx])[1])
+        g = grads[k]
+        if not any(_close(after, theta - c * g, ctx.tol) for c in (rec.setup.lr, rec.setup.lr / 2)):
+            return Verdict.failed(f"{rec.setup.call}: " + _diagnose_step(rec, k, theta, after, grads, ctx.tol))
+        checked += 1
+    if checked == 0:
+        return Verdict.failed(f"{rec.setup.call}: no SGD step could be replayed.")
+    return Verdict.passed()
+
+
+register(Check(
+    "P1.train.replay", lambda rng: [train_probe(rng, REPLAY_SETUP)], _judge_replay,
+    hint="One step per batch: optimizer.zero_grad(); loss = nn.MSELoss()(model(X[idx]), Y[idx]); loss.backward(); "
+         "optimizer.step(), with torch.optim.SGD(model.parameters(), lr=lr).",
+))
+
+
+def _judge_no_reinit(ctx: JudgeContext) -> Verdict:
+    rec = train_record(ctx.observations[0])
+    problem = _no_model_calls(rec)
+    if problem:
+        return Verdict.failed(problem)
+    first = rec.snapshot(0)
+    if not np.array_equal(first, rec.init):
+        bias = np.concatenate([unflatten(first)[n].reshape(-1) for n in PARAM_NAMES if n.endswith("bias")])
+        if np.all(np.abs(bias - BIAS) <= 1e-7):
+            return Verdict.failed(f"{rec.setup.call}: when the first batch arrived every bias was 0.03, not the "
+                                  "value the model came with: train re-initialized the model. Call initialize() "
+                                  "before train, never inside it.")
+        return Verdict.failed(f"{rec.setup.call}: the parameters changed before the first SGD step: train must "
+                              "continue from the parameters the model has.")
+    if np.array_equal(rec.final, rec.init):
+        return Verdict.failed(f"{rec.setup.call}: the model it was given still has its initial parameters "
+                              "afterwards: train `model` in place, not a copy.")
+    return Verdict.passed()
+
+
+register(Check(
+    "P1.train.no_reinit", lambda rng: [train_probe(rng, NO_REINIT_SETUP)], _judge_no_reinit,
+    hint="train continues from the parameters the model already has: call initialize(model) before train, "
+         "never inside it, and train `model` itself.",
+))
+
+
+# ---- P1.plot_fit ----------------------------------------------------------------------------
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _plot_probes(rng: np.random.Generator) -> list[Probe]:
+    X = rng.normal(size=(128, 1)).astype(np.float32)
+    params = {n: (rng.normal(size=PARAM_SHAPES[n]) * (1.0 if n.endswith("weight") else 0.1)).astype(np.float32)
+              for n in PARAM_NAMES}
+    return [Probe("p1_plot_fit", {"X": X, "Y": f_true_np(X), "params": params, "filename": "plot_fit_check.png"},
+                  MODULE, "plot_fit(model, X, Y, path)")]
+
+
+def _judge_plot(ctx: JudgeContext) -> Verdict:
+    got = ctx.observations[0].value
+    if not got["exists"]:
+        others = [f for f in got.get("files", []) if isinstance(f, str)]
+        extra = f" (the folder now holds: {', '.join(others)})" if others else ""
+        return Verdict.failed("plot_fit(model, X, Y, path) wrote no file at path" + extra +
+                              ": save the figure with fig.savefig(path), at exactly the path you are given.")
+    head = bytes(np.asarray(got["head"], dtype=np.uint8).tolist())
+    if not head.startswith(PNG_MAGIC):
+        kind = ("a PDF" if head.startswith(b"%PDF") else "a JPEG" if head.startswith(b"\xff\xd8")
+                else "an SVG" if b"<svg" in head or head.startswith(b"<?xml") else "not a PNG")
+        return Verdict.failed(f"the file plot_fit wrote is {kind} (it starts with {head[:8]!r}): save it as a PNG, "
+                              "fig.savefig(path) without format= (the .png name selects PNG).")
+    width = int.from_bytes(head[16:20], "big") if len(head) >= 24 else 0
+    height = int.from_bytes(head[20:24], "big") if len(head) >= 24 else 0
+    if width < 100 or height < 100 or got["size"] < 1000:
+        return Verdict.failed(f"the PNG is only {width} x {height} pixels ({got['size']} bytes): draw the data, "
+                              "f_true and the learned function on a figure of normal size.")
+    return Verdict.passed(f"wrote a {width} x {height} PNG ({got['size']} bytes)")
+
+
+register(Check(
+    "P1.plot_fit", _plot_probes, _judge_plot,
+    hint="Import matplotlib inside plot_fit (matplotlib.use('Agg')), plot on [-2, 2], fig.savefig(path), "
+         "plt.close(fig); never plt.show().",
+))
+
+
+# ---- P1.fit (and P2.noisy_fit) --------------------------------------------------------------
+
+FIT_GRID = np.linspace(-2.0, 2.0, 401)
+
+
+@dataclass(frozen=True)
+class FitSpec:
+    noise_std: float
+    threshold: float      # on the RMSE over FIT_GRID; see the measurements at the thresholds' definitions
+    what: str
+
+
+def fit_probes(spec: FitSpec):
+    def probes(rng: np.random.Generator) -> list[Probe]:
+        call = "make_data()" if spec.noise_std == 0 else f"make_data(noise_std={spec.noise_std})"
+        return [Probe("p1_fit", {"seed": int(rng.integers(2**31)), "noise_std": spec.noise_std, "grid": FIT_GRID},
+                      MODULE, f"your pipeline ({call}, MLP(), initialize, train with its defaults)")]
+    return probes
+
+
+def fit_judge(spec: FitSpec):
+    def judge(ctx: JudgeContext) -> Verdict:
+        obs = ctx.observations[0]
+        got = obs.value
+        pred = as_array(got["pred"], "the trained model's output").astype(np.float64)
+        if pred.size != FIT_GRID.size:
+            return Verdict.failed(f"the trained model maps {FIT_GRID.size} grid points of shape (m, 1) to shape "
+                                  f"{tuple(pred.shape)}, expected ({FIT_GRID.size}, 1)")
+        pred = pred.reshape(-1)
+        seconds = float(got["seconds"])
+        if not np.all(np.isfinite(pred)):
+            return Verdict.failed(f"after {obs.probe.label}, the learned function is nan or inf on [-2, 2]: "
+                                  "training diverged.")
+        rmse = float(np.sqrt(np.mean((pred - f_true_np(FIT_GRID)) ** 2)))
+        text = (f"after {obs.probe.label}, the learned function is {rmse:.3g} from f_true on [-2, 2] "
+                f"(root mean square over {FIT_GRID.size} points; {spec.what} stays below {spec.threshold:g}). "
+                f"Training took {seconds:.1f} s.")
+        if rmse <= spec.threshold:
+            return Verdict.passed(text)
+        return Verdict.failed(text + " Check the P1.train checks first; then the loss should fall over the epochs.")
+    return judge
+
+
+# Threshold: measured on the reference (and its half-MSE variant), 30 seeds each, K = 1000 epochs,
+# N = 512: see tests/checks/test_p1.py::FIT_MEASUREMENTS for the numbers and the derivation.
+P1_FIT = FitSpec(0.0, 2.0, "a correct pipeline")
+
+register(Check(
+    "P1.fit", fit_probes(P1_FIT), fit_judge(P1_FIT),
+    hint="Train with the defaults (K = 1000 epochs, lr = alpha, batch_size = B) after initialize(model); "
+         "the training loss should fall well below 0.1.",
+))

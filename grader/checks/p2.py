@@ -1,0 +1,80 @@
+"""Problem 2: p >> N (`threelayerSGD.py`): the parameter count, and training on noisy labels.
+
+Probes are in `grader/probes/training.py` (``p2_count_params``, ``p1_fit``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Check, JudgeContext, Probe, Verdict, register
+from .p1 import MODULE, FitSpec, fit_judge, fit_probes
+from ..compare import Mismatch, check_integer
+
+MLP_PARAMS = (1 * 64 + 64) + (64 * 64 + 64) + (64 * 1 + 1)   # 4353
+
+# model name (built in the probe) -> (what it is, trainable count, count including frozen parameters)
+GENERAL_MODELS = {
+    "linear_3_5": ("nn.Linear(3, 5)", 20, 20),
+    "sequential": ("nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))", 58, 58),
+    "no_bias": ("nn.Linear(6, 3, bias=False)", 18, 18),
+    "conv": ("nn.Conv2d(3, 4, 3)", 112, 112),
+    "frozen_layer": ("a Sequential whose first nn.Linear(10, 10) has requires_grad=False, then nn.Linear(10, 1)", 11, 121),
+    "frozen_bias": ("nn.Linear(4, 6) with its bias frozen (requires_grad=False)", 24, 30),
+}
+TENSORS = {"mlp": 6, "linear_3_5": 2, "sequential": 4, "no_bias": 1, "conv": 2, "frozen_layer": 4, "frozen_bias": 2}
+
+
+def _count_probe(model: str, shown: str) -> Probe:
+    return Probe("p2_count_params", {"model": model}, MODULE, f"count_params({shown})")
+
+
+def _explain(model: str, value, expected: int, with_frozen: int) -> str:
+    try:
+        v = float(np.asarray(value).reshape(()))
+    except (TypeError, ValueError):
+        return ""
+    if v == TENSORS.get(model) and v != expected:
+        return (" That is the number of parameter tensors; count their entries: "
+                "sum(p.numel() for p in model.parameters() if p.requires_grad).")
+    if v == with_frozen != expected:
+        return " It counts frozen parameters too: count only those with p.requires_grad."
+    return ""
+
+
+def _judge_counts(expected: dict[str, tuple[str, int, int]]):
+    def judge(ctx: JudgeContext) -> Verdict:
+        for obs in ctx.observations:
+            model = obs.probe.params["model"]
+            _, count, with_frozen = expected[model]
+            value = obs.value
+            try:
+                check_integer(value, count, obs.probe.label)
+            except Mismatch as exc:
+                return Verdict.failed(str(exc) + _explain(model, value, count, with_frozen))
+        return Verdict.passed()
+    return judge
+
+
+register(Check(
+    "P2.count_params", lambda rng: [_count_probe("mlp", "MLP()")],
+    _judge_counts({"mlp": ("MLP()", MLP_PARAMS, MLP_PARAMS)}),
+    hint="p = (1*64 + 64) + (64*64 + 64) + (64*1 + 1): weights and biases of every layer, "
+         "sum(p.numel() for p in model.parameters() if p.requires_grad).",
+))
+
+register(Check(
+    "P2.count_params.general",
+    lambda rng: [_count_probe(name, shown) for name, (shown, _, _) in GENERAL_MODELS.items()],
+    _judge_counts(GENERAL_MODELS),
+    hint="count_params works for any nn.Module: add p.numel() over model.parameters() with p.requires_grad "
+         "(frozen parameters are not trainable).",
+))
+
+
+# Threshold: see the measurements at P1.fit (grader/checks/p1.py); labels with noise 0.5.
+P2_FIT = FitSpec(0.5, 2.0, "a correct pipeline on labels with noise 0.5")
+
+register(Check(
+    "P2.noisy_fit", fit_probes(P2_FIT), fit_judge(P2_FIT),
+    hint="Train on make_data(noise_std=0.5) exactly as in Problem 1 (initialize, then train with its defaults).",
+))

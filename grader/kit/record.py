@@ -1,0 +1,234 @@
+"""Build time only (never shipped): freeze what the visible judges ask of the reference.
+
+`record_reference` grades the reference's own modules with the autograder's pipeline
+(`runner.grade`, visible checks only) while ``reference.<module>`` is served by recording
+wrappers: every call a judge makes is stored as ``key(target, canonical(arguments)) ->
+result`` (see `grader.kit.frozen`), with the ids of the checks that made it.
+
+`verify_replay` then judges the same observations again against the frozen answers alone:
+the verdicts must be the autograder's, with no miss. Judging them once more with every
+returned float nudged (x -> x (1 + 1e-3) + 1e-3) finds the judges whose reference calls
+depend on what the student returned: those calls cannot be frozen, so the kit can judge
+such a check only when a student's answer happens to equal the reference's bit for bit.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+from ..checks import base
+from ..checks.catalog import load_checks
+from ..outcome import GradingResult
+from ..rubric import CheckEntry, Rubric
+from ..runner import grade, rng_for
+from .frozen import (FORMAT, PROXY_ATTRIBUTE, REFERENCE_MODULES, FrozenReference, Unfreezable, call_key,
+                     canonical_call, encode_result, modules_installed, stand_in_modules)
+
+
+@dataclass
+class Recording:
+    """What one build-time grading of the reference froze, and what its judges saw."""
+
+    calls: dict[str, dict] = field(default_factory=dict)          # key -> {target, args, result|raised, checks}
+    values: dict[str, dict] = field(default_factory=dict)         # target -> {value, checks} (constants)
+    unfreezable: dict[str, list[str]] = field(default_factory=dict)  # check id -> why a call could not be frozen
+    contexts: dict[str, base.JudgeContext] = field(default_factory=dict)  # check id -> its judge's input
+    verdicts: dict[str, tuple[float, str]] = field(default_factory=dict)  # check id -> (fraction, message)
+    result: GradingResult | None = None
+
+    def frozen_data(self) -> dict:
+        """The content of the kit's frozen.json."""
+        return {"format": FORMAT, "calls": self.calls, "values": self.values}
+
+
+class _Recorder:
+    def __init__(self, recording: Recording) -> None:
+        self.recording = recording
+        self.real = {m: importlib.import_module(f"reference.{m}") for m in REFERENCE_MODULES}
+        self.current = ""            # the check whose judge runs now
+        self._depth = 0              # calls made inside a reference call are not the judge's
+
+    def resolve(self, target: str) -> Any:
+        module, _, name = target.partition(".")
+        if module not in self.real:
+            raise AttributeError(f"reference has no module {module!r}")
+        real = getattr(self.real[module], name)
+        if callable(real):
+            return self._wrap(target, real)
+        try:
+            encoded = encode_result(real)
+        except Unfreezable as exc:
+            self._unfreezable(f"reference.{target} is {exc}")
+        else:
+            entry = self.recording.values.setdefault(target, {"value": encoded, "checks": []})
+            self._provenance(entry)
+        return real
+
+    def _wrap(self, target: str, real: Callable) -> Callable:
+        @functools.wraps(real)
+        def recording(*args: Any, **kwargs: Any) -> Any:
+            return self._call(target, real, args, kwargs)
+
+        setattr(recording, PROXY_ATTRIBUTE, target)
+        return recording
+
+    def _call(self, target: str, real: Callable, args: tuple, kwargs: dict) -> Any:
+        if self._depth:
+            return real(*args, **kwargs)
+        try:
+            canon, reason = canonical_call(args, kwargs), ""
+        except Unfreezable as exc:
+            canon, reason = None, f"reference.{target} is called with {exc}"
+        self._depth += 1
+        try:
+            result = real(*args, **kwargs)
+        except Exception as exc:
+            if canon is not None:
+                self._store(target, canon, {"raised": [type(exc).__name__, str(exc)]})
+            raise
+        finally:
+            self._depth -= 1
+        if canon is not None:
+            reason = self._store_result(target, canon, args, kwargs, result)
+        if reason:
+            self._unfreezable(reason)
+        return result
+
+    def _store_result(self, target: str, canon: Any, args: tuple, kwargs: dict, result: Any) -> str:
+        try:
+            changed = canonical_call(args, kwargs) != canon
+        except Unfreezable:
+            changed = True
+        if changed:
+            return f"reference.{target} changes its arguments in place"
+        try:
+            self._store(target, canon, {"result": encode_result(result)})
+        except Unfreezable as exc:
+            return f"reference.{target} returns {exc}"
+        return ""
+
+    def _store(self, target: str, canon: Any, outcome: dict) -> None:
+        entry = self.recording.calls.setdefault(call_key(target, canon),
+                                                {"target": target, "args": canon, **outcome, "checks": []})
+        self._provenance(entry)
+
+    def _provenance(self, entry: dict) -> None:
+        if self.current and self.current not in entry["checks"]:
+            entry["checks"].append(self.current)
+
+    def _unfreezable(self, reason: str) -> None:
+        reasons = self.recording.unfreezable.setdefault(self.current or "?", [])
+        if reason not in reasons:
+            reasons.append(reason)
+
+
+@contextlib.contextmanager
+def _judges_observed(ids: Sequence[str], before: Callable[[str, base.JudgeContext], None],
+                     after: Callable[[str, base.Verdict], None]) -> Iterator[None]:
+    """Wrap the registered judges of `ids` for a block (the registry is put back afterwards)."""
+    checks = load_checks()
+    saved = {i: checks[i] for i in ids if i in checks}
+
+    def observed(check_id: str, judge: Callable) -> Callable:
+        def run(ctx: base.JudgeContext) -> base.Verdict:
+            before(check_id, ctx)
+            verdict = judge(ctx)
+            after(check_id, verdict)
+            return verdict
+
+        return run
+
+    for check_id, check in saved.items():
+        checks[check_id] = dataclasses.replace(check, judge=observed(check_id, check.judge))
+    try:
+        yield
+    finally:
+        checks.update(saved)
+
+
+def record_reference(submission: Path, rubric: Rubric, entries: Sequence[CheckEntry]) -> Recording:
+    """Grade `submission` (the reference's modules) on `entries`, recording every reference call of the judges."""
+    recording = Recording()
+    recorder = _Recorder(recording)
+
+    def before(check_id: str, ctx: base.JudgeContext) -> None:
+        recorder.current = check_id
+        recording.contexts[check_id] = ctx
+
+    def after(check_id: str, verdict: base.Verdict) -> None:
+        recording.verdicts[check_id] = (verdict.fraction, verdict.message)
+        recorder.current = ""
+
+    with _judges_observed([e.id for e in entries], before, after), \
+            modules_installed(stand_in_modules(recorder.resolve)):
+        recording.result = grade(submission, rubric, entries=entries)
+    return recording
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    differing: dict[str, str]             # check id -> how the replayed verdict differs from the recorded one
+    dependent: dict[str, list[str]]       # check id -> reference calls that depend on the student's values
+
+
+def verify_replay(recording: Recording, entries: Sequence[CheckEntry]) -> ReplayReport:
+    """Judge the recorded observations against the frozen answers alone, as given and nudged."""
+    checks = load_checks()
+    frozen = FrozenReference(recording.frozen_data())
+    differing: dict[str, str] = {}
+    dependent: dict[str, list[str]] = {}
+    with modules_installed(frozen.modules()):
+        for entry in entries:
+            ctx = recording.contexts.get(entry.id)
+            if ctx is None:
+                continue
+            fresh = base.JudgeContext(ctx.observations, ctx.tol, rng_for(entry))
+            frozen.misses.clear()
+            verdict = _judge_quietly(checks[entry.id], fresh)
+            if frozen.misses or verdict != recording.verdicts.get(entry.id):
+                differing[entry.id] = (f"missed {frozen.misses[0]}" if frozen.misses
+                                       else f"gave {verdict} instead of {recording.verdicts.get(entry.id)}")
+            nudged = base.JudgeContext(tuple(_nudged(o) for o in ctx.observations), ctx.tol, rng_for(entry))
+            frozen.misses.clear()
+            _judge_quietly(checks[entry.id], nudged)
+            if frozen.misses:
+                dependent[entry.id] = sorted({f"reference.{m.target}" for m in frozen.misses})
+    for check_id, reasons in recording.unfreezable.items():
+        dependent.setdefault(check_id, [])
+        dependent[check_id] = sorted(set(dependent[check_id]) | set(reasons))
+    return ReplayReport(differing, dependent)
+
+
+def _judge_quietly(check: base.Check, ctx: base.JudgeContext) -> tuple[float, str] | str:
+    try:
+        verdict = check.judge(ctx)
+        return (verdict.fraction, verdict.message)
+    except Exception as exc:  # a Mismatch, StudentRaised or FrozenMiss: the runner's business, not ours
+        return f"{type(exc).__name__}"
+
+
+def _nudged(observation: base.Observation) -> base.Observation:
+    if observation.raised is not None:
+        return observation
+    return base.Observation(observation.probe, returned=_nudge(observation.returned))
+
+
+def _nudge(value: Any) -> Any:
+    if isinstance(value, np.ndarray) and value.dtype.kind in "fc":
+        return (np.asarray(value) * (1 + 1e-3) + 1e-3).astype(value.dtype).view(type(value))
+    if isinstance(value, float):
+        return value * (1 + 1e-3) + 1e-3
+    if isinstance(value, tuple):
+        return tuple(_nudge(v) for v in value)
+    if isinstance(value, list):
+        return [_nudge(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _nudge(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,439 @@
+"""A warm start for the child: fork it from a process that has already imported torch.
+
+`hw3grade grade` starts every child as ``python -m grader.probes.child``, which spends
+about two seconds importing torch before it can run anything. A batch grades many
+submissions in a row, so each of its workers keeps one *zygote*: a process started
+exactly like a child (same interpreter, flags, environment) that imports what every
+child imports (numpy, torch, ``grader.probes``), runs nothing else, and forks one
+fresh child per request. Used only when ``SandboxConfig(zygote=True)`` (the batch);
+the unwarmed path stays as it is, and is the only one when ``run_as_user`` is set
+(Gradescope).
+
+What a forked child shares with a freshly started one, by construction:
+
+- containment: it calls ``setsid()`` before the zygote reports its pid (a new session
+  and process group, killed as a whole with ``killpg``); its memory and file limits
+  are applied after the fork by the same ``grader.probes.child.main``, from the same
+  setup message; stdin is /dev/null and stdout/stderr go to a pipe the parent drains
+  and caps; every other descriptor is closed; ``sys.argv`` holds the two protocol
+  descriptors as for a fresh child;
+- no shared state between submissions: the zygote itself never runs student code and
+  never receives anything of a submission but a working folder, so every child starts
+  from the same pristine state. Python's ``random`` reseeds itself after a fork; numpy's
+  legacy global generator is reseeded here, as a fresh interpreter would have it;
+- exit status: the zygote is the child's parent, reaps it and reports its return code
+  (negative for a signal, as ``subprocess`` does). Killing goes through the zygote too,
+  which kills a process group only while its leader is unreaped (no pid-reuse race).
+
+If the zygote cannot be started or dies, the child is started the unwarmed way: a
+batch never fails because of this optimisation.
+
+Protocol: one AF_UNIX SOCK_SEQPACKET socket pair, small JSON messages, descriptors
+passed with SCM_RIGHTS. Parent -> zygote: ``{"op": "fork", "workdir": ...}`` with the
+child's request-read, answer-write and output-write descriptors; ``{"op": "kill",
+"pid": ...}``. Zygote -> parent: ``{"ready": pid}`` once, ``{"forked": pid}`` or
+``{"error": text}`` per fork, and ``{"exited": pid, "returncode": code}`` whenever
+a child ends.
+
+This module imports only the standard library at the top: the zygote must hold nothing
+of the reference or of the checks, exactly like the child.
+"""
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+MODULE = "grader.zygote"
+_MAX_MESSAGE = 1 << 16
+
+
+# ====================================================================== parent side
+class ZygoteUnavailable(Exception):
+    """The zygote could not be started or has died: start the child the unwarmed way."""
+
+
+class Zygote:
+    """The parent's handle on one zygote process; thread-safe."""
+
+    def __init__(self, python: str, flag: str, env: dict[str, str], startup_timeout: float) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._sock = ours
+        self._lock = threading.Lock()
+        self._exits: dict[int, int] = {}
+        self._dead = False
+        try:
+            self.process = subprocess.Popen(
+                [python, "-u", flag, "-m", MODULE, str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, cwd="/", env=env,
+                start_new_session=True,  # not in the terminal's process group: Ctrl-C is the batch's business
+            )
+        finally:
+            theirs.close()
+        self._started = time.monotonic()
+        self._startup_timeout = startup_timeout
+        self._ready = False
+
+    # -- messages
+    def _send(self, message: dict, fds: tuple[int, ...] = ()) -> None:
+        data = json.dumps(message).encode()
+        try:
+            if fds:
+                socket.send_fds(self._sock, [data], list(fds))
+            else:
+                self._sock.send(data)
+        except OSError as exc:
+            self._dead = True
+            raise ZygoteUnavailable(f"the zygote is gone ({exc})") from None
+
+    def _receive(self, timeout: float) -> dict | None:
+        """One message within `timeout` seconds (None when none came); exit notices are filed."""
+        if self._dead:
+            raise ZygoteUnavailable("the zygote is gone")
+        if not select.select([self._sock], [], [], max(timeout, 0.0))[0]:
+            return None
+        try:
+            data = self._sock.recv(_MAX_MESSAGE)
+        except OSError:
+            data = b""
+        if not data:
+            self._dead = True
+            raise ZygoteUnavailable("the zygote exited")
+        message = json.loads(data)
+        if "exited" in message:
+            self._exits[int(message["exited"])] = int(message["returncode"])
+        return message
+
+    def _await(self, key: str, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self._dead = True
+                self.close()
+                raise ZygoteUnavailable(f"the zygote did not answer within {timeout:.0f} s")
+            message = self._receive(left)
+            if message is None or "exited" in message:
+                continue
+            if key in message:
+                return message
+            raise ZygoteUnavailable(message.get("error", f"unexpected message from the zygote: {message}"))
+
+    # -- the three operations
+    def spawn(self, request_r: int, answer_w: int, workdir: str) -> "ForkedProcess":
+        """Fork one child reading requests on request_r and answering on answer_w."""
+        output_r, output_w = os.pipe()
+        try:
+            with self._lock:
+                if not self._ready:
+                    left = self._startup_timeout - (time.monotonic() - self._started)
+                    self._await("ready", left)
+                    self._ready = True
+                self._send({"op": "fork", "workdir": workdir}, (request_r, answer_w, output_w))
+                pid = int(self._await("forked", 30.0)["forked"])
+        except BaseException:
+            os.close(output_r)
+            raise
+        finally:
+            os.close(output_w)
+        return ForkedProcess(self, pid, os.fdopen(output_r, "rb", buffering=0))
+
+    def kill(self, pid: int) -> None:
+        with self._lock:
+            self._send({"op": "kill", "pid": pid})
+
+    def returncode(self, pid: int, timeout: float | None) -> int | None:
+        """The child's return code once the zygote has reaped it; None if still running after `timeout`."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                if pid in self._exits:
+                    return self._exits.pop(pid)
+                left = 0.05 if deadline is None else min(0.05, deadline - time.monotonic())
+                if left <= 0:
+                    return None
+                self._receive(left)
+
+    def alive(self) -> bool:
+        return not self._dead and self.process.poll() is None
+
+    def close(self) -> None:
+        """Closing the socket tells the zygote to kill its children and exit."""
+        self._dead = True
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class ForkedProcess:
+    """What `sandbox.Child` needs of a `subprocess.Popen`, for a child forked by a zygote."""
+
+    def __init__(self, zygote: Zygote, pid: int, stdout) -> None:
+        self._zygote, self.pid, self.stdout = zygote, pid, stdout
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        return self._status(0.0)
+
+    def wait(self, timeout: float | None = None) -> int:
+        code = self._status(timeout)
+        if code is None:
+            raise subprocess.TimeoutExpired(f"zygote child {self.pid}", timeout)
+        return code
+
+    def _status(self, timeout: float | None) -> int | None:
+        if self.returncode is None:
+            try:
+                self.returncode = self._zygote.returncode(self.pid, timeout)
+            except ZygoteUnavailable:
+                # The zygote died (and could not reap): its orphans go to init. Kill the
+                # group directly and report a kill, the best we can know.
+                _killpg(self.pid)
+                self.returncode = -signal.SIGKILL
+        return self.returncode
+
+    def kill(self) -> None:
+        """SIGKILL the child's whole process group (the zygote does it: it knows the pid is still its child)."""
+        if self.returncode is not None:
+            return
+        try:
+            self._zygote.kill(self.pid)
+        except ZygoteUnavailable:
+            self._status(0.0)
+
+
+def _killpg(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+_ZYGOTES: dict[tuple, Zygote] = {}
+_FAILURES: dict[tuple, int] = {}
+MAX_FAILURES = 3  # after this many zygotes of one kind died or failed to start, stay unwarmed
+_REGISTRY_LOCK = threading.Lock()
+
+
+def _key(python: str, flag: str, env: dict[str, str]) -> tuple:
+    return python, flag, tuple(sorted(env.items()))
+
+
+def get(python: str, flag: str, env: dict[str, str], startup_timeout: float) -> Zygote | None:
+    """This process's zygote for that interpreter and environment (started on first use);
+    None once too many of them failed here."""
+    key = _key(python, flag, env)
+    with _REGISTRY_LOCK:
+        zygote = _ZYGOTES.get(key)
+        if zygote is not None and not zygote.alive():
+            del _ZYGOTES[key]
+            _FAILURES[key] = _FAILURES.get(key, 0) + 1
+            zygote.close()
+            zygote = None
+        if zygote is None:
+            if _FAILURES.get(key, 0) >= MAX_FAILURES:
+                return None
+            zygote = _ZYGOTES[key] = Zygote(python, flag, env, startup_timeout)
+        return zygote
+
+
+def start_child(python: str, flag: str, env: dict[str, str], startup_timeout: float,
+                request_r: int, answer_w: int, workdir: str) -> ForkedProcess | None:
+    """A child forked from the warm zygote, or None: then start it the unwarmed way."""
+    key = _key(python, flag, env)
+    try:
+        zygote = get(python, flag, env, startup_timeout)
+        return zygote.spawn(request_r, answer_w, workdir) if zygote is not None else None
+    except (ZygoteUnavailable, OSError):
+        with _REGISTRY_LOCK:
+            broken = _ZYGOTES.pop(key, None)
+            _FAILURES[key] = _FAILURES.get(key, 0) + 1
+        if broken is not None:
+            broken.close()
+        return None
+
+
+def prestart(python: str, flag: str, env: dict[str, str], startup_timeout: float) -> None:
+    """Start this process's zygote now (it imports torch while the caller does other work)."""
+    try:
+        get(python, flag, env, startup_timeout)
+    except OSError:
+        pass
+
+
+def shutdown() -> None:
+    """Stop every zygote of this process (each kills its children first)."""
+    with _REGISTRY_LOCK:
+        zygotes = list(_ZYGOTES.values())
+        _ZYGOTES.clear()
+    for zygote in zygotes:
+        zygote.close()
+
+
+# ====================================================================== zygote side
+def main(argv: list[str]) -> int:
+    sock = socket.socket(fileno=int(argv[1]))
+    import numpy  # noqa: F401  (what every child imports, once)
+    import torch  # noqa: F401
+
+    from grader.probes import child
+
+    child._load_probe_kinds()
+    home = os.getcwd()
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+    live: set[int] = set()
+    _send_to(sock, {"ready": os.getpid()})
+    try:
+        while not stop:
+            readable = select.select([sock, wake_r], [], [], 1.0)[0]
+            if wake_r in readable:
+                os.read(wake_r, 4096)
+            _reap(sock, live, block=False)
+            if sock not in readable:
+                continue
+            try:
+                data, fds, _, _ = socket.recv_fds(sock, _MAX_MESSAGE, 8)
+            except OSError:
+                break
+            if not data:
+                break  # the parent is gone
+            message = json.loads(data)
+            if message.get("op") == "fork":
+                _fork(sock, fds, message, live, home, (wake_r, wake_w), child)
+            elif message.get("op") == "kill" and int(message["pid"]) in live:
+                _killpg(int(message["pid"]))
+            else:
+                for fd in fds:
+                    os.close(fd)
+    finally:
+        for pid in list(live):
+            _killpg(pid)
+        _reap(None, live, block=True)
+    return 0
+
+
+def _send_to(sock: socket.socket | None, message: dict) -> None:
+    if sock is None:
+        return
+    try:
+        sock.send(json.dumps(message).encode())
+    except OSError:
+        pass
+
+
+def _reap(sock: socket.socket | None, live: set[int], block: bool) -> None:
+    while live:
+        try:
+            pid, status = os.waitpid(-1, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            live.clear()
+            return
+        if pid == 0:
+            return
+        live.discard(pid)
+        _send_to(sock, {"exited": pid, "returncode": os.waitstatus_to_exitcode(status)})
+
+
+def _fork(sock, fds: list[int], message: dict, live: set[int], home: str, wake: tuple[int, int], child) -> None:
+    if len(fds) != 3:
+        for fd in fds:
+            os.close(fd)
+        _send_to(sock, {"error": "fork needs three descriptors"})
+        return
+    sync_r, sync_w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the new child: never returns into the zygote's loop
+        code = 70
+        try:
+            os.close(sync_r)
+            code = _become_child(sock, fds, str(message.get("workdir") or "/"), home, wake, sync_w, child)
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+            code = 1
+        finally:
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(code)
+    os.close(sync_w)
+    for fd in fds:
+        os.close(fd)
+    # the child closes sync_w once it leads its own session: only then is its pid a group to kill
+    deadline = time.monotonic() + 30
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or (select.select([sync_r], [], [], left)[0] and not os.read(sync_r, 64)):
+            break
+    os.close(sync_r)
+    live.add(pid)
+    _send_to(sock, {"forked": pid})
+
+
+def _become_child(sock, fds: list[int], workdir: str, home: str, wake: tuple[int, int], sync_w: int, child) -> int:
+    os.setsid()
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    sock.close()
+    for fd in wake:
+        os.close(fd)
+    request_r, answer_w, output_w = fds
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(output_w, 1)
+    os.dup2(output_w, 2)
+    keep = sorted({0, 1, 2, request_r, answer_w, sync_w})
+    for low, high in zip(keep, keep[1:] + [_max_fd()]):
+        if high > low + 1:
+            os.closerange(low + 1, high)
+    os.chdir(workdir)
+    if sys.path and sys.path[0] == home:  # `-m` put the zygote's folder first; a fresh child has its own
+        sys.path[0] = workdir
+    sys.argv = [child.__file__, str(request_r), str(answer_w)]
+    import numpy
+
+    numpy.random.seed()  # as fresh as a new interpreter's (Python's `random` reseeds itself after fork)
+    os.close(sync_w)
+    code = child.main(sys.argv)
+    import atexit
+
+    atexit._run_exitfuncs()
+    return code
+
+
+def _max_fd() -> int:
+    try:
+        return min(os.sysconf("SC_OPEN_MAX"), 1 << 20)
+    except (ValueError, OSError):
+        return 1 << 16
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
