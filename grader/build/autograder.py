@@ -35,7 +35,7 @@ from pathlib import Path
 SOURCE_ITEMS = ("pyproject.toml", "README.md", "constraints/ci.txt", "grader", "reference", "student_template")
 REQUIRED_ITEMS = ("grader", "reference")
 _SKIP_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis", "tests", ".git",
-              ".venv", "venv", "build", "dist", "node_modules", ".ipynb_checkpoints"}
+              ".venv", "venv", "node_modules", ".ipynb_checkpoints"}  # inside SOURCE_ITEMS (grader/build stays)
 _SKIP_SUFFIXES = (".pyc", ".pyo", ".so", ".zip", ".egg-info")
 _SKIP_FILES = {".DS_Store", "Thumbs.db"}
 

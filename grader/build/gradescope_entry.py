@@ -303,6 +303,25 @@ def sandbox(settings: Settings) -> Sandbox:
     return Sandbox(user, uid, pythonpath, settings.child_python)
 
 
+def foreign_modules(source: Path) -> list[tuple[str, str]]:
+    """hw3grade modules loaded from anywhere but `source` (an installed hw3grade shadowing it)."""
+    if not (source / "grader").is_dir():
+        return []
+    import grader.build
+    import grader.report.gradescope
+    import grader.runner
+    import reference
+
+    found = []
+    base = os.path.realpath(source)
+    for name, module in list(sys.modules.items()):
+        where = getattr(module, "__file__", None)
+        if name.split(".")[0] in ("grader", "reference") and where:
+            if os.path.commonpath([base, os.path.realpath(where)]) != base:
+                found.append((name, where))
+    return found
+
+
 def stage_submission(src: Path, staging: Path) -> tuple[Path, list[str]]:
     """A copy of the submission the sandbox user can read and not change.
 
@@ -355,6 +374,10 @@ def grade_submission(settings: Settings, started: float) -> tuple[dict, object |
     from grader.runner import grade, sandbox_for
 
     protect(settings)
+    foreign = foreign_modules(settings.source)
+    if foreign:
+        raise SetupError("the grader must run from the autograder's source, but "
+                         + "; ".join(f"{name} comes from {where}" for name, where in foreign[:5]))
     metadata = read_metadata(settings.metadata)
     if metadata.note:
         say(f"note: {metadata.note}")

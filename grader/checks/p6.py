@@ -17,7 +17,7 @@ import numpy as np
 
 from .base import Check, JudgeContext, Probe, Verdict, as_torch, call, reference, register, to_numpy
 from .p5 import _readable, matches
-from ..compare import Mismatch, Tolerance, as_array, assert_close
+from ..compare import Mismatch, Tolerance, as_array, assert_close, describe
 
 DEAD_UNITS = "gradients.dead_units"
 GRAD = "gradients.two_layer_grad"
@@ -153,15 +153,24 @@ def judge_grads(ctx: JudgeContext) -> Verdict:
         args, kwargs = obs.probe.params["args"], obs.probe.params["kwargs"]
         expected = tuple(to_numpy(ref(*as_torch(args), **kwargs)))
         try:
-            assert_close(obs.value, expected, ctx.tol, what=obs.probe.label)
+            compare_triple(obs.value, expected, ("ga", "gb", "gu"), obs.probe.label, ctx.tol)
         except Mismatch as exc:
             return Verdict.failed(_grad_diagnosis(obs.value, args, kwargs) + str(exc))
     return Verdict.passed()
 
 
+def compare_triple(value: Any, expected: tuple, names: Sequence[str], label: str, tol: Tolerance) -> None:
+    """A returned (x, y, z) against the expected one, each part named in the message (Mismatch otherwise)."""
+    if not isinstance(value, (tuple, list)) or len(value) != len(expected):
+        raise Mismatch(f"{label} should return the tuple ({', '.join(names)}), each of shape "
+                       f"{tuple(np.shape(expected[0]))}, but it returned {describe(value)}")
+    for name, got, want in zip(names, value, expected):
+        assert_close(got, want, tol, what=f"{name} of {label}")
+
+
 def _grad_diagnosis(value: Any, args, kwargs: dict) -> str:
     if not isinstance(value, (tuple, list)) or len(value) != 3:
-        return "Return the tuple (ga, gb, gu), each of shape (p,).\n"
+        return ""
     got = [_readable(v) for v in value]
     if any(g is None for g in got):
         return ""
@@ -253,7 +262,7 @@ def judge_sgd(ctx: JudgeContext) -> Verdict:
         returned = result["returned"] if obs.probe.kind == "call_keep_args" else result
         expected = tuple(to_numpy(ref(*as_torch(args), **kwargs)))
         try:
-            assert_close(returned, expected, ctx.tol, what=obs.probe.label)
+            compare_triple(returned, expected, ("a", "b", "u"), obs.probe.label, ctx.tol)
         except Mismatch as exc:
             return Verdict.failed(_sgd_diagnosis(returned, args, kwargs) + str(exc))
         if obs.probe.kind == "call_keep_args" and not in_place:
@@ -281,7 +290,7 @@ def _changed_inputs(label: str, before: Sequence[Any], after: Any) -> str:
 
 def _sgd_diagnosis(returned: Any, args, kwargs: dict) -> str:
     if not isinstance(returned, (tuple, list)) or len(returned) != 3:
-        return "Return the tuple (a, b, u) of the trained parameters, each of shape (p,).\n"
+        return ""
     got = [_readable(v) for v in returned]
     if any(g is None for g in got):
         return ""
@@ -357,6 +366,9 @@ def trained(obs, label: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         arr = as_array(v, what=f"{label}: {name}").astype(np.float64)
         if arr.shape != p:
             raise Mismatch(f"{label}: {name} has shape {tuple(arr.shape)}, expected {p}")
+        if not np.isfinite(arr).all():
+            raise Mismatch(f"{label}: {name} contains nan or inf, so the run diverged: does every step go downhill, "
+                           "(a, b, u) -= lr * gradient?")
         out.append(arr)
     return tuple(out)
 

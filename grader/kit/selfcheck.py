@@ -32,7 +32,7 @@ from . import table
 from .frozen import FrozenReference
 
 SELFCHECK_DIR = ".selfcheck"          # in the kit: the grader's copy, rubric.yaml, frozen.json, kit.json
-FIT_PROBE = "p1_fit"                  # the probe kind of the full training runs (P1.fit, P2.noisy_fit)
+FIT_PROBE = "p1_fit"                  # the probe kind of the full training runs of Problems 1 and 2
 PLOT_NAMES = {"P1": "problem1_selfcheck_fit.png", "P2": "problem2_selfcheck_fit.png"}
 
 

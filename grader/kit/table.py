@@ -62,7 +62,7 @@ def render(result: GradingResult, *, color: bool = False, width: int = 100, offl
     if result.grader_failure:
         lines += _wrapped("Self-check error (not your fault): " + clean_text(result.grader_failure), width, "")
     for note in result.notes:
-        lines += [paint(line, "33") for line in _wrapped("Note: " + clean_text(note), width, "      ")]
+        lines += [paint(line, "33") for line in _wrapped("Note: " + clean_text(note), width, "      ", first="")]
     if lines:
         lines.append("")
     header = f"{'Problem':<{_PROBLEM_W}} {'Check':<{check_w}} {'Status':<{_STATUS_W}} {'Points':>{_POINTS_W}}"

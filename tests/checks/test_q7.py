@@ -1,0 +1,191 @@
+"""Question 7 checks: sizes, parameter counts, shapes (judged with real torch layers) and the two answers."""
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import grade_checks, write_submission
+from grader.checks.base import CHECKS, JudgeContext, Observation, Verdict, value_of
+from grader.checks.q7 import random_stack, sequential_shape
+from grader.compare import Tolerance
+from grader.outcome import Status
+from reference.convolution import cnn_output_shape
+
+Q7_IDS = ["Q7.conv_output_size", "Q7.pool_output_size", "Q7.conv_params", "Q7.cnn_output_shape", "Q7.answers"]
+
+OTHER_STYLE = '''
+import math
+
+import numpy as np
+
+
+def conv_output_size(i, k, s=1, p=0, d=1):
+    return np.int64(math.floor((i + 2 * p - d * (k - 1) - 1) / s) + 1)     # a numpy integer
+
+
+def pool_output_size(i, k, s=None):
+    s = s or k
+    return float((i - k) // s + 1)                                         # an integral float
+
+
+def conv_params(c_in, c_out, k, bias=False):
+    return torch.tensor(c_out * (c_in * k * k + int(bias)))                # a 0-d tensor
+
+
+def cnn_output_shape(in_shape, layers):
+    shape = list(in_shape)
+    for layer in layers:
+        if layer["type"] == "conv":
+            x = torch.nn.Conv2d(shape[0], layer["out"], layer["k"], layer.get("s", 1), layer.get("p", 0),
+                                layer.get("d", 1))(torch.zeros(1, *shape))
+        else:
+            x = torch.nn.MaxPool2d(layer["k"], layer.get("s"))(torch.zeros(1, *shape))
+        shape = list(x.shape[1:])
+    return shape                                                           # a list
+
+
+Q7 = {"output_dim": 73728.0, "last_layer_params": np.int64(131072)}
+'''
+
+BUGGY = '''
+def conv_output_size(i, k, s=1, p=0, d=1):    # forgets the dilation
+    return (i + 2 * p - k) // s + 1
+
+
+def pool_output_size(i, k, s=None):           # s defaults to 1: overlapping windows
+    return (i - k) // (s or 1) + 1
+
+
+def conv_params(c_in, c_out, k, bias=False):  # always counts the biases
+    return c_out * c_in * k * k + c_out
+
+
+def cnn_output_shape(in_shape, layers):       # never updates the channels
+    C, H, W = in_shape
+    for layer in layers:
+        k, s = layer["k"], layer.get("s", 1 if layer["type"] == "conv" else layer["k"])
+        p, d = layer.get("p", 0), layer.get("d", 1)
+        H, W = ((n + 2 * p - d * (k - 1) - 1) // s + 1 for n in (H, W))
+    return (C, H, W)
+
+
+Q7 = {"output_dim": 73728, "last_layer_params": 131072 + 128}            # the biases counted
+'''
+
+BUGGY_2 = '''
+def conv_output_size(i, k, s=1, p=0, d=1):    # padding on one side only
+    return (i + p - d * (k - 1) - 1) // s + 1
+
+
+def conv_params(c_in, c_out, k, bias=False):  # forgets the input channels
+    return c_out * k * k + (c_out if bias else 0)
+
+
+Q7 = None
+'''
+
+BUGGY_3 = '''
+Q7 = {"output_dim": (128, 24, 24), "last_layer_params": 128 * 4 * 4}
+'''
+
+BUGGY_4 = '''
+Q7 = {"output_dim": 24 * 24}
+'''
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory, rubric):
+    base = tmp_path_factory.mktemp("q7")
+    subs = {
+        "reference": write_submission(base / "reference"),
+        "other": write_submission(base / "other", patch={"convolution": OTHER_STYLE}),
+        "buggy": write_submission(base / "buggy", patch={"convolution": BUGGY}),
+        "buggy2": write_submission(base / "buggy2", patch={"convolution": BUGGY_2}),
+        "buggy3": write_submission(base / "buggy3", patch={"convolution": BUGGY_3}),
+        "buggy4": write_submission(base / "buggy4", patch={"convolution": BUGGY_4}),
+    }
+    ids = {"buggy3": ["Q7.answers"], "buggy4": ["Q7.answers"]}
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        graded = {name: pool.submit(grade_checks, folder, rubric, ids=ids.get(name, Q7_IDS))
+                  for name, folder in subs.items()}
+        return {name: future.result() for name, future in graded.items()}
+
+
+@pytest.mark.parametrize("style", ["reference", "other"])
+def test_correct_solutions_pass(outcomes, style):
+    for check_id in Q7_IDS:
+        outcome = outcomes[style][check_id]
+        assert outcome.status is Status.PASSED, (style, check_id, outcome.detail)
+
+
+def test_known_mistakes_are_named(outcomes):
+    result = outcomes["buggy"]
+    expected = {
+        "Q7.conv_output_size": "The dilation is missing: a kernel of size k with dilation d spans d (k - 1) + 1 inputs.",
+        "Q7.pool_output_size": "Without s the windows do not overlap: s defaults to k, not 1.",
+        "Q7.conv_params": "The biases are counted, but bias=False: only the c_out x c_in x k x k weights.",
+    }
+    for check_id, sentence in expected.items():
+        assert result[check_id].status is Status.FAILED
+        assert re.search(re.escape(sentence), result[check_id].message), result[check_id].message
+    shape = result["Q7.cnn_output_shape"]
+    assert shape.status is Status.FAILED
+    assert re.search(re.escape("cnn_output_shape((3, 256, 256), 3 layers: ") + r".*"
+                     + re.escape(") is (3, 24, 24), expected (128, 24, 24) (C, H, W)."), shape.message)
+
+
+def test_q7_with_biases_counted_gets_half(outcomes):
+    answers = outcomes["buggy"]["Q7.answers"]
+    assert answers.status is Status.FAILED and answers.score == pytest.approx(0.5)
+    assert answers.message.startswith("Q7['last_layer_params'] = 131200 is not the number of weights of the last "
+                                      "layer: the question excludes the biases: only the 128 x 64 x 4 x 4 weights.")
+    assert "131072" not in answers.message and "73728" not in answers.message   # never gives the answers away
+
+
+def test_more_mistakes(outcomes):
+    result = outcomes["buggy2"]
+    assert re.search(re.escape("The padding is added on both sides: use i + 2p."),
+                     result["Q7.conv_output_size"].message)
+    assert re.search(re.escape("The input channels are forgotten: each kernel spans all c_in channels"),
+                     result["Q7.conv_params"].message)
+
+
+def test_q7_none_is_not_answered(outcomes):
+    # the `value` probe turns the template's placeholder None into "not started" (grader/probes/registry.py)
+    answers = outcomes["buggy2"]["Q7.answers"]
+    assert answers.status is Status.NOT_ATTEMPTED and answers.score == 0
+    assert re.search(re.escape("Q7 is still None"), answers.message)
+
+
+def test_q7_judge_says_not_answered_when_it_sees_none():
+    """The judge's own answer for None (reached if the probe ever hands None over)."""
+    verdict = CHECKS["Q7.answers"].judge(JudgeContext([Observation(value_of("convolution.Q7"), returned=None)],
+                                                      Tolerance(), np.random.default_rng(0)))
+    assert verdict == Verdict.failed("Not answered yet: Q7 is None")
+
+
+def test_q7_shape_instead_of_number_and_forgotten_channels(outcomes):
+    answers = outcomes["buggy3"]["Q7.answers"]
+    assert answers.score == 0
+    assert re.search(re.escape("Q7['output_dim'] is a tuple of length 3: give one integer, the number of values "
+                               "C x H x W (not the shape)."), answers.message)
+    assert re.search(re.escape("Q7['last_layer_params'] = 2048 is not the number of weights of the last layer: "
+                               "each kernel spans the 64 input channels: 128 kernels of 64 x 4 x 4."), answers.message)
+    answers = outcomes["buggy4"]["Q7.answers"]
+    assert answers.score == 0
+    assert re.search(re.escape("Q7['output_dim'] = 576 is not the dimensionality of the last layer's output: that "
+                               "is H x W of the output: multiply by its 128 channels too."), answers.message)
+    assert re.search(re.escape("Q7['last_layer_params']: not answered yet."), answers.message)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_random_stacks_are_valid_and_torch_agrees_with_the_reference(seed):
+    in_shape, layers = random_stack(np.random.default_rng(seed))
+    assert 1 <= len(layers) <= 4
+    assert sequential_shape(in_shape, layers) == cnn_output_shape(in_shape, layers)

@@ -1,0 +1,626 @@
+"""`hw3grade build autograder` end to end: the zip, Gradescope's layout, hostile submissions.
+
+Each end-to-end case builds the layout Gradescope makes from the zip in a fresh temp root
+(ROOT/source = the zip's contents, ROOT/run_autograder, ROOT/submission, ROOT/results),
+runs setup_sandbox.sh (setup.sh's user and permission steps; not its apt/pip part), then
+ROOT/run_autograder with HW3GRADE_ROOT=ROOT and this venv's Python in place of
+/opt/hw3grade/venv, and checks results.json with Gradescope's validate.py.
+
+Run as root (with runuser), the child runs as a real unprivileged user, `hw3test`,
+created by setup_sandbox.sh like `student` on Gradescope: the confidentiality checks
+need that and are skipped otherwise. Most cases grade Problem 3 only
+(HW3GRADE_PROBLEMS); one grades everything.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import site
+import stat
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from conftest import write_submission
+from grader import rubric as rubric_module
+from grader.build import autograder, gradescope_entry
+from grader.checks.catalog import load_checks
+
+REPO = Path(__file__).resolve().parents[2]
+TEST_USER = "hw3test"
+SECRET_REFERENCE = "# REFERENCE-SECRET-4b1d: only the parent may read this line"
+SECRET_RUBRIC = "# RUBRIC-SECRET-9c2e"
+SECRET_METADATA = "METADATA-SECRET-77aa"
+FAKE_MARKER = "FAKE-RESULTS-MARKER"
+P3_TOTAL = 6.0            # Problem 3's points (rubric.yaml)
+P3_ONEHOT = 2.0           # its two ce_scaled_onehot checks
+RUN_TIMEOUT = 600
+
+
+def _find_validate() -> Path | None:
+    tools = os.environ.get("HW3GRADE_GRADESCOPE_TOOLS")
+    if tools:
+        return Path(tools) / "validate.py"
+    for folder in (REPO, *REPO.parents):
+        candidate = folder / "shared" / "tools" / "gradescope" / "validate.py"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+VALIDATE = _find_validate()
+
+
+def validate(path: Path) -> None:
+    """Gradescope's contract (SPEC.md section 8), via the shared validator; else our own checks."""
+    data = json.loads(path.read_text("utf-8"))
+    if VALIDATE is None or not VALIDATE.is_file():
+        from grader.report.gradescope import validate_results
+
+        assert validate_results(data) == [], f"{path} is not valid (shared validate.py not found)"
+        return
+    run = subprocess.run([sys.executable, str(VALIDATE), str(path)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, f"validate.py rejects {path}:\n{run.stdout}\n{run.stderr}"
+
+
+# ---------------------------------------------------------------- the sandbox user and its Python
+
+@dataclass(frozen=True)
+class Isolation:
+    user: str          # "" = the child runs as the current user
+    python: str        # the child's interpreter
+    reason: str = ""   # why the child is not isolated
+
+    @property
+    def isolated(self) -> bool:
+        return bool(self.user)
+
+
+def _runuser() -> str | None:
+    return shutil.which("runuser") or next((p for p in ("/usr/sbin/runuser", "/sbin/runuser") if os.access(p, os.X_OK)),
+                                           None)
+
+
+def _can_import_torch(user: str, python: str) -> bool:
+    run = subprocess.run([_runuser(), "-u", user, "--", python, "-s", "-c", "import numpy, torch"],
+                         capture_output=True, text=True, timeout=300, cwd="/")
+    return run.returncode == 0
+
+
+def _shim_python(folder: Path) -> str | None:
+    """A Python the test user can run, with this venv's packages, when this venv's own
+    interpreter lives where it cannot go (pyenv under /root, mode 0700).
+
+    A venv of a system Python of the same version, whose site-packages lists ours (a plain
+    path in a .pth: the editable install of hw3grade, itself a .pth, stays inactive).
+    """
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    for base in (f"/usr/bin/python{version}", f"/usr/local/bin/python{version}", shutil.which(f"python{version}")):
+        if not base or not os.access(base, os.X_OK) or Path(base).resolve().is_relative_to("/root"):
+            continue
+        venv = folder / "child-venv"
+        if subprocess.run([base, "-m", "venv", "--without-pip", str(venv)], capture_output=True).returncode != 0:
+            continue
+        paths = [p for p in site.getsitepackages() if Path(p).is_dir()]
+        check = subprocess.run([str(venv / "bin" / "python"), "-c", "import sys; print(sys.version_info[:2])"],
+                               capture_output=True, text=True)
+        if check.returncode != 0 or check.stdout.strip() != str(sys.version_info[:2]):
+            continue
+        site_dir = subprocess.run([str(venv / "bin" / "python"), "-c", "import site; print(site.getsitepackages()[0])"],
+                                  capture_output=True, text=True).stdout.strip()
+        (Path(site_dir) / "hw3grade-test-deps.pth").write_text("".join(f"{p}\n" for p in paths))
+        subprocess.run(["chmod", "-R", "a+rX", str(folder)], check=True)
+        return str(venv / "bin" / "python")
+    return None
+
+
+@pytest.fixture(scope="module")
+def zip_path(tmp_path_factory) -> Path:
+    return autograder.build_autograder(tmp_path_factory.mktemp("build") / "autograder.zip").path
+
+
+@pytest.fixture(scope="module")
+def base_dir():
+    """A world-traversable temp folder (pytest's own are 0700: the test user could not enter)."""
+    base = Path(tempfile.mkdtemp(prefix="hw3grade-gradescope-test-"))
+    base.chmod(0o755)
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def isolation(zip_path, base_dir) -> Isolation:
+    """Root + runuser: the test user (made by setup_sandbox.sh) and a Python it can run."""
+    if os.geteuid() != 0:
+        return Isolation("", sys.executable, "the tests do not run as root (needed to create a user and runuser)")
+    if _runuser() is None:
+        return Isolation("", sys.executable, "runuser is not installed")
+    first = GradescopeRoot.make(zip_path, base_dir / "isolation-probe", Isolation(TEST_USER, sys.executable))
+    first.setup()
+    if _can_import_torch(TEST_USER, sys.executable):
+        return Isolation(TEST_USER, sys.executable)
+    shim_dir = base_dir / "shim"
+    shim_dir.mkdir(mode=0o755)
+    shim = _shim_python(shim_dir)
+    if shim and _can_import_torch(TEST_USER, shim):
+        return Isolation(TEST_USER, shim)
+    return Isolation("", sys.executable, f"the user {TEST_USER} cannot run a Python with torch ({sys.executable} "
+                                         "lives where it cannot go, and no system Python of the same version works)")
+
+
+def needs_isolation(isolation: Isolation) -> None:
+    if not isolation.isolated:
+        pytest.skip(f"confidentiality needs the child to run as another user: {isolation.reason}")
+
+
+# ---------------------------------------------------------------- Gradescope's layout, in a temp root
+
+@dataclass
+class GradescopeRoot:
+    root: Path
+    runtime: Path
+    spy: Path               # world-writable: where hostile submissions leave traces for the test
+    isolation: Isolation
+    extra_env: dict = field(default_factory=dict)
+
+    @classmethod
+    def make(cls, zip_path: Path, folder: Path, isolation: Isolation) -> "GradescopeRoot":
+        folder.mkdir(mode=0o755)
+        root = folder / "autograder"
+        root.mkdir(mode=0o755)
+        extract(zip_path, root / "source")
+        shutil.copy2(root / "source" / "run_autograder", root / "run_autograder")
+        (root / "results").mkdir()
+        spy = folder / "spy"
+        spy.mkdir()
+        spy.chmod(0o777)
+        # secrets that no submission may ever see
+        with open(root / "source" / "reference" / "losses.py", "a") as f:
+            f.write(f"\n{SECRET_REFERENCE}\n")
+        with open(root / "source" / "grader" / "rubric.yaml", "a") as f:
+            f.write(f"\n{SECRET_RUBRIC}\n")
+        return cls(root, folder / "probe-runtime", spy, isolation)
+
+    @property
+    def results(self) -> Path:
+        return self.root / "results" / "results.json"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HW3GRADE_")}
+        env.update({"HW3GRADE_ROOT": str(self.root), "HW3GRADE_PROBE_RUNTIME": str(self.runtime),
+                    "HW3GRADE_SANDBOX_USER": self.isolation.user, "HW3GRADE_PYTHON": sys.executable,
+                    "HW3GRADE_CHILD_PYTHON": self.isolation.python})
+        env.update(self.extra_env)
+        env.update(extra)
+        return env
+
+    def setup(self) -> None:
+        run = subprocess.run(["bash", str(self.root / "source" / "setup_sandbox.sh")], env=self.env(),
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stdout + run.stderr
+
+    def submit(self, **kwargs) -> Path:
+        return write_submission(self.root / "submission", **kwargs)
+
+    def run(self, problems: str | None = "P3", **extra: str) -> tuple[subprocess.CompletedProcess, dict]:
+        env = self.env(**extra)
+        if problems:
+            env["HW3GRADE_PROBLEMS"] = problems
+        run = subprocess.run([str(self.root / "run_autograder")], env=env, cwd=self.root, capture_output=True,
+                             text=True, timeout=RUN_TIMEOUT)
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert self.results.is_file(), f"no results.json\n{run.stdout}\n{run.stderr}"
+        validate(self.results)
+        return run, json.loads(self.results.read_text("utf-8"))
+
+
+def extract(zip_path: Path, dest: Path) -> None:
+    """Unzip keeping the modes recorded in the zip (as unzip does)."""
+    with zipfile.ZipFile(zip_path) as zf:
+        for info in zf.infolist():
+            target = dest / info.filename
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(zf.read(info))
+            mode = (info.external_attr >> 16) & 0o777
+            if mode:
+                target.chmod(mode)
+
+
+@pytest.fixture
+def gs(zip_path, base_dir, isolation, request) -> GradescopeRoot:
+    name = request.node.name.replace("[", "-").replace("]", "").replace("/", "-")
+    folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=base_dir))
+    folder.chmod(0o755)
+    layout = GradescopeRoot.make(zip_path, folder / "case", isolation)
+    layout.setup()
+    return layout
+
+
+def by_test_name(results: dict) -> dict[str, dict]:
+    return {t["name"]: t for t in results["tests"]}
+
+
+def ce_tests(results: dict) -> list[dict]:
+    return [t for t in results["tests"] if t["name"].startswith("P3 cross_entropy")]
+
+
+def hostile(gs: GradescopeRoot, body: str) -> Path:
+    """A correct submission whose cross_entropy first runs `body` (ROOT, SPY and ISOLATED are defined)."""
+    patch = (f"import os as _os, sys as _sys, json as _json, time as _time, signal as _signal\n"
+             f"ROOT = {str(gs.root)!r}\nSPY = {str(gs.spy)!r}\nISOLATED = {gs.isolation.isolated!r}\n"
+             "_reference_cross_entropy = cross_entropy\n\n"
+             "def _attack():\n" + textwrap.indent(textwrap.dedent(body), "    ") + "\n\n"
+             "def cross_entropy(f, y):\n    _attack()\n    return _reference_cross_entropy(f, y)\n")
+    return gs.submit(patch={"losses": patch})
+
+
+# ---------------------------------------------------------------- the zip
+
+def test_zip_layout(zip_path):
+    with zipfile.ZipFile(zip_path) as zf:
+        infos = {i.filename: i for i in zf.infolist()}
+        names = set(infos)
+        for script in ("setup.sh", "run_autograder", "setup_sandbox.sh"):
+            info = infos[script]
+            assert (info.external_attr >> 16) == (stat.S_IFREG | 0o755), script
+            data = zf.read(info)
+            assert b"\r" not in data and data.startswith(b"#!/usr/bin/env bash\n"), script
+            assert b"@@" not in data, f"{script} has an unfilled placeholder"
+        for required in ("pyproject.toml", "README.md", "constraints/ci.txt", "grader/__init__.py",
+                         "grader/probes/child.py", "grader/build/gradescope_entry.py", "grader/rubric.yaml",
+                         "reference/losses.py", "student_template/losses.py", "requirements-gradescope.txt",
+                         "hw3grade_build.json"):
+            assert required in names, required
+        assert not [n for n in names if n.startswith(("tests/", ".git", ".venv")) or "__pycache__" in n
+                    or n.endswith(".pyc") or "/tests/" in n], "caches, tests or VCS files in the zip"
+        for name, info in infos.items():
+            if not info.is_dir() and name not in ("setup.sh", "run_autograder", "setup_sandbox.sh"):
+                assert (info.external_attr >> 16) & 0o777 == 0o644, name
+        requirements = zf.read("requirements-gradescope.txt").decode()
+        setup = zf.read("setup.sh").decode()
+    for package in ("numpy", "pyyaml", "matplotlib", "rich", "psutil", "jsonschema", "gradescope-utils"):
+        assert package in requirements
+    assert "pytest" not in requirements and "torch" not in requirements.split("#", 1)[-1].split("\n", 1)[-1]
+    assert "hw3grade" not in requirements.replace("# runtime dependencies of hw3grade", "")
+    assert 'TORCH_INDEX_URL="${HW3GRADE_TORCH_INDEX_URL:-https://download.pytorch.org/whl/cpu}"' in setup
+    assert "TORCH_REQUIREMENT=" in setup.split("\n")[6] or "TORCH_REQUIREMENT=" in setup
+
+
+def test_zip_is_reproducible(zip_path, tmp_path):
+    again = autograder.build_autograder(tmp_path / "again.zip").path
+    assert again.read_bytes() == zip_path.read_bytes()
+
+
+def test_scripts_parse():
+    bash = shutil.which("bash")
+    for name, text in autograder.SCRIPTS.items():
+        filled = autograder._fill(text, {"TORCH_REQUIREMENT": "torch", "TORCH_INDEX_URL": "x", "PREFIX": "/opt/x",
+                                         "SANDBOX_USER": "student", "BUDGET_SECONDS": "540"})
+        run = subprocess.run([bash, "-n"], input=filled, capture_output=True, text=True)
+        assert run.returncode == 0, f"{name}: {run.stderr}"
+        if shutil.which("shellcheck"):
+            run = subprocess.run(["shellcheck", "-S", "warning", "-"], input=filled, capture_output=True, text=True)
+            assert run.returncode == 0, f"{name}: {run.stdout}"
+
+
+def test_child_runtime_imports_only_what_the_child_has(tmp_path):
+    autograder.check_child_runtime(REPO / "grader")  # the real one passes
+    bad = tmp_path / "grader"
+    (bad / "probes").mkdir(parents=True)
+    (bad / "__init__.py").write_text("")
+    (bad / "probes" / "ok.py").write_text("import json\nimport numpy\nfrom . import wire\nfrom .registry import x\n")
+    (bad / "probes" / "leak.py").write_text("from ..checks import base\nimport reference.losses\nimport yaml\n")
+    with pytest.raises(autograder.BuildError) as info:
+        autograder.check_child_runtime(bad)
+    text = str(info.value)
+    assert "grader.checks" in text and "reference.losses" in text and "yaml" in text and "ok.py" not in text
+
+
+def test_cli_build(tmp_path, capsys):
+    from grader import cli
+
+    out = tmp_path / "ag.zip"
+    assert cli.main(["build", "autograder", "-o", str(out)]) == 0
+    assert zipfile.is_zipfile(out)
+    assert cli.main(["build"]) == 2
+
+
+# ---------------------------------------------------------------- the entry's pieces, in process
+
+@pytest.mark.parametrize("text, header, note", [
+    (json.dumps({"id": 123456, "users": [{"name": "Ada Lovelace", "email": "a@x"}]}),
+     "Submission 123456 (Ada Lovelace)", ""),
+    (json.dumps({"id": 7, "users": [{"name": "Ada  Lovelace"}, {"name": "Alan Turing"}]}),
+     "Submission 7 (Ada Lovelace, Alan Turing)", ""),
+    (json.dumps({"id": "42", "users": []}), "Submission 42", ""),
+    (json.dumps({"users": [{"name": "Ada"}]}), "Submission by Ada", ""),
+    ("{not json", "", "not valid JSON"),
+    ("[1, 2]", "", "not a JSON object"),
+    (json.dumps({"id": None, "users": "Ada"}), "", "'users' is not a list"),
+    (json.dumps({"id": True}), "", "'id' is not a number"),
+])
+def test_metadata(tmp_path, text, header, note):
+    path = tmp_path / "submission_metadata.json"
+    path.write_text(text)
+    meta = gradescope_entry.read_metadata(path)
+    assert meta.header == header
+    assert note in meta.note if note else meta.note == ""
+
+
+def test_metadata_absent(tmp_path):
+    meta = gradescope_entry.read_metadata(tmp_path / "missing.json")
+    assert meta.header == "" and meta.note == "" and meta.submission_id == ""
+
+
+def test_problems_and_settings():
+    assert gradescope_entry.parse_problems("p3, Q6") == {"P3", "Q6"}
+    assert gradescope_entry.parse_problems("") is None
+    with pytest.raises(gradescope_entry.SetupError):
+        gradescope_entry.parse_problems("P9")
+    settings = gradescope_entry.Settings.from_env({"HW3GRADE_ROOT": "/x", "HW3GRADE_SANDBOX_USER": ""})
+    assert settings.results == Path("/x/results/results.json") and settings.sandbox_user == ""
+    assert gradescope_entry.Settings.from_env({}).sandbox_user == "student"
+    with pytest.raises(gradescope_entry.SetupError):
+        gradescope_entry.Settings.from_env({"HW3GRADE_BUDGET_SECONDS": "soon"})
+
+
+def test_stage_submission_copies_readable_and_keeps_links(tmp_path):
+    src = tmp_path / "submission"
+    (src / "sub").mkdir(parents=True)
+    (src / "losses.py").write_text("x = 1\n")
+    (src / "losses.py").chmod(0o600)
+    (src / "sub" / "softmax.py").write_text("y = 2\n")
+    (src / "outside.py").symlink_to("/etc/hostname")
+    os.mkfifo(src / "pipe")
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    staged, notes = gradescope_entry.stage_submission(src, staging)
+    assert (staged / "losses.py").read_text() == "x = 1\n"
+    assert stat.S_IMODE((staged / "losses.py").stat().st_mode) == 0o644
+    assert stat.S_IMODE((staged / "sub").stat().st_mode) == 0o755
+    assert (staged / "outside.py").is_symlink() and os.readlink(staged / "outside.py") == "/etc/hostname"
+    assert not (staged / "pipe").exists() and notes == []
+    missing, _ = gradescope_entry.stage_submission(tmp_path / "nothing", staging)
+    assert missing == tmp_path / "nothing"
+
+
+# ---------------------------------------------------------------- the shell's fallback
+
+def test_fallback_when_python_is_missing(gs):
+    gs.submit()
+    run, results = gs.run(HW3GRADE_PYTHON=str(gs.root / "no-such-python"))
+    assert results["score"] == 0
+    assert "Autograder error" in by_test_name(results)
+    assert "not found" in by_test_name(results)["Autograder error: technical details"]["output"]
+
+
+def test_fallback_replaces_what_a_dying_grader_left(gs):
+    """Python killed after something wrote results.json: the shell's fallback replaces it."""
+    fake = gs.root.parent / "dying-python"
+    fake.write_text(f"#!/bin/sh\necho '{{\"score\": 1000, \"tests\": []}}' > '{gs.results}'\nkill -9 $$\n")
+    fake.chmod(0o755)
+    gs.submit()
+    run, results = gs.run(HW3GRADE_PYTHON=str(fake))
+    assert results["score"] == 0 and "Autograder error" in by_test_name(results)
+
+
+def test_grader_failure_gives_score_zero(gs):
+    gs.submit()
+    run, results = gs.run(problems="P99")
+    assert results["score"] == 0
+    assert "unknown problem key" in by_test_name(results)["Autograder error: technical details"]["output"]
+
+
+# ---------------------------------------------------------------- setup_sandbox.sh
+
+def test_setup_sandbox_hides_the_source(gs):
+    needs_isolation(gs.isolation)
+    import pwd
+
+    assert pwd.getpwnam(TEST_USER).pw_uid != 0
+    for folder, dirs, files in os.walk(gs.root / "source"):
+        for name in [folder, *(os.path.join(folder, f) for f in files)]:
+            assert os.stat(name).st_mode & 0o007 == 0, name
+    assert (gs.root / "results").stat().st_mode & 0o007 == 0
+    runtime_files = sorted(p.relative_to(gs.runtime).as_posix() for p in gs.runtime.rglob("*.py"))
+    assert runtime_files == ["grader/__init__.py"] + sorted(
+        f"grader/probes/{p.name}" for p in (REPO / "grader" / "probes").glob("*.py"))
+
+    def as_user(*command: str, **env: str) -> subprocess.CompletedProcess:
+        return subprocess.run([_runuser(), "-u", TEST_USER, "--", *command], capture_output=True, text=True,
+                              timeout=300, cwd="/", env={"PATH": os.environ["PATH"], **env})
+
+    assert as_user("cat", str(gs.root / "source" / "reference" / "losses.py")).returncode != 0
+    assert as_user("ls", str(gs.root / "source")).returncode != 0
+    assert as_user("touch", str(gs.root / "results" / "x")).returncode != 0
+    probe = "import grader.probes.child, grader.probes.registry\ntry:\n import grader.checks\nexcept ImportError:\n pass\n" \
+            "else:\n raise SystemExit('grader.checks importable')\ntry:\n import reference\nexcept ImportError:\n pass\n" \
+            "else:\n raise SystemExit('reference importable')\n"
+    run = as_user(gs.isolation.python, "-s", "-c", probe, PYTHONPATH=str(gs.runtime))
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+# ---------------------------------------------------------------- real gradings
+
+@pytest.mark.slow
+def test_correct_submission_full_run(gs):
+    """Every problem, K = 1000 epochs included; with Gradescope's metadata in place."""
+    gs.submit()
+    (gs.root / "submission_metadata.json").write_text(json.dumps(
+        {"id": 123456, "users": [{"name": "Ada Lovelace", "email": "ada@example.edu", "id": 1}],
+         "previous_submissions": [{"results": {"note": SECRET_METADATA}}]}))
+    started = time.monotonic()
+    run, results = gs.run(problems=None)
+    elapsed = time.monotonic() - started
+    assert results["output"].startswith("Submission 123456 (Ada Lovelace)\n")
+    rubric = rubric_module.load()
+    declared = set(load_checks())
+    by_name = by_test_name(results)
+    assert len(results["tests"]) == len(rubric.checks)
+    for entry in rubric.checks:
+        test = by_name[f"{entry.problem} {entry.title}"]
+        if entry.id in declared:
+            assert test["status"] == "passed" and test["score"] == test["max_score"], (entry.id, test["output"])
+        else:  # a check still being written: an autograder error, never a crash
+            assert "Autograder error" in test["output"], entry.id
+    if declared >= {e.id for e in rubric.checks}:
+        assert results["score"] == rubric.limits.total_points
+    assert elapsed < rubric.limits.budget_seconds, f"took {elapsed:.0f} s"
+    mode = f"as {gs.isolation.user}" if gs.isolation.isolated else "as the current user"
+    print(f"\nfull grading of the correct submission ({mode}): {elapsed:.1f} s, score {results['score']}")
+
+
+def test_buggy_submission(gs):
+    shutil.copytree(REPO / "examples" / "buggy", gs.root / "submission")
+    (gs.root / "submission_metadata.json").write_text("{not json")
+    run, results = gs.run(problems="P3")
+    assert 0 < results["score"] < P3_TOTAL
+    failed = [t["name"] for t in results["tests"] if t["status"] == "failed"]
+    assert failed == ["P3 cross_entropy stays finite for logits up to 1e4"]
+    assert not results["output"].startswith("Submission")
+    assert "submission_metadata.json is not valid JSON" in run.stdout
+
+
+def test_missing_submission(gs):
+    run, results = gs.run(problems="P3")
+    assert results["score"] == 0 and len(results["tests"]) == 5
+
+
+# ---------------------------------------------------------------- hostile submissions
+
+def test_hostile_writes_fake_results(gs):
+    hostile(gs, f"""
+        fake = {{"score": 1000, "tests": [{{"name": "{FAKE_MARKER}", "score": 1000, "max_score": 1}}]}}
+        print(_json.dumps(fake))
+        print(_json.dumps(fake), file=_sys.stderr)
+        for name in ("results.json", "extra.json"):
+            try:
+                with open(_os.path.join(ROOT, "results", name), "w") as fh:
+                    _json.dump(fake, fh)
+            except OSError as exc:
+                print("blocked:", exc)
+    """)
+    run, results = gs.run()
+    assert FAKE_MARKER not in gs.results.read_text()
+    assert results["score"] == P3_TOTAL, results
+    if gs.isolation.isolated:
+        assert not (gs.root / "results" / "extra.json").exists()
+
+
+def test_hostile_reads_the_reference(gs):
+    needs_isolation(gs.isolation)
+    (gs.root / "submission_metadata.json").write_text(json.dumps(
+        {"id": 99, "users": [{"name": "Eve"}], "previous_submissions": [{"results": {"output": SECRET_METADATA}}]}))
+    hostile(gs, """
+        found = []
+        for path in ("source/reference/losses.py", "source/grader/rubric.yaml", "submission_metadata.json",
+                     "results/results.json", "source/hw3grade_build.json"):
+            try:
+                with open(_os.path.join(ROOT, path)) as fh:
+                    found.append(fh.read())
+            except OSError as exc:
+                found.append(f"{type(exc).__name__} on {path}")
+        try:
+            found.append(repr(_os.listdir(_os.path.join(ROOT, "source"))))
+        except OSError as exc:
+            found.append(f"{type(exc).__name__} on listdir")
+        for module in ("reference.losses", "grader.checks.p3", "grader.rubric"):
+            try:
+                __import__(module)
+                found.append(open(_sys.modules[module].__file__).read())
+            except Exception as exc:
+                found.append(f"{type(exc).__name__} on import {module}")
+        text = "\\n".join(found)
+        print(text)
+        raise RuntimeError(text)
+    """)
+    run, results = gs.run()
+    everything = gs.results.read_text() + run.stdout + run.stderr
+    for secret in (SECRET_REFERENCE, SECRET_RUBRIC, SECRET_METADATA):
+        assert secret not in everything, f"{secret} leaked"
+    shown = ce_tests(results)[0]["output"]
+    assert "PermissionError on source/reference/losses.py" in shown
+    assert "PermissionError on submission_metadata.json" in shown
+    assert "ModuleNotFoundError on import reference.losses" in shown
+    assert "ModuleNotFoundError on import grader.checks.p3" in shown
+    assert results["output"].startswith("Submission 99 (Eve)")
+
+
+def test_hostile_os_exit(gs):
+    hostile(gs, "_os._exit(3)")
+    run, results = gs.run()
+    assert results["score"] == P3_ONEHOT
+    for test in ce_tests(results):
+        assert test["score"] == 0, test
+        if test["visibility"] == "visible":  # hidden checks say less (messages.for_student)
+            assert "exited with code 3" in test["output"], test
+
+
+def test_hostile_kills_its_parent(gs):
+    hostile(gs, """
+        targets = {_os.getppid()}
+        if ISOLATED:  # every grader process it can see (never as the tests' own user: it could hit other runs)
+            for pid in _os.listdir("/proc"):
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                        if b"gradescope_entry" in fh.read():
+                            targets.add(int(pid))
+                except (OSError, ValueError):
+                    pass
+        for pid in targets:
+            try:
+                _os.kill(pid, _signal.SIGKILL)
+            except OSError as exc:
+                print("blocked:", exc)
+    """)
+    run, results = gs.run()
+    if gs.isolation.isolated:  # another user: every kill fails, the grader grades on
+        assert results["score"] == P3_TOTAL
+        assert "Submission" not in results["output"] and "Autograder error" not in by_test_name(results)
+    else:  # the same user may kill the grader: the shell's fallback, score 0
+        assert results["score"] == 0 and "Autograder error" in by_test_name(results)
+
+
+def test_hostile_fork_outlives_the_child(gs):
+    hostile(gs, """
+        global _forked
+        if globals().get("_forked"):
+            return
+        _forked = True
+        if _os.fork() == 0:
+            _os.setsid()
+            if _os.fork() == 0:
+                with open(_os.path.join(SPY, "pid"), "w") as fh:
+                    fh.write(str(_os.getpid()))
+                fake = {"score": 1000, "tests": [{"name": "FAKE-RESULTS-MARKER", "score": 1000, "max_score": 1}]}
+                end = _time.time() + 60
+                while _time.time() < end:
+                    try:
+                        with open(_os.path.join(ROOT, "results", "results.json"), "w") as fh:
+                            _json.dump(fake, fh)
+                    except OSError:
+                        pass
+                    _time.sleep(0.05)
+            _os._exit(0)
+    """)
+    import psutil
+
+    run, results = gs.run()
+    pid = int((gs.spy / "pid").read_text())
+    time.sleep(1.0)
+    alive = psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    assert not alive, "the submission's background process outlived the grading"
+    validate(gs.results)
+    assert FAKE_MARKER not in gs.results.read_text()
+    assert json.loads(gs.results.read_text())["score"] == P3_TOTAL
