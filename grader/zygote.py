@@ -70,7 +70,9 @@ class Zygote:
         self._dead = False
         try:
             self.process = subprocess.Popen(
-                [python, "-u", flag, "-m", MODULE, str(theirs.fileno())],
+                # -B: under -I the environment's PYTHONDONTWRITEBYTECODE is ignored, and no .pyc
+                # should ever be written next to a student's files
+                [python, "-u", "-B", flag, "-m", MODULE, str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, cwd="/", env=env,
                 start_new_session=True,  # not in the terminal's process group: Ctrl-C is the batch's business

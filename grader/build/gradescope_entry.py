@@ -54,6 +54,9 @@ RESERVE_BYTES = 4 * 2**20
 #: A submission folder is copied up to these sizes (Gradescope bounds uploads well below).
 MAX_COPY_BYTES = 200 * 2**20
 MAX_COPY_ENTRIES = 50_000
+#: Processes (threads included) the sandbox user may have at once: a fork bomb stops here.
+#: Set on the grader (root is exempt) and inherited through runuser by the child.
+SANDBOX_NPROC = 256
 
 
 class SetupError(Exception):
@@ -229,17 +232,23 @@ def end_descendants(sandbox_uid: int | None, subreaper: bool) -> int:
     import psutil
 
     me = psutil.Process()
-    procs = {p.pid: p for p in me.children(recursive=True)}
-    if not subreaper and sandbox_uid not in (None, 0, os.getuid()):
-        for p in psutil.process_iter(["uids"]):
-            uids = p.info.get("uids")
-            if uids and uids.real == sandbox_uid:
-                procs.setdefault(p.pid, p)
-    for p in procs.values():
-        with contextlib.suppress(psutil.Error):
-            p.kill()
-    psutil.wait_procs(list(procs.values()), timeout=3)
-    return len(procs)
+    ended = 0
+    for _ in range(10):  # a process may fork while its siblings are killed: go again until none is left
+        procs = {p.pid: p for p in me.children(recursive=True)}
+        if not subreaper and sandbox_uid not in (None, 0, os.getuid()):
+            for p in psutil.process_iter(["uids", "status"]):
+                uids = p.info.get("uids")
+                if uids and uids.real == sandbox_uid and p.info.get("status") != psutil.STATUS_ZOMBIE:
+                    procs.setdefault(p.pid, p)
+        if not procs:
+            break
+        for p in procs.values():
+            with contextlib.suppress(psutil.Error):
+                if p.status() != psutil.STATUS_ZOMBIE:
+                    ended += 1
+                p.kill()
+        psutil.wait_procs(list(procs.values()), timeout=3)
+    return ended
 
 
 # ---------------------------------------------------------------- permissions and the submission
@@ -322,6 +331,17 @@ def foreign_modules(source: Path) -> list[tuple[str, str]]:
     return found
 
 
+def limit_processes(count: int) -> None:
+    """RLIMIT_NPROC for what we start as the sandbox user (counted per user; root is exempt,
+    so only ever call this when the child runs as another user)."""
+    import resource
+
+    with contextlib.suppress(ValueError, OSError):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+        cap = count if hard == resource.RLIM_INFINITY else min(count, hard)
+        resource.setrlimit(resource.RLIMIT_NPROC, (cap, cap))
+
+
 def stage_submission(src: Path, staging: Path) -> tuple[Path, list[str]]:
     """A copy of the submission the sandbox user can read and not change.
 
@@ -388,6 +408,8 @@ def grade_submission(settings: Settings, started: float) -> tuple[dict, object |
     if not entries:
         raise SetupError(f"no rubric check belongs to {sorted(settings.problems or ())}")
     config = sandbox_for(rubric, run_as_user=box.user, python=box.python, pythonpath=box.pythonpath)
+    if box.user:
+        limit_processes(SANDBOX_NPROC)
     say(f"grading {settings.submission} ({len(entries)} checks"
         f"{', problems ' + ' '.join(sorted(settings.problems)) if settings.problems else ''}); the child runs as "
         f"{box.user or 'the current user'} with {box.python}; budget {budget:g} s")

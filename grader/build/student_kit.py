@@ -86,6 +86,27 @@ class KitReport:
                 for check_id, calls in sorted(self.dependent.items())]
 
 
+HELP = "the zip students download: the template, its README and the self-check check.py"
+
+
+def configure(parser) -> None:
+    """`hw3grade build student-kit [-o hw3-student-kit.zip] [--rubric PATH]` (see grader/build/cli.py)."""
+    parser.add_argument("-o", "--output", type=Path, default=Path(f"{KIT_NAME}.zip"),
+                        help="where to write the zip (default: %(default)s)")
+    parser.add_argument("--rubric", type=Path, default=None, help="a rubric.yaml other than the packaged one")
+    parser.set_defaults(func=_cmd_build)
+
+
+def _cmd_build(args) -> int:
+    try:
+        build_kit(args.output, rubric_path=args.rubric)
+    except (KitBuildError, rubric_module.RubricError) as exc:
+        print(f"hw3grade build student-kit: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.output}")
+    return 0
+
+
 def build_kit(output: Path, *, rubric_path: Path | None = None,
               log: Callable[[str], None] | None = None) -> Path:
     """Build the student kit zip at `output` (see the module docstring); returns its path."""

@@ -253,7 +253,8 @@ def _weight_problem(name: str, w: np.ndarray, p: float) -> str:
     if flat.min() >= 0.0 and flat.max() < 1.0 and abs(flat.mean() - 0.5) < 0.15:
         return (f"{stats_text} with every value in [0, 1): the weights look like U(0, 1) (torch.rand), "
                 "not N(0, 1) (torch.randn, torch.normal(0, 1, shape) or nn.init.normal_)")
-    if np.abs(flat).max() <= bound * (1 + 1e-6):
+    default_std = bound / math.sqrt(3.0)      # nn.Linear's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+    if np.abs(flat).max() <= bound * (1 + 1e-6) and abs(flat.std() - default_std) <= 0.25 * default_std:
         return (f"{stats_text}, every value within +-1/sqrt(fan_in) = +-{_fmt(bound)}: that is nn.Linear's own "
                 "initialization. Did you keep PyTorch's default initialization? Draw the weights from N(0, 1)")
     if test.mean_ok and test.std_ok and _excess_kurtosis(flat) < -0.8:

@@ -97,8 +97,8 @@ def judge_elementwise(obs: Observation, tol: Tolerance, diagnoses: Sequence[Diag
         bad = ~np.isfinite(actual) & np.isfinite(expected)
         if bad.any():
             i = np.unravel_index(int(np.flatnonzero(bad)[0]), bad.shape) if bad.ndim else ()
-            return (f"{name}{_other_args(args, kwargs)} is {actual[i]} at {var} = {z[i]:g}, where the exact value "
-                    f"is {expected[i]:.6g}: {OVERFLOW_SENTENCE}.")
+            return (f"{name}({var}{_other_args(args, kwargs)}) is {actual[i]} at {var} = {z[i]:g}, where the exact "
+                    f"value is {expected[i]:.6g}: {OVERFLOW_SENTENCE}.")
         assert_close(actual, expected, tol, what=label)
     except Mismatch as exc:
         sentence = None
@@ -114,7 +114,7 @@ def judge_elementwise(obs: Observation, tol: Tolerance, diagnoses: Sequence[Diag
 def _other_args(args: Sequence[Any], kwargs: dict) -> str:
     """`sigmoid_k` is judged at (x, k): name the other arguments of a non-finite value."""
     rest = [f"{a:g}" if isinstance(a, float) else repr(a) for a in args[1:]] + [f"{k}={v!r}" for k, v in kwargs.items()]
-    return f" (with {', '.join(rest)})" if rest else ""
+    return "".join(f", {r}" for r in rest)
 
 
 def _readable(value: Any) -> np.ndarray | None:

@@ -192,7 +192,8 @@ def _grad_diagnosis(value: Any, args, kwargs: dict) -> str:
     else:
         wrong_s = np.where(z >= 0, alpha * z, z)
         wrong_ds = np.where(z >= 0, alpha, 1.0)
-        candidates.append(((r * u * wrong_ds * x, r * u * wrong_ds, r * wrong_s),
+        wrong_r = float(u @ wrong_s - y)
+        candidates.append(((wrong_r * u * wrong_ds * x, wrong_r * u * wrong_ds, wrong_r * wrong_s),
                            "The slope alpha belongs to the negative side: leaky_relu(z) = z for z >= 0 and "
                            "alpha z for z < 0, so σ'(z) = 1 for z >= 0 and alpha for z < 0."))
         relu_grads = np_grad(a, b, u, x, y, "relu")

@@ -46,7 +46,8 @@ SHAPE_2B = (64, 7, 7)               # MaxPool2d(8, 4) on (64, 32, 32): (32 - 8) 
 
 
 def _as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
+    """An integer answer: an int, a numpy integer, an integral float or 0-d array; None otherwise."""
+    if isinstance(value, (bool, str, bytes)):
         return None
     if isinstance(value, (int, np.integer)):
         return int(value)

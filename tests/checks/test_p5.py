@@ -244,7 +244,7 @@ def test_naive_softplus_overflows_at_large_z(outcomes):
     result = outcomes["bugs1"]
     assert result["P5.activations"].status is Status.PASSED          # moderate z: log(1 + exp(z)) is fine
     extreme = result["P5.activations.extreme"]
-    _failed(extreme, re.escape("softplus is inf at z = 10000, where the exact value is 10000: an intermediate "
+    _failed(extreme, re.escape("softplus(z) is inf at z = 10000, where the exact value is 10000: an intermediate "
                                "result overflowed (in float64 exp(710) is already inf)."), hidden=True)
     assert "10000" not in extreme.message
     assert extreme.message.endswith("use log1p(exp(-|z|)) + max(z, 0); likewise sigmoid and tanh must only ever "
@@ -266,7 +266,7 @@ def test_sigmoid_of_minus_z_and_its_overflow(outcomes):
     result = outcomes["bugs2"]
     _failed(result["P5.activations"],
             re.escape("Your values are sigmoid(-z): sigmoid(z) = 1 / (1 + exp(-z)) tends to 1 as z grows.\nsigmoid("))
-    _failed(result["P5.activations.extreme"], re.escape("sigmoid is nan at z = "), hidden=True)
+    _failed(result["P5.activations.extreme"], re.escape("sigmoid(z) is nan at z = "), hidden=True)
 
 
 def test_elementwise_results_keep_the_input_shape(outcomes):
@@ -398,3 +398,35 @@ def test_judge_rejects_conversions_without_the_offsets(widths, seed):
 def test_judge_names_structure_problems(returned, message):
     As, bs = p5.random_mlp(np.random.default_rng(1), (2, 3, 1))
     assert message in _judge(p5.SIG2TANH, As, bs, returned)
+
+
+# ----------------------------------------------------------------------------- elementwise judge, directly
+
+_zeros = torch.zeros_like
+STABLE_FORMULAS = {
+    "softplus": [torch.nn.functional.softplus,
+                 lambda z: torch.logaddexp(_zeros(z), z),
+                 lambda z: torch.log1p(torch.exp(-z.abs())) + z.clamp_min(0),
+                 lambda z: np.logaddexp(0.0, z.numpy())],
+    "sigmoid": [torch.sigmoid,
+                lambda z: 0.5 * (1 + torch.tanh(z / 2)),
+                lambda z: torch.where(z >= 0, 1 / (1 + torch.exp(-z)), torch.exp(z) / (1 + torch.exp(z))),
+                lambda z: np.exp(-np.logaddexp(0.0, -z.numpy()))],
+    "tanh": [torch.tanh, lambda z: 2 * torch.sigmoid(2 * z) - 1, lambda z: np.tanh(z.numpy())],
+    "softplus_derivative": [torch.sigmoid, lambda z: torch.special.expit(z)],
+    "relu": [torch.relu, lambda z: np.maximum(z.numpy(), 0.0), lambda z: z * (z > 0)],
+}
+edges = st.sampled_from([1e4, -1e4, 1e3, -1e3, 745.0, -745.0, 710.0, -710.0, 36.0, 20.5, -20.5, 1e-300, 0.0, -0.0])
+values = st.one_of(edges, st.floats(-1e4, 1e4, allow_nan=False))
+
+
+@settings(max_examples=60, deadline=None)
+@given(zs=st.lists(values, min_size=1, max_size=12), name=st.sampled_from(sorted(STABLE_FORMULAS)))
+def test_every_stable_formula_passes_the_extreme_judge(zs, name):
+    z = np.array(zs)
+    for formula in STABLE_FORMULAS[name]:
+        with np.errstate(over="ignore", invalid="ignore"):
+            returned = formula(torch.from_numpy(z.copy()))
+        returned = returned.numpy() if isinstance(returned, torch.Tensor) else returned
+        obs = Observation(p5.call(f"activations.{name}", z, label=f"{name}(z)"), returned=returned)
+        assert p5.judge_elementwise(obs, Tolerance(1e-6, 1e-8)) is None, (name, formula)

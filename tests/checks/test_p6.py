@@ -13,10 +13,12 @@ from grader.outcome import Status
 
 P6_IDS = ["P6.dead_units", "P6.two_layer_grad.relu", "P6.two_layer_sgd.relu", "P6.dead_stay_dead"]
 
-# Correct, in other styles: numpy through and through (numpy's own permutation: the order is the
-# student's business), dead_units as a Python list of bools.
-NUMPY_STYLE = '''
+# Correct, in other styles, in one submission: dead_units as a Python list of bools; two_layer_grad by
+# autograd; two_layer_sgd in numpy with its own gradient and numpy's permutation (the order is the
+# student's business), returning ndarrays.
+OTHER_STYLES = '''
 import numpy as np
+import torch
 
 
 def dead_units(a, b, X):
@@ -25,8 +27,14 @@ def dead_units(a, b, X):
 
 
 def two_layer_grad(a, b, u, x, y, activation="relu", alpha=0.01):
-    a, b, u = (np.asarray(t, dtype=float) for t in (a, b, u))
-    x, y = float(x), float(y)
+    a, b, u = (t.detach().clone().requires_grad_(True) for t in (a, b, u))
+    z = a * x + b
+    s = torch.relu(z) if activation == "relu" else torch.nn.functional.leaky_relu(z, alpha)
+    loss = 0.5 * (torch.dot(u, s) - y) ** 2
+    return torch.autograd.grad(loss, (a, b, u))
+
+
+def _numpy_grad(a, b, u, x, y, activation, alpha):
     z = a * x + b
     if activation == "relu":
         s, ds = np.maximum(z, 0), (z > 0) * 1.0
@@ -42,31 +50,9 @@ def two_layer_sgd(a, b, u, X, Y, lr, epochs, activation="relu", alpha=0.01, gene
     rng = np.random.default_rng(12345)
     for _ in range(epochs):
         for i in rng.permutation(len(X)):
-            ga, gb, gu = two_layer_grad(a, b, u, X[i], Y[i], activation, alpha)
+            ga, gb, gu = _numpy_grad(a, b, u, X[i], Y[i], activation, alpha)
             a, b, u = a - lr * ga, b - lr * gb, u - lr * gu
     return a, b, u
-'''
-
-# Correct, with autograd and an argsort-of-uniforms order (a DataLoader-like shuffle).
-AUTOGRAD_STYLE = '''
-import torch
-
-
-def two_layer_grad(a, b, u, x, y, activation="relu", alpha=0.01):
-    a, b, u = (t.detach().clone().requires_grad_(True) for t in (a, b, u))
-    z = a * x + b
-    s = torch.relu(z) if activation == "relu" else torch.nn.functional.leaky_relu(z, alpha)
-    loss = 0.5 * (torch.dot(u, s) - y) ** 2
-    return torch.autograd.grad(loss, (a, b, u))
-
-
-def two_layer_sgd(a, b, u, X, Y, lr, epochs, activation="relu", alpha=0.01, generator=None):
-    params = [t.clone() for t in (a, b, u)]
-    for _ in range(epochs):
-        for i in torch.argsort(torch.rand(len(X), generator=generator)):
-            grads = two_layer_grad(*params, X[i], Y[i], activation, alpha)
-            params = [p - lr * g for p, g in zip(params, grads)]
-    return tuple(params)
 '''
 
 # Bugs, several per submission where they hit different checks.
@@ -111,26 +97,16 @@ def two_layer_sgd(a, b, u, X, Y, lr, epochs, activation="relu", alpha=0.01, gene
 '''
 
 BUGS_3 = '''
+def dead_units(a, b, X):                            # the live units
+    return (a[:, None] * X[None, :] + b[:, None] >= 0).any(dim=1)
+
+
 def two_layer_grad(a, b, u, x, y, activation="relu", alpha=0.01):      # always the leaky slope
     z = a * x + b
     s = torch.relu(z)
     r = torch.dot(u, s) - y
     gb = r * u * torch.where(z > 0, 1.0, 0.01)
     return gb * x, gb, r * s
-
-'''
-
-BUGS_4 = '''
-def dead_units(a, b, X):                            # the live units
-    return (a[:, None] * X[None, :] + b[:, None] >= 0).any(dim=1)
-
-
-def two_layer_sgd(a, b, u, X, Y, lr, epochs, activation="relu", alpha=0.01, generator=None):
-    a, b, u = a.clone(), b.clone(), u.clone()       # one epoch whatever `epochs` says
-    for i in torch.randperm(len(X), generator=generator):
-        ga, gb, gu = two_layer_grad(a, b, u, X[i], Y[i], activation, alpha)
-        a, b, u = a - lr * ga, b - lr * gb, u - lr * gu
-    return a, b, u
 '''
 
 
@@ -139,12 +115,10 @@ def outcomes(tmp_path_factory, rubric):
     base = tmp_path_factory.mktemp("p6")
     subs = {
         "reference": write_submission(base / "reference"),
-        "numpy": write_submission(base / "numpy", patch={"gradients": NUMPY_STYLE}),
-        "autograd": write_submission(base / "autograd", patch={"gradients": AUTOGRAD_STYLE}),
+        "styles": write_submission(base / "styles", patch={"gradients": OTHER_STYLES}),
         "bugs1": write_submission(base / "bugs1", patch={"gradients": BUGS_1}),
         "bugs2": write_submission(base / "bugs2", patch={"gradients": BUGS_2}),
         "bugs3": write_submission(base / "bugs3", patch={"gradients": BUGS_3}),
-        "bugs4": write_submission(base / "bugs4", patch={"gradients": BUGS_4}),
     }
     return {name: grade_checks(folder, rubric, ids=P6_IDS) for name, folder in subs.items()}
 
@@ -160,12 +134,10 @@ def _failed(outcome, *patterns: str, hidden: bool = False) -> None:
         assert outcome.message == outcome.detail + hint
 
 
-@pytest.mark.parametrize("style", ["reference", "numpy", "autograd"])
+@pytest.mark.parametrize("style", ["reference", "styles"])
 def test_correct_solutions_pass_every_p6_check(outcomes, style):
     for check_id in P6_IDS:
         outcome = outcomes[style][check_id]
-        if style == "autograd" and check_id == "P6.dead_units":
-            continue                                  # the reference's, unchanged
         assert outcome.status is Status.PASSED, (check_id, outcome.detail)
         assert outcome.score == outcome.max_score
 
@@ -216,14 +188,43 @@ def test_sgd_modifying_its_inputs_loses_half_the_points(outcomes):
     assert outcomes["bugs2"]["P6.dead_stay_dead"].status is Status.PASSED
 
 
-def test_sgd_ignoring_epochs(outcomes):
-    result = outcomes["bugs4"]
-    _failed(result["P6.two_layer_sgd.relu"],
-            re.escape("Your result is what ONE epoch gives: run epochs = 6 passes over the data, each in a fresh "
-                      "random order.\na of two_layer_sgd("))
-    assert result["P6.dead_stay_dead"].status is Status.PASSED
-    assert result["P6.two_layer_grad.relu"].status is Status.PASSED
-    _failed(result["P6.dead_units"], re.escape("You returned the live units: True should mark the dead ones.\n"))
+def _judge(check_id: str, returned_for) -> "Verdict":
+    """The check's judge on its own probes, each answered by `returned_for(args, kwargs)` (no child)."""
+    from grader.checks.base import JudgeContext, Observation
+    from grader.compare import Tolerance
+
+    probes = CHECKS[check_id].probes(np.random.default_rng(3))
+    observations = [Observation(p, returned=returned_for(p.params["args"], p.params["kwargs"])) for p in probes]
+    return CHECKS[check_id].judge(JudgeContext(observations, Tolerance(1e-6, 1e-8), np.random.default_rng(0)))
+
+
+def _sgd(args, kwargs, **changes):
+    a, b, u, X, Y, lr, epochs = args
+    run = {"X": X, "Y": Y, "lr": lr, "epochs": epochs, **changes}
+    return p6.np_sgd_in_order(a, b, u, run["X"], run["Y"], run["lr"], run["epochs"],
+                              kwargs.get("activation", "relu"), kwargs.get("alpha", 0.01))[:3]
+
+
+def _keep(result, args):
+    return {"returned": result, "args_after": list(args), "kwargs_after": {}}
+
+
+@pytest.mark.parametrize("check_id", ["P6.two_layer_sgd.relu", "P7.two_layer_sgd.leaky"])
+def test_sgd_judge_accepts_any_order_and_names_the_usual_mistakes(check_id):
+    keep = (lambda r, args: _keep(r, args)) if check_id.startswith("P6") else (lambda r, args: r)
+    assert _judge(check_id, lambda args, kw: keep(_sgd(args, kw), args)).fraction == 1.0
+    verdict = _judge(check_id, lambda args, kw: keep(_sgd(args, kw, epochs=1), args))
+    assert verdict.fraction == 0.0
+    assert re.match(re.escape("Your result is what ONE epoch gives: run epochs = ") + r"\d"
+                    + re.escape(" passes over the data, each in a fresh random order.\na of two_layer_sgd("),
+                    verdict.message)
+    verdict = _judge(check_id, lambda args, kw: keep(_sgd(args, kw, X=args[3][:1], Y=args[4][:1]), args))
+    assert verdict.fraction == 0.0
+    assert ("You took one step per epoch (a full-batch gradient step?): SGD takes one step per sample, N steps an "
+            "epoch.\n") in verdict.message
+    verdict = _judge(check_id, lambda args, kw: keep(tuple(args[:3]), args))
+    assert verdict.message.startswith("The parameters came back unchanged: take a step (a, b, u) -= lr * gradient "
+                                      "for every sample of every epoch.\n")
 
 
 def test_dead_units_must_stay_frozen(outcomes):
@@ -260,3 +261,9 @@ def test_dead_starts_have_dead_and_live_units():
             dead = p6.dead_mask(a, b, X)
             assert dead.sum() == 2 and (a[:, None] * X + b[:, None])[dead].max() < -0.4
             assert np.all(np.abs(u[dead]) >= 0.3)
+
+
+def test_dead_units_returning_the_live_ones(outcomes):
+    _failed(outcomes["bugs3"]["P6.dead_units"],
+            re.escape("You returned the live units: True should mark the dead ones.\ndead_units(a, b, X) with p = 8, "
+                      "N = 10: values are not close!"))

@@ -624,3 +624,39 @@ def test_hostile_fork_outlives_the_child(gs):
     validate(gs.results)
     assert FAKE_MARKER not in gs.results.read_text()
     assert json.loads(gs.results.read_text())["score"] == P3_TOTAL
+
+
+def test_hostile_fork_bomb(gs):
+    needs_isolation(gs.isolation)  # the process limit applies to the sandbox user only
+    hostile(gs, """
+        global _bombed
+        if globals().get("_bombed"):
+            return
+        _bombed = True
+        started = 0
+        for _ in range(400):
+            try:
+                if _os.fork() == 0:
+                    _time.sleep(120)
+                    _os._exit(0)
+                started += 1
+            except OSError:
+                break
+        with open(_os.path.join(SPY, "forks"), "w") as fh:
+            fh.write(str(started))
+    """)
+    run, results = gs.run()
+    forks = int((gs.spy / "forks").read_text())
+    assert forks < 300, f"{forks} forks: no process limit"
+    assert results["score"] == P3_TOTAL
+
+
+def test_watchdog_when_the_budget_runs_out(gs):
+    """An import that hangs past a 20 s budget: the grader's watchdog writes the results itself."""
+    gs.submit(replace={"losses": "import time\ntime.sleep(120)\n"})
+    started = time.monotonic()
+    run, results = gs.run(HW3GRADE_BUDGET_SECONDS="20")
+    assert time.monotonic() - started < 40
+    assert results["score"] == 0
+    assert "did not finish within its budget of 20 s" in by_test_name(results)["Autograder error: technical details"]["output"]
+    assert "without results" not in run.stdout  # Python wrote them, not the shell's fallback
