@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .base import Check, JudgeContext, Probe, Verdict, register, same_as_reference
+from .base import Check, JudgeContext, Probe, Verdict, reference, register, same_as_reference
 from ..compare import Mismatch, Tolerance, as_array, assert_close, check_integer, describe
 
 MODULE = "threelayerSGD"
@@ -200,8 +200,8 @@ def _judge_mlp(ctx: JudgeContext) -> Verdict:
                 assert_close(out, _forward(layers, x, acts), ctx.tol)
             except Mismatch:
                 continue
-            message += (f"\nYour forward computes {variant}; the contract is {contract}: "
-                        "torch.sigmoid after l1 and after l2, nothing after l3.")
+            message = (f"Your forward computes {variant}; the contract is {contract}: "
+                       f"torch.sigmoid after l1 and after l2, nothing after l3.\n{message}")
             break
         return Verdict.failed("\n".join(problems + [message]))
     if problems:
@@ -346,6 +346,13 @@ def _make_data_probes(rng: np.random.Generator) -> list[Probe]:
             probe(None, 0.0, None, g6)]   # 5: the defaults
 
 
+def _reference_f_true(X: np.ndarray) -> np.ndarray:
+    """The reference's f_true on float32 X (as the student's make_data computes it)."""
+    import torch
+
+    return reference(f"{MODULE}.f_true")(torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))).numpy()
+
+
 def _pair(obs) -> tuple[Any, Any]:
     returned = obs.value["returned"]
     if not isinstance(returned, (tuple, list)) or len(returned) != 2:
@@ -372,8 +379,9 @@ def _judge_make_data(ctx: JudgeContext) -> Verdict:
             return Verdict.failed(problems[0])
     (X0, Y0), (X1, Y1), (X2, _), (X3, Y3), (X4, Y4), _ = data
     label0, label3 = obs[0].probe.label, obs[3].probe.label
+    f_true = _reference_f_true
     try:
-        assert_close(Y0, f_true_np(X0.astype(np.float32)), ctx.tol, what=f"Y of {label0} (noise_std=0: f_true(X))")
+        assert_close(Y0, f_true(X0), ctx.tol, what=f"Y of {label0} (noise_std=0: f_true(X))")
     except Mismatch as exc:
         problems.append(str(exc))
     p = FALSE_FAIL / DATA_TESTS
@@ -384,7 +392,7 @@ def _judge_make_data(ctx: JudgeContext) -> Verdict:
                             f"(Kolmogorov-Smirnov distance to N(0, 1): {test.ks:.3f}): X must be IID N(0, 1) "
                             "(torch.randn(n, 1, generator=generator))")
             break
-    noise = (Y3.astype(np.float64) - f_true_np(X3.astype(np.float32)).astype(np.float64))
+    noise = Y3.astype(np.float64) - f_true(X3).astype(np.float64)
     test = normal_test(noise, 0.5, p)
     if not test.ok:
         lo, hi = test.std_range
@@ -551,6 +559,20 @@ def _foreign_rows(rec: TrainRecord) -> str:
     return ""
 
 
+def _passes(sizes: list[int], n: int) -> list[list[int]] | None:
+    """The batch sizes cut into passes over the data (each adding up to n points), or None if they do not."""
+    passes, current, count = [], [], 0
+    for z in sizes:
+        current.append(z)
+        count += z
+        if count == n:
+            passes.append(current)
+            current, count = [], 0
+        elif count > n:
+            return None
+    return passes if not current else None
+
+
 def _structure_problem(rec: TrainRecord) -> str:
     """Why the batches of `rec` are not E epochs of fresh permutations in batches of batch_size, or ""."""
     problem = _no_model_calls(rec) or _foreign_rows(rec)
@@ -558,31 +580,39 @@ def _structure_problem(rec: TrainRecord) -> str:
         return problem
     s = rec.setup
     sizes = [len(rec.batches[i]) for i in rec.steps]
-    total, per = len(sizes), s.steps_per_epoch
-    expected_total = s.epochs * per
-    if total != expected_total:
-        if total % s.epochs == 0:
-            took = total // s.epochs
-            text = f"{s.call}: each epoch took {took} steps, expected {per} = ceil({s.n} / {s.batch_size})"
-            if took % per == 0 and took > per:
-                return text + (": is there an extra loop around your batches? One epoch is one pass over the "
-                               "data: every point exactly once.")
-            if took == s.n // s.batch_size and all(z == s.batch_size for z in sizes):
-                return text + (": the last, smaller batch is missing (drop_last=True, or range(n // batch_size)?). "
-                               "Keep it: every point is visited once per epoch.")
-            return text + "."
-        if total % per == 0:
-            return (f"{s.call}: train ran {total // per} epochs of {per} steps, expected epochs={s.epochs}: "
-                    "use the epochs argument.")
-        return (f"{s.call}: train took {total} SGD steps, expected {expected_total} "
-                f"({s.epochs} epochs of ceil({s.n} / {s.batch_size}) = {per} batches).")
-    epochs = [sizes[e * per:(e + 1) * per] for e in range(s.epochs)]
-    for e, got in enumerate(epochs):
-        if got != s.batch_sizes:
-            hint = (" Use the batch_size argument, not the global B." if got and got[0] == 128 != s.batch_size
-                    else "")
-            return (f"{s.call}: epoch {e + 1} has batches of sizes {got}, expected {s.batch_sizes}: "
-                    f"consecutive slices of {s.batch_size} points of a permutation, the last one smaller.{hint}")
+    per = s.steps_per_epoch
+    passes = _passes(sizes, s.n)
+    if passes is None:
+        if len(sizes) == s.epochs * (s.n // s.batch_size) and all(z == s.batch_size for z in sizes):
+            return (f"{s.call}: each epoch took {s.n // s.batch_size} steps of {s.batch_size} points, expected "
+                    f"{per}: the last, smaller batch is missing (drop_last=True, or range(n // batch_size)?). "
+                    "Keep it: every point is visited once per epoch.")
+        shown = sizes[:12]
+        return (f"{s.call}: train took {len(sizes)} SGD steps on batches of sizes {shown}"
+                f"{' ...' if len(sizes) > 12 else ''}, expected {s.epochs} epochs of {s.batch_sizes}: "
+                "each epoch, one pass over a permutation of the n points in slices of batch_size.")
+    pattern = passes[0]
+    if any(p != pattern for p in passes):
+        odd = next(i for i, p in enumerate(passes) if p != s.batch_sizes)
+        return (f"{s.call}: pass {odd + 1} over the data has batches of sizes {passes[odd]}, expected "
+                f"{s.batch_sizes}: consecutive slices of {s.batch_size} points of a permutation, the last one smaller.")
+    if pattern != s.batch_sizes:
+        b = pattern[0]
+        if pattern == [min(b, s.n - i) for i in range(0, s.n, b)]:
+            hint = " Use the batch_size argument, not the global B." if b == 128 else " Use the batch_size argument."
+            return (f"{s.call}: the batches have {b} points, expected batch_size = {s.batch_size} "
+                    f"(sizes {pattern} instead of {s.batch_sizes}).{hint}")
+        return (f"{s.call}: an epoch has batches of sizes {pattern}, expected {s.batch_sizes}: consecutive "
+                f"slices of {s.batch_size} points of a permutation, the last one smaller.")
+    if len(passes) != s.epochs:
+        returned = rec.losses if isinstance(rec.losses, (list, tuple)) else None
+        if len(passes) % s.epochs == 0 and len(passes) > s.epochs and (returned is None or len(returned) == s.epochs):
+            took = len(passes) // s.epochs * per
+            return (f"{s.call}: each epoch took {took} steps, expected {per} = ceil({s.n} / {s.batch_size}): is "
+                    "there an extra loop around your batches? One epoch is one pass over the data: every point "
+                    "exactly once.")
+        return (f"{s.call}: train made {len(passes)} passes over the data, expected epochs = {s.epochs}: "
+                "use the epochs argument.")
     orders = [np.concatenate([rec.batches[i] for i in rec.steps[e * per:(e + 1) * per]]) for e in range(s.epochs)]
     for e, order in enumerate(orders):
         counts = np.bincount(order, minlength=s.n)
@@ -863,52 +893,79 @@ register(Check(
 # ---- P1.fit (and P2.noisy_fit) --------------------------------------------------------------
 
 FIT_GRID = np.linspace(-2.0, 2.0, 401)
+FIT_RMSE = 1.0        # see FIT_RUNS
+FIT_RUNS = 6
+# The fit of a correct pipeline (the reference, its half-MSE variant) is measured by the root mean square
+# distance to f_true over FIT_GRID after K = 1000 epochs, one run per seed (tests/checks/fit_measurements.md
+# has the numbers). The reference is not reliable: in about 5% of its runs SGD stalls near the best
+# constant (distance ~1.6, the constant's is 1.60), and a few more stop between 0.8 and 1.2; the rest
+# lie between 0.11 and 0.8 (median ~0.35). So one run cannot be judged at 1e-6, but several can: the
+# check runs the pipeline with up to FIT_RUNS seeds, stops at the first run within FIT_RMSE, and passes
+# when one is. A correct pipeline fails only if all FIT_RUNS runs miss: probability q^FIT_RUNS, where
+# q = P(one run > 1.0) was measured at 6/180 (clean) and 9/180 (noise 0.5); the one-sided 99.9% upper
+# confidence bounds (Clopper-Pearson) are 0.086 and 0.11, and 0.11^6 = 1.8e-6 ~ 0.086^6 = 4e-7.
+# What fails: a pipeline that learns nothing better than a constant (no optimizer step, diverging or
+# exploding SGD, a model that is not trained, training for a handful of epochs) in every run.
 
 
 @dataclass(frozen=True)
 class FitSpec:
     noise_std: float
-    threshold: float      # on the RMSE over FIT_GRID; see the measurements at the thresholds' definitions
     what: str
 
 
 def fit_probes(spec: FitSpec):
     def probes(rng: np.random.Generator) -> list[Probe]:
         call = "make_data()" if spec.noise_std == 0 else f"make_data(noise_std={spec.noise_std})"
-        return [Probe("p1_fit", {"seed": int(rng.integers(2**31)), "noise_std": spec.noise_std, "grid": FIT_GRID},
-                      MODULE, f"your pipeline ({call}, MLP(), initialize, train with its defaults)")]
+        seeds = [int(s) for s in rng.choice(2**31, size=FIT_RUNS, replace=False)]
+        return [Probe("p1_fit", {"seeds": seeds, "noise_std": spec.noise_std, "grid": FIT_GRID,
+                                 "good_enough": FIT_RMSE},
+                      MODULE, f"your pipeline ({call}, MLP(), initialize(model), train(model, X, Y))")]
     return probes
 
 
 def fit_judge(spec: FitSpec):
     def judge(ctx: JudgeContext) -> Verdict:
         obs = ctx.observations[0]
-        got = obs.value
-        pred = as_array(got["pred"], "the trained model's output").astype(np.float64)
-        if pred.size != FIT_GRID.size:
-            return Verdict.failed(f"the trained model maps {FIT_GRID.size} grid points of shape (m, 1) to shape "
-                                  f"{tuple(pred.shape)}, expected ({FIT_GRID.size}, 1)")
-        pred = pred.reshape(-1)
-        seconds = float(got["seconds"])
-        if not np.all(np.isfinite(pred)):
-            return Verdict.failed(f"after {obs.probe.label}, the learned function is nan or inf on [-2, 2]: "
-                                  "training diverged.")
-        rmse = float(np.sqrt(np.mean((pred - f_true_np(FIT_GRID)) ** 2)))
-        text = (f"after {obs.probe.label}, the learned function is {rmse:.3g} from f_true on [-2, 2] "
-                f"(root mean square over {FIT_GRID.size} points; {spec.what} stays below {spec.threshold:g}). "
-                f"Training took {seconds:.1f} s.")
-        if rmse <= spec.threshold:
-            return Verdict.passed(text)
-        return Verdict.failed(text + " Check the P1.train checks first; then the loss should fall over the epochs.")
+        runs = obs.value["runs"]
+        target = f_true_np(FIT_GRID)
+        distances = []
+        for run in runs:
+            pred = as_array(run["pred"], "the trained model's output").astype(np.float64)
+            if pred.shape not in ((FIT_GRID.size, 1), (FIT_GRID.size,)):
+                return Verdict.failed(f"the trained model maps x of shape ({FIT_GRID.size}, 1) to shape "
+                                      f"{tuple(pred.shape)}, expected ({FIT_GRID.size}, 1)")
+            pred = pred.reshape(-1)
+            distances.append(float(np.sqrt(np.mean((pred - target) ** 2))) if np.all(np.isfinite(pred))
+                             else math.inf)
+        seconds = [float(r["seconds"]) for r in runs]
+        best = int(np.argmin(distances))
+        epochs = [r.get("epochs") for r in runs]
+        notes = []
+        if any(e is not None and e != 1000 for e in epochs):
+            notes.append(f"train returned {epochs[0]} losses with its default epochs; the contract's K is 1000.")
+        if distances[best] <= FIT_RMSE:
+            tried = f" (run {best + 1} of up to {FIT_RUNS})" if best else ""
+            return Verdict.passed(
+                f"{spec.what}: after training, the learned function is {distances[best]:.3g} from f_true on "
+                f"[-2, 2]{tried} (root mean square over {FIT_GRID.size} points; the limit is {FIT_RMSE:g}). "
+                f"Training took {seconds[best]:.1f} s.")
+        shown = ", ".join("nan/inf" if math.isinf(d) else f"{d:.3g}" for d in distances)
+        text = (f"{spec.what}: in {len(runs)} runs of {obs.probe.label} with different seeds, the learned function "
+                f"stays {min(distances):.3g} or more from f_true on [-2, 2] (root mean square over "
+                f"{FIT_GRID.size} points: {shown}); a correct pipeline gets within {FIT_RMSE:g} (the best "
+                f"constant is 1.6 away). Training took {np.mean(seconds):.1f} s per run.")
+        if any(math.isinf(d) for d in distances):
+            text += " nan or inf: training diverged."
+        return Verdict.failed("\n".join([text] + notes + [
+            "Check the P1.train and P1.initialize checks first; the loss should fall over the epochs."]))
     return judge
 
 
-# Threshold: measured on the reference (and its half-MSE variant), 30 seeds each, K = 1000 epochs,
-# N = 512: see tests/checks/test_p1.py::FIT_MEASUREMENTS for the numbers and the derivation.
-P1_FIT = FitSpec(0.0, 2.0, "a correct pipeline")
+P1_FIT = FitSpec(0.0, "Problem 1 (clean labels)")
 
 register(Check(
     "P1.fit", fit_probes(P1_FIT), fit_judge(P1_FIT),
     hint="Train with the defaults (K = 1000 epochs, lr = alpha, batch_size = B) after initialize(model); "
-         "the training loss should fall well below 0.1.",
+         "the training loss should fall well below the variance of Y (about 2.5).",
 ))

@@ -224,13 +224,21 @@ def fn_name(spec: dict) -> str:
         return text if kind == "poly" else f"({text})'"
     if kind in ("affine_sin", "d_affine_sin"):
         a, b, c, d = spec["abcd"]
-        text = f"{a:g} sin({b:g}x {'+' if c >= 0 else '-'} {abs(c):g}) {'+' if d >= 0 else '-'} {abs(d):g}"
+        text = f"{_times(a)}sin({poly_text([c, b]) if c else poly_text([0, b])}){_plus(d)}"
         return text if kind == "affine_sin" else f"({text})'"
     if kind in ("affine_exp", "d_affine_exp"):
         a, b, c = spec["abc"]
-        text = f"{a:g} exp({b:g}x) {'+' if c >= 0 else '-'} {abs(c):g}"
+        text = f"{_times(a)}exp({poly_text([0, b])}){_plus(c)}"
         return text if kind == "affine_exp" else f"({text})'"
     return kind
+
+
+def _times(a: float) -> str:
+    return "" if a == 1 else ("-" if a == -1 else f"{a:g} ")
+
+
+def _plus(c: float) -> str:
+    return "" if c == 0 else f" {'+' if c > 0 else '-'} {abs(c):g}"
 
 
 def poly_text(coeffs: Sequence[float]) -> str:

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .base import Check, JudgeContext, Probe, Verdict, as_torch, call, reference, register, to_numpy
+from .base import Check, JudgeContext, Probe, Verdict, as_torch, call, reference, register, summarize, to_numpy
 from .p5 import _readable, matches
 from ..compare import Mismatch, Tolerance, as_array, assert_close, describe
 
@@ -142,8 +142,8 @@ def grad_probes(rng: np.random.Generator, kwargs_list: Sequence[dict]) -> list[P
     for kwargs in kwargs_list:
         args = grad_case(rng)
         shown = "".join(f", {k}={v!r}" for k, v in kwargs.items())
-        probes.append(call(GRAD, *args, label=f"two_layer_grad(a, b, u, x, y{shown}) with p = {len(args[0])}",
-                           **kwargs))
+        probes.append(call(GRAD, *args, label=f"two_layer_grad(a, b, u, x, y{shown}) with a, b, u, x, y = "
+                                              f"{summarize(args)}", **kwargs))
     return probes
 
 
@@ -189,6 +189,9 @@ def _grad_diagnosis(value: Any, args, kwargs: dict) -> str:
     ]
     if activation == "relu":
         candidates.append(((r * u * s * x, r * u * s, gu), "σ' of ReLU is 1 for z > 0 and 0 for z < 0, not σ(z)."))
+        if np.any(got[1][z < 0] != 0) and np.allclose(got[1][z > 0], gb[z > 0], rtol=1e-6, atol=1e-9):
+            return (f"With ReLU a unit with z_j < 0 has σ'(z_j) = 0: its ga_j and gb_j are exactly 0 (your gb is "
+                    f"nonzero at unit {int(np.flatnonzero((z < 0) & (got[1] != 0))[0])}).\n")
     else:
         wrong_s = np.where(z >= 0, alpha * z, z)
         wrong_ds = np.where(z >= 0, alpha, 1.0)

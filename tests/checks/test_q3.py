@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -90,7 +91,9 @@ def outcomes(tmp_path_factory, rubric):
         "buggy": write_submission(base / "buggy", patch={"softmax": BUGGY}),
         "buggy2": write_submission(base / "buggy2", patch={"softmax": BUGGY_2}),
     }
-    return {name: grade_checks(folder, rubric, ids=Q3_IDS) for name, folder in subs.items()}
+    with ThreadPoolExecutor(max_workers=3) as pool:                 # one child each, side by side
+        graded = {name: pool.submit(grade_checks, folder, rubric, ids=Q3_IDS) for name, folder in subs.items()}
+        return {name: future.result() for name, future in graded.items()}
 
 
 @pytest.mark.parametrize("style", ["reference", "other", "numpy"])

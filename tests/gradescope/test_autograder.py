@@ -648,7 +648,9 @@ def test_hostile_fork_bomb(gs):
     run, results = gs.run()
     forks = int((gs.spy / "forks").read_text())
     assert forks < 300, f"{forks} forks: no process limit"
-    assert results["score"] == P3_TOTAL
+    # its own checks may suffer (no room left for torch's threads): the grading itself does not
+    assert results["score"] <= P3_TOTAL and "Autograder error" not in by_test_name(results)
+    assert len(results["tests"]) == 5
 
 
 def test_watchdog_when_the_budget_runs_out(gs):

@@ -1,0 +1,201 @@
+"""The warm child (grader/zygote.py): as contained as a fresh one, and no state shared.
+
+Each test grades with `SandboxConfig(zygote=True)` in this process, which then keeps one
+zygote; the hostile cases of tests/corpus run again through it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import signal
+import time
+
+import pytest
+
+from grader import zygote
+from grader.outcome import Status
+from grader.runner import grade, sandbox_for
+from tests.corpus.test_hostile import CASES
+
+CE = ("P3.cross_entropy.single", "P3.cross_entropy.batch", "P3.cross_entropy.large_logits")
+NEIGHBOURS = ("Q6",)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _stop_zygotes():
+    yield
+    zygote.shutdown()
+
+
+def _grade(folder, rubric, problems=("P3",), timeout=4.0, zygote_on=True):
+    entries = [dataclasses.replace(e, timeout=min(e.timeout, timeout)) for e in rubric.checks if e.problem in problems]
+    result = grade(folder, rubric, entries=entries, sandbox=sandbox_for(rubric, zygote=zygote_on))
+    return result, {o.check_id: o for o in result.outcomes}
+
+
+def _wrapped(check: str) -> dict:
+    """losses.py whose cross_entropy answers correctly only if `check` (a block of code) passes."""
+    return {"losses": f"""
+_reference_cross_entropy = cross_entropy
+def cross_entropy(f, y):
+    problems = []
+{check}
+    if problems:
+        raise AssertionError("; ".join(problems))
+    return _reference_cross_entropy(f, y)
+"""}
+
+
+def test_the_child_is_forked_by_the_zygote_and_contained(submission, rubric):
+    check = f"""
+    import os, resource, stat, sys
+    if os.getppid() == {os.getpid()}:
+        problems.append("not forked by a zygote")
+    if os.getsid(0) != os.getpid() or os.getpgid(0) != os.getpid():
+        problems.append("not the leader of its own session")
+    if resource.getrlimit(resource.RLIMIT_AS)[0] == resource.RLIM_INFINITY:
+        problems.append("no memory limit")
+    if resource.getrlimit(resource.RLIMIT_FSIZE)[0] != 64 * 2**20:
+        problems.append("no file-size limit")
+    if not (stat.S_ISCHR(os.fstat(0).st_mode) and os.fstat(0).st_rdev == os.stat(os.devnull).st_rdev):
+        problems.append("stdin is not /dev/null")
+    if not (len(sys.argv) == 3 and all(os.fstat(int(a)) for a in sys.argv[1:])):
+        problems.append(f"argv {{sys.argv}}")
+    leaked = [m for m in sys.modules if m.split(".")[0] == "reference" or m.startswith(("grader.checks", "grader.runner"))]
+    if leaked:
+        problems.append(f"modules of the grader in the child: {{leaked}}")
+    others = sorted(int(fd) for fd in os.listdir("/proc/self/fd")
+                    if int(fd) > 2 and int(fd) not in map(int, sys.argv[1:]))
+    if len(others) > 1:  # listdir's own descriptor
+        problems.append(f"inherited descriptors {{others}}")
+    if os.getcwd() != os.path.realpath(os.getcwd()) or not os.getcwd().endswith("work"):
+        problems.append(f"cwd {{os.getcwd()}}")
+    print("hello from the child")
+"""
+    result, outcomes = _grade(submission(patch=_wrapped(check)), rubric)
+    assert outcomes["P3.cross_entropy.single"].status is Status.PASSED, outcomes["P3.cross_entropy.single"].detail
+    assert any(isinstance(z, zygote.Zygote) and z.alive() for z in zygote._ZYGOTES.values())
+
+
+def test_no_state_is_shared_between_submissions(submission, rubric):
+    dirty = submission(patch={"losses": """
+import builtins, sys, random, numpy, torch
+torch.hw3_marker = 1
+numpy.hw3_marker = 1
+builtins.hw3_marker = 1
+sys.modules["hw3_marker"] = sys
+import os
+os.environ["HW3_MARKER"] = "1"
+torch.manual_seed(1234)
+with open("/proc/self/stat") as fh:
+    pass
+"""})
+    clean = submission(patch=_wrapped("""
+    import builtins, sys, os, numpy, torch
+    for name, obj in (("torch", torch), ("numpy", numpy), ("builtins", builtins)):
+        if hasattr(obj, "hw3_marker"):
+            problems.append(f"{name} was changed by another submission")
+    if "hw3_marker" in sys.modules or "HW3_MARKER" in os.environ:
+        problems.append("sys.modules or os.environ were changed by another submission")
+    if torch.initial_seed() == 1234:
+        problems.append("torch's seed was set by another submission")
+"""))
+    _grade(dirty, rubric)
+    _, outcomes = _grade(clean, rubric)
+    assert outcomes["P3.cross_entropy.single"].status is Status.PASSED, outcomes["P3.cross_entropy.single"].detail
+
+
+def test_two_children_draw_different_numpy_and_python_random_numbers(submission, rubric, tmp_path):
+    record = tmp_path / "draws.txt"
+    folder = submission(patch=_wrapped(f"""
+    import numpy, random
+    with open({str(record)!r}, "a") as fh:
+        fh.write(f"{{numpy.random.random()}} {{random.random()}}\\n")
+"""))
+    for _ in range(2):
+        _grade(folder, rubric, problems=("P3",))
+    draws = record.read_text().split("\n")
+    assert len(set(d for d in draws if d)) >= 2, draws
+
+
+HOSTILE = ("os_exit_in_function", "exit_at_import", "endless_loop", "huge_allocation", "forged_answer",
+           "garbage_on_the_answer_channel", "syntax_error")
+
+
+@pytest.mark.parametrize("case", HOSTILE)
+def test_hostile_cases_are_contained_by_a_forked_child(case, submission, rubric):
+    build, expected, message = CASES[case]
+    result, outcomes = _grade(submission(**build), rubric, problems=("P3",) + NEIGHBOURS)
+    for check_id, status in expected.items():
+        assert outcomes[check_id].status is status, (check_id, outcomes[check_id])
+    failing = [outcomes[c] for c, s in expected.items() if s is not Status.PASSED]
+    assert any(re.search(message, o.message) or re.search(message, o.detail) for o in failing), \
+        [o.message for o in failing]
+    for key in NEIGHBOURS:
+        score, top = result.by_problem()[key]
+        assert score == top, (key, [o.message for o in result.outcomes if o.problem == key])
+
+
+def test_the_process_group_dies_with_the_child(submission, rubric, tmp_path):
+    pids = tmp_path / "pids.txt"
+    folder = submission(patch={"losses": f"""
+_reference_cross_entropy = cross_entropy
+def cross_entropy(f, y):
+    import os, time
+    child = os.fork()
+    if child == 0:
+        time.sleep(3600)
+        os._exit(0)
+    with open({str(pids)!r}, "a") as fh:
+        fh.write(f"{{child}}\\n")
+    return _reference_cross_entropy(f, y)
+"""})
+    started = time.monotonic()
+    _, outcomes = _grade(folder, rubric)
+    assert all(outcomes[c].status is Status.PASSED for c in CE)
+    assert time.monotonic() - started < 120
+    forked = [int(p) for p in pids.read_text().split()]
+    assert forked
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_running(p) for p in forked):
+        time.sleep(0.1)
+    assert not [p for p in forked if _running(p)]
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_killed_zygote_is_replaced(submission, rubric):
+    folder = submission()
+    _grade(folder, rubric)
+    for z in list(zygote._ZYGOTES.values()):
+        os.kill(z.process.pid, signal.SIGKILL)
+        z.process.wait()
+    _, outcomes = _grade(folder, rubric)
+    assert all(o.status is Status.PASSED for o in outcomes.values()), outcomes
+    assert any(z.alive() for z in zygote._ZYGOTES.values())
+
+
+def test_without_a_zygote_the_child_starts_fresh(submission, rubric, monkeypatch):
+    """A zygote that cannot start costs nothing but time: the unwarmed path takes over."""
+    zygote.shutdown()
+    monkeypatch.setattr(zygote, "MODULE", "grader.no_such_zygote")
+    monkeypatch.setattr(zygote, "_FAILURES", {})
+    _, outcomes = _grade(submission(), rubric)
+    assert all(o.status is Status.PASSED for o in outcomes.values()), outcomes
+    assert sum(zygote._FAILURES.values()) >= 1
+    zygote.shutdown()
+
+
+def test_run_as_user_never_uses_the_zygote(rubric):
+    """Gradescope's path (run_as_user) keeps starting every child fresh."""
+    from grader.sandbox import Child
+
+    config = dataclasses.replace(sandbox_for(rubric, zygote=True), run_as_user="nobody")
+    assert Child._forked(type("C", (), {"config": config})(), 0, 0, "/") is None
