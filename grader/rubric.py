@@ -58,7 +58,7 @@ class Limits:
     total_points: float = 100.0
     import_timeout: float = 30.0
     budget_seconds: float = 540.0   # the whole grading: below Gradescope's 10-minute default
-    memory_mb: int = 1024
+    memory_mb: int = 448
     file_mb: int = 64
     output_cap: int = 65536
 

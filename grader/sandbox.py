@@ -26,7 +26,7 @@ CHILD_MODULE = "grader.probes.child"
 
 @dataclass(frozen=True)
 class SandboxConfig:
-    memory_mb: int = 1024          # what student code may allocate on top of torch itself
+    memory_mb: int = 448           # what student code may allocate on top of torch itself
     file_mb: int = 64              # largest file the child may write
     output_cap: int = 64 * 1024    # bytes of student output kept for messages
     startup_timeout: float = 60.0  # importing torch on a loaded half-CPU machine is slow

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import hashlib
 import io
 import json
 import os
@@ -78,6 +79,7 @@ class KitReport:
     dependent: dict[str, list[str]] = field(default_factory=dict)   # check id -> student-dependent reference calls
     stripped: dict[str, list[str]] = field(default_factory=dict)    # module -> names removed as hidden-only
     size: int = 0
+    originals: dict[str, str] = field(default_factory=dict)         # grader/*.py -> sha256 when it was copied
 
     def warnings(self) -> list[str]:
         return [f"{check_id}: its judge calls {', '.join(calls) or 'the reference'} on values the student returned; "
@@ -146,13 +148,14 @@ def build_kit_report(output: Path, *, rubric_path: Path | None = None) -> KitRep
             raise KitBuildError("judged against the frozen answers, the reference would get other verdicts: "
                                 + "; ".join(f"{i}: {why}" for i, why in sorted(replay.differing.items())))
         stage = tmp_path / KIT_NAME
-        stripped = stage_kit(stage, rubric, visible, hidden, recording.frozen_data())
+        stripped, originals = stage_kit(stage, rubric, visible, hidden, recording.frozen_data(replay.kept))
         verify_stage(stage, visible, hidden, _probe_kinds(visible))
         files = tuple(sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*")
                              if p.is_file() and "__pycache__" not in p.parts))
         path = write_zip(stage, Path(output))
-    return KitReport(path, tuple(e.id for e in visible), tuple(e.id for e in hidden), len(recording.calls), files,
-                     replay.dependent, stripped, path.stat().st_size)
+    return KitReport(path, tuple(e.id for e in visible), tuple(e.id for e in hidden),
+                     len(recording.calls) + len(replay.kept), files, replay.dependent, stripped, path.stat().st_size,
+                     originals)
 
 
 def _not_shipped(rubric: rubric_module.Rubric, checks: dict) -> tuple[rubric_module.CheckEntry, ...]:
@@ -181,8 +184,9 @@ def reference_as_submission(folder: Path) -> Path:
 # ------------------------------------------------------------------------ staging the kit's folder
 
 def stage_kit(stage: Path, rubric: rubric_module.Rubric, visible: Sequence[rubric_module.CheckEntry],
-              hidden: Sequence[rubric_module.CheckEntry], frozen: dict) -> dict[str, list[str]]:
-    """Write the kit's folder; returns {module: names removed as hidden-only}."""
+              hidden: Sequence[rubric_module.CheckEntry], frozen: dict
+              ) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Write the kit's folder; returns {module: names removed as hidden-only} and {copied file: its sha256}."""
     template = _template_dir()
     stage.mkdir(parents=True)
     for path in sorted(template.glob("*.py")):
@@ -191,7 +195,7 @@ def stage_kit(stage: Path, rubric: rubric_module.Rubric, visible: Sequence[rubri
     (stage / "README.md").write_text((template / "README.md").read_text(encoding="utf-8"), encoding="utf-8")
     (stage / "check.py").write_text((GRADER_ROOT / "kit" / "check.py").read_text(encoding="utf-8"), encoding="utf-8")
     selfcheck = stage / SELFCHECK_DIR
-    sources, removed = kit_sources(visible, hidden)
+    sources, removed, digests = kit_sources(visible, hidden)
     for module, text in sorted(sources.items()):
         target = selfcheck / _module_path(module)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -208,7 +212,7 @@ def stage_kit(stage: Path, rubric: rubric_module.Rubric, visible: Sequence[rubri
     (selfcheck / "kit.json").write_text(json.dumps(_manifest(rubric, visible), indent=1, sort_keys=True),
                                         encoding="utf-8")
     _no_hidden_ids(stage, hidden)
-    return removed
+    return removed, digests
 
 
 def _template_dir() -> Path:
@@ -253,8 +257,9 @@ def _module_path(module: str) -> Path:
 # ------------------------------------------------------------------------ which modules, stripped how
 
 def kit_sources(visible: Sequence[rubric_module.CheckEntry], hidden: Sequence[rubric_module.CheckEntry]
-                ) -> tuple[dict[str, str], dict[str, list[str]]]:
-    """{module: source} of every grader module the kit needs (check and probe modules stripped)."""
+                ) -> tuple[dict[str, str], dict[str, list[str]], dict[str, str]]:
+    """{module: source} of every grader module the kit needs (check and probe modules stripped), the names
+    stripping removed, and {its file: sha256 of the repository's text it was made from}."""
     available = _grader_modules()
     hidden_ids = [e.id for e in hidden]
     visible_ids = [e.id for e in visible]
@@ -275,7 +280,9 @@ def kit_sources(visible: Sequence[rubric_module.CheckEntry], hidden: Sequence[ru
             break
         roots = grown
     _check_imports({m: sources[m] for m in needed}, available)
-    return {m: sources[m] for m in needed}, {m: r for m, r in removed.items() if r and m in needed}
+    digests = {available[m].relative_to(REPO_ROOT).as_posix(): hashlib.sha256(originals[m].encode("utf-8")).hexdigest()
+               for m in needed}
+    return ({m: sources[m] for m in needed}, {m: r for m, r in removed.items() if r and m in needed}, digests)
 
 
 def _grader_modules() -> dict[str, Path]:
@@ -507,7 +514,8 @@ def _docstring_nodes(tree: ast.Module) -> list[tuple[ast.Constant, bool]]:
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.body:
             first = node.body[0]
-            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+            if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                    and isinstance(first.value.value, str)):
                 found.append((first.value, len(node.body) == 1 and not isinstance(node, ast.Module)))
     return found
 

@@ -258,6 +258,7 @@ class FrozenReference:
         for entry in self.calls.values():
             self._by_target.setdefault(entry["target"], []).append(entry)
         self.misses: list[FrozenMiss] = []       # every miss, in order (the self-check reports them)
+        self.hits: set[str] = set()              # the keys of the calls answered
 
     @classmethod
     def load(cls, path: str | Path) -> "FrozenReference":
@@ -273,12 +274,14 @@ class FrozenReference:
             canon = canonical_call(args, kwargs)
         except Unfreezable as exc:
             raise self._miss(target, f"its arguments include {exc}") from None
-        entry = self.calls.get(call_key(target, canon)) or self._near(target, canon)
+        key = call_key(target, canon)
+        entry = self.calls.get(key) or self._near(target, canon)
         if entry is None:
             known = len(self._by_target.get(target, ()))
             why = (f"none of the {known} frozen calls of it has these arguments" if known
                    else "no visible check calls it on the reference's own answers")
             raise self._miss(target, why)
+        self.hits.add(key if key in self.calls else call_key(target, entry["args"]))
         if "raised" in entry:
             raise_recorded(entry["raised"])
         return decode_result(entry["result"])

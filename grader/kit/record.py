@@ -5,11 +5,16 @@
 wrappers: every call a judge makes is stored as ``key(target, canonical(arguments)) ->
 result`` (see `grader.kit.frozen`), with the ids of the checks that made it.
 
-`verify_replay` then judges the same observations again against the frozen answers alone:
-the verdicts must be the autograder's, with no miss. Judging them once more with every
-returned float nudged (x -> x (1 + 1e-3) + 1e-3) finds the judges whose reference calls
-depend on what the student returned: those calls cannot be frozen, so the kit can judge
-such a check only when a student's answer happens to equal the reference's bit for bit.
+The reference passes every visible check, so the calls judges make only when a check
+fails (diagnoses of known bugs) would go unrecorded: the judges run once more on the
+recorded observations with every returned float nudged (x -> x (1 + e) + e), against the
+real reference, and those calls are kept as candidates.
+
+`verify_replay` then judges the observations against the frozen answers alone: as
+recorded, the verdicts must be the autograder's, with no miss; nudged another way, the
+calls that still find no answer are the ones that depend on what the student returned
+(they cannot be frozen: the kit judges such a check only when a student's answer equals
+the reference's bit for bit), and the candidates that were used are kept.
 """
 from __future__ import annotations
 
@@ -37,15 +42,16 @@ class Recording:
     """What one build-time grading of the reference froze, and what its judges saw."""
 
     calls: dict[str, dict] = field(default_factory=dict)          # key -> {target, args, result|raised, checks}
+    candidates: dict[str, dict] = field(default_factory=dict)     # the same, made by judges of nudged answers
     values: dict[str, dict] = field(default_factory=dict)         # target -> {value, checks} (constants)
     unfreezable: dict[str, list[str]] = field(default_factory=dict)  # check id -> why a call could not be frozen
     contexts: dict[str, base.JudgeContext] = field(default_factory=dict)  # check id -> its judge's input
     verdicts: dict[str, tuple[float, str]] = field(default_factory=dict)  # check id -> (fraction, message)
     result: GradingResult | None = None
 
-    def frozen_data(self) -> dict:
-        """The content of the kit's frozen.json."""
-        return {"format": FORMAT, "calls": self.calls, "values": self.values}
+    def frozen_data(self, extra: dict[str, dict] | None = None) -> dict:
+        """The content of the kit's frozen.json: the recorded calls, and `extra` ones (used candidates)."""
+        return {"format": FORMAT, "calls": {**(extra or {}), **self.calls}, "values": self.values}
 
 
 class _Recorder:
@@ -169,19 +175,41 @@ def record_reference(submission: Path, rubric: Rubric, entries: Sequence[CheckEn
     with _judges_observed([e.id for e in entries], before, after), \
             modules_installed(stand_in_modules(recorder.resolve)):
         recording.result = grade(submission, rubric, entries=entries)
+    _record_failure_paths(recording, entries)
     return recording
+
+
+NUDGE_RECORD, NUDGE_VERIFY = 1e-3, 2e-3
+
+
+def _record_failure_paths(recording: Recording, entries: Sequence[CheckEntry]) -> None:
+    """Judge nudged observations against the real reference: what the failure paths ask of it."""
+    checks = load_checks()
+    candidates = Recording()
+    recorder = _Recorder(candidates)
+    with modules_installed(stand_in_modules(recorder.resolve)):
+        for entry in entries:
+            ctx = recording.contexts.get(entry.id)
+            if ctx is None:
+                continue
+            recorder.current = entry.id
+            _judge_quietly(checks[entry.id], _nudged_context(ctx, entry, NUDGE_RECORD))
+    recording.candidates = {k: v for k, v in candidates.calls.items() if k not in recording.calls}
+    for target, value in candidates.values.items():
+        recording.values.setdefault(target, value)
 
 
 @dataclass(frozen=True)
 class ReplayReport:
     differing: dict[str, str]             # check id -> how the replayed verdict differs from the recorded one
     dependent: dict[str, list[str]]       # check id -> reference calls that depend on the student's values
+    kept: dict[str, dict]                 # candidate calls (of failure paths) that the kit needs
 
 
 def verify_replay(recording: Recording, entries: Sequence[CheckEntry]) -> ReplayReport:
     """Judge the recorded observations against the frozen answers alone, as given and nudged."""
     checks = load_checks()
-    frozen = FrozenReference(recording.frozen_data())
+    frozen = FrozenReference(recording.frozen_data(recording.candidates))
     differing: dict[str, str] = {}
     dependent: dict[str, list[str]] = {}
     with modules_installed(frozen.modules()):
@@ -195,15 +223,18 @@ def verify_replay(recording: Recording, entries: Sequence[CheckEntry]) -> Replay
             if frozen.misses or verdict != recording.verdicts.get(entry.id):
                 differing[entry.id] = (f"missed {frozen.misses[0]}" if frozen.misses
                                        else f"gave {verdict} instead of {recording.verdicts.get(entry.id)}")
-            nudged = base.JudgeContext(tuple(_nudged(o) for o in ctx.observations), ctx.tol, rng_for(entry))
             frozen.misses.clear()
-            _judge_quietly(checks[entry.id], nudged)
+            _judge_quietly(checks[entry.id], _nudged_context(ctx, entry, NUDGE_VERIFY))
             if frozen.misses:
                 dependent[entry.id] = sorted({f"reference.{m.target}" for m in frozen.misses})
     for check_id, reasons in recording.unfreezable.items():
-        dependent.setdefault(check_id, [])
-        dependent[check_id] = sorted(set(dependent[check_id]) | set(reasons))
-    return ReplayReport(differing, dependent)
+        dependent[check_id] = sorted(set(dependent.get(check_id, [])) | set(reasons))
+    kept = {k: v for k, v in recording.candidates.items() if k in frozen.hits}
+    return ReplayReport(differing, dependent, kept)
+
+
+def _nudged_context(ctx: base.JudgeContext, entry: CheckEntry, by: float) -> base.JudgeContext:
+    return base.JudgeContext(tuple(_nudged(o, by) for o in ctx.observations), ctx.tol, rng_for(entry))
 
 
 def _judge_quietly(check: base.Check, ctx: base.JudgeContext) -> tuple[float, str] | str:
@@ -214,21 +245,22 @@ def _judge_quietly(check: base.Check, ctx: base.JudgeContext) -> tuple[float, st
         return f"{type(exc).__name__}"
 
 
-def _nudged(observation: base.Observation) -> base.Observation:
+def _nudged(observation: base.Observation, by: float) -> base.Observation:
     if observation.raised is not None:
         return observation
-    return base.Observation(observation.probe, returned=_nudge(observation.returned))
+    return base.Observation(observation.probe, returned=_nudge(observation.returned, by))
 
 
-def _nudge(value: Any) -> Any:
+def _nudge(value: Any, by: float) -> Any:
+    """Every float a little off (x (1 + by) + by); integers, booleans and text as they were."""
     if isinstance(value, np.ndarray) and value.dtype.kind in "fc":
-        return (np.asarray(value) * (1 + 1e-3) + 1e-3).astype(value.dtype).view(type(value))
+        return (np.asarray(value) * (1 + by) + by).astype(value.dtype).view(type(value))
     if isinstance(value, float):
-        return value * (1 + 1e-3) + 1e-3
+        return value * (1 + by) + by
     if isinstance(value, tuple):
-        return tuple(_nudge(v) for v in value)
+        return tuple(_nudge(v, by) for v in value)
     if isinstance(value, list):
-        return [_nudge(v) for v in value]
+        return [_nudge(v, by) for v in value]
     if isinstance(value, dict):
-        return {k: _nudge(v) for k, v in value.items()}
+        return {k: _nudge(v, by) for k, v in value.items()}
     return value

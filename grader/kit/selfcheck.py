@@ -12,13 +12,14 @@ does not, 2 for a usage error, 3 when the self-check itself failed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -164,22 +165,17 @@ class _Taps:
         self.misses: dict[str, str] = {}
         self.fits: dict[str, tuple[dict, Any]] = {}
 
-    def on(self, ids: Sequence[str]):
-        import contextlib
-
+    @contextlib.contextmanager
+    def on(self, ids: Sequence[str]) -> Iterator[None]:
+        """Wrap the registered judges of `ids` for a block (the registry is put back afterwards)."""
         checks = load_checks()
-
-        @contextlib.contextmanager
-        def wrapped():
-            saved = {i: checks[i] for i in ids if i in checks}
-            for check_id, found in saved.items():
-                checks[check_id] = dataclasses.replace(found, judge=self._tap(check_id, found.judge))
-            try:
-                yield
-            finally:
-                checks.update(saved)
-
-        return wrapped()
+        saved = {i: checks[i] for i in ids if i in checks}
+        for check_id, found in saved.items():
+            checks[check_id] = dataclasses.replace(found, judge=self._tap(check_id, found.judge))
+        try:
+            yield
+        finally:
+            checks.update(saved)
 
     def _tap(self, check_id: str, judge: Callable[[base.JudgeContext], base.Verdict]):
         def run(ctx: base.JudgeContext) -> base.Verdict:
@@ -206,7 +202,8 @@ def _footer(run: SelfCheck, manifest: dict, problems: set[str] | None, plots: li
     lines = []
     hidden = {p: pts for p, pts in manifest.get("hidden_points", {}).items() if not problems or p in problems}
     if hidden:
-        parts = ", ".join(f"{p} {fmt_points(pts)}" for p, pts in sorted(hidden.items(), key=lambda kv: problem_sort_key(kv[0])))
+        ordered = sorted(hidden.items(), key=lambda kv: problem_sort_key(kv[0]))
+        parts = ", ".join(f"{p} {fmt_points(pts)}" for p, pts in ordered)
         lines.append(f"Hidden checks ({fmt_points(sum(hidden.values()))} more points: {parts}) run only on "
                      "Gradescope, after you submit. Passing every visible check here is necessary, not sufficient.")
     if run.offline:
@@ -227,11 +224,11 @@ def _plots(run: SelfCheck, folder: Path) -> list[str]:
         problem = check_id.partition(".")[0]
         path = folder / PLOT_NAMES.get(problem, f"{check_id}_selfcheck.png")
         try:
-            draw_fit(path, params, returned, title=f"{problem}: your pipeline after training")
+            draw_fit(path, params, returned, title=f"Problem {problem[1:]}: your trained MLP next to f_true")
         except Exception as exc:  # no matplotlib, a result without predictions: the checks still stand
             lines.append(f"{problem}: could not draw the plot of your fit ({type(exc).__name__}: {exc}).")
             continue
-        lines.append(f"{problem}: the plot of your fitted function is in {path}")
+        lines.append(f"{problem}: the plot of your fitted function is in\n  {path}")
     return lines
 
 
@@ -245,7 +242,7 @@ def draw_fit(path: Path, params: dict, returned: dict, *, title: str) -> Path:
     pred = np.asarray(returned["pred"], dtype=np.float64).reshape(-1)
     if pred.size != grid.size:
         raise ValueError(f"the trained model gave {pred.size} values for {grid.size} grid points")
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(8, 5))
     try:
         if "X" in returned and "Y" in returned:
             X = np.asarray(returned["X"], dtype=np.float64).reshape(-1)

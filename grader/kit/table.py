@@ -120,7 +120,8 @@ def _wrapped(text: str, width: int, indent: str, first: str | None = None) -> li
     for raw in clean_text(text).strip().split("\n"):
         lead = first if not out else indent
         pieces = textwrap.wrap(raw, width, initial_indent=lead, subsequent_indent=indent + "  ",
-                               break_on_hyphens=False, replace_whitespace=False, drop_whitespace=True)
+                               break_on_hyphens=False, break_long_words=False, replace_whitespace=False,
+                               drop_whitespace=True)
         out += pieces or [lead]
     return out
 

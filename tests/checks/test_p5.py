@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from conftest import grade_checks, write_submission
 from grader.checks import p5
-from grader.checks.base import JudgeContext, Observation
+from grader.checks.base import Observation
 from grader.compare import Tolerance
 from grader.outcome import Status
 from reference.activations import sigmoid_mlp_to_tanh, tanh_mlp_to_sigmoid
