@@ -346,11 +346,11 @@ def _make_data_probes(rng: np.random.Generator) -> list[Probe]:
             probe(None, 0.0, None, g6)]   # 5: the defaults
 
 
-def _reference_f_true(X: np.ndarray) -> np.ndarray:
-    """The reference's f_true on float32 X (as the student's make_data computes it)."""
-    import torch
+def _f_true_exact(X: np.ndarray) -> np.ndarray:
+    """f_true of the student's X in float64: the exact value each float32 label approximates.
 
-    return reference(f"{MODULE}.f_true")(torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))).numpy()
+    Computed here, not by the reference, so the student kit can judge make_data offline."""
+    return f_true_np(np.asarray(X, dtype=np.float64))
 
 
 def _pair(obs) -> tuple[Any, Any]:
@@ -379,7 +379,7 @@ def _judge_make_data(ctx: JudgeContext) -> Verdict:
             return Verdict.failed(problems[0])
     (X0, Y0), (X1, Y1), (X2, _), (X3, Y3), (X4, Y4), _ = data
     label0, label3 = obs[0].probe.label, obs[3].probe.label
-    f_true = _reference_f_true
+    f_true = _f_true_exact
     try:
         assert_close(Y0, f_true(X0), ctx.tol, what=f"Y of {label0} (noise_std=0: f_true(X))")
     except Mismatch as exc:

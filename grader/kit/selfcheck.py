@@ -238,13 +238,15 @@ def draw_fit(path: Path, params: dict, returned: dict, *, title: str) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if "runs" in returned:          # the fit probe's runs: the last is the one judged
+        returned = returned["runs"][-1]
     grid = np.asarray(params["grid"], dtype=np.float64).reshape(-1)
     pred = np.asarray(returned["pred"], dtype=np.float64).reshape(-1)
     if pred.size != grid.size:
         raise ValueError(f"the trained model gave {pred.size} values for {grid.size} grid points")
     fig, ax = plt.subplots(figsize=(8, 5))
     try:
-        if "X" in returned and "Y" in returned:
+        if returned.get("X") is not None and returned.get("Y") is not None:
             X = np.asarray(returned["X"], dtype=np.float64).reshape(-1)
             Y = np.asarray(returned["Y"], dtype=np.float64).reshape(-1)
             shown = (X >= grid[0]) & (X <= grid[-1])

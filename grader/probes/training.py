@@ -278,6 +278,15 @@ def plot_fit_probe(student, X, Y, params: dict, filename: str) -> dict:
 
 # ---- P1.fit and P2.noisy_fit ----------------------------------------------------------------
 
+def _sample(t, most: int = 2000):
+    """At most `most` values of a tensor, as floats: enough to draw, never a flood."""
+    try:
+        values = t.detach().cpu() if hasattr(t, "detach") else t
+        return np.asarray(values, dtype=np.float64).reshape(-1)[:most].copy()
+    except Exception:   # not array-like: the plot goes without the data
+        return None
+
+
 @probe("p1_fit")
 def fit_probe(student, seeds: list, noise_std: float, grid, good_enough: float) -> dict:
     """The student's own pipeline with its defaults (K epochs), once per seed, until a fit is good enough.
@@ -308,6 +317,7 @@ def fit_probe(student, seeds: list, noise_std: float, grid, good_enough: float) 
             pred = model(grid_t)
         losses = _plain_losses(losses)
         runs.append({"seed": int(seed), "pred": pred, "seconds": seconds, "n": int(X.shape[0]),
+                     "X": _sample(X), "Y": _sample(Y),   # for the student kit's plot
                      "epochs": len(losses) if isinstance(losses, list) else None,
                      "last_loss": losses[-1] if isinstance(losses, list) and losses else None})
         try:

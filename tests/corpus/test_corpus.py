@@ -72,7 +72,7 @@ CASES = {
     "missing_convolution": (lambda f: write_submission(f, drop=("convolution",)),
                             {"Q6": 0.0, "Q7": 0.0, "Q8": 0.0}, "convolution.py was not found"),
     "untouched_template": (_template, {**ALL_ZERO, "P1": 1.0}, "still raises NotImplementedError"),
-    "seed_001_notebook": (_seed_001, {**ALL_ZERO, "P1": 1.0}, "the contract names the layers l1, l2, l3"),
+    "seed_001_notebook": (_seed_001, {**ALL_ZERO, "P1": 2.0}, "the contract names the layers l1, l2, l3"),
 }
 
 

@@ -159,13 +159,13 @@ def test_buggy_example_fails_the_right_checks_with_teaching_messages(buggy_run, 
     failed = {i: o["message"] for i, o in buggy_run.outcomes.items() if o["status"] != "passed"}
     expected = {   # the visible checks examples/buggy fails (tests/test_examples.py lists the hidden ones too)
         "P1.train.epochs": r"each epoch took \d+ steps, expected 3",
-        "P1.train.replay": r"",
         "Q1.relu_derivative": re.escape("relu_derivative(0) returned 0, expected 1/2"),
         "Q6.conv1d.question": re.escape("It looks like cross-correlation: the kernel must be flipped"),
         "Q6.conv1d.modes": re.escape("It looks like cross-correlation"),
         "Q8.layer3": r"3b",
     }
-    assert set(failed) <= set(expected) | {"P1.fit", "P2.noisy_fit"}, failed
+    # P1.train.replay may pass or fail with the extra loop: it replays the student's own batches
+    assert set(failed) <= set(expected) | {"P1.fit", "P2.noisy_fit", "P1.train.replay"}, failed
     for check_id, pattern in expected.items():
         assert check_id in failed, check_id
         assert re.search(pattern, failed[check_id]), (check_id, failed[check_id])
