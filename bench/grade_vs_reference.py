@@ -20,9 +20,9 @@ from pathlib import Path
 
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: grader, reference, tests
 
-from conftest import write_submission  # noqa: E402
+from tests.helpers import write_submission  # noqa: E402
 from grader import rubric as rubric_module  # noqa: E402
 from grader.checks.catalog import load_checks  # noqa: E402
 from grader.probes import child as child_module, registry, wire  # noqa: E402

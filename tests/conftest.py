@@ -1,62 +1,19 @@
-"""Shared fixtures: submissions built from the reference, with bugs put in on purpose."""
+"""Shared fixtures: the rubric, submissions built from the reference, the reference graded once."""
 from __future__ import annotations
 
-import re
-import shutil
-import textwrap
 from pathlib import Path
 
 import pytest
 
-import reference
 from grader import rubric as rubric_module
-from grader.outcome import GradingResult, Outcome
+from grader.outcome import GradingResult
 from grader.runner import grade
-
-REFERENCE_DIR = Path(reference.__file__).resolve().parent
-MODULES = ("threelayerSGD", "losses", "activations", "gradients", "softmax", "interpolation", "convolution")
-REPO = Path(__file__).resolve().parents[1]
-
-
-def write_submission(folder: Path, *, patch: dict[str, str] | None = None, replace: dict[str, str] | None = None,
-                     drop: tuple[str, ...] = ()) -> Path:
-    """The reference's seven modules as a student would upload them, then:
-
-    - `patch`: module -> source appended at its end (a redefinition there is a one-bug variant);
-    - `replace`: module -> the module's whole source;
-    - `drop`: modules left out.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in MODULES:
-        if name in drop:
-            continue
-        source = (replace or {}).get(name)
-        if source is None:
-            source = _as_student_module((REFERENCE_DIR / f"{name}.py").read_text())
-            if patch and name in patch:
-                source += "\n\n# --- patched by the test ---\n" + textwrap.dedent(patch[name])
-        (folder / f"{name}.py").write_text(textwrap.dedent(source))
-    return folder
-
-
-def _as_student_module(source: str) -> str:
-    """Reference modules import each other as a package; a submission imports them top-level."""
-    source = re.sub(r"from \.(\w+) import", r"from \1 import", source)
-    return re.sub(r"from reference\.(\w+) import", r"from \1 import", source)
+from tests.helpers import write_submission
 
 
 @pytest.fixture(scope="session")
 def rubric() -> rubric_module.Rubric:
     return rubric_module.load()
-
-
-def grade_checks(submission: Path, rubric: rubric_module.Rubric, ids: list[str] | None = None,
-                 problems: set[str] | None = None) -> dict[str, Outcome]:
-    """Grade only some checks; returns {check id: Outcome}."""
-    entries = [e for e in rubric.checks if (ids is None or e.id in ids) and (problems is None or e.problem in problems)]
-    assert entries, f"no rubric entry matches {ids or problems}"
-    result: GradingResult = grade(submission, rubric, entries=entries)
-    return {o.check_id: o for o in result.outcomes}
 
 
 @pytest.fixture
