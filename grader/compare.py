@@ -158,7 +158,10 @@ def _fmt(x: float) -> str:
 def check_integer(actual: Any, expected: int, what: str) -> None:
     """An int answer: a Python int, or an integral float/0-d tensor holding the right value."""
     try:
-        value = float(np.asarray(actual).reshape(()))
+        array = np.asarray(actual)
+        if array.dtype.kind not in "iuf":   # '4353' or True is no count, even if float() would take it
+            raise TypeError
+        value = float(array.reshape(()))
     except (TypeError, ValueError):
         raise Mismatch(f"{what} should be an integer, but it is {describe(actual)}") from None
     if value != expected:
