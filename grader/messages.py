@@ -45,8 +45,21 @@ def not_attempted(function: str, text: str) -> str:
     return f"Not started yet: {function} still raises NotImplementedError ({text})."
 
 
+OUT_OF_MEMORY = (" The grader caps the memory one check may use (rubric.yaml, limits.memory_mb): look for an "
+                 "n x n matrix where a vector suffices, or for temporaries you can avoid (in-place operations "
+                 "such as mul_, or out=).")
+
+
 def raised(label: str, raised: dict) -> str:
-    return f"{label} raised {raised.get('message') or raised.get('type', 'an exception')}"
+    text = f"{label} raised {raised.get('message') or raised.get('type', 'an exception')}"
+    if _out_of_memory(raised):
+        text += OUT_OF_MEMORY
+    return text
+
+
+def _out_of_memory(raised: dict) -> bool:
+    message = str(raised.get("message", "")).lower()
+    return raised.get("type") == "MemoryError" or "alloc" in message and "memory" in message
 
 
 def timed_out(label: str, seconds: float) -> str:

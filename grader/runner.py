@@ -165,7 +165,11 @@ def _probe_all(pending: list[_Pending], located: Located, config: SandboxConfig,
                 item.outcome = _decided(item.entry, Status.TIMEOUT, messages.BUDGET_EXHAUSTED)
                 continue
             started = time.monotonic()
+            if item.check.fresh_child:
+                session.close()
             _probe_one(item, session, deadline)
+            if item.check.fresh_child:
+                session.close()
             item.duration = time.monotonic() - started
     except ChildFailure as failure:  # the child could not even start: every remaining check says so
         for item in pending:

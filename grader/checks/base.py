@@ -132,6 +132,9 @@ class Check:
     probes: Callable[[np.random.Generator], Sequence[Probe]]
     judge: Callable[[JudgeContext], Verdict]
     hint: str = ""                 # shown with every failure, hidden checks included: teach, never reveal
+    # Probed in a child of its own, so that the memory limit measures this check alone and not
+    # what earlier checks (a training, matplotlib) left mapped in a shared child.
+    fresh_child: bool = False
 
 
 CHECKS: dict[str, Check] = {}

@@ -265,4 +265,4 @@ def _large_problem(got: dict, probe: Probe, tol: Tolerance) -> str:
     return ""
 
 
-register(Check("Q2.vjp_large", _large_probes, _judge_large, hint=VJP_HINT))
+register(Check("Q2.vjp_large", _large_probes, _judge_large, hint=VJP_HINT, fresh_child=True))

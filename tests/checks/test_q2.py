@@ -140,6 +140,7 @@ def test_vjp_building_the_jacobian_fails_fast_at_n_1e7(outcomes):
     large = result["Q2.vjp_large"]
     assert large.status is Status.ERROR, large.detail
     assert re.search(r"softmax_vjp\(x, g\) with n = 10\^7 raised (RuntimeError|MemoryError)", large.message)
+    assert "n x n matrix where a vector suffices" in large.message   # out of memory, explained
     assert large.message.endswith("Hint: " + VJP_HINT)
     assert large.duration < 30                                      # the allocation fails at once
 
@@ -197,3 +198,20 @@ def test_expected_large_matches_a_direct_computation():
     got = expected_large({**params, "target": "softmax.sigmoid_vjp"})
     np.testing.assert_allclose(got["values"], sigm[picks], rtol=1e-10)
     assert got["sum"] == pytest.approx(sigm.sum(), rel=1e-10)
+
+
+def test_large_vjps_get_a_child_of_their_own(tmp_path, rubric):
+    """Memory that an earlier check left behind in the shared child never fails the n = 10^7 VJPs."""
+    hoard = '''
+_HOARD = []
+_softmax = softmax
+
+
+def softmax(x, dim=-1):
+    import numpy
+    _HOARD.append(numpy.ones(45 * 2**20 // 8 * 8))   # 360 MB kept alive in the child
+    return _softmax(x, dim)
+'''
+    folder = write_submission(tmp_path / "hoarder", patch={"softmax": hoard})
+    outcomes = grade_checks(folder, rubric, ["Q2.softmax", "Q2.vjp_large"])
+    assert outcomes["Q2.vjp_large"].status is Status.PASSED, outcomes["Q2.vjp_large"].message
