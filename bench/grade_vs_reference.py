@@ -22,7 +22,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: grader, reference, tests
 
-from tests.helpers import write_submission  # noqa: E402
+from tests.hw3testing import write_submission  # noqa: E402
 from grader import rubric as rubric_module  # noqa: E402
 from grader.checks.catalog import load_checks  # noqa: E402
 from grader.probes import child as child_module, registry, wire  # noqa: E402

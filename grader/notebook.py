@@ -462,7 +462,9 @@ class _Converter:
             if isinstance(s, ast.ImportFrom) and s.level:
                 self.skipped.add("other", cell, _short(s))
                 return
-            missing = [t for t in _import_top(s) if not self.installed(t)]
+            # the submission's own modules are guarded even when a same-named package is installed:
+            # which one the child finds is the child's business, and a failed import skips only this line
+            missing = [t for t in _import_top(s) if self.local(t) or not self.installed(t)]
             if missing:
                 for t in missing:
                     if not self.local(t):

@@ -8,7 +8,7 @@ import pytest
 from grader import rubric as rubric_module
 from grader.outcome import GradingResult
 from grader.runner import grade
-from tests.helpers import write_submission
+from tests.hw3testing import write_submission
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,7 @@ from grader import rubric as rubric_module
 from grader.outcome import GradingResult, Status
 from grader.report import gradescope
 from grader.runner import grade
-from tests.helpers import MODULES, REFERENCE_DIR, as_student_module, write_submission
+from tests.hw3testing import MODULES, REFERENCE_DIR, as_student_module, write_submission
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"

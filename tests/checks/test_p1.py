@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.helpers import grade_checks
+from tests.hw3testing import grade_checks
 from grader.checks import p1
 from grader.checks.base import CHECKS, JudgeContext, Observation
 from grader.compare import Tolerance

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import grade_checks
+from tests.hw3testing import grade_checks
 from grader.outcome import Status
 
 COUNT_IDS = ["P2.count_params", "P2.count_params.general"]

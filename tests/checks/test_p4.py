@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from tests.helpers import grade_checks, write_submission
+from tests.hw3testing import grade_checks, write_submission
 from grader.checks import p4
 from grader.checks.base import CHECKS
 from grader.checks.p5 import build_fn as p5_build

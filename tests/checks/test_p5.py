@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import grade_checks, write_submission
+from tests.hw3testing import grade_checks, write_submission
 from grader.checks import p5
 from grader.checks.base import Observation
 from grader.compare import Tolerance

@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from tests.helpers import grade_checks, write_submission
+from tests.hw3testing import grade_checks, write_submission
 from grader.checks import p6, p7  # noqa: F401  (p7: its SGD probes)
 from grader.checks.base import CHECKS
 from grader.outcome import Status

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.helpers import grade_checks, write_submission
+from tests.hw3testing import grade_checks, write_submission
 from grader.checks.q2 import VJP_HINT, expected_large
 from grader.outcome import Status
 from grader.runner import grade

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.helpers import grade_checks, write_submission
+from tests.hw3testing import grade_checks, write_submission
 from grader.outcome import Status
 
 Q3_IDS = ["Q3.softmax_temperature", "Q3.softmax_temperature.limits", "Q3.two_class_logit", "Q3.reduce_logits"]

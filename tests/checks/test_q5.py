@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.helpers import grade_checks, write_submission
+from tests.hw3testing import grade_checks, write_submission
 from grader.checks.q5 import RELU_HINT, check_interpolator, hard_samples
 from grader.outcome import Status
 from reference.interpolation import relu_interpolator, sigmoid_interpolator

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import grade_checks, write_submission
+from tests.hw3testing import grade_checks, write_submission
 from grader.checks.base import CHECKS, JudgeContext, Observation, Verdict, value_of
 from grader.checks.q7 import random_stack, sequential_shape
 from grader.compare import Tolerance

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import grade_checks, write_submission
+from tests.hw3testing import grade_checks, write_submission
 from grader.checks.base import CHECKS, JudgeContext, Observation, Verdict, value_of
 from grader.checks.q8 import PARTS, judge_2b, judge_part
 from grader.compare import Tolerance

@@ -16,7 +16,7 @@ import pytest
 from grader.outcome import Status
 from grader.runner import grade
 
-from tests.helpers import MODULES, REFERENCE_DIR, write_submission  # noqa: F401
+from tests.hw3testing import MODULES, REFERENCE_DIR, write_submission  # noqa: F401
 
 DATA = Path(__file__).resolve().parent / "data"
 TEMPLATE = REFERENCE_DIR.parent / "student_template"

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import write_submission
+from tests.hw3testing import write_submission
 from grader import rubric as rubric_module
 from grader.build import autograder, gradescope_entry
 from grader.checks.catalog import load_checks

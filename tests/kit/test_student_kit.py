@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 import reference
-from tests.helpers import REPO, write_submission
+from tests.hw3testing import REPO, write_submission
 from grader import rubric as rubric_module
 from grader.build.student_kit import KIT_NAME, KitBuildError, build_kit_report, reference_as_submission, strip_module
 from grader.checks.catalog import load_checks

@@ -1,6 +1,6 @@
 """What the tests share besides fixtures: submissions built from the reference, grading a few checks.
 
-A module of its own (not conftest.py) so that test files import it by one unambiguous name,
+A module of its own (not conftest.py, and named like no student module) so that test files import it by one unambiguous name,
 whichever conftest.py pytest loaded last."""
 from __future__ import annotations
 
