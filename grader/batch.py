@@ -537,7 +537,7 @@ class _Pool:
 
     def _terminate(self) -> None:
         """SIGTERM the workers: each kills its running child and its zygote, then exits."""
-        processes = list(getattr(self.executor, "_processes", {}).values())
+        processes = list((getattr(self.executor, "_processes", None) or {}).values())   # None once broken
         for process in processes:
             if process.is_alive():
                 process.terminate()
