@@ -6,6 +6,7 @@ P2.noisy_fit) are left out here for time: tests/test_examples.py grades them in 
 """
 from __future__ import annotations
 
+import ast
 import json
 import shutil
 import zipfile
@@ -58,6 +59,20 @@ def _notebook_supplies_losses(folder: Path) -> Path:
     return folder
 
 
+def _one_bug(module: str, function: str):
+    """The reference with one function replaced by the buggy example's version of it."""
+    text = _BUGGY_EXAMPLE[module]
+    node = next(n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef) and n.name == function)
+    return lambda folder: write_submission(folder, patch={module: ast.get_source_segment(text, node)})
+
+
+def _buggy_example_modules() -> dict[str, str]:
+    return {p.stem: p.read_text() for p in (REFERENCE_DIR.parent / "examples" / "buggy").glob("*.py")}
+
+
+_BUGGY_EXAMPLE = _buggy_example_modules()
+
+
 def _seed_001(folder: Path) -> Path:
     folder.mkdir(parents=True)
     shutil.copy(DATA / "seed001_notebook.ipynb", folder / "hw3.ipynb")
@@ -72,6 +87,11 @@ CASES = {
     "missing_convolution": (lambda f: write_submission(f, drop=("convolution",)),
                             {"Q6": 0.0, "Q7": 0.0, "Q8": 0.0}, "convolution.py was not found"),
     "untouched_template": (_template, {**ALL_ZERO, "P1": 1.0}, "still raises NotImplementedError"),
+    "extra_loop_around_the_batches": (_one_bug("threelayerSGD", "train"), {"P1": 13.0}, "expected 3"),
+    "cross_entropy_overflows": (_one_bug("losses", "cross_entropy"), {"P3": 5.0}, "log-sum-exp"),
+    "conv1d_is_cross_correlation": (_one_bug("convolution", "conv1d"), {"Q6": 0.0}, "cross-correlation"),
+    "missing_losses_and_softmax": (lambda f: write_submission(f, drop=("losses", "softmax")),
+                                   {"P3": 0.0, "Q2": 0.0, "Q3": 0.0}, "softmax.py was not found"),
     "seed_001_notebook": (_seed_001, {**ALL_ZERO, "P1": 2.0}, "the contract names the layers l1, l2, l3"),
 }
 
