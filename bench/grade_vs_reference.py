@@ -46,11 +46,11 @@ class TreeMemory(threading.Thread):
     def __init__(self) -> None:
         super().__init__(daemon=True)
         self.peak_rss = self.peak_pss = 0
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
 
     def run(self) -> None:
         me = psutil.Process()
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             rss = pss = 0
             for proc in [me, *me.children(recursive=True)]:
                 try:
@@ -63,7 +63,7 @@ class TreeMemory(threading.Thread):
             time.sleep(0.02)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping.set()
         self.join()
 
 

@@ -430,8 +430,10 @@ def run_batch(folder: Path, out: Path, *, jobs: int | None = None, force: bool =
         except KeyboardInterrupt:  # a second Ctrl-C, or run outside the main thread
             stop.set()
         finally:
-            pool.close(abandon=list(inflight) if stop.is_set() else None)
-    rows = _write_summaries(out, items, stamps, time.monotonic() - started, graded)
+            with _stop_on_signals(stop, second_interrupts=False):   # cleaning up: Ctrl-C only asks again
+                pool.close(abandon=list(inflight) if stop.is_set() else None)
+    with _stop_on_signals(stop, second_interrupts=False):           # the CSV always matches the disk
+        rows = _write_summaries(out, items, stamps, time.monotonic() - started, graded)
     return BatchSummary(graded, skipped, failed, len(tasks) - graded, stop.is_set(),
                         time.monotonic() - started, rows)
 
@@ -444,7 +446,7 @@ def _check_problems(problems: list[str] | None) -> list[str] | None:
     if unknown:
         raise rubric_module.RubricError(f"unknown problem key(s) {', '.join(unknown)}; "
                                         f"use {', '.join(rubric_module.PROBLEMS)}")
-    return wanted
+    return None if set(wanted) == set(rubric_module.PROBLEMS) else wanted   # all of them: the same run as none
 
 
 def _grade_all(pool: "_Pool", tasks: list[_Task], inflight: dict, args: tuple, zygote: bool,
@@ -554,12 +556,13 @@ class _stop_on_signals:
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self, stop: threading.Event) -> None:
+    def __init__(self, stop: threading.Event, *, second_interrupts: bool = True) -> None:
         self.stop = stop
+        self.second_interrupts = second_interrupts
         self.previous: dict = {}
 
     def _handler(self, signum, frame) -> None:
-        if self.stop.is_set():
+        if self.stop.is_set() and self.second_interrupts:
             raise KeyboardInterrupt
         self.stop.set()
 
@@ -587,9 +590,11 @@ def _load(folder: Path, stamp: str | None) -> GradingResult | None:
 
 
 def _cached(folder: Path, stamp: str) -> GradingResult | None:
-    """A result a rerun can keep: same fingerprint, and not a failure of the grader."""
+    """A result a rerun can keep: same fingerprint, and no failure of the grader, whole or in one check."""
     result = _load(folder, stamp)
-    return None if result is None or result.grader_failure else result
+    if result is None or gradebook.row_status(result) == "grader_error":
+        return None
+    return result
 
 
 def _save(folder: Path, result: GradingResult, stamp: str | None) -> None:

@@ -448,6 +448,31 @@ def test_grader_failures_are_reported_and_regraded(small, tmp_path, monkeypatch)
     assert (again.graded, again.failed, again.skipped) == (3, 0, 0)
 
 
+def test_a_grader_error_in_one_check_is_graded_again(small, tmp_path, monkeypatch):
+    """Not only whole failures: a result where one check hit a bug of ours is not kept either."""
+    out = tmp_path / "out"
+    real = batch.grade_one
+
+    def one_check_broken(*args, **kwargs):
+        data = real(*args, **kwargs)
+        data["outcomes"][0]["status"] = Status.GRADER_ERROR.value
+        return data
+
+    monkeypatch.setattr(batch, "grade_one", one_check_broken)
+    batch.run_batch(small, out, jobs=1, problems=["P3"], executor=_InlineExecutor())
+    assert {r["status"] for r in read_csv(out / "grades.csv").values()} == {"grader_error"}
+    monkeypatch.undo()
+    again = batch.run_batch(small, out, jobs=1, problems=["P3"], executor=_InlineExecutor())
+    assert (again.graded, again.skipped) == (3, 0)
+    assert {r["status"] for r in read_csv(out / "grades.csv").values()} == {"graded"}
+
+
+def test_naming_every_problem_is_the_same_run_as_naming_none(small, tmp_path):
+    everything = list(rubric_module.PROBLEMS)
+    assert batch.fingerprint(small / "correct", rubric_module.load(), batch._check_problems(everything)) == \
+        batch.fingerprint(small / "correct", rubric_module.load(), batch._check_problems(None))
+
+
 def _failing_grade_one(path, rubric_path, problems, submission_id, zygote=True):
     raise RuntimeError("a bug in the grader")
 
