@@ -113,6 +113,7 @@ class _Session:
         self.child: Child | None = None
         self.import_errors: dict[str, tuple[Status, str]] = {}
         self.imported: set[str] = set()
+        self.probed = False            # whether the current child has run a probe (is no longer fresh)
 
     def ensure_child(self) -> Child:
         if self.child is None or not self.child.alive():
@@ -121,6 +122,7 @@ class _Session:
             notebook = str(self.located.notebook) if self.located.notebook else None
             self.child = Child(modules, notebook, self.workdir, self.config)
             self.imported = set()
+            self.probed = False
         return self.child
 
     def module_problem(self, module: str) -> tuple[Status, str] | None:
@@ -157,15 +159,18 @@ class _Session:
 def _probe_all(pending: list[_Pending], located: Located, config: SandboxConfig, workdir: str,
                import_timeout: float, deadline: float) -> None:
     session = _Session(located, config, workdir, import_timeout)
+    # Checks that need a child of their own go first: the first one gets the child that
+    # has just started, so each costs one extra child start, not two.
+    order = sorted(pending, key=lambda item: not (item.check is not None and item.check.fresh_child))
     try:
-        for item in pending:
+        for item in order:
             if item.outcome is not None:
                 continue
             if time.monotonic() > deadline:
                 item.outcome = _decided(item.entry, Status.TIMEOUT, messages.BUDGET_EXHAUSTED)
                 continue
             started = time.monotonic()
-            if item.check.fresh_child:
+            if item.check.fresh_child and session.probed:
                 session.close()
             _probe_one(item, session, deadline)
             if item.check.fresh_child:
@@ -187,6 +192,7 @@ def _probe_one(item: _Pending, session: _Session, deadline: float) -> None:
             return
         timeout = min(item.entry.timeout, max(deadline - time.monotonic(), 1.0))
         params = wire.encode(probe.params)
+        session.probed = True
         answer = session.request({"op": "probe", "kind": probe.kind, "params": params}, timeout, what=probe.label)
         if "ok" in answer:
             try:
