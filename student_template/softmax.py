@@ -43,7 +43,7 @@ def softmax_vjp(x, g):
     """Question 2.4: ``J(x)^T g`` for the softmax Jacobian J, in O(n) time and memory.
 
     ``x`` and ``g`` have shape (n,); return shape (n,). The grader calls it with
-    n = 10**7, where an n x n matrix (800 TB) cannot exist: never build
+    n = 10**6, where an n x n float64 matrix (8 TB) cannot exist: never build
     ``softmax_jacobian(x)``. Expand ``sum_i J_ij g_i`` with Question 2.1's
     formula to find an expression that only uses vectors and one dot product.
     """
@@ -54,7 +54,7 @@ def sigmoid_vjp(x, g):
     """Question 2.4: ``J(x)^T g`` for the sigmoid Jacobian J, in O(n) time and memory.
 
     ``x`` and ``g`` have shape (n,); return shape (n,). As for ``softmax_vjp``,
-    n = 10**7 must work: never build the n x n matrix.
+    n = 10**6 must work: never build the n x n matrix.
     """
     raise NotImplementedError("Question 2: implement sigmoid_vjp")
 

@@ -1,10 +1,10 @@
-"""Probe kinds on inputs too large to cross the pipe (Question 2: VJPs at n = 10^7).
+"""Probe kinds on inputs too large to cross the pipe (Question 2: VJPs at n = 10^6).
 
 The child builds the inputs itself from a cheap deterministic formula, calls the
 student's function, and sends back only a summary: the output's shape and dtype,
 its entries at the indices the parent chose, its sum, and how long the call took.
 The parent recomputes the expected summary in chunks (`grader/checks/q2.py`), so
-neither side ever sends 10^7 numbers, and the parent never holds them at once.
+neither side ever sends n numbers, and the parent never holds them at once.
 
 Inputs (float64, i = 0 .. n - 1, in exactly this order of operations, which the
 judge repeats with numpy):

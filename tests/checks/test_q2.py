@@ -1,4 +1,4 @@
-"""Question 2 checks: softmax, Jacobians, VJPs (small and at n = 10^7)."""
+"""Question 2 checks: softmax, Jacobians, VJPs (small and at n = 10^6)."""
 from __future__ import annotations
 
 import dataclasses
@@ -112,8 +112,8 @@ def test_correct_solutions_pass_every_q2_check(outcomes, style):
 
 def test_large_vjps_report_their_time(outcomes):
     message = outcomes["reference"]["Q2.vjp_large"].message
-    assert re.search(r"At n = 10\^7: softmax_vjp took [\d.]+ s, peak memory \d+ MB; sigmoid_vjp took [\d.]+ s, "
-                     r"peak memory \d+ MB \(x and g included: 153 MB\)\.", message)
+    assert re.search(r"At n = 10\^6: softmax_vjp took [\d.]+ s, peak memory \d+ MB; sigmoid_vjp took [\d.]+ s, "
+                     r"peak memory \d+ MB \(x and g included: 15 MB\)\.", message)
 
 
 def test_naive_softmax_is_nan_on_large_logits(outcomes):
@@ -133,13 +133,13 @@ def test_jacobian_must_be_a_matrix(outcomes):
     assert re.search(re.escape("has shape (4,), expected shape (4, 4)"), outcome.message)
 
 
-def test_vjp_building_the_jacobian_fails_fast_at_n_1e7(outcomes):
+def test_vjp_building_the_jacobian_fails_fast_at_large_n(outcomes):
     result = outcomes["buggy"]
     assert result["Q2.softmax_vjp"].status is Status.PASSED        # right at small n
     assert result["Q2.sigmoid_vjp"].status is Status.PASSED
     large = result["Q2.vjp_large"]
     assert large.status is Status.ERROR, large.detail
-    assert re.search(r"softmax_vjp\(x, g\) with n = 10\^7 raised (RuntimeError|MemoryError)", large.message)
+    assert re.search(r"softmax_vjp\(x, g\) with n = 10\^6 raised (RuntimeError|MemoryError)", large.message)
     assert "n x n matrix where a vector suffices" in large.message   # out of memory, explained
     assert large.message.endswith("Hint: " + VJP_HINT)
     assert large.duration < 30                                      # the allocation fails at once
@@ -158,10 +158,10 @@ def test_vjp_shape_and_missing_term(outcomes):
     assert result["Q2.sigmoid_vjp"].status is Status.FAILED
     large = result["Q2.vjp_large"]
     assert large.status is Status.FAILED
-    assert re.search(re.escape("softmax_vjp(x, g) with n = 10^7, at ") + r"\d+" + re.escape(" sampled entries,: "
+    assert re.search(re.escape("softmax_vjp(x, g) with n = 10^6, at ") + r"\d+" + re.escape(" sampled entries,: "
                      "values are not close!"), large.message)
-    assert re.search(re.escape("sigmoid_vjp(x, g) with n = 10^7 returned torch.Tensor of shape (10000000, 1), "
-                               "expected shape (10000000,) like x."), large.message)
+    assert re.search(re.escape("sigmoid_vjp(x, g) with n = 10^6 returned torch.Tensor of shape (1000000, 1), "
+                               "expected shape (1000000,) like x."), large.message)
 
 
 def test_quadratic_time_vjp_times_out(tmp_path, rubric):
@@ -201,7 +201,7 @@ def test_expected_large_matches_a_direct_computation():
 
 
 def test_large_vjps_get_a_child_of_their_own(tmp_path, rubric):
-    """Memory that an earlier check left behind in the shared child never fails the n = 10^7 VJPs."""
+    """Memory that an earlier check left behind in the shared child never fails the large-n VJPs."""
     hoard = '''
 _HOARD = []
 _softmax = softmax

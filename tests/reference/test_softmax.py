@@ -96,8 +96,8 @@ def test_vjps_equal_jacobian_transpose_times_g(x, data):
     torch.testing.assert_close(softmax_vjp(t, g), want, rtol=1e-10, atol=1e-12)
 
 
-def test_vjps_at_ten_million():
-    n = 10**7
+def test_vjps_at_one_million():
+    n = 10**6
     gen = torch.Generator().manual_seed(0)
     x = 5 * torch.randn(n, generator=gen, dtype=F64)
     g = torch.randn(n, generator=gen, dtype=F64)
