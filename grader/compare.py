@@ -14,12 +14,15 @@ numpy only: judges run in the parent, which must not need torch to compare.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
+from .messages import FLOAT64_REQUIRED
 from .probes.wire import Opaque, TorchArray
 
 MAX_INDICES_SHOWN = 5
@@ -27,8 +30,23 @@ MAX_INDICES_SHOWN = 5
 
 @dataclass(frozen=True)
 class Tolerance:
+    """rtol/atol for float64 answers, and how far a float32 answer may be off (as torch.testing does,
+    the tolerance follows the dtype the student chose). A float32 answer is judged norm-wise at
+    `float32_rtol` (relative to the largest expected entry), unless precision is the point of the
+    check (`float64_only`), where it gets no slack and the message says why it failed."""
+
     rtol: float = 1e-6
     atol: float = 1e-8
+    float32_rtol: float = 1e-4     # ~800 float32 ulps: a few dozen roundings, times the check's conditioning
+    float64_only: bool = False
+
+    def for_answer(self, actual: Any, expected: Any = None) -> "Tolerance":
+        """The tolerance that applies to `actual`: widened to float32 precision when it carries no more."""
+        if self.float64_only or not float32_precision(actual):
+            return self
+        scale = _largest_finite(expected) if expected is not None else 0.0
+        return Tolerance(max(self.rtol, self.float32_rtol), max(self.atol, self.float32_rtol * scale),
+                         self.float32_rtol, self.float64_only)
 
 
 class Mismatch(Exception):
@@ -110,9 +128,70 @@ def _compare_arrays(actual: np.ndarray, expected: np.ndarray, tol: Tolerance, wh
         raise Mismatch(f"{what} has complex dtype {actual.dtype}; expected real numbers")
     a = actual.astype(np.float64)
     e = expected.astype(np.float64)
-    close = np.isclose(a, e, rtol=tol.rtol, atol=tol.atol, equal_nan=equal_nan)
+    applied = tol.for_answer(actual, e)
+    close = np.isclose(a, e, rtol=applied.rtol, atol=applied.atol, equal_nan=equal_nan)
     if not close.all():
-        raise Mismatch(_value_mismatch(a, e, close, tol, what))
+        message = _value_mismatch(a, e, close, applied, what)
+        if tol.float64_only and float32_precision(actual):
+            message += "\n" + FLOAT64_REQUIRED
+        raise Mismatch(message)
+    if applied is not tol and not np.isclose(a, e, rtol=tol.rtol, atol=tol.atol, equal_nan=equal_nan).all():
+        _note_float32_slack(what)
+
+
+_FLOAT32_SLACK: contextvars.ContextVar[list | None] = contextvars.ContextVar("float32_slack", default=None)
+
+
+@contextlib.contextmanager
+def noting_float32_slack() -> Iterator[list[str]]:
+    """Collect the comparisons that passed only thanks to float32 slack (the runner tells the student)."""
+    used: list[str] = []
+    token = _FLOAT32_SLACK.set(used)
+    try:
+        yield used
+    finally:
+        _FLOAT32_SLACK.reset(token)
+
+
+def _note_float32_slack(what: str) -> None:
+    used = _FLOAT32_SLACK.get()
+    if used is not None:
+        used.append(what)
+
+
+def float32_precision(value: Any) -> bool:
+    """Whether a returned value carries float32 precision at most: a float32 (or float16) array, or
+    floats that float32 holds exactly while float16 does not (a float32 result taken out with .item()).
+    Evidence the parent recomputes from the numbers themselves, whatever the child says of its dtype."""
+    if isinstance(value, dict):
+        return any(float32_precision(v) for v in value.values())
+    if isinstance(value, (list, tuple)) and not _is_numeric_sequence(value):
+        return any(float32_precision(v) for v in value)
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError):
+        return False
+    if arr.dtype.kind != "f":
+        return False
+    if arr.dtype.itemsize <= 4:
+        return True
+    finite = arr[np.isfinite(arr)]
+    if finite.size == 0:
+        return False
+    with np.errstate(over="ignore"):
+        in_float32 = bool((finite.astype(np.float32).astype(np.float64) == finite).all())
+        fractional = finite[finite != np.round(finite)]            # integers say nothing of the dtype
+        beyond_float16 = bool((fractional.astype(np.float16).astype(np.float64) != fractional).any())
+    return in_float32 and beyond_float16
+
+
+def _largest_finite(expected: Any) -> float:
+    try:
+        arr = np.abs(np.asarray(expected, dtype=np.float64))
+    except (TypeError, ValueError):
+        return 0.0
+    finite = arr[np.isfinite(arr)]
+    return float(finite.max()) if finite.size else 0.0
 
 
 def _value_mismatch(a: np.ndarray, e: np.ndarray, close: np.ndarray, tol: Tolerance, what: str) -> str:

@@ -16,6 +16,11 @@ MODULE_PROBLEMS = {
 GRADER_BUG = ("The grader itself failed on this check (not your fault). "
               "Your instructor can see the details; please let them know.")
 NO_DECLARATION = "rubric.yaml lists check {id!r}, but grader/checks/ declares no check with that id."
+FLOAT64_REQUIRED = ("This check needs float64: your result carries float32 precision only (about 7 significant "
+                    "digits), and precision is what this check is about. Keep the float64 inputs in float64 "
+                    "(no .float() or dtype=torch.float32).")
+FLOAT32_NOTE = ("Judged at float32 precision, because your result is float32 (about 7 significant digits); "
+                "in float64, the dtype of the inputs, it would match to about 15 digits.")
 BUDGET_EXHAUSTED = ("Not run: the time for the whole grading ran out before this check. "
                     "Look for slow or endless code in the checks that timed out above.")
 
@@ -62,6 +67,14 @@ def _out_of_memory(raised: dict) -> bool:
     return raised.get("type") == "MemoryError" or "alloc" in message and "memory" in message
 
 
+def builds_on(causes: list[tuple[str, str]]) -> str:
+    """A later check that fails with the earlier ones it builds on: send the student there first."""
+    named = "; ".join(f'{check_id} ("{title}")' for check_id, title in causes)
+    these = "that check" if len(causes) == 1 else "those checks"
+    return (f"This check builds on code that also failed {named}: fix {these} first; "
+            "the same bug may be all that fails here.")
+
+
 def timed_out(label: str, seconds: float) -> str:
     return (f"{label} did not finish within {seconds:g} s. Is there an endless loop, "
             "or a computation far slower than needed (an n x n matrix where O(n) suffices)?")
@@ -89,10 +102,12 @@ def for_student(status: Status, message: str, hint: str, *, secret: bool) -> str
 
 
 def _secret_message(status: Status, message: str) -> str:
-    # Labels and exception texts can quote the hidden inputs: only the kind of outcome is said.
+    # Labels and exception texts can quote the hidden inputs: only the kind of outcome is said,
+    # with the grader's own fixed sentences that name a cause without any value.
     if status in (Status.MISSING, Status.GRADER_ERROR):
         return message
-    return SECRET_BY_STATUS[status]
+    kept = [sentence for sentence in _VALUE_FREE if sentence in message]
+    return "\n".join([SECRET_BY_STATUS[status], *kept])
 
 
 SECRET_BY_STATUS = {
@@ -102,3 +117,7 @@ SECRET_BY_STATUS = {
     Status.TIMEOUT: "This hidden check did not finish within its time limit (an endless loop, or far too slow?).",
     Status.NOT_ATTEMPTED: "Not started yet: the function still raises NotImplementedError.",
 }
+
+
+# Fixed sentences of the grader that reveal no input or expected value: a hidden check keeps them.
+_VALUE_FREE = (FLOAT64_REQUIRED, FLOAT32_NOTE)

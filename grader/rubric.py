@@ -17,7 +17,8 @@ VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 DEFAULT_PATH = Path(__file__).resolve().parent / "rubric.yaml"
 
 _CHECK_FIELDS = {"id", "problem", "title", "points", "visibility", "rtol", "atol", "timeout", "seed"}
-_DEFAULT_FIELDS = {"visibility", "rtol", "atol", "timeout", "seed"}
+_OPTIONAL_FIELDS = {"float32_rtol", "float64_only", "builds_on"}
+_DEFAULT_FIELDS = {"visibility", "rtol", "atol", "timeout", "seed"} | _OPTIONAL_FIELDS
 _MANUAL_FIELDS = {"id", "problem", "title", "points"}
 _LIMIT_FIELDS = {"total_points", "import_timeout", "budget_seconds", "memory_mb", "file_mb", "output_cap"}
 _TOP_FIELDS = {"defaults", "limits", "checks", "manual"}
@@ -38,6 +39,9 @@ class CheckEntry:
     atol: float
     timeout: float
     seed: int
+    float32_rtol: float = 1e-4       # how far a float32 answer may be off, relative to the largest entry
+    float64_only: bool = False       # precision is the point: float32 answers get no slack
+    builds_on: tuple[str, ...] = ()  # checks whose failure usually explains this one's (named in its message)
 
     @property
     def secret(self) -> bool:
@@ -113,6 +117,7 @@ def parse(data: Any, source: str = "rubric.yaml") -> Rubric:
     manual = tuple(_parse_manual(_mapping(m, f"{source}, manual[{i}]"), f"{source}, manual[{i}]")
                    for i, m in enumerate(data.get("manual") or []))
     _unique_ids(checks + manual, source)
+    _known_causes(checks, source)
     total = round(sum(c.points for c in checks), 6)
     if abs(total - limits.total_points) > 1e-6:
         raise RubricError(f"{source}: the autograded points sum to {total:g}, "
@@ -135,7 +140,7 @@ def _no_unknown(data: dict, allowed: set[str], where: str) -> None:
 
 def _parse_check(raw: dict, where: str) -> CheckEntry:
     where = f"{where} (id {raw.get('id')!r})" if "id" in raw else where
-    _no_unknown(raw, _CHECK_FIELDS, where)
+    _no_unknown(raw, _CHECK_FIELDS | _OPTIONAL_FIELDS, where)
     for name in sorted(_CHECK_FIELDS):
         if name not in raw:
             raise RubricError(f"{where}: missing field {name!r}")
@@ -149,7 +154,24 @@ def _parse_check(raw: dict, where: str) -> CheckEntry:
         atol=_number(raw, "atol", where),
         timeout=_number(raw, "timeout", where, positive=True),
         seed=int(_number(raw, "seed", where, integer=True)),
+        float32_rtol=_number(raw, "float32_rtol", where, positive=True) if "float32_rtol" in raw else 1e-4,
+        float64_only=_flag(raw, "float64_only", where),
+        builds_on=_ids(raw, "builds_on", where),
     )
+
+
+def _ids(raw: dict, name: str, where: str) -> tuple[str, ...]:
+    value = raw.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise RubricError(f"{where}: {name!r} must be a list of check ids, got {value!r}")
+    return tuple(value)
+
+
+def _flag(raw: dict, name: str, where: str) -> bool:
+    value = raw.get(name, False)
+    if not isinstance(value, bool):
+        raise RubricError(f"{where}: {name!r} must be true or false, got {value!r} ({type(value).__name__})")
+    return value
 
 
 def _parse_manual(raw: dict, where: str) -> ManualEntry:
@@ -193,6 +215,15 @@ def _number(raw: dict, name: str, where: str, positive: bool = False, integer: b
         bound = " > 0" if positive else " >= 0"
         raise RubricError(f"{where}: {name!r} must be {kind}{bound}, got {value!r} ({type(value).__name__})")
     return float(value)
+
+
+def _known_causes(checks: tuple[CheckEntry, ...], source: str) -> None:
+    ids = {c.id for c in checks}
+    for check in checks:
+        unknown = [i for i in check.builds_on if i not in ids or i == check.id]
+        if unknown:
+            raise RubricError(f"{source}, check {check.id!r}: 'builds_on' names {', '.join(map(repr, unknown))}, "
+                              "which is not another check of this rubric")
 
 
 def _unique_ids(entries: tuple, source: str) -> None:

@@ -6,6 +6,7 @@ parent's torch and the student's allocations never add up in memory.
 """
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 import traceback
@@ -19,7 +20,7 @@ import numpy as np
 from . import messages
 from .checks import base
 from .checks.catalog import load_checks
-from .compare import Mismatch, Tolerance
+from .compare import Mismatch, Tolerance, noting_float32_slack
 from .outcome import GradingResult, Outcome, Status
 from .probes import wire
 from .rubric import CheckEntry, Rubric
@@ -72,7 +73,7 @@ def grade(
         work.mkdir(mode=0o777)
         work.chmod(0o777)
         _probe_all(pending, located, sandbox, str(work), rubric.limits.import_timeout, deadline)
-    outcomes = tuple(_judge(p) for p in pending)
+    outcomes = _name_causes(tuple(_judge(p) for p in pending), entries)
     return GradingResult(outcomes, round(time.monotonic() - started, 3), located.notes, submission_id,
                          manual_items=_manual(rubric))
 
@@ -229,11 +230,15 @@ def _judge(item: _Pending) -> Outcome:
     if item.outcome is not None:
         return _redacted(item.outcome, item.entry, item.check)
     entry = item.entry
-    ctx = base.JudgeContext(tuple(item.observations), Tolerance(entry.rtol, entry.atol), rng_for(entry))
+    ctx = base.JudgeContext(tuple(item.observations), tolerance_of(entry), rng_for(entry))
     try:
-        verdict = item.check.judge(ctx)
+        with noting_float32_slack() as slack:
+            verdict = item.check.judge(ctx)
         status = Status.PASSED if verdict.fraction >= 1.0 else Status.FAILED
-        outcome = _decided(entry, status, verdict.message, fraction=verdict.fraction)
+        message = verdict.message
+        if status is Status.PASSED and slack:
+            message = f"{message}\n{messages.FLOAT32_NOTE}".strip()
+        outcome = _decided(entry, status, message, fraction=verdict.fraction)
     except base.StudentRaised as exc:
         outcome = _decided(entry, Status.ERROR, messages.raised(exc.label, exc.raised))
     except Mismatch as exc:
@@ -241,6 +246,29 @@ def _judge(item: _Pending) -> Outcome:
     except Exception:
         outcome = _decided(entry, Status.GRADER_ERROR, messages.GRADER_BUG, traceback.format_exc())
     return _redacted(outcome, entry, item.check, item.duration)
+
+
+def tolerance_of(entry: CheckEntry) -> Tolerance:
+    return Tolerance(entry.rtol, entry.atol, entry.float32_rtol, entry.float64_only)
+
+
+_STUDENT_FAILURES = (Status.FAILED, Status.ERROR, Status.TIMEOUT)
+
+
+def _name_causes(outcomes: tuple[Outcome, ...], entries: Sequence[CheckEntry]) -> tuple[Outcome, ...]:
+    """One bug, one place: a failed check whose `builds_on` checks failed too names them first."""
+    failed = {o.check_id: o for o in outcomes if o.status in _STUDENT_FAILURES}
+    builds_on = {e.id: e.builds_on for e in entries}
+    named = []
+    for outcome in outcomes:
+        causes = [failed[i] for i in builds_on.get(outcome.check_id, ())   # a visible message names no hidden check
+                  if i in failed and (failed[i].visibility == "visible" or outcome.visibility != "visible")]
+        if outcome.status in _STUDENT_FAILURES and causes:
+            sentence = messages.builds_on([(c.check_id, c.title) for c in causes])
+            outcome = dataclasses.replace(outcome, message=f"{sentence}\n{outcome.message}".strip(),
+                                          detail=f"{sentence}\n{outcome.detail}".strip())
+        named.append(outcome)
+    return tuple(named)
 
 
 def _decided(entry: CheckEntry, status: Status, message: str, detail: str = "", fraction: float | None = None) -> Outcome:

@@ -461,7 +461,7 @@ def judge_conversion(obs: Observation, tol: Tolerance, rng: np.random.Generator)
     new = to_numpy(forward([t(np.array(W, dtype=np.float64)) for W, _ in layers],
                            [t(np.array(v, dtype=np.float64)) for _, v in layers], t(x), getattr(torch, new_act)))
     try:
-        assert_close(new, given, tol, what=f"y_L of your {new_act} network on {len(x)} inputs x")
+        assert_close(new, given, tol.for_answer(value, given), what=f"y_L of your {new_act} network on {len(x)} inputs x")
     except Mismatch as exc:
         sentence = _conversion_diagnosis(to_tanh, Ws, vs, layers, new, given)
         return (f"{label}: the {new_act} network you returned does not compute the same x -> y_L map as the given "

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Check, JudgeContext, Probe, Verdict, as_torch, call, reference, register, summarize, to_numpy, torch_fn
-from ..compare import Mismatch, as_array, assert_close, describe
+from ..compare import Mismatch, as_array, assert_close, describe, float32_precision
+from ..messages import FLOAT64_REQUIRED
 
 RELU_HINT = ("Sort the samples by w . x and put unit j's kink between consecutive projections (a gap of its own "
              "for each unit, e.g. halfway): M is then triangular and well conditioned; solve M [W2, b2]^T = F.")
@@ -154,9 +155,11 @@ def _judge_interpolator(act: str, reason: str):
     def judge(ctx: JudgeContext) -> Verdict:
         for obs in ctx.observations:
             X, F = obs.probe.params["args"]
-            problem = check_interpolator(obs.value, X, F, act, ctx.tol.rtol)
+            problem = check_interpolator(obs.value, X, F, act, ctx.tol.for_answer(obs.value).rtol)
             if problem.startswith("the network misses"):
-                return Verdict.failed(f"{obs.probe.label}: {problem}: {reason}")
+                needs_float64 = ctx.tol.float64_only and float32_precision(obs.value)
+                return Verdict.failed(f"{obs.probe.label}: {problem}: {reason}"
+                                      + (f"\n{FLOAT64_REQUIRED}" if needs_float64 else ""))
             if problem:
                 return Verdict.failed(f"{obs.probe.label}: {problem}")
         return Verdict.passed()
