@@ -85,3 +85,25 @@ def test_cli_reports_rubric_errors_without_traceback(tmp_path, capsys):
     assert main(["check-rubric", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "rubric error" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("builds_on", ["P3.nope"], "'builds_on' names 'P3.nope', which is not another check of this rubric"),
+    ("builds_on", ["P3.a"], "'builds_on' names 'P3.a', which is not another check of this rubric"),   # itself
+    ("builds_on", "P3.b", "'builds_on' must be a list of check ids"),
+    ("float64_only", "yes", "'float64_only' must be true or false"),
+    ("float32_rtol", 0, "'float32_rtol' must be a number > 0"),
+])
+def test_precision_and_causes_are_validated(field, value, message):
+    data = copy.deepcopy(GOOD)
+    data["checks"][0][field] = value
+    with pytest.raises(rubric_module.RubricError, match=re.escape(message)):
+        rubric_module.parse(data)
+
+
+def test_precision_and_causes_are_read():
+    data = copy.deepcopy(GOOD)
+    data["checks"][1].update(builds_on=["P3.a"], float64_only=True, float32_rtol=1e-3)
+    a, b = rubric_module.parse(data).checks
+    assert (a.builds_on, a.float64_only, a.float32_rtol) == ((), False, 1e-4)
+    assert (b.builds_on, b.float64_only, b.float32_rtol) == (("P3.a",), True, 1e-3)
