@@ -215,3 +215,29 @@ def softmax(x, dim=-1):
     folder = write_submission(tmp_path / "hoarder", patch={"softmax": hoard})
     outcomes = grade_checks(folder, rubric, ["Q2.softmax", "Q2.vjp_large"])
     assert outcomes["Q2.vjp_large"].status is Status.PASSED, outcomes["Q2.vjp_large"].message
+
+
+def test_o_n_vjps_with_twenty_live_temporaries_pass(tmp_path, rubric):
+    """The check tells O(n) from O(n^2); it does not grade the number of temporaries (HOMEWORK.md)."""
+    folder = write_submission(tmp_path / "temporaries", patch={"softmax": '''
+import numpy as np
+
+
+def sigmoid_vjp(x, g):
+    x, g = np.asarray(x, dtype=np.float64), np.asarray(g, dtype=np.float64)
+    kept = [x * (i + 1) for i in range(17)]          # 17 live copies, plus e, s and the result
+    e = np.exp(-np.abs(x))
+    s = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    return s * (1 - s) * g + 0 * kept[0]
+
+
+def softmax_vjp(x, g):
+    x, g = np.asarray(x, dtype=np.float64), np.asarray(g, dtype=np.float64)
+    kept = [x + i for i in range(17)]
+    z = x - x.max()
+    e = np.exp(z)
+    s = e / e.sum()
+    return s * (g - s @ g) + 0 * kept[0]
+'''})
+    outcome = grade_checks(folder, rubric, ["Q2.vjp_large"])["Q2.vjp_large"]
+    assert outcome.status is Status.PASSED, outcome.message
