@@ -105,6 +105,11 @@ def _plan(entries: Sequence[CheckEntry]) -> list[_Pending]:
     return pending
 
 
+#: A child that fails this many starts in a row (dying before it reports ready) is not started
+#: again: every remaining check is a grader error at once, instead of each waiting for its start.
+START_ATTEMPTS = 2
+
+
 class _Session:
     """The child for one submission, restarted on demand, with the imports it has tried."""
 
@@ -115,13 +120,23 @@ class _Session:
         self.import_errors: dict[str, tuple[Status, str]] = {}
         self.imported: set[str] = set()
         self.probed = False            # whether the current child has run a probe (is no longer fresh)
+        self.failed_starts = 0         # starts in a row that died before the child was ready
+        self.start_failure: ChildFailure | None = None
 
     def ensure_child(self) -> Child:
         if self.child is None or not self.child.alive():
             self.close()
+            if self.failed_starts >= START_ATTEMPTS and self.start_failure is not None:
+                raise ChildFailure("startup", self.start_failure.message)
             modules = {k: str(v) for k, v in self.located.modules.items()}
             notebook = str(self.located.notebook) if self.located.notebook else None
-            self.child = Child(modules, notebook, self.workdir, self.config)
+            try:
+                self.child = Child(modules, notebook, self.workdir, self.config)
+            except ChildFailure as failure:
+                if failure.kind == "startup":
+                    self.failed_starts, self.start_failure = self.failed_starts + 1, failure
+                raise
+            self.failed_starts = 0
             self.imported = set()
             self.probed = False
         return self.child
@@ -138,6 +153,8 @@ class _Session:
         if "ok" in answer:
             self.imported.add(module)
             return None
+        if answer.get("failure") == "startup":   # the grader's failure, not the module's: not remembered
+            return (Status.GRADER_ERROR, messages.child_start_failed(), answer["message"])
         status, text = _status_of(answer, f"importing {module}.py", self.import_timeout)
         self.import_errors[module] = (status, messages.import_failed(module, text))
         return self.import_errors[module]
@@ -149,6 +166,8 @@ class _Session:
         except ChildFailure as failure:
             output = self.child.output.text_since(0)[-2000:] if self.child else ""
             self.close()
+            if failure.kind == "startup":   # its own output is in its message (the instructor's detail)
+                output = str(failure)
             return {"failure": failure.kind, "message": str(failure), "output": output}
 
     def close(self) -> None:
@@ -180,7 +199,7 @@ def _probe_all(pending: list[_Pending], located: Located, config: SandboxConfig,
     except ChildFailure as failure:  # the child could not even start: every remaining check says so
         for item in pending:
             if item.outcome is None and not item.observations:
-                item.outcome = _decided(item.entry, Status.ERROR, messages.child_start_failed(str(failure)))
+                item.outcome = _decided(item.entry, Status.GRADER_ERROR, messages.child_start_failed(), str(failure))
     finally:
         session.close()
 
@@ -219,6 +238,8 @@ def _status_of(answer: dict, label: str, timeout: float, function: str = "") -> 
         return Status.ERROR, answer["import_error"]
     if "raised" in answer:
         return Status.ERROR, messages.raised(label, answer["raised"])
+    if answer.get("failure") == "startup":
+        return Status.GRADER_ERROR, messages.child_start_failed()
     if answer.get("failure") == "timeout":
         return Status.TIMEOUT, messages.timed_out(label, timeout)
     if answer.get("failure") in ("crash", "protocol"):
@@ -265,8 +286,8 @@ def _name_causes(outcomes: tuple[Outcome, ...], entries: Sequence[CheckEntry]) -
                   if i in failed and (failed[i].visibility == "visible" or outcome.visibility != "visible")]
         if outcome.status in _STUDENT_FAILURES and causes:
             sentence = messages.builds_on([(c.check_id, c.title) for c in causes])
-            outcome = dataclasses.replace(outcome, message=f"{sentence}\n{outcome.message}".strip(),
-                                          detail=f"{sentence}\n{outcome.detail}".strip())
+            outcome = dataclasses.replace(outcome, message=f"{outcome.message}\n{sentence}".strip(),
+                                          detail=f"{outcome.detail}\n{sentence}".strip())
         named.append(outcome)
     return tuple(named)
 
