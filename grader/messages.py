@@ -88,8 +88,10 @@ def unreadable(label: str, text: str) -> str:
     return f"What {label} returned could not be read back: {text}."
 
 
-def child_start_failed(text: str) -> str:
-    return f"The grader could not start a process for your code ({text}). Please tell your instructor."
+def child_start_failed() -> str:
+    """The child died before running any student code: the install's fault (details: the outcome's detail)."""
+    return ("Not graded: the grader could not start the process that runs your code, so none of your code "
+            "ran. This is not your fault: please tell your instructor (they can see the details).")
 
 
 def for_student(status: Status, message: str, hint: str, *, secret: bool) -> str:
