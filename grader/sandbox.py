@@ -42,7 +42,7 @@ class SandboxConfig:
 class ChildFailure(Exception):
     """The child did not answer: it timed out, died, or sent something unreadable."""
 
-    kind: str      # "timeout" | "crash" | "protocol"
+    kind: str      # "timeout" | "crash" | "protocol" | "startup" (died before running any student code)
     message: str
 
     def __str__(self) -> str:
@@ -76,26 +76,41 @@ class Child:
         self._answer_r, answer_w = os.pipe()
         self.process = self._forked(request_r, answer_w, workdir) if config.zygote else None
         if self.process is None:
-            self.process = subprocess.Popen(
-                self._command(request_r, answer_w),
-                pass_fds=(request_r, answer_w),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                cwd=workdir,
-                env=self._environment(),
-                start_new_session=True,  # one process group: killing it takes any forks along
-            )
+            try:
+                self.process = subprocess.Popen(
+                    self._command(request_r, answer_w),
+                    pass_fds=(request_r, answer_w),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    # not the working folder: with -s, `-m` puts the start folder first on sys.path, and
+                    # student code may write there (a grader/ or numpy.py for the next child); the child
+                    # changes into workdir itself once its own imports are done
+                    cwd="/",
+                    env=self._environment(),
+                    start_new_session=True,  # one process group: killing it takes any forks along
+                )
+            except OSError as exc:
+                for fd in (request_r, answer_w, self._request_w, self._answer_r):
+                    os.close(fd)
+                raise ChildFailure("startup", f"the grader could not start {self.config.python} "
+                                              f"({type(exc).__name__}: {exc})") from None
         os.close(request_r)
         os.close(answer_w)
         self._drain = threading.Thread(target=self._drain_output, daemon=True)
         self._drain.start()
         setup = {"modules": modules, "notebook": notebook, "workdir": workdir,
                  "memory_mb": config.memory_mb, "file_mb": config.file_mb}
-        self._request({"op": "setup", **setup}, config.startup_timeout, expect_ready=True)
+        try:
+            self._request({"op": "setup", **setup}, config.startup_timeout, expect_ready=True)
+        except ChildFailure as failure:
+            # Before "ready" the child has run only its own imports (torch, numpy, grader.probes):
+            # whatever stopped it is the install's fault, never the student's.
+            raise self._start_failed(failure) from None
 
     def _command(self, request_r: int, answer_w: int) -> list[str]:
-        command = [self.config.python, "-u", "-I" if not self.config.pythonpath else "-s",
+        # -B: -I ignores PYTHONDONTWRITEBYTECODE, and no .pyc is ever written next to a student's files
+        command = [self.config.python, "-u", "-B", "-I" if not self.config.pythonpath else "-s",
                    "-m", CHILD_MODULE, str(request_r), str(answer_w)]
         if self.config.run_as_user:
             command = [_runuser(), "-u", self.config.run_as_user, "--", *command]
@@ -119,6 +134,25 @@ class Child:
         if self.config.pythonpath:
             env["PYTHONPATH"] = os.pathsep.join(self.config.pythonpath)
         return env
+
+    def _start_failed(self, failure: ChildFailure) -> ChildFailure:
+        """Why the child never became ready, for the instructor: exit status and the end of its output."""
+        self.close()
+        code = self.process.returncode
+        if failure.kind == "timeout":
+            what = f"did not report ready within {self.config.startup_timeout:g} s"
+        elif code is not None and code < 0:
+            what = f"was killed by signal {-code}"
+        elif code is not None:
+            what = f"exited with code {code}"
+        else:
+            what = f"failed ({failure.message})"
+        who = f" as {self.config.run_as_user}" if self.config.run_as_user else ""
+        text = f"the child ({self.config.python}{who}) {what} before running any student code"
+        output = self.output.text_since(0).strip()
+        if output:
+            text += f"; its output ends with: {output[-1500:]}"
+        return ChildFailure("startup", text)
 
     def _drain_output(self) -> None:
         stream = self.process.stdout

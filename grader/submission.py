@@ -42,6 +42,8 @@ MAX_WALK_ENTRIES = 50_000
 
 NOTEBOOK_FILE = "hw3_notebook.py"
 _IGNORED_DIRS = {"__MACOSX", "__pycache__", "site-packages", "node_modules"}
+#: Compiled Python: never run (grader/probes/student.py loads source only), never extracted from a zip.
+_COMPILED_SUFFIXES = (".pyc", ".pyo", ".pyd", ".so")
 _LIST = 4  # how many file names a note lists before "..."
 
 
@@ -74,11 +76,12 @@ def locate(path: Path, scratch: Path) -> Located:
 
     suffix = path.suffix.lower()
     zipped = path.is_file() and (suffix == ".zip" or (suffix not in (".py", ".ipynb") and zipfile.is_zipfile(path)))
+    compiled: list[str] = []   # bytecode and extension modules: reported, never run
     if path.is_dir():
         root = path.absolute()
         scan = _scan(root)
     elif zipped:
-        root = _extract(path, scratch / "extracted", notes)
+        root = _extract(path, scratch / "extracted", notes, compiled)
         scan = _scan(root)
     elif suffix == ".ipynb":
         root = path.absolute().parent
@@ -89,6 +92,9 @@ def locate(path: Path, scratch: Path) -> Located:
         if _module_name_of(path.stem) is None:
             notes.append(f"{path.name} is not one of the seven module names ({_module_list()}), "
                          "so nothing in it can be graded. Name each file exactly as the assignment does.")
+    elif _is_compiled(path.name):
+        raise SubmissionError(f"{path.name} is compiled Python, which is never graded: only source is. "
+                              "Upload your .py modules (or a .zip of them).")
     else:
         raise SubmissionError(f"{path.name} is neither a folder, a .zip, a notebook (.ipynb) nor a .py module, "
                               "so it cannot be graded. Upload your .py modules (or a .zip of them).")
@@ -98,7 +104,7 @@ def locate(path: Path, scratch: Path) -> Located:
     modules = _choose_modules(root, scan.py, choices)
     notebook = _choose_notebook(root, scan.notebooks, scratch, choices)
     head, tail = _summarize(root, modules, notebook, scan)
-    notes = head + notes + choices + tail
+    notes = head + notes + _compiled_note(compiled + scan.compiled, modules) + choices + tail
     if modules and (path.is_dir() or zipped):
         note = _shadow_note(root, modules)
         if note:
@@ -113,6 +119,7 @@ class _Scan:
     py: list[Path] = field(default_factory=list)
     notebooks: list[Path] = field(default_factory=list)
     zips: list[Path] = field(default_factory=list)
+    compiled: list[str] = field(default_factory=list)   # relative names of bytecode and extension modules
     notes: list[str] = field(default_factory=list)
 
 
@@ -155,7 +162,9 @@ def _scan(root: Path) -> _Scan:
                     continue   # a link to a folder inside root: that folder is searched as itself
             if entry.is_dir(follow_symlinks=False):
                 if name in _IGNORED_DIRS or _is_env(entry.path):
-                    if name not in ("__pycache__",):
+                    if name == "__pycache__":
+                        scan.compiled.append(rel + "/")
+                    else:
                         venvs.append(rel + "/")
                     continue
                 stack.append(Path(entry.path))
@@ -167,6 +176,8 @@ def _scan(root: Path) -> _Scan:
                 scan.notebooks.append(Path(entry.path))
             elif suffix == ".zip":
                 scan.zips.append(Path(entry.path))
+            elif _is_compiled(name):
+                scan.compiled.append(rel)
     if macosx:
         scan.notes.append("Ignored the __MACOSX folder (file information a Mac adds to zips).")
     if venvs:
@@ -174,6 +185,28 @@ def _scan(root: Path) -> _Scan:
     if outside:
         scan.notes.append(f"Ignored {_names(outside)}: links that point outside your submission are not followed.")
     return scan
+
+
+def _is_compiled(name: str) -> bool:
+    return name.lower().endswith(_COMPILED_SUFFIXES)
+
+
+def _compiled_note(compiled: list[str], modules: dict[str, Path]) -> list[str]:
+    """One note on the compiled files found: they are never run, and never stand in for a module."""
+    compiled = list(dict.fromkeys(compiled))
+    if not compiled:
+        return []
+    note = (f"Ignored {_names(compiled)}: compiled Python (.pyc bytecode, __pycache__ folders, .so extension "
+            "modules) is never run; only your .py source files are graded.")
+    stand_ins = [(name, module) for name in compiled for module in MODULES if module not in modules
+                 and PurePosixPath(name.rstrip("/")).name.split(".")[0].lower() == module.lower()]
+    if stand_ins:
+        firsts = {}
+        for name, module in stand_ins:
+            firsts.setdefault(module, name)
+        note += " " + " ".join(f"{name} does not replace {module}.py: upload {module}.py itself."
+                               for module, name in firsts.items())
+    return [note]
 
 
 def _is_env(folder: str) -> bool:
@@ -366,8 +399,10 @@ def _installed_elsewhere(name: str, real_root: str) -> bool:
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-def _extract(archive: Path, dest: Path, notes: list[str]) -> Path:
-    """Extract `archive` into `dest` safely; returns dest. Raises SubmissionError when it cannot."""
+def _extract(archive: Path, dest: Path, notes: list[str], compiled: list[str] | None = None) -> Path:
+    """Extract `archive` into `dest` safely; returns dest. Raises SubmissionError when it cannot.
+    Compiled Python (bytecode, __pycache__, extension modules) is left in the zip and listed in `compiled`."""
+    compiled = compiled if compiled is not None else []
     name = archive.name
     try:
         zf = zipfile.ZipFile(archive)
@@ -405,6 +440,12 @@ def _extract(archive: Path, dest: Path, notes: list[str]) -> Path:
                 continue
             if stat.S_ISLNK(info.external_attr >> 16):
                 links.append("/".join(parts))
+                continue
+            if "__pycache__" in parts or (not info.is_dir() and _is_compiled(parts[-1])):
+                cache = parts.index("__pycache__") + 1 if "__pycache__" in parts else 0
+                skipped = "/".join(parts[:cache]) + "/" if cache else "/".join(parts)
+                if skipped not in compiled:
+                    compiled.append(skipped)
                 continue
             target = dest.joinpath(*parts)
             try:

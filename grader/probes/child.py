@@ -28,9 +28,13 @@ PROBE_MODULES = ("grader.probes.registry", "grader.probes.training", "grader.pro
 def main(argv: list[str]) -> int:
     request_fd, answer_fd = int(argv[1]), int(argv[2])
     config = wire.receive(request_fd)
+    sys.dont_write_bytecode = True
     _apply_limits(config)
-    student = Student(config.get("modules", {}), config.get("notebook"))
     registry = _load_probe_kinds()
+    # Nothing of the submission is on sys.path or loaded until here: a death before "ready" is
+    # the grader's (interpreter, libraries, install), never the student's (the parent says so).
+    student = Student(config.get("modules", {}), config.get("notebook"))
+    student.guard_imports()
     wire.send(answer_fd, {"token": config.get("token"), "ready": True})
     while True:
         try:

@@ -4,10 +4,19 @@ The seven modules are loaded by path under their contract names (so that
 ``from activations import relu`` inside ``gradients.py`` works), and the folders
 holding them are *appended* to ``sys.path``: a ``numpy.py`` or ``torch.py`` in a
 submission can never shadow the real package, which is found first.
+
+Only source runs: every module of the submission is compiled from the text of its
+``.py`` file, never from bytecode (``__pycache__/*.pyc``, checked or not, a sourceless
+``x.pyc``) nor from an extension module (``x.so``), and no bytecode is ever written.
+In the child, :meth:`Student.guard_imports` extends that to every import of student
+code (a sibling module, a helper file, a package of the submission, a notebook's
+imports): folders of the submission get a finder that knows ``.py`` files only.
 """
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -36,6 +45,20 @@ class Student:
             if str(folder) not in sys.path:
                 sys.path.append(str(folder))
 
+    def guard_imports(self) -> None:
+        """Make every import of the submission's code compile its source (the child calls this once,
+        before any student code runs): the contract names resolve to the located files, and every
+        folder of the submission gets a finder that knows .py files only. Global: not for tests
+        that load a submission into their own process."""
+        sys.dont_write_bytecode = True
+        roots = {p.parent for p in self._paths.values()} | ({self._notebook.parent} if self._notebook else set())
+        hook = _SourceOnlyFolders(roots, installed=[p for p in sys.path if p])
+        sys.path_hooks.insert(0, hook)
+        for entry in list(sys.path_importer_cache):
+            if hook.claims(entry):
+                del sys.path_importer_cache[entry]
+        sys.meta_path.insert(0, _ContractModules(self._paths))
+
     def load(self, name: str) -> ModuleType:
         """Import one module of the submission (or the notebook) once; failures are remembered."""
         if name in self._loaded:
@@ -45,6 +68,10 @@ class Student:
         path = self._notebook if name == NOTEBOOK_MODULE else self._paths.get(name)
         if path is None:
             raise Missing(f"{name}.py is not in the submission")
+        imported = sys.modules.get(name)   # already imported by a sibling module (`from activations import relu`)
+        if _is_source_module(imported, path):
+            self._loaded[name] = imported
+            return imported
         try:
             module = _import_from(name, path)
         except BaseException as exc:  # SystemExit and friends included: the import itself is student code
@@ -72,8 +99,89 @@ class Student:
         return paths + ([self._notebook] if self._notebook else [])
 
 
+class SourceOnlyLoader(importlib.machinery.SourceFileLoader):
+    """Compiles the .py file's text at every import: never reads, checks or writes bytecode
+    (a hash-based "unchecked" .pyc in __pycache__ would otherwise run instead of the source)."""
+
+    def get_code(self, fullname: str):
+        path = self.get_filename(fullname)
+        return self.source_to_code(self.get_data(path), path)
+
+    def set_data(self, *args, **kwargs) -> None:
+        return None
+
+
+def _source_spec(name: str, path: Path | str):
+    return importlib.util.spec_from_file_location(name, path, loader=SourceOnlyLoader(name, str(path)))
+
+
+def _is_source_module(module: ModuleType | None, path: Path) -> bool:
+    spec = getattr(module, "__spec__", None)
+    return (spec is not None and isinstance(spec.loader, SourceOnlyLoader)
+            and os.path.realpath(str(spec.origin)) == os.path.realpath(path))
+
+
+class _ContractModules:
+    """Meta path finder, first in line: `import losses` anywhere is the located losses.py, compiled
+    from source (never a losses.pyc, a losses.so, nor another losses.py further down sys.path)."""
+
+    def __init__(self, paths: dict[str, Path]) -> None:
+        self._paths = dict(paths)
+
+    def find_spec(self, fullname: str, path=None, target=None):
+        located = self._paths.get(fullname)
+        return _source_spec(fullname, located) if located is not None else None
+
+    def invalidate_caches(self) -> None:
+        return None
+
+
+class _NothingHere:
+    """Path entry finder for a file of the submission put on sys.path (a zip of .pyc files): finds nothing."""
+
+    def find_spec(self, fullname: str, target=None):
+        return None
+
+    def invalidate_caches(self) -> None:
+        return None
+
+
+class _SourceOnlyFolders:
+    """sys.path hook, first in line: a path entry inside a folder of the submission (its folders
+    appended to sys.path, a package of its own, a folder the student code adds) is searched for
+    .py files only; what is installed (the sys.path entries of the child's own start) keeps the
+    normal finders, even when it sits inside the submission."""
+
+    def __init__(self, roots, installed) -> None:
+        self._roots = tuple(os.path.realpath(r) for r in roots)
+        self._installed = tuple(r for r in (os.path.realpath(p) for p in installed)
+                                if r not in self._roots and any(_within(r, root) for root in self._roots))
+
+    def claims(self, entry: str) -> bool:
+        try:
+            real = os.path.realpath(entry or os.getcwd())
+        except (OSError, ValueError, TypeError):
+            return False
+        return (any(_within(real, root) for root in self._roots)
+                and not any(_within(real, place) for place in self._installed))
+
+    def __call__(self, entry: str):
+        if not self.claims(entry):
+            raise ImportError("not a folder of the submission")
+        if not os.path.isdir(entry or os.getcwd()):
+            return _NothingHere()
+        return importlib.machinery.FileFinder(entry, (SourceOnlyLoader, [".py"]))
+
+
+def _within(path: str, folder: str) -> bool:
+    try:
+        return os.path.commonpath([path, folder]) == folder
+    except ValueError:
+        return False
+
+
 def _import_from(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
+    spec = _source_spec(name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path.name}")
     module = importlib.util.module_from_spec(spec)
