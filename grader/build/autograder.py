@@ -5,13 +5,15 @@ The zip's root holds Gradescope's two entry points and what they need:
     setup.sh                 build step (root, once per upload): a venv in /opt/hw3grade with the
                              runtime dependencies only (never hw3grade itself), then setup_sandbox.sh
     setup_sandbox.sh         the user and permission steps (tests run it on its own): the
-                             unprivileged user, the child's runtime, `chmod o=` on source/results
+                             unprivileged user, the child's runtime, `chmod o=` on source/results;
+                             then setup.sh grades examples/correct as the sandbox user (the smoke
+                             test, gradescope_entry --smoke) and fails the build unless it gets full marks
     run_autograder           a thin wrapper around grader/build/gradescope_entry.py that writes
                              a valid fallback results.json if Python dies without one
     requirements-gradescope.txt   the runtime dependencies except torch (installed first, from
                              the CPU index)
     hw3grade_build.json      what was built: version, git commit, rubric digest
-    pyproject.toml README.md constraints/ci.txt grader/ reference/ student_template/
+    pyproject.toml README.md constraints/ci.txt grader/ reference/ student_template/ examples/correct/
 
 Gradescope extracts the zip into /autograder/source and copies run_autograder to
 /autograder/run_autograder (docs: SPEC.md section 1-2). The scripts are kept here as
@@ -32,8 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 #: What goes into /autograder/source, relative to the project root (folders are walked).
-SOURCE_ITEMS = ("pyproject.toml", "README.md", "constraints/ci.txt", "grader", "reference", "student_template")
-REQUIRED_ITEMS = ("grader", "reference")
+SOURCE_ITEMS = ("pyproject.toml", "README.md", "constraints/ci.txt", "grader", "reference", "student_template",
+                "examples/correct")  # the smoke test's submission (setup.sh)
+REQUIRED_ITEMS = ("grader", "reference", "examples/correct")
 _SKIP_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis", "tests", ".git",
               ".venv", "venv", "node_modules", ".ipynb_checkpoints"}  # inside SOURCE_ITEMS (grader/build stays)
 _SKIP_SUFFIXES = (".pyc", ".pyo", ".so", ".zip", ".egg-info")
@@ -103,6 +106,14 @@ PIP=("$VENV/bin/python" -m pip install --no-cache-dir --disable-pip-version-chec
 chmod -R a+rX "$PREFIX"
 
 bash "$SOURCE/setup_sandbox.sh"
+
+# Prove the install before the first student submits: grade the bundled correct submission
+# (examples/correct, a few fast problems) through the whole flow, the child as the sandbox user.
+# Anything short of full marks fails the build here, with a plain message.
+if ! (cd "$SOURCE" && PYTHONPATH="$SOURCE" "$VENV/bin/python" -s -m grader.build.gradescope_entry --smoke); then
+    echo "hw3grade setup: FAILED: the smoke test above did not give the correct submission full marks" >&2
+    exit 1
+fi
 echo "hw3grade setup: done"
 """
 

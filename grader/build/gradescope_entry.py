@@ -20,6 +20,13 @@ in tests:
 
 Exit status 0 means this process wrote results.json; anything else makes run_autograder
 write its own fallback.
+
+    ... -m grader.build.gradescope_entry --smoke
+
+is setup.sh's proof of the install: it grades the bundled correct submission
+(source/examples/correct) through the same flow, the child as the sandbox user, writes
+no results, and exits 0 only if every check it runs gets full marks (else 1, with a plain
+message: the build fails before any student submits).
 """
 from __future__ import annotations
 
@@ -57,6 +64,15 @@ MAX_COPY_ENTRIES = 50_000
 #: Processes (threads included) the sandbox user may have at once: a fork bomb stops here.
 #: Set on the grader (root is exempt) and inherited through runuser by the child.
 SANDBOX_NPROC = 256
+#: The smoke test (--smoke, run by setup.sh): the bundled correct submission must get full marks on
+#: these checks. Fast ones only, a few seconds in all, no K = 1000 training (P1.fit, P2.noisy_fit,
+#: P1.train.*): every module's import (losses P3, activations P5, gradients P6, softmax Q2,
+#: interpolation Q5, convolution Q6, threelayerSGD P1/P2), torch and numpy as the sandbox user, the
+#: n = 10^7 VJPs in a child of their own under the memory limit (Q2.vjp_large), and matplotlib
+#: writing a PNG in the child's working folder (P1.plot_fit).
+SMOKE_SUBMISSION = "examples/correct"
+SMOKE_PROBLEMS = frozenset({"P3", "P5", "P6", "Q2", "Q5", "Q6"})
+SMOKE_CHECKS = frozenset({"P1.f_true", "P1.mlp", "P1.initialize", "P1.plot_fit", "P2.count_params"})
 
 
 class SetupError(Exception):
@@ -387,8 +403,9 @@ def stage_submission(src: Path, staging: Path) -> tuple[Path, list[str]]:
 
 # ---------------------------------------------------------------- one grading
 
-def grade_submission(settings: Settings, started: float) -> tuple[dict, object | None]:
-    """(results dict, GradingResult or None); raises SetupError/anything on a grader failure."""
+def grade_submission(settings: Settings, started: float, *, smoke: bool = False) -> tuple[dict, object | None]:
+    """(results dict, GradingResult or None); raises SetupError/anything on a grader failure.
+    With `smoke`, the bundled correct submission on the smoke checks instead (see SMOKE_CHECKS)."""
     from grader import rubric as rubric_module
     from grader.report import gradescope
     from grader.runner import grade, sandbox_for
@@ -398,24 +415,31 @@ def grade_submission(settings: Settings, started: float) -> tuple[dict, object |
     if foreign:
         raise SetupError("the grader must run from the autograder's source, but "
                          + "; ".join(f"{name} comes from {where}" for name, where in foreign[:5]))
-    metadata = read_metadata(settings.metadata)
+    metadata = read_metadata(settings.metadata) if not smoke else Metadata()
     if metadata.note:
         say(f"note: {metadata.note}")
     rubric = rubric_module.load()
     budget = settings.budget or rubric.limits.budget_seconds
     box = sandbox(settings)
-    entries = rubric.select(set(settings.problems) if settings.problems else None)
+    submission = settings.submission
+    if smoke:
+        entries = tuple(e for e in rubric.checks if e.problem in SMOKE_PROBLEMS or e.id in SMOKE_CHECKS)
+        submission = settings.source / SMOKE_SUBMISSION
+        if not (submission / "losses.py").is_file():
+            raise SetupError(f"the smoke test's submission {submission} is missing from the autograder zip")
+    else:
+        entries = rubric.select(set(settings.problems) if settings.problems else None)
     if not entries:
         raise SetupError(f"no rubric check belongs to {sorted(settings.problems or ())}")
     config = sandbox_for(rubric, run_as_user=box.user, python=box.python, pythonpath=box.pythonpath)
     if box.user:
         limit_processes(SANDBOX_NPROC)
-    say(f"grading {settings.submission} ({len(entries)} checks"
+    say(f"grading {submission} ({len(entries)} checks"
         f"{', problems ' + ' '.join(sorted(settings.problems)) if settings.problems else ''}); the child runs as "
         f"{box.user or 'the current user'} with {box.python}; budget {budget:g} s")
     with tempfile.TemporaryDirectory(prefix="hw3grade-staging-") as staging:
         Path(staging).chmod(0o755)
-        staged, notes = stage_submission(settings.submission, Path(staging))
+        staged, notes = stage_submission(submission, Path(staging))
         reserve = min(JUDGE_RESERVE, 0.15 * budget)
         probe_budget = max(budget - (time.monotonic() - started) - reserve, 5.0)
         result = grade(staged, rubric, entries=entries, sandbox=config, budget_seconds=probe_budget,
@@ -437,7 +461,14 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     parser = argparse.ArgumentParser(prog="python -m grader.build.gradescope_entry", description=__doc__.split("\n")[0])
     parser.add_argument("--problems", nargs="+", metavar="KEY", help="only these problems (else HW3GRADE_PROBLEMS)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="setup.sh's proof of the install: grade the bundled correct submission, write no results")
     args = parser.parse_args(argv)
+    if args.smoke:
+        code = smoke_test(started)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)  # no interpreter teardown (torch's can crash)
     subreaper = become_subreaper()
     writer = ResultsWriter(root_from_env() / "results" / "results.json")
     writer.keep_room()
@@ -475,6 +506,51 @@ def main(argv: list[str] | None = None) -> int:
     sys.stderr.flush()
     # No interpreter teardown (torch's can crash): the results are written, and that is the contract.
     os._exit(0 if wrote or writer.written else 1)
+
+
+def smoke_test(started: float) -> int:
+    """Grade the bundled correct submission as run_autograder would (the child as the sandbox user);
+    0 if it gets full marks, else 1 after saying plainly what is wrong with the install."""
+    from grader.outcome import Status
+    from grader.report import gradescope
+
+    subreaper = become_subreaper()
+    header = "hw3grade setup: SMOKE TEST FAILED, the autograder is not usable:"
+    settings = None
+    try:
+        settings = Settings.from_env(os.environ, [])
+        data, result = grade_submission(settings, started, smoke=True)
+    except SetupError as exc:
+        print(f"{header} {exc}", flush=True)
+        return 1
+    except BaseException:
+        print(f"{header} the grader failed on the bundled correct submission:\n{traceback.format_exc()}", flush=True)
+        return 1
+    finally:
+        with contextlib.suppress(Exception):
+            uid = pwd.getpwnam(settings.sandbox_user).pw_uid if settings and settings.sandbox_user else None
+            end_descendants(uid, subreaper)
+    who = settings.sandbox_user or "the current user"
+    bad = [o for o in result.outcomes if o.status is not Status.PASSED or o.score < o.max_score]
+    problems = gradescope.validate_results(data)
+    if not bad and not problems and result.score == result.max_score:
+        say(f"smoke test passed: the bundled correct submission ({SMOKE_SUBMISSION}) got full marks, "
+            f"{result.score:g}/{result.max_score:g} on {len(result.outcomes)} checks, graded as {who} "
+            f"with {settings.child_python} in {time.monotonic() - started:.1f} s")
+        return 0
+    lines = [f"{header} the bundled correct submission ({SMOKE_SUBMISSION}) got {result.score:g} of "
+             f"{result.max_score:g} points when graded as {who} with {settings.child_python}, so every "
+             "student would be graded wrongly. The install is broken, not the submissions: fix it and "
+             "upload the autograder again."]
+    grader_errors = [o for o in bad if o.status is Status.GRADER_ERROR]
+    if grader_errors:
+        lines.append(f"{len(grader_errors)} check(s) could not run at all; the first says: "
+                     + (grader_errors[0].detail or grader_errors[0].message).strip()[-2000:])
+    for outcome in bad[:5]:
+        lines.append(f"  {outcome.check_id}: {outcome.status.value}: {outcome.message.splitlines()[0] if outcome.message else ''}")
+    lines += [f"  results.json: {problem}" for problem in problems[:5]]
+    print("\n".join(lines), flush=True)
+    return 1
 
 
 def _start_watchdog(settings: Settings, started: float, finish) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import site
 import stat
@@ -662,3 +663,118 @@ def test_watchdog_when_the_budget_runs_out(gs):
     assert results["score"] == 0
     assert "did not finish within its budget of 20 s" in by_test_name(results)["Autograder error: technical details"]["output"]
     assert "without results" not in run.stdout  # Python wrote them, not the shell's fallback
+
+
+# ---------------------------------------------------------------- blame the right party; the smoke test
+
+NOT_YOUR_FAULT = "Autograder error (not your fault, please tell the instructor): Not graded: the grader could not start"
+
+
+def smoke(gs: GradescopeRoot, **extra: str) -> subprocess.CompletedProcess:
+    """setup.sh's last step, exactly as it runs it (its own environment: the layout's)."""
+    return subprocess.run([sys.executable, "-s", "-m", "grader.build.gradescope_entry", "--smoke"],
+                          cwd=gs.root / "source", env={**gs.env(**extra), "PYTHONPATH": str(gs.root / "source")},
+                          capture_output=True, text=True, timeout=RUN_TIMEOUT)
+
+
+def test_setup_sh_runs_the_smoke_test_after_the_sandbox_setup(zip_path):
+    with zipfile.ZipFile(zip_path) as zf:
+        setup = zf.read("setup.sh").decode()
+        names = set(zf.namelist())
+    assert {f"examples/correct/{m}.py" for m in ("losses", "softmax", "threelayerSGD")} <= names
+    sandbox_step = setup.index('bash "$SOURCE/setup_sandbox.sh"')
+    smoke_step = setup.index('-m grader.build.gradescope_entry --smoke')
+    assert sandbox_step < smoke_step < setup.index('echo "hw3grade setup: done"')
+    assert '"$VENV/bin/python" -s -m grader.build.gradescope_entry --smoke); then' in setup
+    assert 'exit 1' in setup[smoke_step:]
+
+
+def test_smoke_test_passes_on_a_sound_install(gs):
+    run = smoke(gs)
+    assert run.returncode == 0, run.stdout + run.stderr
+    who = gs.isolation.user or "the current user"
+    assert re.search(r"smoke test passed: the bundled correct submission \(examples/correct\) got full marks, "
+                     rf"(\d+(\.\d+)?)/\1 on \d+ checks, graded as {who}", run.stdout), run.stdout
+    assert not gs.results.exists(), "the smoke test must write no results"
+    assert "SMOKE TEST FAILED" not in run.stdout
+
+
+def _break_the_runtime(gs: GradescopeRoot) -> None:
+    """The child's runtime copy (setup_sandbox.sh) lost a module: the child dies at its own imports."""
+    (gs.runtime / "grader" / "probes" / "wire.py").unlink()
+
+
+def test_smoke_test_fails_the_build_on_a_broken_install(gs):
+    _break_the_runtime(gs)
+    run = smoke(gs)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert re.search(r"hw3grade setup: SMOKE TEST FAILED, the autograder is not usable: the bundled correct "
+                     r"submission \(examples/correct\) got 0 of \d+ points when graded as .*The install is "
+                     r"broken, not the submissions", run.stdout, re.S), run.stdout
+    assert re.search(r"check\(s\) could not run at all; the first says: the child \(.*\) exited with code 1 "
+                     r"before running any student code; its output ends with: .*wire", run.stdout, re.S), run.stdout
+
+
+def test_smoke_test_fails_when_the_bundled_submission_is_missing(gs):
+    shutil.rmtree(gs.root / "source" / "examples")
+    run = smoke(gs)
+    assert run.returncode == 1
+    assert re.search(r"SMOKE TEST FAILED, the autograder is not usable: the smoke test's submission .* is "
+                     r"missing from the autograder zip", run.stdout), run.stdout
+
+
+def test_a_broken_install_is_never_the_students_fault(gs):
+    """A correct submission under a broken child runtime: every check a grader error, none blames the code."""
+    _break_the_runtime(gs)
+    gs.submit()
+    run, results = gs.run()
+    assert results["score"] == 0 and len(results["tests"]) == 5
+    for test in results["tests"]:
+        assert test["output"].startswith(NOT_YOUR_FAULT), test
+        assert "exited with code" not in test["output"] and "your code raised" not in test["output"], test
+    assert "Some checks could not be graded because of an autograder problem" in results["output"]
+    assert "before running any student code" in run.stdout  # the instructor's log says why
+
+
+def test_sandbox_user_cannot_run_the_interpreter(gs):
+    """The issue's case: the child's Python lives where the sandbox user cannot go (a 0700 folder)."""
+    needs_isolation(gs.isolation)
+    private = gs.root.parent / "private"
+    private.mkdir(mode=0o700)
+    python = private / "python"
+    python.symlink_to(gs.isolation.python)
+    gs.submit()
+    run, results = gs.run(HW3GRADE_CHILD_PYTHON=str(python))
+    assert results["score"] == 0 and len(results["tests"]) == 5
+    assert all(t["output"].startswith(NOT_YOUR_FAULT) for t in results["tests"]), results["tests"]
+    failed = smoke(gs, HW3GRADE_CHILD_PYTHON=str(python))
+    assert failed.returncode == 1 and f"graded as {TEST_USER} with {python}" in failed.stdout, failed.stdout
+
+
+# ---------------------------------------------------------------- only source runs
+
+def test_hostile_bytecode_never_runs(gs):
+    """losses.py is wrong; an unchecked hash-based .pyc of the right code sits in its __pycache__,
+    and the wrong code also ships as a sourceless helper: graded as the source, folder untouched."""
+    import importlib.util
+    import py_compile
+
+    folder = gs.submit()
+    good = (folder / "losses.py").read_text()
+    right = gs.root.parent / "right_losses.py"
+    right.write_text(good)
+    py_compile.compile(str(right), cfile=importlib.util.cache_from_source(str(folder / "losses.py")),
+                       invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH, doraise=True)
+    py_compile.compile(str(right), cfile=str(folder / "ce_helper.pyc"), doraise=True)
+    (folder / "losses.py").write_text(good + "\ndef cross_entropy(f, y):\n"
+                                             "    try:\n        from ce_helper import cross_entropy as ce\n"
+                                             "    except ImportError:\n        return f.sum(-1) * 0\n"
+                                             "    return ce(f, y)\n")
+    before = sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+    run, results = gs.run()
+    assert results["score"] == P3_ONEHOT, results
+    assert all(t["score"] == 0 for t in ce_tests(results))
+    assert "compiled Python (.pyc bytecode, __pycache__ folders, .so extension modules) is never run" \
+        in results["output"]
+    assert "__pycache__/, ce_helper.pyc" in results["output"]
+    assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) == before
