@@ -415,10 +415,22 @@ def judge_conversions(ctx: JudgeContext) -> Verdict:
     return Verdict.passed()
 
 
+_ACTIVATION = {"sigmoid": lambda z: 0.5 * (1.0 + np.tanh(0.5 * z)), "tanh": np.tanh}
+
+
+def _network(layers: Sequence[tuple[np.ndarray, np.ndarray]], x: np.ndarray, act: str) -> np.ndarray:
+    """The judge's own x -> y_L of an MLP (rows of x are samples), in float64 numpy: the student's
+    returned parameters never go through reference code, so the kit judges conversions offline."""
+    y = x
+    for depth, (W, v) in enumerate(layers, start=1):
+        y = y @ np.asarray(W).T + np.asarray(v)
+        if depth < len(layers):
+            y = _ACTIVATION[act](y)
+    return y
+
+
 def judge_conversion(obs: Observation, tol: Tolerance, rng: np.random.Generator) -> str | None:
     """The failure message for one conversion, or None: same layers and shapes, and the same x -> y_L map."""
-    import torch
-
     to_tanh = obs.probe.params["target"] == SIG2TANH
     Ws, vs = obs.probe.params["args"]
     L = len(Ws)
@@ -453,13 +465,10 @@ def judge_conversion(obs: Observation, tol: Tolerance, rng: np.random.Generator)
             layers.append((W, v))
     except Mismatch as exc:
         return str(exc)
-    forward = reference(MLP_FORWARD)
     n0 = widths[0]
     x = np.concatenate([rng.normal(size=(24, n0)) * s for s in (1.0, 4.0, 30.0)])
-    t = torch.from_numpy
-    given = to_numpy(forward([t(W) for W in Ws], [t(v) for v in vs], t(x), getattr(torch, given_act)))
-    new = to_numpy(forward([t(np.array(W, dtype=np.float64)) for W, _ in layers],
-                           [t(np.array(v, dtype=np.float64)) for _, v in layers], t(x), getattr(torch, new_act)))
+    given = _network(list(zip(Ws, vs)), x, given_act)
+    new = _network([(W.astype(np.float64), v.astype(np.float64)) for W, v in layers], x, new_act)
     try:
         assert_close(new, given, tol.for_answer(value, given), what=f"y_L of your {new_act} network on {len(x)} inputs x")
     except Mismatch as exc:

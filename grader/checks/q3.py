@@ -89,10 +89,10 @@ def _sigmoid(z: float) -> float:
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
-    """The reference softmax, in the parent (judges may use torch)."""
-    import torch
-
-    return to_numpy(reference("softmax.softmax")(torch.from_numpy(np.asarray(x, dtype=np.float64))))
+    """The judge's own softmax in float64 (never the reference: the kit judges with it offline)."""
+    z = np.asarray(x, dtype=np.float64)
+    e = np.exp(z - z.max())
+    return e / e.sum()
 
 
 def _two_class_probes(rng: np.random.Generator) -> list[Probe]:
