@@ -7,6 +7,30 @@ permutation each, batches of `batch_size`, the returned losses) and replay each 
 step with the reference's loss. Statistical checks (the N(0, 1) initialization, the
 data, the trained fit) use thresholds that a correct solution fails with probability
 below 1e-6; each says how its threshold was computed.
+
+Judged on evidence. Student code runs in the child: it can read the stack, the grader's
+probe modules and their globals, and patch any of them, so whatever the child sends may
+have been written by the student. The judges therefore take from the child only values
+that are themselves the answer under test, and recompute every verdict here from them:
+
+- P1.f_true, P1.mlp's ``out``, P1.initialize's parameters, P1.make_data's (X, Y): what the
+  student's function returned, compared with what this process computes (P1.mlp: the
+  contract's forward with the model's own ``params``, whose names and shapes decide the
+  naming). Forging them means computing them.
+- P1.train.*: the record (the rows of every forward pass, the parameters at each, the final
+  ones), checked for consistency (`train_record`); every step is replayed here (gradients
+  computed in this process) and the returned losses are compared with losses recomputed
+  here. The ``backprop`` flags only split the calls into steps: a false one fails the replay.
+- P1.plot_fit: the file's bytes, decoded here (`png_size`).
+- P1.fit, P2.noisy_fit: the trained parameters of l1, l2, l3, evaluated here as the
+  contract's MLP on the grader's points (`contract_predict`); the student's forward and
+  the losses train reports take no part.
+
+The child's own descriptions (P1.mlp's ``linears`` and ``attributes``, P1.make_data's
+``global_rng_used``, the plot's ``written``/``regular``/``size``/``files``, the fit's
+``layers``) can only fail a check or explain a failure; timings and loss counts only colour
+a message. What stays possible: sending a correct answer computed elsewhere (parameters
+trained by other code, a PNG made by hand), which is the work the check asks for.
 """
 from __future__ import annotations
 
@@ -161,31 +185,57 @@ def _forward(layers: Sequence[tuple[np.ndarray, np.ndarray]], x: np.ndarray, act
     return h
 
 
+def _layer_params(params: Any, names: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """(weight, bias) of the layers `names`, with the contract's shapes, from the parameters the child sent
+    (named_parameters: the names and shapes are what is judged), or None when they are not there."""
+    if not isinstance(params, dict):
+        return None
+    layers = []
+    for name, (i, o) in zip(names, LAYER_SHAPES.values()):
+        try:
+            w, b = as_array(params.get(f"{name}.weight")), as_array(params.get(f"{name}.bias"))
+        except Mismatch:
+            return None
+        if w.shape != (o, i) or b.shape != (o,) or w.dtype.kind != "f" or b.dtype.kind != "f":
+            return None
+        layers.append((w, b))
+    return layers
+
+
 def _judge_mlp(ctx: JudgeContext) -> Verdict:
     obs = ctx.observations[0]
-    got = obs.value
+    got = _answer(obs.value, "MLP()")
     x = obs.probe.params["x"]
-    linears = [(str(name), int(i), int(o)) for name, i, o in got["linears"]]
+    try:   # the child's description of the modules: it explains a failure, it never passes the check
+        linears = [(str(name)[:80], int(i), int(o)) for name, i, o in got["linears"]]
+        attributes = {name: got["attributes"][name] for name in LAYER_SHAPES}
+    except (KeyError, TypeError, ValueError):
+        raise Mismatch("the grader could not read the description of MLP() (a malformed answer)") from None
     found = ", ".join(f"{name} ({i}->{o})" for name, i, o in linears) or "none"
     problems = []
     for name, (i, o) in LAYER_SHAPES.items():
-        attr = got["attributes"][name]
+        attr = attributes[name]
         if attr == "missing":
             problems.append(f"MLP has no attribute {name} (its nn.Linear layers: {found}): "
                             "the contract names the layers l1, l2, l3")
             break
         if not isinstance(attr, list):
-            problems.append(f"MLP().{name} is a {attr}, expected nn.Linear({i}, {o})")
-        elif tuple(attr) != (i, o):
-            problems.append(f"MLP().{name} is nn.Linear({attr[0]}, {attr[1]}), expected nn.Linear({i}, {o})")
-    params = got["params"]
-    if not problems:
-        layers = [(params[f"{n}.weight"], params[f"{n}.bias"]) for n in LAYER_SHAPES]
-    elif [(i, o) for _, i, o in linears] == list(LAYER_SHAPES.values()):
-        layers = [(params[f"{n}.weight"], params[f"{n}.bias"]) for n, _, _ in linears]   # e.g. linear1..3
-    else:
-        return Verdict.failed(problems[0])
-    out = as_array(got["out"], "MLP()(x)")
+            problems.append(f"MLP().{name} is a {str(attr)[:80]}, expected nn.Linear({i}, {o})")
+        elif attr != [i, o]:
+            shown = ", ".join(str(v)[:20] for v in attr[:2])
+            problems.append(f"MLP().{name} is nn.Linear({shown}), expected nn.Linear({i}, {o})")
+    params = got.get("params")
+    layers = _layer_params(got.get("contract"), list(LAYER_SHAPES)) or _layer_params(params, list(LAYER_SHAPES))
+    if layers is None and not problems:
+        problems.append("MLP()'s parameters are not named l1.weight, l1.bias, ..., l3.bias with the shapes of "
+                        "nn.Linear(1, 64), nn.Linear(64, 64), nn.Linear(64, 1)")
+    if problems:
+        layers = None
+        if [(i, o) for _, i, o in linears] == list(LAYER_SHAPES.values()):
+            layers = _layer_params(params, [n for n, _, _ in linears])   # e.g. linear1..3
+        if layers is None:
+            return Verdict.failed(problems[0])
+    out = as_array(got.get("out"), "MLP()(x)")
     if out.shape != (x.shape[0], 1):
         return Verdict.failed("\n".join(problems + [f"MLP()(x) for x of shape {x.shape} has shape {out.shape}, "
                                                      f"expected ({x.shape[0]}, 1)"]))
@@ -293,7 +343,10 @@ def _bias_problem(name: str, b: np.ndarray) -> str:
 
 
 def _judge_initialize(ctx: JudgeContext) -> Verdict:
-    params = ctx.observations[0].value["params"]
+    params = _answer(ctx.observations[0].value, "initialize(MLP())").get("params")
+    if not isinstance(params, dict):
+        raise Mismatch(f"the grader could not read the parameters after initialize (a malformed answer: "
+                       f"{describe(params)})")
     weights = {n: np.asarray(p) for n, p in params.items() if np.asarray(p).ndim >= 2}
     biases = {n: np.asarray(p) for n, p in params.items() if np.asarray(p).ndim == 1}
     if not weights:
@@ -354,7 +407,7 @@ def _f_true_exact(X: np.ndarray) -> np.ndarray:
 
 
 def _pair(obs) -> tuple[Any, Any]:
-    returned = obs.value["returned"]
+    returned = _answer(obs.value, obs.probe.label).get("returned")
     if not isinstance(returned, (tuple, list)) or len(returned) != 2:
         raise Mismatch(f"{obs.probe.label} should return (X, Y), but it returned {describe(returned)}")
     return returned[0], returned[1]
@@ -399,7 +452,9 @@ def _judge_make_data(ctx: JudgeContext) -> Verdict:
         problems.append(f"the noise Y - f_true(X) of {label3} has mean {_fmt(test.mean)} and std {_fmt(noise.std())}, "
                         f"expected IID N(0, 0.5^2) (std in [{lo:.3f}, {hi:.3f}]): Y = f_true(X) + noise_std * Z "
                         "with Z = torch.randn(n, 1, generator=generator)")
-    if any(o.value["global_rng_used"] for o in obs[:5]):
+    # the child's flag can only cost the student: make_data's use of the global state is also seen in
+    # what it returns (probes 0/1 and 3/4: the same generator seed under different global states)
+    if any(o.value.get("global_rng_used") is True for o in obs[:5]):
         problems.append("make_data drew from torch's global random state although a generator was given: "
                         "pass generator=generator to every draw (torch.randn(n, 1, generator=generator))")
     if not np.array_equal(X0, X1) or not np.array_equal(Y0, Y1):
@@ -450,6 +505,9 @@ class TrainSetup:
 EPOCH_SETUPS = (TrainSetup(300, 128, 3, 0.03), TrainSetup(200, 48, 2, 0.03))
 REPLAY_SETUP = TrainSetup(200, 48, 2, 0.03)
 NO_REINIT_SETUP = TrainSetup(100, 32, 1, 0.03)
+# The child keeps the parameters at up to this many forward passes, the SGD steps' first (evaluations make
+# room): every setup above has at most 10 steps, so every step of a correct loop is replayed.
+MAX_SNAPSHOTS = 128
 
 
 def train_probe(rng: np.random.Generator, setup: TrainSetup) -> Probe:
@@ -466,7 +524,7 @@ def train_probe(rng: np.random.Generator, setup: TrainSetup) -> Probe:
                       ).astype(np.float32)
     params = {"X": X, "Y": f_true_np(X), "init": init, "epochs": setup.epochs, "lr": setup.lr,
               "batch_size": setup.batch_size, "gen_seed": int(rng.integers(2**31)),
-              "global_seed": int(rng.integers(2**31))}
+              "global_seed": int(rng.integers(2**31)), "max_snapshots": MAX_SNAPSHOTS}
     return Probe("p1_train", params, MODULE, setup.call)
 
 
@@ -496,18 +554,44 @@ class TrainRecord:
 
 
 def train_record(obs) -> TrainRecord:
+    """The record, checked for consistency first: every judge below recomputes from it (the batches'
+    rows, the snapshots), so a record that does not hang together (only a tampered child sends one)
+    fails the check here, never the judge."""
     p = obs.probe.params
     setup = TrainSetup(int(p["X"].shape[0]), int(p["batch_size"]), int(p["epochs"]), float(p["lr"]))
-    got = obs.value
-    sizes = np.asarray(got["call_sizes"], dtype=np.int64)
-    calls = np.asarray(got["calls"], dtype=np.int64)
+    got = _answer(obs.value, f"{setup.call}")
+    size = sum(int(np.prod(PARAM_SHAPES[n])) for n in PARAM_NAMES)
+
+    def field(name: str, kind: str, ndim: int) -> np.ndarray:
+        arr = as_array(got.get(name), f"the record of {setup.call}: {name}")
+        if arr.ndim != ndim or (arr.size and arr.dtype.kind not in kind):
+            raise Mismatch(f"the record of {setup.call} is malformed: {name} is {describe(arr)}")
+        return arr
+
+    sizes = field("call_sizes", "iu", 1).astype(np.int64)
+    calls = field("calls", "iu", 1).astype(np.int64)
+    backprop = field("backprop", "b", 1).astype(bool)
+    snap_of_call = field("snap_of_call", "iu", 1).astype(np.int64)
+    snapshots = field("snapshots", "f", 2).astype(np.float32)
+    final = field("final", "f", 1).astype(np.float32)
+    problems = [what for what, bad in (
+        ("negative batch sizes", (sizes < 0).any()),
+        ("batch sizes that do not add up to the rows recorded", int(sizes.sum()) != calls.size),
+        ("rows outside X", calls.size and (calls.min() < -1 or calls.max() >= setup.n)),
+        ("a flag count that differs from the call count", backprop.size != sizes.size or snap_of_call.size != sizes.size),
+        ("snapshots of the wrong size", snapshots.shape[1:] != (size,) or final.shape != (size,)),
+        ("snapshots that are not in call order", not np.array_equal(snap_of_call[snap_of_call >= 0],
+                                                                    np.arange(len(snapshots)))
+                                                  or (snap_of_call < -1).any()),
+        ("more snapshots than the grader keeps", len(snapshots) > int(p.get("max_snapshots", MAX_SNAPSHOTS))),
+    ) if bad]
+    if problems:
+        raise Mismatch(f"the record of {setup.call} is malformed ({problems[0]}): the grader cannot judge it.")
     bounds = np.concatenate([[0], np.cumsum(sizes)])
     batches = [calls[bounds[i]:bounds[i + 1]] for i in range(len(sizes))]
     init = np.concatenate([np.asarray(p["init"][n], dtype=np.float32).reshape(-1) for n in PARAM_NAMES])
-    return TrainRecord(setup, p["X"], p["Y"], init, batches, np.asarray(got["backprop"], dtype=bool),
-                       np.asarray(got["snap_of_call"], dtype=np.int64),
-                       np.asarray(got["snapshots"], dtype=np.float32), np.asarray(got["final"], dtype=np.float32),
-                       got["losses"])
+    return TrainRecord(setup, p["X"], p["Y"], init, batches, backprop, snap_of_call, snapshots, final,
+                       got.get("losses"))
 
 
 def unflatten(flat: np.ndarray) -> dict[str, np.ndarray]:
@@ -671,11 +755,10 @@ def _losses_problem(rec: TrainRecord, tol: Tolerance) -> str:
             return (f"{s.call} returned {values.size} numbers, one per batch: return one number per epoch, "
                     "the mean of that epoch's batch losses.")
         return f"{s.call} returned {values.size} numbers for epochs={s.epochs}: return one number per epoch."
-    if steps == 0 or steps % s.epochs:
-        return ""          # the batches are wrong: _structure_problem says so; the losses cannot be replayed
-    batch = _batch_losses(rec)
-    if batch is None:
-        return ""
+    batch = _batch_losses(rec) if steps and steps % s.epochs == 0 else None
+    if batch is None:      # no credit for losses the grader cannot recompute (the loop itself is wrong)
+        return (f"{s.call}: its {steps} SGD steps do not split into {s.epochs} epochs with recorded parameters, "
+                "so the losses it returned cannot be checked.")
     per = steps // s.epochs
     groups = [np.array(batch[e * per:(e + 1) * per]) for e in range(s.epochs)]
     sizes = [np.array([len(rec.batches[i]) for i in rec.steps[e * per:(e + 1) * per]]) for e in range(s.epochs)]
@@ -798,21 +881,25 @@ def _judge_replay(ctx: JudgeContext) -> Verdict:
         return Verdict.failed(problem)
     steps = rec.steps
     grads: list[np.ndarray] = []
-    checked = 0
+    # every step, from the first to the final parameters: a chain with no gap, so no step can go unseen
     for k, call in enumerate(steps):
         theta = rec.snapshot(call)
         after = rec.snapshot(steps[k + 1]) if k + 1 < len(steps) else rec.final
         if theta is None or after is None:
-            break
+            return Verdict.failed(_unrecorded(rec, k))
         idx = rec.batches[call]
         grads.append(loss_and_grad(theta, rec.X[idx], rec.Y[idx])[1])
         g = grads[k]
         if not any(_close(after, theta - c * g, ctx.tol) for c in (rec.setup.lr, rec.setup.lr / 2)):
             return Verdict.failed(f"{rec.setup.call}: " + _diagnose_step(rec, k, theta, after, grads, ctx.tol))
-        checked += 1
-    if checked == 0:
-        return Verdict.failed(f"{rec.setup.call}: no SGD step could be replayed.")
     return Verdict.passed()
+
+
+def _unrecorded(rec: TrainRecord, k: int) -> str:
+    s = rec.setup
+    return (f"{s.call}: train took {len(rec.steps)} SGD steps (expected {s.epochs * s.steps_per_epoch}); the "
+            f"grader keeps the parameters at {MAX_SNAPSHOTS} of them and cannot replay SGD step {k + 1}. Take one "
+            "step per batch, epochs times.")
 
 
 register(Check(
@@ -827,7 +914,9 @@ def _judge_no_reinit(ctx: JudgeContext) -> Verdict:
     problem = _no_model_calls(rec)
     if problem:
         return Verdict.failed(problem)
-    first = rec.snapshot(0)
+    first = rec.snapshot(rec.steps[0])      # the parameters when the first batch arrived
+    if first is None:
+        return Verdict.failed(_unrecorded(rec, 0))
     if not np.array_equal(first, rec.init):
         bias = np.concatenate([unflatten(first)[n].reshape(-1) for n in PARAM_NAMES if n.endswith("bias")])
         if np.all(np.abs(bias - BIAS) <= 1e-7):
@@ -852,6 +941,108 @@ register(Check(
 # ---- P1.plot_fit ----------------------------------------------------------------------------
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+PNG_MAX_BYTES = 2 * 2**20          # the child sends the file when it is at most this (grader/probes/training.py)
+PNG_MAX_SIDE = 20_000              # pixels: a plot is a few thousand at most
+PNG_MAX_RAW = 256 * 2**20          # bytes of decompressed scanlines inflated to check the image data
+
+
+class PngError(ValueError):
+    """Why some bytes are not a PNG a viewer can decode."""
+
+
+# colour type -> (channels, allowed bit depths)
+_PNG_COLOR_TYPES = {0: (1, (1, 2, 4, 8, 16)), 2: (3, (8, 16)), 3: (1, (1, 2, 4, 8)), 4: (2, (8, 16)),
+                    6: (4, (8, 16))}
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) of a PNG, after decoding it as a viewer does, or PngError saying why it cannot be.
+
+    Checks the signature, every chunk's length and CRC, the IHDR fields, the chunk order
+    (IHDR first, PLTE before the image data for a palette, IEND last) and that the image data
+    inflates (zlib, checksum included) to exactly the scanlines width x height needs, each with
+    a valid filter type. Only the filters' arithmetic is not applied. Bounded: the
+    decompressed data is streamed, never held whole.
+    """
+    import struct
+    import zlib
+
+    if not data.startswith(PNG_MAGIC):
+        raise PngError("it does not start with the PNG signature")
+    pos, chunks = len(PNG_MAGIC), []
+    while True:
+        if pos + 8 > len(data):
+            raise PngError("it ends in the middle of a chunk header (the file is cut off)" if pos < len(data)
+                           else "it has no IEND chunk (the file is cut off)")
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        if not kind.isalpha():
+            raise PngError(f"it holds a chunk of an invalid type {kind!r} (the file is corrupt)")
+        if length > 2**31 - 1 or pos + 12 + length > len(data):
+            raise PngError(f"its chunk {kind.decode('ascii')} is cut off (the file is incomplete)")
+        body = data[pos + 8:pos + 8 + length]
+        (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])
+        if zlib.crc32(kind + body) != crc:
+            raise PngError(f"the checksum (CRC) of its chunk {kind.decode('ascii')} is wrong (the file is corrupt)")
+        chunks.append((kind, body))
+        pos += 12 + length
+        if kind == b"IEND":
+            break
+    if chunks[0][0] != b"IHDR" or len(chunks[0][1]) != 13:
+        raise PngError("its first chunk is not a 13-byte IHDR")
+    width, height, depth, color, compression, filtering, interlace = struct.unpack(">IIBBBBB", chunks[0][1])
+    if not (1 <= width <= 2**31 - 1 and 1 <= height <= 2**31 - 1):
+        raise PngError(f"its header gives the size {width} x {height}")
+    if color not in _PNG_COLOR_TYPES or depth not in _PNG_COLOR_TYPES[color][1]:
+        raise PngError(f"its header gives colour type {color} with bit depth {depth}, which PNG does not define")
+    if compression != 0 or filtering != 0 or interlace not in (0, 1):
+        raise PngError("its header names an unknown compression, filter or interlace method")
+    kinds = [k for k, _ in chunks]
+    if b"IDAT" not in kinds:
+        raise PngError("it holds no image data (IDAT)")
+    first, last = kinds.index(b"IDAT"), len(kinds) - 1 - kinds[::-1].index(b"IDAT")
+    if any(k != b"IDAT" for k in kinds[first:last + 1]):
+        raise PngError("its image data chunks (IDAT) are not consecutive")
+    if color == 3 and b"PLTE" not in kinds[:first]:
+        raise PngError("it is a palette image without a palette (PLTE) before its image data")
+    unknown = sorted({k.decode("ascii") for k in kinds
+                      if k[:1].isupper() and k not in (b"IHDR", b"PLTE", b"IDAT", b"IEND")})
+    if unknown or kinds.count(b"IHDR") != 1:
+        raise PngError(f"it holds critical chunks a decoder does not know ({', '.join(unknown) or 'a second IHDR'})")
+    if width > PNG_MAX_SIDE or height > PNG_MAX_SIDE:
+        raise PngError(f"it is {width} x {height} pixels, more than any plot needs ({PNG_MAX_SIDE} a side)")
+    bits = _PNG_COLOR_TYPES[color][0] * depth
+    passes = ([(width, height)] if interlace == 0 else
+              [(-(-(width - x0) // dx), -(-(height - y0) // dy)) for x0, y0, dx, dy in _ADAM7])
+    scanlines = [(h, 1 + -(-(w * bits) // 8)) for w, h in passes if w > 0 and h > 0]
+    expected = sum(h * row for h, row in scanlines)
+    if expected > PNG_MAX_RAW:
+        raise PngError(f"it is {width} x {height} pixels, more than any plot needs")
+    starts = (offset + r * row for offset, (h, row) in
+              zip(np.cumsum([0] + [h * row for h, row in scanlines]).tolist(), scanlines) for r in range(h))
+    compressed = b"".join(body for kind, body in chunks if kind == b"IDAT")
+    inflater = zlib.decompressobj()
+    done, step, next_row = 0, 2**20, next(starts, None)
+    try:
+        while not inflater.eof:
+            out = inflater.decompress(compressed, step)
+            compressed = inflater.unconsumed_tail
+            if done + len(out) > expected:
+                raise PngError(f"its image data holds more than the {width} x {height} pixels of its header")
+            while next_row is not None and next_row < done + len(out):
+                if out[next_row - done] > 4:
+                    raise PngError("a scanline of its image data has an unknown filter type (corrupt data)")
+                next_row = next(starts, None)
+            done += len(out)
+            if not compressed and len(out) < step:
+                break
+    except zlib.error as exc:
+        raise PngError(f"its image data cannot be decompressed ({exc})") from None
+    if not inflater.eof:
+        raise PngError("its image data stops in the middle (the compressed stream is cut off)")
+    if done != expected:
+        raise PngError(f"its image data holds {done} bytes of scanlines, {width} x {height} pixels need {expected}")
+    return width, height
 
 
 def _plot_probes(rng: np.random.Generator) -> list[Probe]:
@@ -862,25 +1053,57 @@ def _plot_probes(rng: np.random.Generator) -> list[Probe]:
                   MODULE, "plot_fit(model, X, Y, path)")]
 
 
+def _answer(value: Any, what: str) -> dict:
+    if not isinstance(value, dict):
+        raise Mismatch(f"the grader could not read what {what} left behind (a malformed answer: "
+                       f"{describe(value)})")
+    return value
+
+
 def _judge_plot(ctx: JudgeContext) -> Verdict:
-    got = ctx.observations[0].value
-    if not got["exists"]:
-        others = [f for f in got.get("files", []) if isinstance(f, str)]
-        extra = f" (the folder now holds: {', '.join(others)})" if others else ""
-        return Verdict.failed("plot_fit(model, X, Y, path) wrote no file at path" + extra +
-                              ": save the figure with fig.savefig(path), at exactly the path you are given.")
-    head = bytes(np.asarray(got["head"], dtype=np.uint8).tolist())
+    """The parent decodes the file itself (`png_size`): the child's flags only explain a failure."""
+    got = _answer(ctx.observations[0].value, "plot_fit")
+    raw = got.get("png")
+    data = b""
+    if raw is not None:
+        arr = as_array(raw, "the file plot_fit wrote")
+        if arr.dtype != np.uint8 or arr.ndim != 1:
+            raise Mismatch(f"the grader could not read the file plot_fit wrote (it came back as {describe(raw)})")
+        data = arr.tobytes()
+    if not data:
+        if got.get("written") is not True:
+            files = got.get("files")
+            others = [f for f in files if isinstance(f, str)][:20] if isinstance(files, list) else []
+            extra = f" (the folder now holds: {', '.join(others)})" if others else ""
+            return Verdict.failed("plot_fit(model, X, Y, path) wrote no file at path" + extra +
+                                  ": save the figure with fig.savefig(path), at exactly the path you are given.")
+        if got.get("regular") is not True:
+            return Verdict.failed("what plot_fit left at path is not a file of its own (a link, a folder?): save "
+                                  "the figure itself there with fig.savefig(path).")
+        size = got.get("size")
+        if isinstance(size, int) and size > PNG_MAX_BYTES:
+            return Verdict.failed(f"the file plot_fit wrote is {size} bytes, more than the "
+                                  f"{PNG_MAX_BYTES // 2**20} MB any plot needs: draw a figure of normal size "
+                                  "(the default figsize and dpi).")
+        return Verdict.failed("the file plot_fit wrote at path is empty: save the figure with fig.savefig(path).")
+    if len(data) > PNG_MAX_BYTES:
+        return Verdict.failed(f"the file plot_fit wrote is {len(data)} bytes, more than the "
+                              f"{PNG_MAX_BYTES // 2**20} MB any plot needs: draw a figure of normal size.")
+    head = data[:32]
     if not head.startswith(PNG_MAGIC):
         kind = ("a PDF" if head.startswith(b"%PDF") else "a JPEG" if head.startswith(b"\xff\xd8")
                 else "an SVG" if b"<svg" in head or head.startswith(b"<?xml") else "not a PNG")
         return Verdict.failed(f"the file plot_fit wrote is {kind} (it starts with {head[:8]!r}): save it as a PNG, "
                               "fig.savefig(path) without format= (the .png name selects PNG).")
-    width = int.from_bytes(head[16:20], "big") if len(head) >= 24 else 0
-    height = int.from_bytes(head[20:24], "big") if len(head) >= 24 else 0
-    if width < 100 or height < 100 or got["size"] < 1000:
-        return Verdict.failed(f"the PNG is only {width} x {height} pixels ({got['size']} bytes): draw the data, "
+    try:
+        width, height = png_size(data)
+    except PngError as exc:
+        return Verdict.failed(f"the file plot_fit wrote starts like a PNG but cannot be decoded: {exc}. Write it "
+                              "with matplotlib, fig.savefig(path), not by hand.")
+    if width < 100 or height < 100 or len(data) < 1000:
+        return Verdict.failed(f"the PNG is only {width} x {height} pixels ({len(data)} bytes): draw the data, "
                               "f_true and the learned function on a figure of normal size.")
-    return Verdict.passed(f"wrote a {width} x {height} PNG ({got['size']} bytes)")
+    return Verdict.passed(f"wrote a {width} x {height} PNG ({len(data)} bytes)")
 
 
 register(Check(
@@ -924,42 +1147,128 @@ def fit_probes(spec: FitSpec):
     return probes
 
 
+def contract_params(raw: Any, what: str) -> dict[str, np.ndarray]:
+    """The six parameter arrays of l1, l2, l3 in an answer, as float64; Mismatch when they are not all there
+    with the contract's shapes (only a tampered answer lacks them: the child sends them or says why not)."""
+    if not isinstance(raw, dict):
+        raise Mismatch(f"{what}: the grader received no trained parameters (a malformed answer: {describe(raw)})")
+    out = {}
+    for name in PARAM_NAMES:
+        arr = as_array(raw.get(name), f"{what}: the trained {name}")
+        if arr.shape != PARAM_SHAPES[name] or arr.dtype.kind != "f":
+            raise Mismatch(f"{what}: the trained {name} came back as {describe(arr)}, expected float values of "
+                           f"shape {PARAM_SHAPES[name]}")
+        out[name] = arr.astype(np.float64)
+    return out
+
+
+def contract_predict(params: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+    """The contract's MLP l3(sigmoid(l2(sigmoid(l1(x))))) with `params`, at the points x, in float64: (n,)."""
+    h = np.asarray(x, dtype=np.float64).reshape(-1, 1)
+    with np.errstate(all="ignore"):     # nan and inf parameters give nan: "training diverged"
+        for name, last in (("l1", False), ("l2", False), ("l3", True)):
+            h = h @ params[f"{name}.weight"].T + params[f"{name}.bias"]
+            if not last:
+                h = 0.5 * (1.0 + np.tanh(0.5 * h))      # sigmoid, without overflow
+    return h.reshape(-1)
+
+
+def fit_distance(params: dict[str, np.ndarray]) -> tuple[float, np.ndarray]:
+    """The root mean square distance to f_true over FIT_GRID of the contract's MLP with `params`
+    (inf when it is not finite), and the predictions."""
+    pred = contract_predict(params, FIT_GRID)
+    if not np.all(np.isfinite(pred)):
+        return math.inf, pred
+    return float(np.sqrt(np.mean((pred - f_true_np(FIT_GRID)) ** 2))), pred
+
+
+def fit_runs(value: Any, seeds: Sequence) -> list[tuple[dict, float, np.ndarray]]:
+    """(run, distance, predictions) of every run in the fit probe's answer, judged here from the trained
+    parameters alone; at most one run per seed the probe asked for (more can only be forged)."""
+    got = _answer(value, "the training runs")
+    runs = got.get("runs")
+    if not isinstance(runs, list):
+        raise Mismatch(f"the grader could not read the training runs (a malformed answer: {describe(runs)})")
+    out = []
+    for k, run in enumerate(runs[:len(seeds)]):
+        params = contract_params(run.get("params") if isinstance(run, dict) else run, f"run {k + 1}")
+        distance, pred = fit_distance(params)
+        out.append((run, distance, pred))
+    return out
+
+
+def _layer_problems(layers: Any) -> list[str]:
+    """What the child found instead of the contract's l1, l2, l3 (its description can only fail the check)."""
+    problems = []
+    if not isinstance(layers, dict):
+        return problems
+    for name, (i, o) in LAYER_SHAPES.items():
+        found = layers.get(name)
+        if found == "missing":
+            problems.append(f"MLP() has no attribute {name}")
+        elif isinstance(found, dict):
+            shapes = [tuple(v) if isinstance(v, list) and all(isinstance(d, int) for d in v) else v
+                      for v in (found.get("weight"), found.get("bias"))]
+            if shapes != [(o, i), (o,)]:
+                kind = str(found.get("type"))[:40]
+                problems.append(f"MLP().{name} is a {kind} with weight {shapes[0]} and bias {shapes[1]}, expected "
+                                f"nn.Linear({i}, {o}) (weight {(o, i)}, bias {(o,)})")
+    return problems
+
+
 def fit_judge(spec: FitSpec):
+    """Judged on evidence: the trained parameters of l1, l2, l3, evaluated here in the contract's MLP on
+    FIT_GRID. Neither the student's forward nor any loss the student's code reports takes part; the
+    child's timings and loss count only colour the message."""
     def judge(ctx: JudgeContext) -> Verdict:
         obs = ctx.observations[0]
-        runs = obs.value["runs"]
-        target = f_true_np(FIT_GRID)
-        distances = []
-        for run in runs:
-            pred = as_array(run["pred"], "the trained model's output").astype(np.float64)
-            if pred.shape not in ((FIT_GRID.size, 1), (FIT_GRID.size,)):
-                return Verdict.failed(f"the trained model maps x of shape ({FIT_GRID.size}, 1) to shape "
-                                      f"{tuple(pred.shape)}, expected ({FIT_GRID.size}, 1)")
-            pred = pred.reshape(-1)
-            distances.append(float(np.sqrt(np.mean((pred - target) ** 2))) if np.all(np.isfinite(pred))
-                             else math.inf)
-        seconds = [float(r["seconds"]) for r in runs]
+        got = _answer(obs.value, "the training runs")
+        if "layers" in got:
+            problems = _layer_problems(got["layers"]) or ["MLP() does not have the contract's layers"]
+            return Verdict.failed(
+                f"{spec.what}: {'; '.join(problems)}. The fit is judged on the trained parameters of the "
+                "contract's layers l1 = nn.Linear(1, 64), l2 = nn.Linear(64, 64), l3 = nn.Linear(64, 1), evaluated "
+                "as l3(sigmoid(l2(sigmoid(l1(x))))): keep these attributes.")
+        runs = fit_runs(got, obs.probe.params["seeds"])
+        if not runs:
+            return Verdict.failed(f"{spec.what}: no training run came back to judge.")
+        distances = [d for _, d, _ in runs]
+        seconds = [_number(r.get("seconds")) if isinstance(r, dict) else math.nan for r, _, _ in runs]
         best = int(np.argmin(distances))
-        epochs = [r.get("epochs") for r in runs]
+        epochs = [r.get("epochs") if isinstance(r, dict) else None for r, _, _ in runs]
         notes = []
-        if any(e is not None and e != 1000 for e in epochs):
-            notes.append(f"train returned {epochs[0]} losses with its default epochs; the contract's K is 1000.")
+        if any(isinstance(e, int) and e != 1000 for e in epochs):
+            shown = next(e for e in epochs if isinstance(e, int) and e != 1000)
+            notes.append(f"train returned {shown} losses with its default epochs; the contract's K is 1000.")
         if distances[best] <= FIT_RMSE:
             tried = f" (run {best + 1} of up to {FIT_RUNS})" if best else ""
             return Verdict.passed(
                 f"{spec.what}: after training, the learned function is {distances[best]:.3g} from f_true on "
-                f"[-2, 2]{tried} (root mean square over {FIT_GRID.size} points; the limit is {FIT_RMSE:g}). "
-                f"Training took {seconds[best]:.1f} s.")
+                f"[-2, 2]{tried} (root mean square over {FIT_GRID.size} points of l3(sigmoid(l2(sigmoid(l1(x))))) "
+                f"with your trained parameters; the limit is {FIT_RMSE:g}).{_took(seconds[best:best + 1])}")
         shown = ", ".join("nan/inf" if math.isinf(d) else f"{d:.3g}" for d in distances)
         text = (f"{spec.what}: in {len(runs)} runs of {obs.probe.label} with different seeds, the learned function "
                 f"stays {min(distances):.3g} or more from f_true on [-2, 2] (root mean square over "
-                f"{FIT_GRID.size} points: {shown}); a correct pipeline gets within {FIT_RMSE:g} (the best "
-                f"constant is 1.6 away). Training took {np.mean(seconds):.1f} s per run.")
+                f"{FIT_GRID.size} points of l3(sigmoid(l2(sigmoid(l1(x))))) with the trained parameters of l1, l2, "
+                f"l3: {shown}); a correct pipeline gets within {FIT_RMSE:g} (the best constant is 1.6 away)."
+                f"{_took(seconds, ' per run')}")
         if any(math.isinf(d) for d in distances):
             text += " nan or inf: training diverged."
         return Verdict.failed("\n".join([text] + notes + [
             "Check the P1.train and P1.initialize checks first; the loss should fall over the epochs."]))
     return judge
+
+
+def _took(seconds: list[float], each: str = "") -> str:
+    known = [t for t in seconds if not math.isnan(t)]
+    return f" Training took {sum(known) / len(known):.1f} s{each}." if known else ""
+
+
+def _number(value: Any) -> float:
+    """A number the child reported for a message (a timing): nan unless it is a plain finite number."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return math.nan
 
 
 P1_FIT = FitSpec(0.0, "Problem 1 (clean labels)")

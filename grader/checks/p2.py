@@ -71,7 +71,8 @@ register(Check(
 ))
 
 
-# The same rule as P1.fit (grader/checks/p1.py, FIT_RMSE and FIT_RUNS): measured with noise 0.5 too.
+# The same rule as P1.fit (grader/checks/p1.py, FIT_RMSE and FIT_RUNS): measured with noise 0.5 too. Judged,
+# as P1.fit, on the trained parameters of l1, l2, l3 evaluated in this process as the contract's MLP.
 P2_FIT = FitSpec(0.5, "Problem 2 (labels with noise 0.5)")
 
 register(Check(

@@ -238,12 +238,19 @@ def draw_fit(path: Path, params: dict, returned: dict, *, title: str) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    if "runs" in returned:          # the fit probe's runs: the last is the one judged
-        returned = returned["runs"][-1]
+    from ..checks.p1 import contract_params, contract_predict, fit_runs
+
+    # the fit probe's runs, as the judge sees them: the trained parameters of l1, l2, l3 in the contract's
+    # forward pass (never predictions from the child); the run drawn is the best, the one judged
+    if isinstance(returned, dict) and "layers" in returned:
+        raise ValueError("MLP() does not have the contract's layers l1, l2, l3: nothing to draw")
+    runs = fit_runs(returned, params["seeds"])
+    if not runs:
+        raise ValueError("no training run came back")
+    run, _, _ = min(runs, key=lambda r: r[1])
     grid = np.asarray(params["grid"], dtype=np.float64).reshape(-1)
-    pred = np.asarray(returned["pred"], dtype=np.float64).reshape(-1)
-    if pred.size != grid.size:
-        raise ValueError(f"the trained model gave {pred.size} values for {grid.size} grid points")
+    pred = contract_predict(contract_params(run["params"], "the plotted run"), grid)
+    returned = run
     fig, ax = plt.subplots(figsize=(8, 5))
     try:
         if returned.get("X") is not None and returned.get("Y") is not None:

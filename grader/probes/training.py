@@ -13,6 +13,12 @@ snapshot of all parameters at that moment, and whether a gradient later flowed
 back through its output (a hook on the output tensor), which tells an SGD step
 from an evaluation the student forgot to put under ``torch.no_grad()``.
 Nothing here depends on how the student draws the permutation.
+
+Student code shares this process: it can read the stack and this module's globals and
+patch them. So the probes send back evidence the parent judges by itself (grader/checks/p1.py):
+the record of `train` (replayed there), the trained parameters of the fit runs (evaluated
+there as the contract's MLP; the student's forward is never asked), the plot's bytes (decoded
+there); never a verdict, a prediction or a loss the parent would have to believe.
 """
 from __future__ import annotations
 
@@ -70,8 +76,7 @@ class _Recorder:
         self.limits_text = limits_text
         self.indices: list[np.ndarray] = []
         self.backprop: list[bool] = []
-        self.snap_of_call: list[int] = []
-        self.snapshots: list[np.ndarray] = []
+        self.snaps: dict[int, np.ndarray] = {}      # call -> the parameters it saw, in call order
 
     def record(self, model, x, out) -> None:
         import torch
@@ -90,16 +95,32 @@ class _Recorder:
         call = len(self.indices)
         self.indices.append(idx)
         self.backprop.append(False)
-        if len(self.snapshots) < self.max_snapshots:
-            self.snap_of_call.append(len(self.snapshots))
-            self.snapshots.append(flat_params(model))
-        else:
-            self.snap_of_call.append(-1)
+        if len(self.snaps) >= self.max_snapshots:
+            self._make_room()
+        if len(self.snaps) < self.max_snapshots:
+            self.snaps[call] = flat_params(model)
 
         def mark(grad, call=call):
             self.backprop[call] = True
 
         out.register_hook(mark)
+
+    def _make_room(self) -> None:
+        """Drop the snapshot of the oldest forward pass no gradient has gone back through (an evaluation with
+        gradients on): the replay needs the parameters at every SGD step, so evaluations, however many,
+        never push the steps out of the record."""
+        for call in self.snaps:
+            if not self.backprop[call]:
+                del self.snaps[call]
+                return
+
+    def snapshot_arrays(self, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """(snap_of_call, snapshots): per call the row of its snapshot or -1; the rows in call order."""
+        kept = sorted(self.snaps)
+        snap_of_call = np.full(len(self.indices), -1, dtype=np.int64)
+        snap_of_call[kept] = np.arange(len(kept))
+        snapshots = (np.stack([self.snaps[c] for c in kept]) if kept else np.zeros((0, size), dtype=np.float32))
+        return snap_of_call, snapshots
 
 
 def flat_params(model) -> np.ndarray:
@@ -144,9 +165,10 @@ def mlp_probe(student, x, seed: int) -> dict:
                             [int(layer.in_features), int(layer.out_features)] if isinstance(layer, nn.Linear)
                             else type(layer).__name__)
     params = {name: _numpy(p) for name, p in model.named_parameters()}
+    contract, _ = contract_layers(model)      # l1, l2, l3 read as attributes (shared with a Sequential, say)
     with torch.no_grad():
         out = model(torch.as_tensor(x, dtype=torch.float32))
-    return {"linears": linears, "attributes": attributes, "params": params, "out": out}
+    return {"linears": linears, "attributes": attributes, "params": params, "contract": contract, "out": out}
 
 
 # ---- P1.initialize --------------------------------------------------------------------------
@@ -197,7 +219,9 @@ def train_probe(student, X, Y, init: dict, epochs: int, lr: float, batch_size: i
 
     Returns ``calls`` (the row indices of every recorded forward pass, concatenated, with
     ``call_sizes``), ``backprop`` (per call), ``snap_of_call`` (index into ``snapshots``
-    or -1), ``snapshots`` (m, 4353) float32, ``final`` (4353,) and ``losses`` as returned.
+    or -1), ``snapshots`` (m <= max_snapshots, 4353) float32 in call order (when full, an
+    evaluation's snapshot makes room for a step's: `_Recorder._make_room`), ``final`` (4353,)
+    and ``losses`` as returned.
     """
     import torch
 
@@ -221,11 +245,10 @@ def train_probe(student, X, Y, init: dict, epochs: int, lr: float, batch_size: i
     seconds = time.perf_counter() - started
     sizes = np.array([len(i) for i in recorder.indices], dtype=np.int64)
     calls = np.concatenate(recorder.indices) if recorder.indices else np.zeros(0, dtype=np.int64)
-    snapshots = (np.stack(recorder.snapshots) if recorder.snapshots
-                 else np.zeros((0, sum(p.numel() for p in model.parameters())), dtype=np.float32))
+    snap_of_call, snapshots = recorder.snapshot_arrays(sum(p.numel() for p in model.parameters()))
     return {
         "calls": calls.astype(np.int32), "call_sizes": sizes, "backprop": np.array(recorder.backprop, dtype=bool),
-        "snap_of_call": np.array(recorder.snap_of_call, dtype=np.int64), "snapshots": snapshots,
+        "snap_of_call": snap_of_call, "snapshots": snapshots,
         "final": flat_params(model), "losses": _plain_losses(losses), "seconds": seconds,
     }
 
@@ -249,15 +272,24 @@ def _plain_losses(losses: Any) -> Any:
 
 # ---- P1.plot_fit ----------------------------------------------------------------------------
 
+PNG_MAX_BYTES = 2 * 2**20      # a plot of normal size is 20-300 kB; the parent refuses more (grader/checks/p1.py)
+
+
 @probe("p1_plot_fit")
 def plot_fit_probe(student, X, Y, params: dict, filename: str) -> dict:
-    """plot_fit(model, X, Y, path) with path in the working directory; what is in the file afterwards."""
+    """plot_fit(model, X, Y, path) with path in the working directory; the file's bytes afterwards.
+
+    The file itself goes back (``png``, at most PNG_MAX_BYTES): the parent decodes it and
+    judges what it finds there, not a flag. ``written``, ``regular``, ``size`` and ``files``
+    only explain a failure (a child that lies about them can only lose the point).
+    """
+    import stat
     import torch
 
     plot_fit = student.resolve("threelayerSGD.plot_fit")
     model = build_replay_mlp(params)
     path = os.path.join(os.getcwd(), os.path.basename(filename))
-    if os.path.exists(path):
+    if os.path.lexists(path):
         os.remove(path)
     plot_fit(model, torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(Y, dtype=torch.float32), path)
     try:
@@ -266,14 +298,21 @@ def plot_fit_probe(student, X, Y, params: dict, filename: str) -> dict:
         plt.close("all")
     except Exception:
         pass
-    if not os.path.exists(path):
-        return {"exists": False, "size": 0, "head": np.zeros(0, dtype=np.uint8),
+    nothing = np.zeros(0, dtype=np.uint8)
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return {"written": False, "regular": False, "size": 0, "png": nothing,
                 "files": sorted(os.listdir(os.getcwd()))[:20]}
+    if not stat.S_ISREG(info.st_mode):   # a symlink (to /dev/zero, to someone else's file), a FIFO, a folder
+        return {"written": True, "regular": False, "size": 0, "png": nothing, "files": []}
     with open(path, "rb") as handle:
-        head = handle.read(32)
-    size = os.path.getsize(path)
+        data = handle.read(PNG_MAX_BYTES + 1)
     os.remove(path)
-    return {"exists": True, "size": int(size), "head": np.frombuffer(head, dtype=np.uint8).copy(), "files": []}
+    if len(data) > PNG_MAX_BYTES:
+        return {"written": True, "regular": True, "size": int(info.st_size), "png": nothing, "files": []}
+    return {"written": True, "regular": True, "size": len(data), "png": np.frombuffer(data, dtype=np.uint8).copy(),
+            "files": []}
 
 
 # ---- P1.fit and P2.noisy_fit ----------------------------------------------------------------
@@ -287,14 +326,62 @@ def _sample(t, most: int = 2000):
         return None
 
 
+def contract_layers(model) -> tuple[dict | None, dict]:
+    """The trained parameters of the contract's layers l1, l2, l3, read off the model's attributes.
+
+    Returns (params, layers): params maps PARAM_NAMES to raw float arrays (float32 or float64, as
+    trained; 4353 numbers in all), or None when some layer is missing or has other shapes;
+    layers describes each layer for the message ("missing", or its type and its weight's and
+    bias's shapes). Nothing of another size is ever copied.
+    """
+    import torch
+
+    params: dict = {}
+    layers: dict = {}
+    ok = True
+    for name, (fan_in, fan_out) in LAYER_SHAPES.items():
+        layer = getattr(model, name, None)
+        if layer is None:
+            layers[name] = "missing"
+            ok = False
+            continue
+        weight, bias = getattr(layer, "weight", None), getattr(layer, "bias", None)
+        shapes = [list(t.shape) if isinstance(t, torch.Tensor) else None for t in (weight, bias)]
+        layers[name] = {"type": type(layer).__name__, "weight": shapes[0], "bias": shapes[1]}
+        if shapes != [[fan_out, fan_in], [fan_out]]:
+            ok = False
+            continue
+        for part, t in (("weight", weight), ("bias", bias)):
+            t = t.detach().to("cpu")
+            if t.dtype not in (torch.float32, torch.float64):
+                t = t.to(torch.float64)
+            params[f"{name}.{part}"] = t.numpy().copy()
+    return (params if ok else None), layers
+
+
+def contract_output(params: dict, x: np.ndarray) -> np.ndarray:
+    """l3(sigmoid(l2(sigmoid(l1 x)))) in float64 numpy: the grader's own forward pass (never the student's)."""
+    h = np.asarray(x, dtype=np.float64).reshape(-1, 1)
+    for name, last in (("l1", False), ("l2", False), ("l3", True)):
+        w = np.asarray(params[f"{name}.weight"], dtype=np.float64)
+        b = np.asarray(params[f"{name}.bias"], dtype=np.float64)
+        h = h @ w.T + b
+        if not last:
+            h = 0.5 * (1.0 + np.tanh(0.5 * h))    # sigmoid, without overflow
+    return h
+
+
 @probe("p1_fit")
 def fit_probe(student, seeds: list, noise_std: float, grid, good_enough: float) -> dict:
     """The student's own pipeline with its defaults (K epochs), once per seed, until a fit is good enough.
 
     Each run: torch.manual_seed(seed); X, Y = make_data() (or make_data(noise_std=...)); model = MLP();
-    initialize(model); train(model, X, Y); the predictions on `grid` under torch.no_grad(). The runs
-    stop at the first whose root-mean-square distance to f_true on the grid is <= good_enough (the
-    judge recomputes it); what decides is the judge's.
+    initialize(model); train(model, X, Y); then the trained parameters of l1, l2, l3 (`contract_layers`).
+    The student's forward is never asked for the result: the parent evaluates the contract's MLP
+    with these parameters on its own points (grader/checks/p1.py). The runs stop at the first
+    whose distance to f_true on `grid`, by the same evaluation, is <= good_enough: that only
+    saves time, what decides is the judge's. An MLP without the contract's layers stops at once
+    (``layers`` says what it has).
     """
     import torch
 
@@ -302,28 +389,29 @@ def fit_probe(student, seeds: list, noise_std: float, grid, good_enough: float) 
     MLP = student.resolve("threelayerSGD.MLP")
     initialize = student.resolve("threelayerSGD.initialize")
     train = student.resolve("threelayerSGD.train")
-    grid_t = torch.as_tensor(grid, dtype=torch.float32).reshape(-1, 1)
-    target = ((grid_t - 2) * torch.cos(4 * grid_t)).double().reshape(-1)
+    grid = np.asarray(grid, dtype=np.float64).reshape(-1)
+    target = (grid - 2) * np.cos(4 * grid)
     runs = []
     for seed in seeds:
         torch.manual_seed(int(seed))
         X, Y = make_data() if float(noise_std) == 0.0 else make_data(noise_std=float(noise_std))
         model = MLP()
+        params, layers = contract_layers(model)
+        if params is None:
+            return {"runs": runs, "layers": layers}
         initialize(model)
         started = time.perf_counter()
         losses = train(model, X, Y)
         seconds = time.perf_counter() - started
-        with torch.no_grad():
-            pred = model(grid_t)
+        params, layers = contract_layers(model)
+        if params is None:
+            return {"runs": runs, "layers": layers}
         losses = _plain_losses(losses)
-        runs.append({"seed": int(seed), "pred": pred, "seconds": seconds, "n": int(X.shape[0]),
+        runs.append({"seed": int(seed), "params": params, "seconds": seconds,
                      "X": _sample(X), "Y": _sample(Y),   # for the student kit's plot
-                     "epochs": len(losses) if isinstance(losses, list) else None,
-                     "last_loss": losses[-1] if isinstance(losses, list) and losses else None})
-        try:
-            rmse = float(((pred.detach().double().reshape(-1) - target) ** 2).mean().sqrt())
-        except Exception:   # a wrong shape: the judge says so
-            break
+                     "epochs": len(losses) if isinstance(losses, list) else None})
+        with np.errstate(all="ignore"):
+            rmse = float(np.sqrt(np.mean((contract_output(params, grid).reshape(-1) - target) ** 2)))
         if rmse <= float(good_enough):
             break
     return {"runs": runs}
