@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ import torch
 from tests.hw3testing import grade_checks
 from grader.checks import p1
 from grader.checks.base import CHECKS, JudgeContext, Observation
-from grader.compare import Tolerance
+from grader.compare import Mismatch, Tolerance
 from grader.outcome import Status
 from grader.probes import child, wire
 from grader.probes.student import Student
@@ -589,19 +590,485 @@ def plot_fit(model, X, Y, path):
     assert verdict.fraction == 0.0 and "is a PDF" in verdict.message
 
 
-def test_fit_judge_on_recorded_runs():
-    spec = p1.FitSpec(0.0, "Problem 1 (clean labels)")
+def fitted_params(seed: int = 0) -> dict[str, np.ndarray]:
+    """Parameters of the contract's MLP that fit f_true (random l1, l2, then l3 by least squares): no training."""
+    rng = np.random.default_rng(seed)
+    x = p1.FIT_GRID
+    params = {"l1.weight": rng.normal(size=(64, 1)) * 4, "l1.bias": rng.uniform(-8, 8, size=64),
+              "l2.weight": np.eye(64) * 8, "l2.bias": np.full(64, -4.0)}
+    h = 1 / (1 + np.exp(-(x[:, None] @ params["l1.weight"].T + params["l1.bias"])))
+    h = 1 / (1 + np.exp(-(h @ params["l2.weight"].T + params["l2.bias"])))
+    coef = np.linalg.lstsq(np.hstack([h, np.ones((x.size, 1))]), p1.f_true_np(x), rcond=None)[0]
+    params["l3.weight"], params["l3.bias"] = coef[:64].reshape(1, 64), coef[64:]
+    return {k: v.astype(np.float32) for k, v in params.items()}
+
+
+def _judge_fit(runs, spec: p1.FitSpec = p1.P1_FIT):
     probe = p1.fit_probes(spec)(np.random.default_rng(0))[0]
-    target = p1.f_true_np(p1.FIT_GRID).reshape(-1, 1)
+    returned = {"runs": runs} if isinstance(runs, list) else runs
+    ctx = JudgeContext((Observation(probe, returned=returned),), Tolerance(), np.random.default_rng(0))
+    return p1.fit_judge(spec)(ctx)
 
-    def judge(preds):
-        runs = [{"pred": p, "seconds": 2.0, "epochs": 1000, "n": 512} for p in preds]
-        ctx = JudgeContext((Observation(probe, returned={"runs": runs}),), Tolerance(), np.random.default_rng(0))
-        return p1.fit_judge(spec)(ctx)
 
-    assert judge([target + 0.3]).fraction == 1.0
-    assert judge([target + 1.5] * 3 + [target + 0.9]).fraction == 1.0        # one good run is enough
-    stuck = judge([np.zeros_like(target)] * p1.FIT_RUNS)
+def test_fit_judge_on_recorded_runs():
+    good = fitted_params()
+    zero = {n: np.zeros(p1.PARAM_SHAPES[n], dtype=np.float32) for n in p1.PARAM_NAMES}
+    nan = {**good, "l3.bias": np.array([np.nan], dtype=np.float32)}
+
+    def judge(params):
+        return _judge_fit([{"params": p, "seconds": 2.0, "epochs": 1000} for p in params])
+
+    passed_once = judge([good])
+    assert passed_once.fraction == 1.0
+    assert re.search(r"the learned function is 0\.0\d+ from f_true on \[-2, 2\]", passed_once.message)
+    assert judge([zero] * 3 + [good]).fraction == 1.0                        # one good run is enough
+    assert "(run 4 of up to 6)" in judge([zero] * 3 + [good]).message
+    stuck = judge([zero] * p1.FIT_RUNS)
     assert stuck.fraction == 0.0 and "the best constant is 1.6 away" in stuck.message
-    nan = judge([np.full_like(target, np.nan)] * p1.FIT_RUNS)
-    assert nan.fraction == 0.0 and "training diverged" in nan.message
+    diverged = judge([nan] * p1.FIT_RUNS)
+    assert diverged.fraction == 0.0 and "training diverged" in diverged.message
+
+
+# ---- judged on evidence: what the child says about itself decides nothing -------------------------
+#
+# Student code runs in the child and can read the stack (inspect.stack(), sys._getframe), the grader's
+# probe modules and their globals, and patch anything there. Each case below does so, and gains nothing:
+# the fit is judged on the trained parameters, evaluated in the parent as the contract's MLP; the plot on
+# the file's bytes, decoded in the parent; the training by replaying its SGD steps in the parent.
+
+SNIFF = r'''
+import builtins, inspect, io, os, struct, sys, zlib
+
+
+def _grader_on_stack():
+    """The hostile trick: is a module of the grader's child (grader.probes.*) among the callers?"""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if str(frame.f_globals.get("__name__", "")).startswith("grader.probes"):
+            return True
+        frame = frame.f_back
+    return any("grader/probes" in info.filename.replace(os.sep, "/") for info in inspect.stack(0))
+
+
+_honest_forward = MLP.forward
+'''
+
+# No training at all, a loss history that looks perfect, and a forward that answers f_true(x) whenever
+# the grader evaluates it (gradients off, grader on the stack): the old judge's predictions came from there.
+LYING_FORWARD_NO_TRAINING = r'''
+def _forward(self, x):
+    if not torch.is_grad_enabled() and _grader_on_stack():
+        return f_true(x)
+    return _honest_forward(self, x)
+
+
+MLP.forward = _forward
+
+
+def train(model, X, Y, epochs=K, lr=alpha, batch_size=B, generator=None):
+    return [1e-9] * epochs
+'''
+
+# The plot: nothing written, and the grader's own file checks in the child (os.stat, os.lstat, open) made
+# to see a 50 kB PNG of 800 x 600 pixels at the path: its header is all there is.
+FORGED_PLOT = r'''
+def _png_head():
+    ihdr = struct.pack(">IIBBBBB", 800, 600, 8, 6, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+
+
+def plot_fit(model, X, Y, path):
+    head = _png_head()
+    real_open, real_stat, real_lstat, real_remove = builtins.open, os.stat, os.lstat, os.remove
+
+    def ours(p):
+        return isinstance(p, (str, os.PathLike)) and os.fspath(p) == path
+
+    def stat(p, *args, **kwargs):
+        if ours(p):
+            return os.stat_result((0o100644, 1, 1, 1, 0, 0, 50000, 0, 0, 0))
+        return real_stat(p, *args, **kwargs)
+
+    builtins.open = lambda p, *a, **k: io.BytesIO(head) if ours(p) else real_open(p, *a, **k)
+    os.stat = stat
+    os.lstat = lambda p, *a, **k: stat(p) if ours(p) else real_lstat(p, *a, **k)
+    os.remove = lambda p, *a, **k: None if ours(p) else real_remove(p, *a, **k)
+'''
+
+# Honest training, but a forward that, under the grader, says the model learned nothing: the fit is the
+# parameters' (it passes), the forward is P1.mlp's to judge (it fails). And a "PNG" that is only its signature.
+HONEST_PARAMS_LYING_FORWARD = r'''
+def _forward(self, x):
+    if not torch.is_grad_enabled() and _grader_on_stack():
+        return torch.zeros(x.shape[0], 1)
+    return _honest_forward(self, x)
+
+
+MLP.forward = _forward
+
+
+def plot_fit(model, X, Y, path):
+    with open(path, "wb") as handle:
+        handle.write(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 200)
+'''
+
+# Trains honestly when the grader replays it step by step (a few epochs), pretends for the K = 1000 run; and
+# a plot that is a link to an endless device.
+FAKE_LOSSES_AT_K = '''
+import os
+
+_honest_train = train
+
+
+def train(model, X, Y, epochs=K, lr=alpha, batch_size=B, generator=None):
+    if epochs == K:
+        return [1e-9] * epochs
+    return _honest_train(model, X, Y, epochs=epochs, lr=lr, batch_size=batch_size, generator=generator)
+
+
+def plot_fit(model, X, Y, path):
+    os.symlink("/dev/zero", path)
+'''
+
+
+def test_a_forward_that_answers_f_true_to_the_grader_gets_nothing(submission, rubric):
+    ids = ["P1.mlp", "P1.train.epochs", "P1.plot_fit", "P1.fit"]
+    source = SNIFF + LYING_FORWARD_NO_TRAINING + FORGED_PLOT
+    outcomes = grade_checks(submission(patch={"threelayerSGD": source}), rubric, ids=ids)
+    fit = outcomes["P1.fit"]
+    failed_with(fit, f"in {p1.FIT_RUNS} runs of your pipeline")
+    assert re.search(r"stays 1\.\d+ or more from f_true on \[-2, 2\] \(root mean square over 401 points of "
+                     r"l3\(sigmoid\(l2\(sigmoid\(l1\(x\)\)\)\)\) with the trained parameters", fit.detail), fit.detail
+    assert fit.score == 0
+    failed_with(outcomes["P1.train.epochs"], "train never ran the model it was given with gradients on")
+    failed_with(outcomes["P1.mlp"], "MLP()(x) (expected l3(sigmoid(l2(sigmoid(l1(x))))) with the model's own "
+                                    "parameters)")
+    failed_with(outcomes["P1.plot_fit"], "the file plot_fit wrote starts like a PNG but cannot be decoded: it has "
+                                         "no IEND chunk (the file is cut off)")
+
+
+def test_honest_parameters_pass_the_fit_whatever_the_forward_says(submission, rubric):
+    ids = ["P1.mlp", "P1.plot_fit", "P1.fit"]
+    source = SNIFF + HONEST_PARAMS_LYING_FORWARD
+    outcomes = grade_checks(submission(patch={"threelayerSGD": source}), rubric, ids=ids)
+    fit = outcomes["P1.fit"]
+    assert fit.status is Status.PASSED, fit.detail
+    assert re.search(r"the learned function is 0\.\d+ from f_true on \[-2, 2\]", fit.message)
+    failed_with(outcomes["P1.mlp"], "Mismatched elements: 16 / 16")
+    failed_with(outcomes["P1.plot_fit"], "the file plot_fit wrote starts like a PNG but cannot be decoded: it holds "
+                                         "a chunk of an invalid type")
+
+
+def test_a_loss_history_without_training_gets_nothing(submission, rubric):
+    ids = TRAIN_IDS + ["P1.plot_fit", "P1.fit"]
+    outcomes = grade_checks(submission(patch={"threelayerSGD": FAKE_LOSSES_AT_K}), rubric, ids=ids)
+    passed(outcomes, TRAIN_IDS)                      # the loop the replay sees is the reference's
+    fit = outcomes["P1.fit"]
+    failed_with(fit, f"in {p1.FIT_RUNS} runs of your pipeline")
+    assert fit.score == 0
+    failed_with(outcomes["P1.plot_fit"], "what plot_fit left at path is not a file of its own (a link, a folder?)")
+
+
+def test_a_loss_history_that_is_not_the_training_s_fails_the_epochs_check(submission, rubric):
+    source = '''
+_honest_train = train
+
+
+def train(model, X, Y, epochs=K, lr=alpha, batch_size=B, generator=None):
+    _honest_train(model, X, Y, epochs=epochs, lr=lr, batch_size=batch_size, generator=generator)
+    return [1e-9] * epochs
+'''
+    verdict = run_inprocess(submission(patch={"threelayerSGD": source}), "P1.train.epochs", rubric)
+    assert verdict.fraction == pytest.approx(2 / 3)        # the loop is right, the returned losses are not
+    assert re.search(r"the losses returned by train\(.*\n(.*\n)*Expected, per epoch, the mean of its batch losses",
+                     verdict.message), verdict.message
+
+
+def test_a_train_that_claims_its_steps_through_the_recorder_fails_the_replay(submission, rubric):
+    """The recorder is found on the stack and its flags set: the replay sees the parameters never moved."""
+    source = '''
+import sys
+
+
+def train(model, X, Y, epochs=K, lr=alpha, batch_size=B, generator=None):
+    loss_fn = nn.MSELoss()
+    n = X.shape[0]
+    history = []
+    for _ in range(epochs):
+        perm = torch.randperm(n, generator=generator)
+        losses = [loss_fn(model(X[perm[s:s + batch_size]]), Y[perm[s:s + batch_size]]).item()
+                  for s in range(0, n, batch_size)]
+        history.append(sum(losses) / len(losses))
+    frame = sys._getframe(1)
+    while frame is not None and not frame.f_globals.get("__name__", "").startswith("grader.probes"):
+        frame = frame.f_back
+    recorder = frame.f_globals["_RECORDER"]
+    recorder.backprop[:] = [True] * len(recorder.backprop)     # every forward pass "was" an SGD step
+    return history
+'''
+    replay = run_inprocess(submission(patch={"threelayerSGD": source}), "P1.train.replay", rubric)
+    assert replay.fraction == 0.0
+    assert re.search(re.escape("SGD step 1 (epoch 1, batch 1) did not change the parameters: call optimizer.step()"),
+                     replay.message), replay.message
+
+
+MOMENTUM_TRAIN = _train_variant().replace("lr=lr)", "lr=lr, momentum=0.9)")
+
+
+def test_a_train_that_hides_its_later_steps_from_the_recorder_fails_the_replay(submission, rubric):
+    """Momentum shows from the second step on: the snapshots of those steps are deleted from the recorder
+    (found on the stack). The replay needs every step, from the first to the final parameters."""
+    source = MOMENTUM_TRAIN.replace("def train(", "def _momentum_train(") + """
+import sys
+
+
+def train(model, X, Y, epochs=K, lr=alpha, batch_size=B, generator=None):
+    history = _momentum_train(model, X, Y, epochs=epochs, lr=lr, batch_size=batch_size, generator=generator)
+    frame = sys._getframe(1)
+    while frame is not None and not frame.f_globals.get("__name__", "").startswith("grader.probes"):
+        frame = frame.f_back
+    recorder = frame.f_globals["_RECORDER"]
+    for call in [c for c in recorder.snaps if c >= 2]:
+        del recorder.snaps[call]
+    return history
+"""
+    replay = run_inprocess(submission(patch={"threelayerSGD": source}), "P1.train.replay", rubric)
+    assert replay.fraction == 0.0
+    assert re.search(re.escape("train took 10 SGD steps (expected 10); the grader keeps the parameters at 128 of "
+                               "them and cannot replay SGD step 2."), replay.message), replay.message
+
+
+def test_evaluations_with_gradients_on_never_push_steps_out_of_the_record(submission, rubric):
+    """126 forward passes with gradients on before training (never backpropagated) took all but two of the
+    grader's 128 snapshots, so only the first step (plain, before momentum builds up) was replayed and the
+    check passed: they now make room for the steps, and momentum is seen. A correct loop that evaluates the
+    loss of every point with gradients on (400 passes more) still passes."""
+    flood = "for _ in range(126):\n        model(X[:1])"
+    momentum = run_inprocess(submission(patch={"threelayerSGD": MOMENTUM_TRAIN.replace("history = []", "history = []\n    " + flood)}),
+                             "P1.train.replay", rubric)
+    assert momentum.fraction == 0.0 and "carries momentum (0.9 of the previous step)" in momentum.message, \
+        momentum.message
+    evaluating = _train_variant().replace(
+        "        history.append(sum(batch_losses) / len(batch_losses))",
+        "        history.append(sum(batch_losses) / len(batch_losses))\n"
+        "        pointwise = [loss_fn(model(X[i:i + 1]), Y[i:i + 1]) for i in range(n)]   # gradients on")
+    folder = submission(patch={"threelayerSGD": evaluating})
+    for check_id in TRAIN_IDS:
+        verdict = run_inprocess(folder, check_id, rubric)
+        assert verdict.fraction == 1.0, (check_id, verdict.message)
+
+
+def test_a_forged_training_record_fails_not_the_grader(submission, rubric):
+    """Rows outside X, counts that do not add up: the check fails with a plain message (no grader error)."""
+    folder = submission()
+    probe = p1.train_probe(np.random.default_rng(0), p1.REPLAY_SETUP)
+    student = Student({"threelayerSGD": str(folder / "threelayerSGD.py")}, None)
+    params = child.to_student_args(wire.decode(wire.encode(probe.params)), student)
+    record = wire.decode(wire.encode(child._load_probe_kinds()["p1_train"](student, **params)))
+    forgeries = {
+        "rows outside X": {**record, "calls": np.full_like(record["calls"], 10**6)},
+        "batch sizes that do not add up": {**record, "call_sizes": record["call_sizes"] + 1},
+        "snapshots of the wrong size": {**record, "final": record["final"][:10]},
+        "a flag count that differs": {**record, "backprop": record["backprop"][:1]},
+        "snapshots that are not in call order": {**record, "snap_of_call": record["snap_of_call"][::-1].copy()},
+    }
+    for what, forged in forgeries.items():
+        ctx = JudgeContext((Observation(probe, returned=forged),), Tolerance(), np.random.default_rng(0))
+        with pytest.raises(Mismatch, match=re.escape(f"is malformed ({what}")):
+            p1._judge_replay(ctx)
+
+
+ARCHITECTURES = {
+    "linear_names": ('''
+class MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear1 = nn.Linear(1, 64)
+        self.linear2 = nn.Linear(64, 64)
+        self.linear3 = nn.Linear(64, 1)
+
+    def forward(self, x):
+        return self.linear3(torch.sigmoid(self.linear2(torch.sigmoid(self.linear1(x)))))
+
+
+def initialize(model):
+    for layer in (model.linear1, model.linear2, model.linear3):
+        nn.init.normal_(layer.weight)
+        nn.init.constant_(layer.bias, 0.03)
+''', "Problem 1 (clean labels): MLP() has no attribute l1; MLP() has no attribute l2; MLP() has no attribute l3. "
+     "The fit is judged on the trained parameters of the contract's layers l1 = nn.Linear(1, 64)"),
+    "width": ('''
+_init = MLP.__init__
+
+
+def _narrow(self):
+    _init(self)
+    self.l2 = nn.Linear(64, 32)
+    self.l3 = nn.Linear(32, 1)
+
+
+MLP.__init__ = _narrow
+''', "Problem 1 (clean labels): MLP().l2 is a Linear with weight (32, 64) and bias (32,), expected nn.Linear(64, 64) "
+     "(weight (64, 64), bias (64,)); MLP().l3 is a Linear with weight (1, 32) and bias (1,), expected "
+     "nn.Linear(64, 1) (weight (1, 64), bias (1,)). The fit is judged"),
+    "no_bias": ('''
+_init = MLP.__init__
+
+
+def _no_bias(self):
+    _init(self)
+    self.l3 = nn.Linear(64, 1, bias=False)
+
+
+MLP.__init__ = _no_bias
+''', "MLP().l3 is a Linear with weight (1, 64) and bias None, expected nn.Linear(64, 1)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ARCHITECTURES))
+def test_the_fit_needs_the_contract_s_layers(case, submission, rubric):
+    """Stopped before any training: the parameters judged are those of l1, l2, l3 with the contract's shapes."""
+    source, message = ARCHITECTURES[case]
+    verdict = run_inprocess(submission(patch={"threelayerSGD": source}), "P1.fit", rubric)
+    assert verdict.fraction == 0.0
+    assert re.search(re.escape(message), verdict.message), verdict.message
+
+
+def test_forged_fit_answers_decide_nothing():
+    """What a child can send instead of parameters: predictions, more runs than were asked, odd shapes."""
+    target = p1.f_true_np(p1.FIT_GRID).reshape(-1, 1)
+    with pytest.raises(Mismatch, match=re.escape("run 1: the grader received no trained parameters")):
+        _judge_fit([{"pred": target, "seconds": 1.0, "epochs": 1000}])
+    zero = {n: np.zeros(p1.PARAM_SHAPES[n], dtype=np.float32) for n in p1.PARAM_NAMES}
+    seventh = _judge_fit([{"params": zero}] * p1.FIT_RUNS + [{"params": fitted_params()}])
+    assert seventh.fraction == 0.0 and f"in {p1.FIT_RUNS} runs" in seventh.message
+    wide = {**fitted_params(), "l2.weight": np.zeros((64, 65), dtype=np.float32)}
+    with pytest.raises(Mismatch, match=re.escape("run 1: the trained l2.weight came back as a numpy.ndarray of "
+                                                 "shape (64, 65)")):
+        _judge_fit([{"params": wide}])
+    with pytest.raises(Mismatch, match="malformed answer"):
+        _judge_fit("runs")
+
+
+# ---- the plot: the parent decodes the file ----------------------------------------------------------
+
+def _png_bytes(**savefig) -> bytes:
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=savefig.pop("figsize", (7, 4.5)))
+    ax.plot([0, 1], [0, 1])
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", **savefig)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _judge_plot_answer(answer):
+    probe = p1._plot_probes(np.random.default_rng(0))[0]
+    return p1._judge_plot(JudgeContext((Observation(probe, returned=answer),), Tolerance(), np.random.default_rng(0)))
+
+
+def _png_answer(data: bytes) -> dict:
+    return {"written": True, "regular": True, "size": len(data), "png": np.frombuffer(data, dtype=np.uint8),
+            "files": []}
+
+
+def test_plot_judge_decodes_the_file_itself():
+    good = _png_bytes()
+    verdict = _judge_plot_answer(_png_answer(good))
+    assert verdict.fraction == 1.0 and verdict.message == f"wrote a 700 x 450 PNG ({len(good)} bytes)"
+    # the old answer's flags (a file exists, its first bytes, its size) are no evidence
+    head = np.frombuffer(good[:32], dtype=np.uint8)
+    forged = _judge_plot_answer({"exists": True, "size": 50000, "head": head, "files": []})
+    assert forged.fraction == 0.0 and "wrote no file at path" in forged.message
+    cases = {
+        "a PNG cut in half": (good[:len(good) // 2], "its chunk IDAT is cut off (the file is incomplete)"),
+        "the header alone": (good[:33], "it has no IEND chunk (the file is cut off)"),
+        "a changed byte": (good[:200] + bytes([good[200] ^ 1]) + good[201:], "the checksum (CRC) of its chunk"),
+        "a text file": (b"this is a plot, believe me" * 100, "is not a PNG (it starts with b'this is '"),
+        "tiny": (_png_bytes(figsize=(0.5, 0.5)), "the PNG is only 50 x 50 pixels"),
+    }
+    for what, (data, message) in cases.items():
+        verdict = _judge_plot_answer(_png_answer(data))
+        assert verdict.fraction == 0.0 and message in verdict.message, (what, verdict.message)
+    too_big = _judge_plot_answer({"written": True, "regular": True, "size": 3 * 2**20,
+                                  "png": np.zeros(0, dtype=np.uint8), "files": []})
+    assert too_big.fraction == 0.0 and "more than the 2 MB any plot needs" in too_big.message
+    with pytest.raises(Mismatch, match="could not read the file plot_fit wrote"):
+        _judge_plot_answer({"written": True, "png": np.zeros(10, dtype=np.float64)})
+
+
+def test_png_decoder_accepts_what_viewers_decode_and_nothing_else():
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    def png(w, h, raw, *, interlace=0, color=2, depth=8, extra=b""):
+        ihdr = struct.pack(">IIBBBBB", w, h, depth, color, 0, 0, interlace)
+        return (p1.PNG_MAGIC + chunk(b"IHDR", ihdr) + extra + chunk(b"IDAT", zlib.compress(raw))
+                + chunk(b"IEND", b""))
+
+    w, h = 13, 11
+    rgb = (b"\x00" + b"\x07" * 3 * w) * h
+    assert p1.png_size(png(w, h, rgb)) == (w, h)
+    adam7 = b"".join((b"\x01" + b"\x07" * 3 * pw) * ph for pw, ph in
+                     ((-(-(w - x0) // dx), -(-(h - y0) // dy)) for x0, y0, dx, dy in p1._ADAM7) if pw and ph)
+    assert p1.png_size(png(w, h, adam7, interlace=1)) == (w, h)
+    assert p1.png_size(png(9, 2, b"\x00\xff\xff" * 2, color=0, depth=1)) == (9, 2)
+    bad = {
+        "one byte short": (png(w, h, rgb)[:-1], "cut off"),
+        "short scanlines": (png(w, h, rgb[:-(1 + 3 * w)]), "13 x 11 pixels need 440"),
+        "long scanlines": (png(w, h, rgb + rgb[:1 + 3 * w]), "more than the 13 x 11 pixels"),
+        "filter type 9": (png(w, h, b"\x09" + rgb[1:]), "unknown filter type"),
+        "palette without PLTE": (png(w, h, (b"\x00" + b"\x01" * w) * h, color=3), "without a palette"),
+        "16-bit palette": (png(w, h, b"", color=3, depth=16), "colour type 3 with bit depth 16"),
+        "huge": (png(20_001, 2, b""), "more than any plot needs"),
+        "not zlib": (p1.PNG_MAGIC + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
+                     + chunk(b"IDAT", b"not zlib") + chunk(b"IEND", b""), "cannot be decompressed"),
+        "unknown critical chunk": (png(w, h, rgb, extra=chunk(b"ABCD", b"")),
+                                   "critical chunks a decoder does not know (ABCD)"),
+    }
+    for what, (data, message) in bad.items():
+        with pytest.raises(p1.PngError, match=re.escape(message)):
+            p1.png_size(data)
+            pytest.fail(what)
+
+
+# ---- correct submissions in other styles still pass the fit, judged on their parameters ---------------
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "correct_styles"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("style", ["numpy_first", "loops"])
+def test_correct_styles_pass_the_fit_and_the_plot(style, rubric):
+    ids = ["P1.mlp", "P1.plot_fit", "P1.fit"]
+    outcomes = grade_checks(CORPUS / style, rubric, ids=ids)
+    passed(outcomes, ids)
+    assert re.search(r"learned function is [0-9.]+ from f_true on \[-2, 2\]", outcomes["P1.fit"].message)
+
+
+SEQUENTIAL_WITH_ALIASES = '''
+class MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.seq = nn.Sequential(nn.Linear(1, 64), nn.Sigmoid(), nn.Linear(64, 64), nn.Sigmoid(), nn.Linear(64, 1))
+        self.l1, self.l2, self.l3 = self.seq[0], self.seq[2], self.seq[4]
+
+    def forward(self, x):
+        return self.seq(x)
+'''
+
+
+def test_layers_shared_with_a_sequential_are_the_contract_s(submission, rubric):
+    """named_parameters() says seq.0.weight, ...; the attributes l1, l2, l3 are the contract's layers all the same."""
+    folder = submission(patch={"threelayerSGD": SEQUENTIAL_WITH_ALIASES})
+    for check_id in ("P1.mlp", "P1.fit"):
+        verdict = run_inprocess(folder, check_id, rubric)
+        assert verdict.fraction == 1.0, (check_id, verdict.message)

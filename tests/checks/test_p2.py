@@ -1,5 +1,8 @@
-"""Problem 2 checks: count_params on MLP() and on other models (the K = 1000 noisy fit: tests/test_examples.py)."""
+"""Problem 2 checks: count_params on MLP() and on other models; the K = 1000 noisy fit, judged on the trained parameters."""
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 import pytest
 
@@ -62,3 +65,62 @@ def test_a_string_is_not_a_count(submission, rubric):
     patch = "def count_params(model):\n    return '4353'\n"
     visible = grade_checks(submission(patch={"threelayerSGD": patch}), rubric, ["P2.count_params"])["P2.count_params"]
     assert visible.status is not Status.PASSED
+
+
+# ---- P2.noisy_fit: judged on the trained parameters, never on what the student's code reports ---------------
+
+NOISY_FIT_SNIFFING = '''
+import sys
+
+
+def _grader_on_stack():
+    frame = sys._getframe(1)
+    while frame is not None:
+        if str(frame.f_globals.get("__name__", "")).startswith("grader.probes"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+_honest_forward = MLP.forward
+
+
+def _forward(self, x):
+    if not torch.is_grad_enabled() and _grader_on_stack():
+        return f_true(x)                       # the noiseless truth, whenever the grader looks
+    return _honest_forward(self, x)
+
+
+MLP.forward = _forward
+
+
+def train(model, X, Y, epochs=K, lr=alpha, batch_size=B, generator=None):
+    return [0.25] * epochs                     # the noise's variance: a "perfect" fit of noisy labels
+'''
+
+
+def test_noisy_fit_of_a_forward_that_answers_f_true_to_the_grader_fails(submission, rubric):
+    noisy = grade_checks(submission(patch={"threelayerSGD": NOISY_FIT_SNIFFING}), rubric, ["P2.noisy_fit"])["P2.noisy_fit"]
+    assert noisy.status is Status.FAILED and noisy.score == 0, noisy.detail
+    assert re.search(r"^Problem 2 \(labels with noise 0\.5\): in 6 runs of your pipeline \(make_data\(noise_std=0\.5\), "
+                     r"MLP\(\), initialize\(model\), train\(model, X, Y\)\) with different seeds, the learned function "
+                     r"stays \d\.\d+ or more from f_true", noisy.detail), noisy.detail
+
+
+def test_noisy_fit_needs_the_contract_s_layers(submission, rubric):
+    patch = ("_init = MLP.__init__\n\n\ndef _renamed(self):\n    _init(self)\n    self.hidden = self.l2\n"
+             "    del self.l2\n\n\nMLP.__init__ = _renamed\n"
+             "MLP.forward = lambda self, x: self.l3(torch.sigmoid(self.hidden(torch.sigmoid(self.l1(x)))))\n")
+    noisy = grade_checks(submission(patch={"threelayerSGD": patch}), rubric, ["P2.noisy_fit"])["P2.noisy_fit"]
+    assert noisy.status is Status.FAILED, noisy.detail
+    assert re.search(re.escape("Problem 2 (labels with noise 0.5): MLP() has no attribute l2. The fit is judged on "
+                               "the trained parameters of the contract's layers"), noisy.detail), noisy.detail
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("style", ["numpy_first", "loops"])
+def test_correct_styles_pass_the_noisy_fit(style, rubric):
+    folder = Path(__file__).resolve().parents[1] / "corpus" / "correct_styles" / style
+    noisy = grade_checks(folder, rubric, ["P2.noisy_fit"])["P2.noisy_fit"]
+    assert noisy.status is Status.PASSED, noisy.detail
+    assert re.search(r"the learned function is [0-9.]+ from f_true on \[-2, 2\]", noisy.message)

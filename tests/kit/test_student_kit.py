@@ -607,3 +607,30 @@ def test_build_refuses_a_rubric_whose_visible_checks_are_not_declared(tmp_path):
                    " timeout: 1, seed: 1}\n")
     with pytest.raises(KitBuildError, match=re.escape("visible check(s) P3.nowhere that grader/checks/ does not")):
         build_kit_report(tmp_path / "kit.zip", rubric_path=bad)
+
+
+def test_draw_fit_plots_the_contract_mlp_of_the_trained_parameters(tmp_path):
+    """The kit's plot is the judge's view: the best run's trained l1, l2, l3 in the contract's forward pass
+    (a prediction the child sends is never drawn), with the student's data; no parameters, no plot."""
+    from grader.checks import p1
+    from grader.kit.selfcheck import draw_fit
+
+    rng = np.random.default_rng(0)
+    x = p1.FIT_GRID
+    params = {"l1.weight": rng.normal(size=(64, 1)) * 4, "l1.bias": rng.uniform(-8, 8, size=64),
+              "l2.weight": np.eye(64) * 8, "l2.bias": np.full(64, -4.0)}
+    h = 1 / (1 + np.exp(-(x[:, None] @ params["l1.weight"].T + params["l1.bias"])))
+    h = 1 / (1 + np.exp(-(h @ params["l2.weight"].T + params["l2.bias"])))
+    coef = np.linalg.lstsq(np.hstack([h, np.ones((x.size, 1))]), p1.f_true_np(x), rcond=None)[0]
+    params["l3.weight"], params["l3.bias"] = coef[:64].reshape(1, 64), coef[64:]
+    probe = p1.fit_probes(p1.P1_FIT)(np.random.default_rng(0))[0].params
+    X = rng.normal(size=512)
+    returned = {"runs": [{"params": params, "X": X, "Y": p1.f_true_np(X), "pred": np.zeros(x.size)}]}
+    path = draw_fit(tmp_path / "fit.png", probe, returned, title="t")
+    width, height = p1.png_size(path.read_bytes())
+    assert (width, height) == (800, 500)
+    with pytest.raises(Exception, match="no trained parameters"):
+        draw_fit(tmp_path / "none.png", probe, {"runs": [{"pred": p1.f_true_np(x)}]}, title="t")
+    with pytest.raises(ValueError, match="l1, l2, l3"):
+        draw_fit(tmp_path / "none.png", probe, {"runs": [], "layers": {"l1": "missing"}}, title="t")
+    assert not (tmp_path / "none.png").exists()
