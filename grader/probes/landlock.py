@@ -1,0 +1,151 @@
+"""Linux Landlock, by direct system calls: what the child may read and write, and whom it may signal.
+
+The child calls `restrict` after its own imports and before any student code. From then
+on it, and every process it starts, may
+
+- read (and execute) only the paths it is given: the interpreter, the installed libraries
+  (the grader's own packages left out, but for its probe code), the system's libraries,
+  the submission's private copy;
+- write only its working folder (and /dev/null);
+- not signal, ptrace or read the memory of any process outside its own Landlock domain
+  (the grader, its zygote, a batch worker, a classmate's child): ptrace is scoped since
+  ABI 1, signals since ABI 6.
+
+Unprivileged (no root, no user namespace) and irreversible. Where the kernel has no
+Landlock (older than 5.13, or disabled), `restrict` says why and changes nothing: the
+parent reports that once per run. Standard library only (it runs in the child).
+"""
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import struct
+from typing import Iterable
+
+_SYS_CREATE_RULESET, _SYS_ADD_RULE, _SYS_RESTRICT_SELF = 444, 445, 446   # the same on x86_64 and arm64
+_CREATE_RULESET_VERSION = 1
+_RULE_PATH_BENEATH = 1
+_PR_SET_NO_NEW_PRIVS = 38
+
+EXECUTE, WRITE_FILE, READ_FILE, READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
+_DIR_ONLY = sum(1 << i for i in range(3, 13)) | (1 << 13)          # READ_DIR, REMOVE_*, MAKE_*, REFER
+_TRUNCATE, _IOCTL_DEV = 1 << 14, 1 << 15
+_SCOPE_ABSTRACT_UNIX_SOCKET, _SCOPE_SIGNAL = 1, 2
+
+
+def _handled_fs(abi: int) -> int:
+    rights = (1 << 13) - 1                  # ABI 1: EXECUTE .. MAKE_SYM
+    if abi >= 2:
+        rights |= 1 << 13                   # REFER
+    if abi >= 3:
+        rights |= _TRUNCATE
+    if abi >= 5:
+        rights |= _IOCTL_DEV
+    return rights
+
+
+def _libc():
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return libc
+
+
+def abi_version() -> int:
+    """The kernel's Landlock ABI (0 where there is none)."""
+    try:
+        version = _libc().syscall(_SYS_CREATE_RULESET, None, ctypes.c_size_t(0), _CREATE_RULESET_VERSION)
+    except (OSError, AttributeError):
+        return 0
+    return max(int(version), 0)
+
+
+def restrict(readable: Iterable[str], writable: Iterable[str]) -> str:
+    """Sandbox this process and its future children; "" when done, else why it could not be."""
+    abi = abi_version()
+    if abi < 1:
+        return "this kernel has no Landlock (Linux 5.13 or later, with Landlock enabled)"
+    libc = _libc()
+    handled = _handled_fs(abi)
+    scoped = _SCOPE_ABSTRACT_UNIX_SOCKET | _SCOPE_SIGNAL if abi >= 6 else 0
+    attr = struct.pack("<QQQ", handled, 0, scoped)[: 24 if abi >= 6 else 8]
+    ruleset = libc.syscall(_SYS_CREATE_RULESET, ctypes.c_char_p(attr), ctypes.c_size_t(len(attr)), 0)
+    if ruleset < 0:
+        return f"landlock_create_ruleset failed: {os.strerror(ctypes.get_errno())}"
+    try:
+        read_rights = (EXECUTE | READ_FILE | READ_DIR) & handled
+        for path in dict.fromkeys(readable):
+            _allow(libc, ruleset, path, read_rights)
+        for path in dict.fromkeys(writable):
+            _allow(libc, ruleset, path, handled)
+        _allow(libc, ruleset, os.devnull, (READ_FILE | WRITE_FILE | _TRUNCATE | _IOCTL_DEV) & handled)
+        if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            return f"prctl(PR_SET_NO_NEW_PRIVS) failed: {os.strerror(ctypes.get_errno())}"
+        if libc.syscall(_SYS_RESTRICT_SELF, ruleset, 0) != 0:
+            return f"landlock_restrict_self failed: {os.strerror(ctypes.get_errno())}"
+    finally:
+        os.close(ruleset)
+    return ""
+
+
+def _allow(libc, ruleset: int, path: str, rights: int) -> None:
+    """One path-beneath rule; paths that do not exist are skipped (not every system has /lib64)."""
+    try:
+        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        if not os.path.isdir(path):
+            rights &= ~_DIR_ONLY                 # directory rights on a file are refused (EINVAL)
+        rule = struct.pack("<Qi", rights, fd)  # struct landlock_path_beneath_attr is packed: 12 bytes
+        if libc.syscall(_SYS_ADD_RULE, ruleset, _RULE_PATH_BENEATH, ctypes.c_char_p(rule), 0) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, f"landlock_add_rule({path}): {os.strerror(code)}")
+    finally:
+        os.close(fd)
+
+
+def denied(exc: BaseException) -> bool:
+    """Whether an OSError is Landlock's refusal (for messages)."""
+    return isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM)
+
+
+# ---------------------------------------------------------------- what the child needs
+
+SYSTEM_READABLE = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/opt", "/dev", "/proc", "/sys",
+                   "/run", "/var/lib", "/var/cache")
+SHARED_WRITABLE = ("/dev/shm",)            # torch's DataLoader workers share tensors there
+OWN_PACKAGES = frozenset({"grader", "reference", "student_template"})
+
+
+def child_policy(submission_paths: Iterable[str], workdir: str) -> tuple[list[str], list[str]]:
+    """(readable, writable) for the child: the system, the interpreter and the installed libraries
+    (the grader's own packages left out, but for the probe code this child runs), the submission's
+    copy; writable only its working folder. Computed in the child before any student code."""
+    import sys
+    import sysconfig
+
+    probes = os.path.dirname(os.path.abspath(__file__))
+    readable = [*SYSTEM_READABLE, os.path.dirname(os.path.realpath(sys.executable)), probes]
+    # the base installation's standard library (a venv's platstdlib would be the venv, site-packages and all)
+    readable += [sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib", vars={"platbase": sys.base_exec_prefix})]
+    for entry in sys.path:
+        readable += _library_entries(entry, probes)
+    paths = [os.path.abspath(p) for p in submission_paths if p]
+    if paths:
+        readable.append(os.path.commonpath([os.path.dirname(p) for p in paths]))
+    return readable, [workdir, *SHARED_WRITABLE]
+
+
+def _library_entries(entry: str, probes: str) -> list[str]:
+    """A sys.path folder's entries, less the grader's own packages (an editable install lists the
+    repository itself there: its reference must stay out of reach) and their install records."""
+    if not entry or not os.path.isdir(entry) or os.path.abspath(entry) == os.path.dirname(os.path.dirname(probes)):
+        return [entry] if entry and os.path.isfile(entry) else []      # a zip on sys.path, or our own root
+    kept = []
+    for name in os.listdir(entry):
+        stem = name.split("-", 1)[0].split(".", 1)[0].lower()
+        if stem in OWN_PACKAGES or "hw3grade" in name.lower():
+            continue
+        kept.append(os.path.join(entry, name))
+    return kept
