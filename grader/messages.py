@@ -84,6 +84,15 @@ def crashed(label: str, text: str) -> str:
     return f"While running {label}, {text}."
 
 
+def too_large(label: str, text: str) -> str:
+    return f"What {label} returned is too large for this check to read: {text}."
+
+
+def out_of_memory(label: str) -> str:
+    return (f"While running {label}, the process running your code ran out of memory, and the system "
+            f"stopped it.{OUT_OF_MEMORY}")
+
+
 def unreadable(label: str, text: str) -> str:
     return f"What {label} returned could not be read back: {text}."
 

@@ -7,7 +7,6 @@ parent's torch and the student's allocations never add up in memory.
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 import time
 import traceback
 import zlib
@@ -17,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from . import messages
+from . import messages, scratch
 from .checks import base
 from .checks.catalog import load_checks
 from .compare import Mismatch, Tolerance, noting_float32_slack
@@ -59,20 +58,18 @@ def grade(
     entries = tuple(entries if entries is not None else rubric.checks)
     sandbox = sandbox or sandbox_for(rubric)
     deadline = started + (budget_seconds or rubric.limits.budget_seconds)
-    with tempfile.TemporaryDirectory(prefix="hw3grade-") as scratch:
-        scratch_path = Path(scratch)
-        scratch_path.chmod(0o777)  # the child may run as another user and writes its plots here
+    # The grader's own folder (a child running as another user reads the modules extracted there),
+    # removed however grading ends; each child works in a fresh folder of its own in it (sandbox.Child).
+    with scratch.folder("scratch", mode=0o755) as scratch_path:
         try:
             located = locate(Path(submission), scratch_path / "submission")
         except SubmissionError as exc:
             outcomes = tuple(_decided(e, Status.MISSING, str(exc)) for e in entries)
             return GradingResult(outcomes, time.monotonic() - started, (str(exc),), submission_id,
                                  manual_items=_manual(rubric))
+        scratch.seal(scratch_path)   # what every child start needs: read-only from now on
         pending = _plan(entries)
-        work = scratch_path / "work"
-        work.mkdir(mode=0o777)
-        work.chmod(0o777)
-        _probe_all(pending, located, sandbox, str(work), rubric.limits.import_timeout, deadline)
+        _probe_all(pending, located, sandbox, str(scratch_path), rubric.limits.import_timeout, deadline)
     outcomes = _name_causes(tuple(_judge(p) for p in pending), entries)
     return GradingResult(outcomes, round(time.monotonic() - started, 3), located.notes, submission_id,
                          manual_items=_manual(rubric))
@@ -214,12 +211,8 @@ def _probe_one(item: _Pending, session: _Session, deadline: float) -> None:
         params = wire.encode(probe.params)
         session.probed = True
         answer = session.request({"op": "probe", "kind": probe.kind, "params": params}, timeout, what=probe.label)
-        if "ok" in answer:
-            try:
-                item.observations.append(base.Observation(probe, returned=wire.decode(answer["value"])))
-            except wire.WireError as exc:
-                item.outcome = _decided(item.entry, Status.ERROR, messages.unreadable(probe.label, str(exc)))
-                return
+        if "ok" in answer:   # already decoded and validated (wire.read_answer)
+            item.observations.append(base.Observation(probe, returned=answer["value"]))
         elif "raised" in answer:
             item.observations.append(base.Observation(probe, raised=answer["raised"]))
         else:
@@ -240,6 +233,10 @@ def _status_of(answer: dict, label: str, timeout: float, function: str = "") -> 
         return Status.ERROR, messages.raised(label, answer["raised"])
     if answer.get("failure") == "startup":
         return Status.GRADER_ERROR, messages.child_start_failed()
+    if "too_large" in answer:
+        return Status.ERROR, messages.too_large(label, answer["too_large"])
+    if answer.get("failure") == "memory":
+        return Status.ERROR, messages.out_of_memory(label)
     if answer.get("failure") == "timeout":
         return Status.TIMEOUT, messages.timed_out(label, timeout)
     if answer.get("failure") in ("crash", "protocol"):

@@ -17,8 +17,10 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
+from . import scratch
 from .probes import wire
 
 CHILD_MODULE = "grader.probes.child"
@@ -69,12 +71,22 @@ class _Output:
 class Child:
     """One child process holding one submission. Use as a context manager."""
 
-    def __init__(self, modules: dict[str, str], notebook: str | None, workdir: str, config: SandboxConfig) -> None:
+    def __init__(self, modules: dict[str, str], notebook: str | None, workdir: str | None, config: SandboxConfig) -> None:
+        """`workdir`: the grading's (sealed) scratch folder, where the child gets a fresh working folder
+        of its own (`scratch.child_folder`; None: in the temporary folder), removed when it is closed."""
         self.config = config
         self.output = _Output(config.output_cap)
+        self._oom_mark = _oom_kills()
+        try:
+            self.workdir = str(scratch.child_folder(config.run_as_user, workdir))
+        except OSError as exc:
+            raise ChildFailure("crash", f"the grader could not make a working folder for your code ({exc})") from None
         request_r, self._request_w = os.pipe()
         self._answer_r, answer_w = os.pipe()
-        self.process = self._forked(request_r, answer_w, workdir) if config.zygote else None
+        # The parent never blocks on the child: both of its ends wait with poll() and a deadline.
+        os.set_blocking(self._request_w, False)
+        os.set_blocking(self._answer_r, False)
+        self.process = self._forked(request_r, answer_w, self.workdir) if config.zygote else None
         if self.process is None:
             try:
                 self.process = subprocess.Popen(
@@ -93,13 +105,14 @@ class Child:
             except OSError as exc:
                 for fd in (request_r, answer_w, self._request_w, self._answer_r):
                     os.close(fd)
+                scratch.remove(self.workdir)
                 raise ChildFailure("startup", f"the grader could not start {self.config.python} "
                                               f"({type(exc).__name__}: {exc})") from None
         os.close(request_r)
         os.close(answer_w)
         self._drain = threading.Thread(target=self._drain_output, daemon=True)
         self._drain.start()
-        setup = {"modules": modules, "notebook": notebook, "workdir": workdir,
+        setup = {"modules": modules, "notebook": notebook, "workdir": self.workdir,
                  "memory_mb": config.memory_mb, "file_mb": config.file_mb}
         try:
             self._request({"op": "setup", **setup}, config.startup_timeout, expect_ready=True)
@@ -168,46 +181,99 @@ class Child:
 
     def _request(self, message: dict, timeout: float, expect_ready: bool = False) -> dict:
         token = secrets.token_hex(8)
-        try:
-            wire.send(self._request_w, {**message, "token": token})
-        except (BrokenPipeError, OSError):
-            raise self._died() from None
         deadline = time.monotonic() + timeout
+        # what the parent will read of the answer: the child refuses anything larger itself
+        limit = wire.answer_limit(message.get("kind")) if message.get("op") == "probe" else wire.DEFAULT_ANSWER_BYTES
+        self._oom_mark = _oom_kills()
+        data = b"".join(wire.frame({**message, "token": token, "max_answer": limit}))
+        self._write(data, deadline)
         while True:  # answers with a stale or forged token are skipped
-            answer = self._receive(deadline)
+            answer = self._receive(deadline, limit)
             if answer.get("token") == token:
                 if expect_ready and not answer.get("ready"):
                     raise ChildFailure("protocol", "the child did not start correctly")
                 return answer
 
-    def _receive(self, deadline: float) -> dict:
-        header = self._read(wire.HEADER_SIZE, deadline)
+    def _write(self, data: bytes, deadline: float) -> None:
+        """Write a request, but never wait past `deadline` (a child that stops reading, or fills or
+        shrinks the pipe, times out like one that never answers)."""
+        view = memoryview(data)
+        poller = select.poll()
+        poller.register(self._request_w, select.POLLOUT)
+        while view:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise self._timed_out()
+            if not poller.poll(max(int(left * 1000), 1)):
+                continue
+            try:
+                written = os.write(self._request_w, view)
+            except BlockingIOError:
+                continue
+            except OSError:   # its end is closed: it died, or closed it
+                raise self._died() from None
+            view = view[written:]
+
+    def _receive(self, deadline: float, limit: int) -> dict:
+        """One answer, validated by `wire` (the one place that reads the child's bytes); anything
+        malformed, forged or over `limit` ends the child and becomes a "protocol" failure."""
         try:
-            size = wire.parse_header(header)
-            return wire.parse_body(self._read(size, deadline))
+            text_size, blob_size = wire.parse_header(bytes(self._read(wire.HEADER_SIZE, deadline)), limit)
+            text = self._read(text_size, deadline)
+            blob = self._read(blob_size, deadline) if blob_size else bytearray()
+            return wire.read_answer(text, blob)
         except wire.WireError as exc:
             self.kill()
             raise ChildFailure("protocol", f"the answer from the student's code was unreadable ({exc})") from None
 
-    def _read(self, size: int, deadline: float) -> bytes:
-        chunks, remaining = [], size
-        while remaining:
+    def _read(self, size: int, deadline: float) -> bytearray:
+        """Exactly `size` bytes (already bounded by the answer's limit), read in place."""
+        buffer = bytearray(size)
+        view = memoryview(buffer)
+        poller = select.poll()
+        poller.register(self._answer_r, select.POLLIN)
+        done = 0
+        while done < size:
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self._answer_r], [], [], left)[0]:
-                self.kill()
-                raise ChildFailure("timeout", "timed out")
-            chunk = os.read(self._answer_r, min(remaining, 1 << 20))
-            if not chunk:
+            if left <= 0:
+                raise self._timed_out()
+            if not poller.poll(max(int(left * 1000), 1)):
+                continue
+            try:
+                count = os.readv(self._answer_r, [view[done:]])
+            except BlockingIOError:
+                continue
+            if not count:
                 raise self._died()
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        return b"".join(chunks)
+            done += count
+        return buffer
+
+    def _timed_out(self) -> ChildFailure:
+        """The deadline passed: a death, an out-of-memory state, or really a timeout."""
+        if self.process.poll() is not None:
+            return self._died()
+        memory = _memory_exhausted(self._oom_mark, cgroup_only=True)
+        self.kill()
+        if memory:
+            return ChildFailure("memory", OUT_OF_MEMORY)
+        return ChildFailure("timeout", "timed out")
 
     def _died(self) -> ChildFailure:
-        code = self.process.wait(timeout=5) if self.process.poll() is None else self.process.returncode
+        """Its end of a pipe is closed: why (an exit, a signal, the system's out-of-memory killer)."""
+        try:
+            code = self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:   # alive, but it closed its channel: nothing more will come
+            self.kill()
+            return ChildFailure("crash", "the process running your code closed its channel to the grader")
         self.kill()
-        if code is not None and code < 0:
-            reason = f"was killed by signal {signal.Signals(-code).name}" if -code in signal.Signals._value2member_map_ else f"died (signal {-code})"
+        killed_by = -code if code is not None and code < 0 else None
+        if killed_by is None and self.config.run_as_user and code is not None and 128 < code < 160:
+            killed_by = code - 128   # runuser reports its command's signal as 128 + signal
+        if killed_by == signal.SIGKILL and _memory_exhausted(self._oom_mark, cgroup_only=False):
+            return ChildFailure("memory", OUT_OF_MEMORY)
+        if killed_by is not None:
+            name = signal.Signals(killed_by).name if killed_by in signal.Signals._value2member_map_ else None
+            reason = f"was killed by signal {name}" if name else f"died (signal {killed_by})"
         else:
             reason = f"exited with code {code}"
         return ChildFailure("crash", f"the process running your code {reason} (os._exit, a crash, or running out of memory)")
@@ -237,12 +303,93 @@ class Child:
                 pass
         self.kill()
         self._drain.join(timeout=2)
+        scratch.remove(self.workdir)   # whatever it left there, or did to it
 
     def __enter__(self) -> "Child":
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+OUT_OF_MEMORY = "the process running your code ran out of memory, and the system stopped it"
+
+
+def _oom_kills() -> tuple[int | None, int | None]:
+    """(out-of-memory kills in the grader's memory cgroup, on the whole machine); None where unknown."""
+    group = _memory_cgroup()
+    counted = None
+    if group is not None:
+        counted = _counter(group / ("memory.events" if _CGROUP_V2 else "memory.oom_control"), "oom_kill")
+    return counted, _counter(Path("/proc/vmstat"), "oom_kill")
+
+
+def _memory_exhausted(mark: tuple[int | None, int | None], *, cgroup_only: bool) -> bool:
+    """Whether memory ran out since `mark` (an out-of-memory kill), or is about to (the cgroup's
+    anonymous memory at 90% of its limit: the kernel is evicting code pages and everything crawls)."""
+    now = _oom_kills()
+    if mark[0] is not None and now[0] is not None and now[0] > mark[0]:
+        return True
+    if not cgroup_only and mark[1] is not None and now[1] is not None and now[1] > mark[1]:
+        return True
+    group = _memory_cgroup()
+    if group is None:
+        return False
+    if _CGROUP_V2:
+        limit_text = _read_text(group / "memory.max")
+        anon = _counter(group / "memory.stat", "anon")
+    else:
+        limit_text = _read_text(group / "memory.limit_in_bytes")
+        anon = _counter(group / "memory.stat", "total_rss")
+    try:
+        limit = int(limit_text)
+    except (TypeError, ValueError):   # "max", or unreadable: no limit
+        return False
+    return anon is not None and 0 < limit < 2**60 and anon >= 0.9 * limit
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except OSError:
+        return None
+
+
+def _counter(path: Path, key: str) -> int | None:
+    text = _read_text(path)
+    for line in (text or "").splitlines():
+        name, _, value = line.partition(" ")
+        if name == key:
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+_CGROUP_V2 = Path("/sys/fs/cgroup/cgroup.controllers").is_file()
+
+
+@lru_cache(maxsize=None)
+def _memory_cgroup_of(pid: int) -> Path | None:
+    base = Path("/sys/fs/cgroup") if _CGROUP_V2 else Path("/sys/fs/cgroup/memory")
+    for line in (_read_text(Path(f"/proc/{pid}/cgroup")) or "").splitlines():
+        _, controllers, path = line.split(":", 2)
+        if (controllers == "") != _CGROUP_V2 or (not _CGROUP_V2 and "memory" not in controllers.split(",")):
+            continue
+        parts = [p for p in path.split("/") if p]
+        # in a cgroup namespace (a container), the mount's root is some suffix of that path
+        for i in range(len(parts) + 1):
+            group = base.joinpath(*parts[i:])
+            procs = _read_text(group / "cgroup.procs")
+            if procs is not None and str(pid) in procs.split():
+                return group
+    return None
+
+
+def _memory_cgroup() -> Path | None:
+    """The memory cgroup of this process (the child is started in it too), or None."""
+    return _memory_cgroup_of(os.getpid())
 
 
 def _runuser() -> str:

@@ -40,7 +40,6 @@ import pwd
 import shutil
 import stat
 import sys
-import tempfile
 import threading
 import time
 import traceback
@@ -437,9 +436,10 @@ def grade_submission(settings: Settings, started: float, *, smoke: bool = False)
     say(f"grading {submission} ({len(entries)} checks"
         f"{', problems ' + ' '.join(sorted(settings.problems)) if settings.problems else ''}); the child runs as "
         f"{box.user or 'the current user'} with {box.python}; budget {budget:g} s")
-    with tempfile.TemporaryDirectory(prefix="hw3grade-staging-") as staging:
-        Path(staging).chmod(0o755)
-        staged, notes = stage_submission(submission, Path(staging))
+    from grader import scratch
+
+    with scratch.folder("staging", mode=0o755) as staging:   # removed by the watchdog's exit too
+        staged, notes = stage_submission(submission, staging)
         reserve = min(JUDGE_RESERVE, 0.15 * budget)
         probe_budget = max(budget - (time.monotonic() - started) - reserve, 5.0)
         result = grade(staged, rubric, entries=entries, sandbox=config, budget_seconds=probe_budget,
@@ -568,8 +568,11 @@ def _start_watchdog(settings: Settings, started: float, finish) -> None:
         time.sleep(max(started + budget - WATCHDOG_MARGIN - time.monotonic(), 0))
         detail = (f"The grading did not finish within its budget of {budget:g} s "
                   "(HW3GRADE_BUDGET_SECONDS); the grader stopped it.")
-        if finish(gradescope.fallback_results(detail)):
+        if finish(gradescope.fallback_results(detail)):   # the child is gone now
             say(detail)
+            from grader import scratch
+
+            scratch.remove_all()   # os._exit skips every `finally`: the temporary folders go here
             os._exit(0)
 
     threading.Thread(target=fire, name="hw3grade-watchdog", daemon=True).start()

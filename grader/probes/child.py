@@ -27,6 +27,7 @@ PROBE_MODULES = ("grader.probes.registry", "grader.probes.training", "grader.pro
 
 def main(argv: list[str]) -> int:
     request_fd, answer_fd = int(argv[1]), int(argv[2])
+    _first_to_go()
     config = wire.receive(request_fd)
     sys.dont_write_bytecode = True
     _apply_limits(config)
@@ -43,7 +44,32 @@ def main(argv: list[str]) -> int:
             return 0
         answer = handle(request, student, registry)
         answer["token"] = request.get("token")
-        wire.send(answer_fd, _encodable(answer))
+        _send(answer_fd, answer, _answer_limit(request))
+
+
+def _first_to_go() -> None:
+    """When a container runs out of memory, the kernel kills this process (and its forks), not the grader."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as adj:
+            adj.write("1000")
+    except OSError:
+        pass
+
+
+def _answer_limit(request: dict) -> int:
+    """The size the parent accepts for this answer (it refuses anything larger unread)."""
+    limit = request.get("max_answer")
+    return limit if type(limit) is int and limit > 0 else wire.DEFAULT_ANSWER_BYTES
+
+
+def _send(fd: int, answer: dict, limit: int) -> None:
+    """Send one answer; one too large for its limit is replaced by a short "too_large" answer."""
+    try:
+        wire.send_answer(fd, answer, limit)
+    except wire.TooLarge as exc:
+        wire.send_answer(fd, {"token": answer.get("token"), "too_large": str(exc)}, limit)
+    except (TypeError, ValueError) as exc:  # a field that is no JSON: a probe kind's bug
+        wire.send_answer(fd, {"token": answer.get("token"), "grader_error": f"unreadable answer: {exc}"}, limit)
 
 
 def _load_probe_kinds() -> dict:
@@ -80,6 +106,11 @@ def _apply_limits(config: dict) -> None:
     workdir = config.get("workdir")
     if workdir:
         os.chdir(workdir)
+        # the child's own folder (fresh, removed with it) is also where its temporary files go
+        import tempfile
+
+        os.environ["TMPDIR"] = workdir
+        tempfile.tempdir = None
 
 
 def _mapped_bytes() -> int:
@@ -99,8 +130,11 @@ def handle(request: dict, student: Student, registry: dict) -> dict[str, Any]:
             if kind is None:   # a grader bug (a check naming a probe nobody registered), not the student's
                 return {"grader_error": f"unknown probe kind {request.get('kind')!r}"}
             params = to_student_args(wire.decode(request.get("params", {})), student)
-            return {"ok": True, "value": wire.encode(kind(student, **params))}
+            returned = kind(student, **params)
+            return {"ok": True, "value": wire.encode_value(returned, _answer_limit(request))}
         return {"grader_error": f"unknown op {op!r}"}
+    except wire.TooLarge as exc:   # what the student's code returned is more than the check can take
+        return {"too_large": str(exc)}
     except Missing as exc:
         return {"missing": str(exc)}
     except ImportFailed as exc:
@@ -128,17 +162,6 @@ def to_student_args(value: Any, student: Student) -> Any:
             return callables.build(value, student)
         return {k: to_student_args(v, student) for k, v in value.items()}
     return value
-
-
-def _encodable(answer: dict) -> dict:
-    """Last line of defence: an answer that cannot be serialised is reported, not fatal."""
-    import json
-
-    try:
-        json.dumps(answer, allow_nan=False)
-        return answer
-    except (TypeError, ValueError) as exc:
-        return {"token": answer.get("token"), "raised": {"type": "TypeError", "message": f"unreadable result: {exc}"}}
 
 
 if __name__ == "__main__":
