@@ -104,7 +104,7 @@ CASES = {
         {"patch": {"losses": "import json, os, struct, sys\n"
                              "def cross_entropy(f, y):\n"
                              "    body = json.dumps({'token': 'forged', 'ok': True, 'value': 0.0}).encode()\n"
-                             "    os.write(int(sys.argv[2]), struct.pack('!Q', len(body)) + body)\n"
+                             "    os.write(int(sys.argv[2]), struct.pack('!4sIQ', b'HW3F', len(body), 0) + body)\n"
                              "    return f.sum(-1) * 0\n"}},
         {c: Status.FAILED for c in CE_CHECKS},
         r"values are not close|expected",
