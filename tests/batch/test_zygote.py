@@ -69,8 +69,10 @@ def test_the_child_is_forked_by_the_zygote_and_contained(submission, rubric):
                     if int(fd) > 2 and int(fd) not in map(int, sys.argv[1:]))
     if len(others) > 1:  # listdir's own descriptor
         problems.append(f"inherited descriptors {{others}}")
-    if os.getcwd() != os.path.realpath(os.getcwd()) or not os.getcwd().endswith("work"):
-        problems.append(f"cwd {{os.getcwd()}}")
+    here = os.getcwd()   # a fresh folder of its own, in the grading's scratch folder
+    if here != os.path.realpath(here) or not os.path.basename(here).startswith("child-") \
+            or not os.path.basename(os.path.dirname(here)).startswith("hw3grade-scratch-"):
+        problems.append(f"cwd {{here}}")
     print("hello from the child")
 """
     result, outcomes = _grade(submission(patch=_wrapped(check)), rubric)
