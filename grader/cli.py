@@ -73,7 +73,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     problems = _problem_keys(args.problems)
     entries = rubric.select(problems, visible_only=args.visible_only)
     try:
-        result = grade(args.submission, rubric, entries=entries)
+        result = grade(args.submission, rubric, entries=entries, identity=Path(args.submission).resolve().name)
     except Exception:
         detail = traceback.format_exc()
         if args.output:

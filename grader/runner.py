@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import time
 import traceback
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -20,6 +19,7 @@ from . import messages, scratch
 from .checks import base
 from .checks.catalog import load_checks
 from .compare import Mismatch, Tolerance, noting_float32_slack
+from .draws import identity_key, rng_for
 from .outcome import GradingResult, Outcome, Status
 from .probes import wire
 from .rubric import CheckEntry, Rubric
@@ -37,11 +37,7 @@ class _Pending:
     observations: list[base.Observation] = field(default_factory=list)
     outcome: Outcome | None = None       # set when phase 1 already decided (not attempted, crash, ...)
     duration: float = 0.0
-
-
-def rng_for(entry: CheckEntry) -> np.random.Generator:
-    """The check's inputs: the rubric's seed mixed with its id, the same on every run."""
-    return np.random.default_rng([entry.seed, zlib.crc32(entry.id.encode("utf-8"))])
+    key: str = ""                        # the submission's part of a non-visible check's seed
 
 
 def grade(
@@ -52,8 +48,12 @@ def grade(
     sandbox: SandboxConfig | None = None,
     budget_seconds: float | None = None,
     submission_id: str = "",
+    identity: str = "",
 ) -> GradingResult:
-    """Grade one submission against the selected rubric entries (all by default)."""
+    """Grade one submission against the selected rubric entries (all by default).
+
+    `identity` (Gradescope's student ids, locally the submission's name) seeds the inputs of
+    the non-visible checks, with the course secret (grader/draws.py)."""
     started = time.monotonic()
     entries = tuple(entries if entries is not None else rubric.checks)
     sandbox = sandbox or sandbox_for(rubric)
@@ -68,7 +68,7 @@ def grade(
             return GradingResult(outcomes, time.monotonic() - started, (str(exc),), submission_id,
                                  manual_items=_manual(rubric))
         scratch.seal(scratch_path)   # what every child start needs: read-only from now on
-        pending = _plan(entries)
+        pending = _plan(entries, identity_key(identity))
         _probe_all(pending, located, sandbox, str(scratch_path), rubric.limits.import_timeout, deadline)
     outcomes = _name_causes(tuple(_judge(p) for p in pending), entries)
     return GradingResult(outcomes, round(time.monotonic() - started, 3), located.notes, submission_id,
@@ -85,17 +85,17 @@ def _manual(rubric: Rubric) -> tuple[dict, ...]:
     return tuple({"id": m.id, "problem": m.problem, "title": m.title, "points": m.points} for m in rubric.manual)
 
 
-def _plan(entries: Sequence[CheckEntry]) -> list[_Pending]:
+def _plan(entries: Sequence[CheckEntry], key: str = "") -> list[_Pending]:
     checks = load_checks()
     pending = []
     for entry in entries:
         check = checks.get(entry.id)
-        item = _Pending(entry, check)
+        item = _Pending(entry, check, key=key)
         if check is None:
             item.outcome = _decided(entry, Status.GRADER_ERROR, messages.NO_DECLARATION.format(id=entry.id))
         else:
             try:
-                item.probes = tuple(check.probes(rng_for(entry)))
+                item.probes = tuple(check.probes(rng_for(entry, key)))
             except Exception:
                 item.outcome = _decided(entry, Status.GRADER_ERROR, messages.GRADER_BUG, traceback.format_exc())
         pending.append(item)
@@ -177,8 +177,11 @@ def _probe_all(pending: list[_Pending], located: Located, config: SandboxConfig,
                import_timeout: float, deadline: float) -> None:
     session = _Session(located, config, workdir, import_timeout)
     # Checks that need a child of their own go first: the first one gets the child that
-    # has just started, so each costs one extra child start, not two.
-    order = sorted(pending, key=lambda item: not (item.check is not None and item.check.fresh_child))
+    # has just started, so each costs one extra child start, not two. Non-visible checks go
+    # last, in a new child (and working folder): no visible output can carry their inputs.
+    order = sorted(pending, key=lambda item: (not (item.check is not None and item.check.fresh_child),
+                                              item.entry.secret))
+    first_secret = next((item for item in order if item.entry.secret and item.outcome is None), None)
     try:
         for item in order:
             if item.outcome is not None:
@@ -187,7 +190,7 @@ def _probe_all(pending: list[_Pending], located: Located, config: SandboxConfig,
                 item.outcome = _decided(item.entry, Status.TIMEOUT, messages.BUDGET_EXHAUSTED)
                 continue
             started = time.monotonic()
-            if item.check.fresh_child and session.probed:
+            if (item.check.fresh_child or item is first_secret) and session.probed:
                 session.close()
             _probe_one(item, session, deadline)
             if item.check.fresh_child:
@@ -248,7 +251,7 @@ def _judge(item: _Pending) -> Outcome:
     if item.outcome is not None:
         return _redacted(item.outcome, item.entry, item.check)
     entry = item.entry
-    ctx = base.JudgeContext(tuple(item.observations), tolerance_of(entry), rng_for(entry))
+    ctx = base.JudgeContext(tuple(item.observations), tolerance_of(entry), rng_for(entry, item.key))
     try:
         with noting_float32_slack() as slack:
             verdict = item.check.judge(ctx)

@@ -149,6 +149,7 @@ class Metadata:
     submission_id: str = ""
     names: tuple[str, ...] = ()
     note: str = ""                   # why the file was ignored (for the instructor's log)
+    identity: str = ""               # the students' e-mails: seeds the hidden checks' inputs (grader/draws.py)
 
     @property
     def header(self) -> str:
@@ -187,7 +188,11 @@ def read_metadata(path: Path) -> Metadata:
         note = f"{path.name}: 'users' is not a list; names left out"
     if raw_id is not None and not submission_id:
         note = f"{path.name}: 'id' is not a number or a string; id left out"
-    return Metadata(submission_id[:64], tuple(n[:100] for n in names[:10]), note)
+    from grader.draws import identity_of
+
+    people = [u for u in users if isinstance(u, dict)] if isinstance(users, list) else []
+    return Metadata(submission_id[:64], tuple(n[:100] for n in names[:10]), note,
+                    identity_of(people, submission_id)[:2000])
 
 
 # ---------------------------------------------------------------- results, written once
@@ -443,7 +448,7 @@ def grade_submission(settings: Settings, started: float, *, smoke: bool = False)
         reserve = min(JUDGE_RESERVE, 0.15 * budget)
         probe_budget = max(budget - (time.monotonic() - started) - reserve, 5.0)
         result = grade(staged, rubric, entries=entries, sandbox=config, budget_seconds=probe_budget,
-                       submission_id=metadata.submission_id)
+                       submission_id=metadata.submission_id, identity=metadata.identity)
     if notes:
         import dataclasses
 
