@@ -1,0 +1,89 @@
+"""Correct notebooks in natural styles get full marks (issue 11, item 5).
+
+Each variant rewrites tests/corpus/correct_styles/notebook/hw3.ipynb the way students do:
+definitions inside `if True:` / `if RUN_TESTS:` / `with` / `if __name__ == "__main__":`
+blocks, module constants built with numpy calls (`np.dtype`, `np.sqrt`), Question 7's
+answers computed with the student's own functions. Before, each of these cost the
+problems involved every point (the definitions were dropped, or a kept function raised
+NameError, or Q7 was "not answered"). Only the checks of the problems involved are graded.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from grader.outcome import Status
+from grader.runner import grade
+
+NOTEBOOK = Path(__file__).resolve().parent / "corpus" / "correct_styles" / "notebook" / "hw3.ipynb"
+
+
+def _code_cells(nb: dict) -> list[dict]:
+    return [c for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+def _set(cell: dict, source: str) -> None:
+    cell["source"] = source.splitlines(keepends=True)
+
+
+def _source(cell: dict) -> str:
+    return "".join(cell["source"])
+
+
+def _in_block(cell: dict, header: str, tail: str = "") -> None:
+    _set(cell, header + "\n" + textwrap.indent(_source(cell), "    ") + "\n" + tail)
+
+
+def _blocks(nb: dict) -> str:
+    code = _code_cells(nb)
+    _set(code[0], _source(code[0]) + "\nRUN_TESTS = True\n")
+    _in_block(code[2], "if True:")                            # alpha, K, B, N, f_true, MLP
+    _in_block(code[8], "if RUN_TESTS:", "    print(cross_entropy(torch.zeros(3), 0))\n")
+    _in_block(code[20], "with torch.no_grad():")              # softmax and its Jacobians
+    _in_block(code[28], 'if __name__ == "__main__":')         # conv_output_size ... cnn_output_shape
+    _in_block(code[30], "if True:")                           # Q7, Q8
+    return "P1 P3 Q2 Q3 Q7 Q8"
+
+
+def _computed_constants(nb: dict) -> str:
+    code = _code_cells(nb)
+    helpers = _source(code[1]).replace("np.asarray(a, dtype=np.float64)", "np.asarray(a, dtype=DTYPE)")
+    _set(code[1], 'DTYPE = np.dtype("float64")\nHALF = np.sqrt(0.25)\n\n' + helpers)
+    _set(code[12], _source(code[12]).replace("np.heaviside(to_np(x), 0.5)", "np.heaviside(to_np(x), HALF)"))
+    _set(code[30], _source(code[30]).replace(
+        'Q7 = {"output_dim": 128 * 24 * 24, "last_layer_params": 128 * 64 * 4 * 4}',
+        'Q7 = {"output_dim": int(np.prod(cnn_output_shape((3, 256, 256), q7_layers))),\n'
+        '      "last_layer_params": conv_params(64, 128, 4)}'))
+    return "P5 Q1 Q6 Q7"
+
+
+VARIANTS = {"blocks": _blocks, "computed_constants": _computed_constants}
+LONG = {"P1.fit", "P2.noisy_fit"}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_a_correct_notebook_in_a_natural_style_gets_full_marks(variant, tmp_path, rubric):
+    nb = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
+    original = copy.deepcopy(nb)
+    problems = VARIANTS[variant](nb).split()
+    assert nb != original
+    folder = tmp_path / variant
+    folder.mkdir()
+    (folder / "hw3.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    entries = [e for e in rubric.checks if e.problem in problems and e.id not in LONG]
+    result = grade(folder, rubric, entries=entries)
+    failed = {o.check_id: (o.status.value, o.message) for o in result.outcomes if o.status is not Status.PASSED}
+    assert not failed, (failed, result.notes)
+    assert set(result.by_problem()) == set(problems)
+    text = "\n".join(result.notes)
+    if variant == "blocks":
+        assert ('From blocks that are not run as such, only their definitions, imports and constants were kept: a '
+                'with-block in cell 21 (the with statement itself was not run) and an `if __name__ == "__main__":` '
+                "block in cell 29.") in text
+    else:
+        assert ("Also kept, although they call functions, the assignments of names that kept code needs: DTYPE (cell "
+                "2, read by to_np), HALF (cell 2, read by heaviside) and Q7 (cell 31, an answer the grader reads).") in text
