@@ -268,7 +268,8 @@ def _choose_modules(root: Path, candidates: list[Path], notes: list[str]) -> dic
 def _choose_notebook(root: Path, notebooks: list[Path], scratch: Path, notes: list[str]) -> Path | None:
     if not notebooks:
         return None
-    scored = sorted(((count_definitions(p), p) for p in notebooks),
+    # counting reads every notebook once more: only worth it when there is a choice to make
+    scored = sorted(((count_definitions(p) if len(notebooks) > 1 else 0, p) for p in notebooks),
                     key=lambda cp: (-cp[0], *_order(root, cp[1])))
     count, use = scored[0]
     name = _rel(root, use)

@@ -440,3 +440,51 @@ def test_locate_picks_the_shallowest_then_alphabetical(tmp_path, layout):
 def test_notebook_knows_the_same_seven_modules():
     from grader.notebook import CONTRACT_MODULES
     assert CONTRACT_MODULES == set(MODULES) == set(MODULE_KEYS)
+
+
+# ---------------------------------------------------------------- notebooks read within bounds (issue 11, item 5)
+
+def test_a_notebook_with_a_latin1_byte_is_used_and_the_note_says_where(tmp_path):
+    sub = tmp_path / "s"
+    sub.mkdir()
+    source = b"import math\\n# \xe9t\xe9: r\xe9sum\xe9\\ndef relu(z):\\n    return z.clamp(min=0)\\n"
+    (sub / "hw3.ipynb").write_bytes(b'{"nbformat": 4, "cells": [{"cell_type": "code", "metadata": {}, "outputs": [], '
+                                    b'"source": "' + source + b'"}]}')
+    located = locate(sub, tmp_path / "scratch")
+    assert located.notebook is not None and "def relu" in located.notebook.read_text(encoding="utf-8")
+    assert ("hw3.ipynb: Code cell 1 (line 2) holds bytes that are not UTF-8 text; they were read as the replacement "
+            "character \ufffd, which changes nothing in a comment but does change a string. Jupyter saves notebooks "
+            "as UTF-8: save it from Jupyter again if you edited it elsewhere.") in located.notes
+    assert not any("could not be read" in n or "was not found in your submission" in n for n in located.notes)
+
+
+def test_a_notebook_above_the_cap_is_a_note_with_what_to_do(tmp_path, monkeypatch):
+    from grader import notebook
+
+    monkeypatch.setattr(notebook, "MAX_NOTEBOOK_BYTES", 2**20)
+    path = touch(tmp_path, "hw.ipynb", notebook_json("def relu(z):\n    return z\n" + "# " + "x" * 2**21 + "\n"))
+    located = locate(path, tmp_path / "scratch")
+    assert located.notebook is None
+    assert ("The notebook could not be read: hw.ipynb is 2 MB, more than the 1 MB a notebook may be: its outputs "
+            "(plots, printed logs) make it that large. Clear them (Kernel > Restart & Clear Output), save, and "
+            "resubmit.") in located.notes
+
+
+def test_a_single_notebook_is_read_once(tmp_path, monkeypatch):
+    def counted(path):
+        raise AssertionError("count_definitions reads the notebook again: only needed to choose among several")
+
+    monkeypatch.setattr(submission, "count_definitions", counted)
+    sub = tmp_path / "s"
+    touch(sub, "hw3.ipynb", notebook_json("def relu(z):\n    return z\n"))
+    assert locate(sub, tmp_path / "scratch").notebook is not None
+
+
+def test_among_several_notebooks_definitions_in_blocks_count(tmp_path):
+    sub = tmp_path / "s"
+    touch(sub, "a_flat.ipynb", notebook_json("def f():\n    pass\n"))
+    touch(sub, "b_blocks.ipynb", notebook_json("if True:\n    def f():\n        pass\n    def g():\n        pass\n"))
+    located = locate(sub, tmp_path / "scratch")
+    assert "def g" in located.notebook.read_text()
+    assert any(n.startswith("Found 2 notebooks: used b_blocks.ipynb, which defines the most functions and classes (2)")
+               for n in located.notes)
