@@ -243,6 +243,8 @@ class Child:
                 count = os.readv(self._answer_r, [view[done:]])
             except BlockingIOError:
                 continue
+            except OSError:   # whatever the channel's trouble, nothing more can be read from it
+                count = 0
             if not count:
                 raise self._died()
             done += count
