@@ -57,8 +57,8 @@ def make(kind: str, *, mode: int = 0o700, owner: tuple[int, int] | None = None, 
     if not _SWEPT:
         _SWEPT.append(True)
         sweep_stale(base)
-    path = tempfile.mkdtemp(prefix=f"{PREFIX}{kind}-{_tag()}-", dir=base)
-    with _LOCK:
+    with _LOCK:   # made and registered at once: `sweep_own` in another thread never sees it unregistered
+        path = tempfile.mkdtemp(prefix=f"{PREFIX}{kind}-{_tag()}-", dir=base)
         _LIVE.add(path)
     try:
         if owner is not None:
@@ -135,12 +135,12 @@ def _make_inside(base: str, mode: int, owner: tuple[int, int] | None, seal_after
     if not root:
         os.chmod(base, 0o755)   # sealed: writable for its owner just while the folder is made
     try:
-        path = tempfile.mkdtemp(prefix="child-", dir=base)
+        with _LOCK:
+            path = tempfile.mkdtemp(prefix="child-", dir=base)
+            _LIVE.add(path)
     finally:
         if not root or seal_after:
             os.chmod(base, 0o555)
-    with _LOCK:
-        _LIVE.add(path)
     try:
         if owner is not None:
             os.chown(path, *owner)
