@@ -67,6 +67,13 @@ def _out_of_memory(raised: dict) -> bool:
     return raised.get("type") == "MemoryError" or "alloc" in message and "memory" in message
 
 
+def unconfined(why: str) -> str:
+    """Said once per grading when the child ran without its sandbox (grader/probes/landlock.py)."""
+    return (f"Note for the instructor: the student's code ran without a sandbox ({why}), so it could read and "
+            "write whatever your user can. Grade untrusted code "
+            "in a container or a VM, or on a Linux kernel with Landlock (5.13 or later).")
+
+
 def builds_on(causes: list[tuple[str, str]]) -> str:
     """A later check that fails with the earlier ones it builds on: send the student there first."""
     named = "; ".join(f'{check_id} ("{title}")' for check_id, title in causes)

@@ -69,9 +69,13 @@ def grade(
                                  manual_items=_manual(rubric))
         scratch.seal(scratch_path)   # what every child start needs: read-only from now on
         pending = _plan(entries, identity_key(identity))
-        _probe_all(pending, located, sandbox, str(scratch_path), rubric.limits.import_timeout, deadline)
+        unconfined = _probe_all(pending, located, sandbox, str(scratch_path), rubric.limits.import_timeout,
+                                deadline)
     outcomes = _name_causes(tuple(_judge(p) for p in pending), entries)
-    return GradingResult(outcomes, round(time.monotonic() - started, 3), located.notes, submission_id,
+    notes = located.notes
+    if unconfined and sandbox.confine and not sandbox.run_as_user:   # on Gradescope another user isolates it
+        notes += (messages.unconfined(unconfined),)
+    return GradingResult(outcomes, round(time.monotonic() - started, 3), notes, submission_id,
                          manual_items=_manual(rubric))
 
 
@@ -119,6 +123,7 @@ class _Session:
         self.probed = False            # whether the current child has run a probe (is no longer fresh)
         self.failed_starts = 0         # starts in a row that died before the child was ready
         self.start_failure: ChildFailure | None = None
+        self.unconfined = ""               # why a child ran without its sandbox ("" when none did)
 
     def ensure_child(self) -> Child:
         if self.child is None or not self.child.alive():
@@ -136,6 +141,7 @@ class _Session:
             self.failed_starts = 0
             self.imported = set()
             self.probed = False
+            self.unconfined = self.unconfined or self.child.unconfined
         return self.child
 
     def module_problem(self, module: str) -> tuple[Status, str] | None:
@@ -174,7 +180,8 @@ class _Session:
 
 
 def _probe_all(pending: list[_Pending], located: Located, config: SandboxConfig, workdir: str,
-               import_timeout: float, deadline: float) -> None:
+               import_timeout: float, deadline: float) -> str:
+    """Probe every pending check; returns why a child ran without its sandbox ("" when none did)."""
     session = _Session(located, config, workdir, import_timeout)
     # Checks that need a child of their own go first: the first one gets the child that
     # has just started, so each costs one extra child start, not two. Non-visible checks go
@@ -202,6 +209,7 @@ def _probe_all(pending: list[_Pending], located: Located, config: SandboxConfig,
                 item.outcome = _decided(item.entry, Status.GRADER_ERROR, messages.child_start_failed(), str(failure))
     finally:
         session.close()
+    return session.unconfined
 
 
 def _probe_one(item: _Pending, session: _Session, deadline: float) -> None:

@@ -38,6 +38,10 @@ class SandboxConfig:
     # Batch only: fork the child from a warm process that imported torch once (grader/zygote.py),
     # same containment; ignored with run_as_user, and falls back to a fresh start if unavailable.
     zygote: bool = False
+    # Landlock the child where the kernel has it (grader/probes/landlock.py): it reads the system,
+    # Python and the libraries, and writes only its own folder; it cannot signal or trace the grader.
+    # For `grade`, `batch` and the kit; on Gradescope (run_as_user) another user isolates the child.
+    confine: bool = True
 
 
 @dataclass
@@ -113,9 +117,11 @@ class Child:
         self._drain = threading.Thread(target=self._drain_output, daemon=True)
         self._drain.start()
         setup = {"modules": modules, "notebook": notebook, "workdir": self.workdir,
-                 "memory_mb": config.memory_mb, "file_mb": config.file_mb}
+                 "memory_mb": config.memory_mb, "file_mb": config.file_mb,
+                 "confine": config.confine and not config.run_as_user}
         try:
-            self._request({"op": "setup", **setup}, config.startup_timeout, expect_ready=True)
+            ready = self._request({"op": "setup", **setup}, config.startup_timeout, expect_ready=True)
+            self.unconfined = ready.get("confined", "not asked for")   # "" when the child is sandboxed
         except ChildFailure as failure:
             # Before "ready" the child has run only its own imports (torch, numpy, grader.probes):
             # whatever stopped it is the install's fault, never the student's.

@@ -36,7 +36,8 @@ def main(argv: list[str]) -> int:
     # the grader's (interpreter, libraries, install), never the student's (the parent says so).
     student = Student(config.get("modules", {}), config.get("notebook"))
     student.guard_imports()
-    wire.send(answer_fd, {"token": config.get("token"), "ready": True})
+    confined = _confine(config)
+    wire.send(answer_fd, {"token": config.get("token"), "ready": True, "confined": confined})
     while True:
         try:
             request = wire.receive(request_fd)
@@ -111,6 +112,22 @@ def _apply_limits(config: dict) -> None:
 
         os.environ["TMPDIR"] = workdir
         tempfile.tempdir = None
+
+
+def _confine(config: dict) -> str:
+    """Landlock this process and all it starts (grader/probes/landlock.py): "" when it applies,
+    else why not (the parent says so once per run); nothing of the submission has run yet."""
+    if not config.get("confine"):
+        return "not asked for"
+    from . import landlock
+
+    workdir = config.get("workdir") or os.getcwd()
+    os.environ["MPLCONFIGDIR"] = os.path.join(workdir, ".matplotlib")   # matplotlib's cache: not the home folder
+    paths = [*config.get("modules", {}).values(), config.get("notebook") or ""]
+    try:
+        return landlock.restrict(*landlock.child_policy(paths, workdir))
+    except OSError as exc:
+        return f"the sandbox could not be set up ({exc})"
 
 
 def _mapped_bytes() -> int:

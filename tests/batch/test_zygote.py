@@ -28,9 +28,10 @@ def _stop_zygotes():
     zygote.shutdown()
 
 
-def _grade(folder, rubric, problems=("P3",), timeout=4.0, zygote_on=True):
+def _grade(folder, rubric, problems=("P3",), timeout=4.0, zygote_on=True, confine=True):
     entries = [dataclasses.replace(e, timeout=min(e.timeout, timeout)) for e in rubric.checks if e.problem in problems]
-    result = grade(folder, rubric, entries=entries, sandbox=sandbox_for(rubric, zygote=zygote_on))
+    overrides = {} if confine else {"confine": False}   # the Landlock sandbox would stop a signal to the zygote
+    result = grade(folder, rubric, entries=entries, sandbox=sandbox_for(rubric, zygote=zygote_on, **overrides))
     return result, {o.check_id: o for o in result.outcomes}
 
 
@@ -108,17 +109,16 @@ with open("/proc/self/stat") as fh:
     assert outcomes["P3.cross_entropy.single"].status is Status.PASSED, outcomes["P3.cross_entropy.single"].detail
 
 
-def test_two_children_draw_different_numpy_and_python_random_numbers(submission, rubric, tmp_path):
-    record = tmp_path / "draws.txt"
-    folder = submission(patch=_wrapped(f"""
+def test_two_children_draw_different_numpy_and_python_random_numbers(submission, rubric):
+    folder = submission(patch=_wrapped("""
     import numpy, random
-    with open({str(record)!r}, "a") as fh:
-        fh.write(f"{{numpy.random.random()}} {{random.random()}}\\n")
-"""))
+    problems.append(f"draw {numpy.random.random()} {random.random()}")
+"""))   # the child may write nothing outside its own folder: the draws come back in the message
+    draws = set()
     for _ in range(2):
-        _grade(folder, rubric, problems=("P3",))
-    draws = record.read_text().split("\n")
-    assert len(set(d for d in draws if d)) >= 2, draws
+        _, outcomes = _grade(folder, rubric, problems=("P3",))
+        draws |= set(re.findall(r"draw [\d.e-]+ [\d.e-]+", outcomes["P3.cross_entropy.single"].detail))
+    assert len(draws) >= 2, draws
 
 
 HOSTILE = ("os_exit_in_function", "exit_at_import", "endless_loop", "huge_allocation", "forged_answer",
@@ -154,7 +154,8 @@ def cross_entropy(f, y):
     return _reference_cross_entropy(f, y)
 """})
     started = time.monotonic()
-    _, outcomes = _grade(folder, rubric)
+    # the test reads what the child wrote outside its folder: without the sandbox, the kill alone must reap
+    _, outcomes = _grade(folder, rubric, confine=False)
     assert all(outcomes[c].status is Status.PASSED for c in CE)
     assert time.monotonic() - started < 120
     forked = [int(p) for p in pids.read_text().split()]
@@ -201,3 +202,89 @@ def test_run_as_user_never_uses_the_zygote(rubric):
 
     config = dataclasses.replace(sandbox_for(rubric, zygote=True), run_as_user="nobody")
     assert Child._forked(type("C", (), {"config": config})(), 0, 0, "/") is None
+
+
+# ---------------------------------------------------------------- nothing a child does reaches its zygote
+def test_the_forked_child_is_dumpable_first_to_go_and_dies_with_its_zygote(submission, rubric):
+    """The zygote is undumpable (tests/batch/test_hostile_batch.py: no child can trace it); its forked
+    child is dumpable again, as a fresh one is, so it can write its own /proc/self files (as an ordinary
+    user an undumpable process may not), and it gets SIGKILL if its zygote dies."""
+    check = """
+    import ctypes, signal
+    libc = ctypes.CDLL(None)
+    if libc.prctl(3, 0, 0, 0, 0) != 1:                      # PR_GET_DUMPABLE
+        problems.append("the child is not dumpable")
+    with open("/proc/self/oom_score_adj") as fh:
+        if fh.read().strip() != "1000":
+            problems.append("the child could not make itself first to go")
+    death = ctypes.c_int(0)
+    libc.prctl(2, ctypes.byref(death), 0, 0, 0)            # PR_GET_PDEATHSIG
+    if death.value != signal.SIGKILL:
+        problems.append(f"parent-death signal {death.value}")
+"""
+    _, outcomes = _grade(submission(patch=_wrapped(check)), rubric, problems=("P3",))
+    assert outcomes["P3.cross_entropy.single"].status is Status.PASSED, outcomes["P3.cross_entropy.single"].detail
+    assert zygote.dumpable() in (0, 1, 2)   # prctl works here
+
+
+#: The attacks below target the child's parent only when it is a zygote: a child started fresh
+#: (no zygote to be had) has this test process as its parent.
+ZYGOTE_PARENT = """
+import os, signal
+with open(f"/proc/{os.getppid()}/cmdline", "rb") as _fh:
+    _ZYGOTE = os.getppid() if b"grader.zygote" in _fh.read() else None
+if _ZYGOTE is None:
+    raise RuntimeError("not forked by a zygote")
+"""
+
+
+def test_signals_a_child_sends_its_zygote_are_ignored(submission, rubric, monkeypatch):
+    monkeypatch.setattr(zygote, "_FAILURES", {})
+    folder = submission(patch={"losses": ZYGOTE_PARENT + """
+for _signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM,
+                signal.SIGQUIT, signal.SIGRTMIN):
+    os.kill(_ZYGOTE, _signum)
+"""})
+    _grade(submission(), rubric)
+    before = {z.process.pid for z in zygote._ZYGOTES.values() if z.alive()}
+    mark = zygote.interruptions()
+    _, outcomes = _grade(folder, rubric, confine=False)
+    assert all(o.status is Status.PASSED for o in outcomes.values()), outcomes
+    assert {z.process.pid for z in zygote._ZYGOTES.values() if z.alive()} == before
+    assert zygote.interruptions_since(mark) == []
+
+
+def test_a_zygote_stopped_by_its_child_is_killed_and_the_grading_disturbed(submission, rubric, monkeypatch):
+    """SIGSTOP to its zygote: the zygote is killed at the next exchange, its child's process group too,
+    and the grading notes an interference (the batch grades it again); the next grading gets a new zygote."""
+    monkeypatch.setattr(zygote, "_FAILURES", {})
+    folder = submission(patch={"losses": ZYGOTE_PARENT + """
+os.kill(_ZYGOTE, signal.SIGSTOP)
+"""})
+    mark = zygote.interruptions()
+    started = time.monotonic()
+    _grade(folder, rubric, confine=False)
+    assert time.monotonic() - started < 60
+    kinds = [kind for kind, _ in zygote.interruptions_since(mark)]
+    assert "interference" in kinds, zygote.interruptions_since(mark)
+    assert not [z for z in zygote._ZYGOTES.values() if zygote.process_state(z.process.pid) in zygote.STOPPED]
+    monkeypatch.setattr(zygote, "_FAILURES", {})   # each child stopped its zygote: three make a worker stay unwarmed
+    mark = zygote.interruptions()
+    _, outcomes = _grade(submission(), rubric)
+    assert all(o.status is Status.PASSED for o in outcomes.values()), outcomes
+    assert zygote.interruptions_since(mark) == []
+    assert any(z.alive() for z in zygote._ZYGOTES.values())
+
+
+def test_a_child_ended_by_a_signal_nobody_sent_is_a_suspect(submission, rubric, monkeypatch):
+    """A child that a SIGKILL ends which the grader did not ask for is noted as a suspect (the batch
+    grades it again alone); one the grader kills at its time limit is not."""
+    monkeypatch.setattr(zygote, "_FAILURES", {})
+    mark = zygote.interruptions()
+    _grade(submission(patch={"losses": ZYGOTE_PARENT + "os.kill(os.getpid(), signal.SIGKILL)\n"}), rubric)
+    assert [kind for kind, _ in zygote.interruptions_since(mark)][:1] == ["suspect"], zygote.interruptions_since(mark)
+    mark = zygote.interruptions()
+    _, outcomes = _grade(submission(patch={"losses": "def cross_entropy(f, y):\n    while True:\n        pass\n"}),
+                         rubric, timeout=1.0)
+    assert outcomes["P3.cross_entropy.single"].status is Status.TIMEOUT
+    assert zygote.interruptions_since(mark) == []

@@ -287,6 +287,14 @@ def _answer_with(blob, value):
     return wire.read_answer(json.dumps({"token": "t", "ok": True, "value": value}).encode(), blob)["value"]
 
 
+def test_the_ready_answer_may_say_how_the_child_is_confined():
+    assert _answer({"token": "t", "ready": True, "confined": ""}) == {"token": "t", "ready": True, "confined": ""}
+    assert _answer({"token": "t", "ready": True}) == {"token": "t", "ready": True}
+    for bad in ({"token": "t", "ready": True, "confined": False}, {"token": "t", "ok": True, "value": 1, "confined": ""}):
+        with pytest.raises(wire.WireError):
+            _answer(bad)
+
+
 def test_oversized_header_is_refused():
     header = struct.pack("!4sIQ", wire.MAGIC, 100, 100 * 2**20)
     with pytest.raises(wire.WireError, match="exceeds"):
