@@ -24,6 +24,7 @@ from .outcome import GradingResult, Outcome, Status
 from .probes import wire
 from .rubric import CheckEntry, Rubric
 from .sandbox import Child, ChildFailure, SandboxConfig
+from .staging import private_copy
 from .submission import Located, SubmissionError, locate
 
 
@@ -62,7 +63,8 @@ def grade(
     # removed however grading ends; each child works in a fresh folder of its own in it (sandbox.Child).
     with scratch.folder("scratch", mode=0o755) as scratch_path:
         try:
-            located = locate(Path(submission), scratch_path / "submission")
+            copy, copy_notes = private_copy(Path(submission), scratch_path / "copy")
+            located = locate(copy, scratch_path / "submission")
         except SubmissionError as exc:
             outcomes = tuple(_decided(e, Status.MISSING, str(exc)) for e in entries)
             return GradingResult(outcomes, time.monotonic() - started, (str(exc),), submission_id,
@@ -72,7 +74,7 @@ def grade(
         unconfined = _probe_all(pending, located, sandbox, str(scratch_path), rubric.limits.import_timeout,
                                 deadline)
     outcomes = _name_causes(tuple(_judge(p) for p in pending), entries)
-    notes = located.notes
+    notes = tuple(copy_notes) + located.notes
     if unconfined and sandbox.confine and not sandbox.run_as_user:   # on Gradescope another user isolates it
         notes += (messages.unconfined(unconfined),)
     return GradingResult(outcomes, round(time.monotonic() - started, 3), notes, submission_id,

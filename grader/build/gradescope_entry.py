@@ -37,7 +37,6 @@ import html
 import json
 import os
 import pwd
-import shutil
 import stat
 import sys
 import threading
@@ -58,8 +57,6 @@ WATCHDOG_MARGIN = 5.0
 #: fills the disk cannot stop them from being written.
 RESERVE_BYTES = 4 * 2**20
 #: A submission folder is copied up to these sizes (Gradescope bounds uploads well below).
-MAX_COPY_BYTES = 200 * 2**20
-MAX_COPY_ENTRIES = 50_000
 #: Processes (threads included) the sandbox user may have at once: a fork bomb stops here.
 #: Set on the grader (root is exempt) and inherited through runuser by the child.
 SANDBOX_NPROC = 256
@@ -362,49 +359,6 @@ def limit_processes(count: int) -> None:
         resource.setrlimit(resource.RLIMIT_NPROC, (cap, cap))
 
 
-def stage_submission(src: Path, staging: Path) -> tuple[Path, list[str]]:
-    """A copy of the submission the sandbox user can read and not change.
-
-    Links are copied as links (the locator ignores those leading outside), special files
-    are skipped, and the copy stops at MAX_COPY_BYTES / MAX_COPY_ENTRIES.
-    """
-    notes: list[str] = []
-    if not src.exists() and not src.is_symlink():
-        return src, notes  # the locator says, in its words, that nothing was submitted
-    dest = staging / "submission"
-    if src.is_file() and not src.is_symlink():
-        dest.mkdir(mode=0o755)
-        target = dest / src.name
-        shutil.copyfile(src, target)
-        target.chmod(0o644)
-        return target, notes
-    copied = entries = 0
-    for folder, dirs, files in os.walk(src):
-        rel = Path(folder).relative_to(src)
-        out = dest / rel
-        out.mkdir(mode=0o755, exist_ok=True)
-        out.chmod(0o755)
-        for name in sorted(dirs + files):
-            entries += 1
-            if entries > MAX_COPY_ENTRIES or copied > MAX_COPY_BYTES:
-                notes.append("The submission is very large: only part of it was searched. Upload just your modules.")
-                dirs.clear()
-                return dest, notes
-            path, target = Path(folder, name), out / name
-            st = path.lstat()
-            if stat.S_ISLNK(st.st_mode):
-                with contextlib.suppress(OSError):
-                    os.symlink(os.readlink(path), target)
-                if name in dirs:
-                    dirs.remove(name)
-            elif stat.S_ISREG(st.st_mode):
-                shutil.copyfile(path, target, follow_symlinks=False)
-                target.chmod(0o644)
-                copied += st.st_size
-        dirs.sort()
-    return dest, notes
-
-
 # ---------------------------------------------------------------- one grading
 
 def grade_submission(settings: Settings, started: float, *, smoke: bool = False) -> tuple[dict, object | None]:
@@ -441,18 +395,11 @@ def grade_submission(settings: Settings, started: float, *, smoke: bool = False)
     say(f"grading {submission} ({len(entries)} checks"
         f"{', problems ' + ' '.join(sorted(settings.problems)) if settings.problems else ''}); the child runs as "
         f"{box.user or 'the current user'} with {box.python}; budget {budget:g} s")
-    from grader import scratch
-
-    with scratch.folder("staging", mode=0o755) as staging:   # removed by the watchdog's exit too
-        staged, notes = stage_submission(submission, staging)
-        reserve = min(JUDGE_RESERVE, 0.15 * budget)
-        probe_budget = max(budget - (time.monotonic() - started) - reserve, 5.0)
-        result = grade(staged, rubric, entries=entries, sandbox=config, budget_seconds=probe_budget,
-                       submission_id=metadata.submission_id, identity=metadata.identity)
-    if notes:
-        import dataclasses
-
-        result = dataclasses.replace(result, notes=tuple(result.notes) + tuple(notes))
+    reserve = min(JUDGE_RESERVE, 0.15 * budget)
+    probe_budget = max(budget - (time.monotonic() - started) - reserve, 5.0)
+    # the runner grades a private copy the sandbox user can read and not change (grader/staging.py)
+    result = grade(submission, rubric, entries=entries, sandbox=config, budget_seconds=probe_budget,
+                   submission_id=metadata.submission_id, identity=metadata.identity)
     data = gradescope.to_results_json(result)
     if metadata.header:
         data["output"] = html.escape(metadata.header, quote=False) + "\n\n" + data.get("output", "")

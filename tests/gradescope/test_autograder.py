@@ -376,26 +376,6 @@ def test_problems_and_settings():
         gradescope_entry.Settings.from_env({"HW3GRADE_BUDGET_SECONDS": "soon"})
 
 
-def test_stage_submission_copies_readable_and_keeps_links(tmp_path):
-    src = tmp_path / "submission"
-    (src / "sub").mkdir(parents=True)
-    (src / "losses.py").write_text("x = 1\n")
-    (src / "losses.py").chmod(0o600)
-    (src / "sub" / "softmax.py").write_text("y = 2\n")
-    (src / "outside.py").symlink_to("/etc/hostname")
-    os.mkfifo(src / "pipe")
-    staging = tmp_path / "staging"
-    staging.mkdir()
-    staged, notes = gradescope_entry.stage_submission(src, staging)
-    assert (staged / "losses.py").read_text() == "x = 1\n"
-    assert stat.S_IMODE((staged / "losses.py").stat().st_mode) == 0o644
-    assert stat.S_IMODE((staged / "sub").stat().st_mode) == 0o755
-    assert (staged / "outside.py").is_symlink() and os.readlink(staged / "outside.py") == "/etc/hostname"
-    assert not (staged / "pipe").exists() and notes == []
-    missing, _ = gradescope_entry.stage_submission(tmp_path / "nothing", staging)
-    assert missing == tmp_path / "nothing"
-
-
 # ---------------------------------------------------------------- the shell's fallback
 
 def test_fallback_when_python_is_missing(gs):
