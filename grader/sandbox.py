@@ -8,6 +8,7 @@ for the check that asked, never an exception of the grader.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import select
@@ -290,6 +291,7 @@ class Child:
         return self.process.poll() is None
 
     def kill(self) -> None:
+        kill_tree(self.process.pid)      # what it started first: setsid and double forks included
         if self.process.poll() is None:
             if not isinstance(self.process, subprocess.Popen):
                 self.process.kill()  # forked by a zygote: the zygote kills the child's group
@@ -318,6 +320,36 @@ class Child:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def kill_tree(root: int, rounds: int = 20) -> int:
+    """Stop every descendant of `root`, until no new one appears, then kill them all; how many.
+
+    The child is a subreaper (grader/probes/child.py), so a process its code started stays in its
+    tree even after setsid and a double fork; stopped processes cannot fork, and SIGSTOP and
+    SIGKILL cannot be caught or ignored. `root` itself is left to the caller."""
+    import psutil
+
+    try:
+        parent = psutil.Process(root)
+    except psutil.Error:
+        return 0
+    stopped: dict[int, psutil.Process] = {}
+    for _ in range(rounds):
+        try:
+            found = [p for p in parent.children(recursive=True) if p.pid not in stopped]
+        except psutil.Error:
+            break
+        if not found:
+            break
+        for process in found:
+            with contextlib.suppress(psutil.Error):
+                process.send_signal(signal.SIGSTOP)
+            stopped[process.pid] = process
+    for process in stopped.values():   # zombies until the child (their subreaper) is killed and reaped
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    return len(stopped)
 
 
 OUT_OF_MEMORY = "the process running your code ran out of memory, and the system stopped it"

@@ -105,3 +105,38 @@ def test_grading_never_writes_into_the_submission(tmp_path, rubric):
     before = _tree(folder)
     grade_checks(folder, rubric, problems={"P1"})
     assert _tree(folder) == before
+
+
+ESCAPE = '''
+import os, time
+_reference_cross_entropy = cross_entropy
+
+
+def cross_entropy(f, y):
+    r, w = os.pipe()
+    if os.fork() == 0:                       # double fork + setsid: out of the child's process group
+        os.setsid()
+        if os.fork() == 0:
+            os.write(w, str(os.getpid()).encode())
+            time.sleep(600)
+        os._exit(0)
+    os.close(w)
+    pid = os.read(r, 32).decode()
+    raise ValueError(f"left behind {pid}")
+'''
+
+
+@pytest.mark.parametrize("zygote", [False, True])
+def test_a_grading_ends_when_all_its_processes_are_gone(tmp_path, rubric, zygote):
+    import re
+
+    import psutil
+
+    folder = write_submission(tmp_path / "escape", patch={"losses": ESCAPE})
+    entries = [rubric.entry("P3.cross_entropy.single")]
+    result = grade(folder, rubric, entries=entries, sandbox=sandbox_for(rubric, zygote=zygote))
+    pids = [int(p) for p in re.findall(r"left behind (\d+)", result.outcomes[0].detail)]
+    assert pids, result.outcomes[0].detail
+    for pid in pids:
+        alive = psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        assert not alive, f"{pid} outlived its grading"
