@@ -1,0 +1,106 @@
+"""Red-team findings: each class of hostile submission, as a test.
+
+`xfail(strict=True)`: a gap still open (the test asserts the correct behaviour, so it fails today).
+Plain tests: attacks that are contained, kept so they stay contained.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from grader.outcome import Status
+from hw3testing import grade_checks, write_submission
+
+SGD_CHECK = "P6.two_layer_sgd.relu"
+
+# two_layer_sgd that updates the caller's a, b, u in place (the bug the check docks half the points for)
+SGD_IN_PLACE = '''
+def _sgd_in_place(a, b, u, X, Y, lr, epochs, activation, alpha, generator):
+    import torch
+    X, Y = X.reshape(-1).double(), Y.reshape(-1).double()
+    for _ in range(int(epochs)):
+        for i in torch.randperm(X.numel(), generator=generator).tolist():
+            ga, gb, gu = two_layer_grad(a, b, u, X[i], Y[i], activation, alpha)
+            a -= lr * ga; b -= lr * gb; u -= lr * gu
+    return a.clone(), b.clone(), u.clone()
+'''
+
+HONEST_IN_PLACE = SGD_IN_PLACE + '''
+def two_layer_sgd(a, b, u, X, Y, lr, epochs, activation="relu", alpha=0.01, generator=None):
+    return _sgd_in_place(a, b, u, X, Y, lr, epochs, activation, alpha, generator)
+'''
+
+# The returned value runs student code while the child encodes the answer, i.e. after the call and
+# before `args_after` is read: it puts the inputs back, and the in-place mutation goes unseen.
+RESTORE_ON_ITER = SGD_IN_PLACE + '''
+class _Restoring(tuple):
+    saved = []
+    def __iter__(self):
+        for t, s in self.saved:
+            t.copy_(s)
+        return tuple.__iter__(self)
+
+def two_layer_sgd(a, b, u, X, Y, lr, epochs, activation="relu", alpha=0.01, generator=None):
+    saved = [(t, t.clone()) for t in (a, b, u)]
+    out = _Restoring(_sgd_in_place(a, b, u, X, Y, lr, epochs, activation, alpha, generator))
+    out.saved = saved
+    return out
+'''
+
+RESTORE_ON_DETACH = SGD_IN_PLACE + '''
+import torch
+
+class _Sneaky(torch.Tensor):
+    saved = []
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if func is torch.Tensor.detach:
+            for t, s in cls.saved:
+                t.copy_(s)
+        return super().__torch_function__(func, types, args, kwargs or {})
+
+def two_layer_sgd(a, b, u, X, Y, lr, epochs, activation="relu", alpha=0.01, generator=None):
+    _Sneaky.saved = [(t, t.clone()) for t in (a, b, u)]
+    na, nb, nu = _sgd_in_place(a, b, u, X, Y, lr, epochs, activation, alpha, generator)
+    return (na.as_subclass(_Sneaky), nb, nu)
+'''
+
+
+def test_in_place_update_costs_half_the_points(tmp_path, rubric):
+    """Contained baseline: an honest in-place update gets 1 of the 2 points, with the message."""
+    folder = write_submission(tmp_path / "sub", patch={"gradients": HONEST_IN_PLACE})
+    outcome = grade_checks(folder, rubric, [SGD_CHECK])[SGD_CHECK]
+    assert outcome.score == 1.0
+    assert "changed its input a in place" in outcome.message
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "forged evidence, student code runs while the child encodes the answer: a returned tuple subclass "
+    "(__iter__) or tensor subclass (__torch_function__ on detach) restores the inputs after the call and "
+    "before args_after is read, so an in-place two_layer_sgd gets 2/2 instead of 1/2 (snapshot the "
+    "arguments right after the call, before encoding anything the student returned)"))
+@pytest.mark.parametrize("code", [RESTORE_ON_ITER, RESTORE_ON_DETACH], ids=["tuple_iter", "tensor_detach"])
+def test_restoring_inputs_during_encoding_does_not_hide_in_place_update(code, tmp_path, rubric):
+    folder = write_submission(tmp_path / "sub", patch={"gradients": code})
+    outcome = grade_checks(folder, rubric, [SGD_CHECK])[SGD_CHECK]
+    assert outcome.score == 1.0
+    assert "changed its input a in place" in outcome.message
+
+
+CONTROL_CHARS = '''
+def cross_entropy(f, y):
+    raise ValueError("\\x1b]0;pwned\\x07\\x1b[2J\\x1b[31m<b>red</b>\\r\\x00\\x08 done")
+'''
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "terminal injection: control characters (ESC sequences, CR, NUL, BEL, backspace) of a student's "
+    "exception text reach the check's message unfiltered and are printed raw by `hw3grade grade` "
+    "(clears the instructor's screen, retitles the terminal, hides text with CR/backspace)"))
+def test_control_characters_in_exception_text_are_neutralised(tmp_path, rubric):
+    folder = write_submission(tmp_path / "sub", patch={"losses": CONTROL_CHARS})
+    outcome = grade_checks(folder, rubric, ["P3.cross_entropy.single"])["P3.cross_entropy.single"]
+    assert outcome.status is Status.ERROR
+    assert "raised ValueError" in outcome.message
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", outcome.message), repr(outcome.message)
