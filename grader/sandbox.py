@@ -70,7 +70,7 @@ class _Output:
         self.dropped += max(len(chunk) - max(room, 0), 0)
 
     def text_since(self, offset: int) -> str:
-        return bytes(self.data[offset:]).decode("utf-8", "replace")
+        return wire.printable(bytes(self.data[offset:]).decode("utf-8", "replace"))
 
 
 class Child:

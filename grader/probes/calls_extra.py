@@ -23,7 +23,29 @@ def call_keep_args(student, target: str, args: tuple = (), kwargs: dict | None =
     """Call ``module.function`` and return what it returned and its arguments after the call."""
     kwargs = dict(kwargs or {})
     returned = student.resolve(target)(*args, **kwargs)
-    return {"returned": returned, "args_after": list(args), "kwargs_after": kwargs}
+    # Copied now, before anything the student returned is touched: encoding a return value can run
+    # student code (a tuple subclass's __iter__, a tensor subclass's __torch_function__) that could
+    # put the inputs back as they were.
+    args_after, kwargs_after = _snapshot(list(args)), _snapshot(kwargs)
+    return {"returned": returned, "args_after": args_after, "kwargs_after": kwargs_after}
+
+
+def _snapshot(value: Any) -> Any:
+    """Plain copies of the grader's own arguments (tensors as numpy arrays), with no override of
+    a student's tensor subclass consulted."""
+    import numpy as np
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        with torch._C.DisableTorchFunctionSubclass():
+            return value.detach().cpu().clone().numpy()
+    if isinstance(value, np.ndarray):
+        return np.array(value, copy=True).view(np.ndarray)
+    if type(value) in (list, tuple):
+        return type(value)(_snapshot(v) for v in value)
+    if type(value) is dict:
+        return {k: _snapshot(v) for k, v in value.items()}
+    return value
 
 
 @probe("call_catch")

@@ -374,7 +374,7 @@ class _Decoder:
         name, text = node["__opaque__"], node.get("repr", "")
         if type(name) is not str or type(text) is not str:
             raise WireError("an __opaque__ tag without a type name and a text")
-        return Opaque(clean_text(name)[:200], clean_text(text)[:MAX_TEXT])
+        return Opaque(printable(name)[:200], printable(text)[:MAX_TEXT])
 
     def _array(self, node: dict) -> np.ndarray:
         spec = node["__nd__"]
@@ -434,8 +434,11 @@ def _hashable(key: Any) -> Any:
         return _short(key, MAX_TEXT)
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")   # every control character but tab and newline
+
+
 def clean_text(text: str) -> str:
-    """A string any report can print and write as UTF-8 (lone surrogates replaced)."""
+    """A string any report can write as UTF-8 (lone surrogates replaced): data keeps its characters."""
     if text.isascii():
         return text
     try:
@@ -443,6 +446,12 @@ def clean_text(text: str) -> str:
         return text
     except UnicodeEncodeError:
         return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def printable(text: str) -> str:
+    """A text for people (messages, exception texts, printed output): control characters (ESC
+    sequences that clear or recolour a terminal, CR, NUL, BEL, backspace) shown as \\xNN."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", clean_text(text))
 
 
 def _short(value: Any, limit: int = 80) -> str:
@@ -635,7 +644,7 @@ def _raised(field: Any) -> dict:
 def _text_field(value: Any, name: str) -> str:
     if type(value) is not str:
         raise WireError(f"the answer's {name!r} is not a text")
-    return clean_text(value[:MAX_TEXT])
+    return printable(value[:MAX_TEXT])
 
 
 def _no_constant(name: str) -> Any:

@@ -1,7 +1,11 @@
 """Red-team findings: each class of hostile submission, as a test.
 
-`xfail(strict=True)`: a gap still open (the test asserts the correct behaviour, so it fails today).
-Plain tests: attacks that are contained, kept so they stay contained.
+Each class the red team found, now closed, and the attacks that were contained: kept so they stay so.
+- forged evidence: student code running while the child encodes the answer (a tuple subclass's
+  __iter__, a tensor subclass's __torch_function__) put the inputs back before they were read;
+  the arguments are now copied right after the call (grader/probes/calls_extra.py);
+- terminal injection: control characters of a student's exception text reached the terminal;
+  every text from the child is shown with them escaped (wire.clean_text).
 """
 from __future__ import annotations
 
@@ -75,11 +79,6 @@ def test_in_place_update_costs_half_the_points(tmp_path, rubric):
     assert "changed its input a in place" in outcome.message
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "forged evidence, student code runs while the child encodes the answer: a returned tuple subclass "
-    "(__iter__) or tensor subclass (__torch_function__ on detach) restores the inputs after the call and "
-    "before args_after is read, so an in-place two_layer_sgd gets 2/2 instead of 1/2 (snapshot the "
-    "arguments right after the call, before encoding anything the student returned)"))
 @pytest.mark.parametrize("code", [RESTORE_ON_ITER, RESTORE_ON_DETACH], ids=["tuple_iter", "tensor_detach"])
 def test_restoring_inputs_during_encoding_does_not_hide_in_place_update(code, tmp_path, rubric):
     folder = write_submission(tmp_path / "sub", patch={"gradients": code})
@@ -94,10 +93,6 @@ def cross_entropy(f, y):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "terminal injection: control characters (ESC sequences, CR, NUL, BEL, backspace) of a student's "
-    "exception text reach the check's message unfiltered and are printed raw by `hw3grade grade` "
-    "(clears the instructor's screen, retitles the terminal, hides text with CR/backspace)"))
 def test_control_characters_in_exception_text_are_neutralised(tmp_path, rubric):
     folder = write_submission(tmp_path / "sub", patch={"losses": CONTROL_CHARS})
     outcome = grade_checks(folder, rubric, ["P3.cross_entropy.single"])["P3.cross_entropy.single"]
