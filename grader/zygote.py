@@ -28,18 +28,36 @@ What a forked child shares with a freshly started one, by construction:
 If the zygote cannot be started or dies, the child is started the unwarmed way: a
 batch never fails because of this optimisation.
 
+Nothing a child does reaches its zygote: the zygote makes itself undumpable
+(``PR_SET_DUMPABLE`` 0) before it imports anything, so that no process of the same
+user without ``CAP_SYS_PTRACE`` (its children included) can ptrace it or open its
+``/proc/<pid>/mem`` or descriptors; it ignores SIGTERM, SIGINT, SIGHUP, SIGUSR1 and the
+other signals that would end it but SIGKILL (it obeys its socket only); a SIGKILL takes
+its children along (their parent-death signal). Each forked child is made dumpable
+again at once, as a freshly started child is (it writes its own
+``/proc/self/oom_score_adj`` and ``clear_refs``, which an undumpable process of an
+ordinary user may not; the zygote stays out of its reach). A zygote that
+dies or is stopped while one of its children runs is killed, the child's process group
+too, and the grading notes an *interference* (`interruptions_since`): an infrastructure
+failure, which the batch grades again rather than charging it to the student. A child
+that a signal nothing of the grader sent ended (SIGKILL, SIGTERM, ... without a kill
+request; the out-of-memory killer's SIGKILL included) or that was found stopped is a
+*suspect*: the batch grades it again alone, where no classmate's code runs, and keeps
+that result.
+
 Protocol: one AF_UNIX SOCK_SEQPACKET socket pair, small JSON messages, descriptors
 passed with SCM_RIGHTS. Parent -> zygote: ``{"op": "fork", "workdir": ...}`` with the
 child's request-read, answer-write and output-write descriptors; ``{"op": "kill",
 "pid": ...}``. Zygote -> parent: ``{"ready": pid}`` once, ``{"forked": pid}`` or
-``{"error": text}`` per fork, and ``{"exited": pid, "returncode": code}`` whenever
-a child ends.
+``{"error": text}`` per fork, and ``{"exited": pid, "returncode": code, "requested": bool}``
+whenever a child ends (``requested``: the parent had asked to kill it).
 
 This module imports only the standard library at the top: the zygote must hold nothing
 of the reference or of the checks, exactly like the child.
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import select
@@ -52,6 +70,116 @@ import time
 
 MODULE = "grader.zygote"
 _MAX_MESSAGE = 1 << 16
+
+
+# ====================================================================== hardening (stdlib only)
+_PR_GET_DUMPABLE, _PR_SET_DUMPABLE = 3, 4
+_LIBC: list = []
+
+
+def _libc():
+    if not _LIBC:
+        try:
+            _LIBC.append(ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None)
+        except OSError:
+            _LIBC.append(None)
+    return _LIBC[0]
+
+
+def set_dumpable(flag: bool) -> int | None:
+    """prctl(PR_SET_DUMPABLE): an undumpable process's memory (/proc/PID/mem), descriptors, environment
+    and ptrace are out of reach of every process of the same user that lacks CAP_SYS_PTRACE, its own
+    children included (root keeps them). Returns the previous setting (0, 1 or 2; None: not Linux)."""
+    libc = _libc()
+    if libc is None:
+        return None
+    previous = libc.prctl(_PR_GET_DUMPABLE, 0, 0, 0, 0)
+    if previous < 0 or libc.prctl(_PR_SET_DUMPABLE, 1 if flag else 0, 0, 0, 0) != 0:
+        return None
+    return previous
+
+
+def _die_with_parent() -> None:
+    """prctl(PR_SET_PDEATHSIG, SIGKILL): SIGKILL when the zygote dies (a fork of the child keeps none)."""
+    libc = _libc()
+    if libc is not None:
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)
+
+
+def dumpable() -> int | None:
+    """This process's PR_GET_DUMPABLE (None: not Linux)."""
+    libc = _libc()
+    return None if libc is None else libc.prctl(_PR_GET_DUMPABLE, 0, 0, 0, 0)
+
+
+def process_state(pid: int) -> str | None:
+    """The state letter of /proc/PID/stat ("R", "S", "T" stopped, "t" traced, "Z", ...); None if gone.
+    Readable for undumpable processes too."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+        return data[data.rindex(b")") + 2:].split(maxsplit=1)[0].decode()
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+STOPPED = frozenset("Tt")
+
+#: Signals whose default action ends a process and that nothing of the grader sends to a zygote
+#: or a worker: there they are caught and ignored (a handler, not SIG_IGN, so an exec resets them).
+#: SIGINT and SIGTERM are handled by each process itself; SIGKILL and SIGSTOP cannot be caught.
+HARMLESS_SIGNALS = tuple(sorted({getattr(signal, name) for name in (
+    "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGVTALRM", "SIGPROF", "SIGIO", "SIGPWR",
+    "SIGSTKFLT", "SIGXCPU") if hasattr(signal, name)} | set(
+    range(signal.SIGRTMIN, signal.SIGRTMAX + 1) if hasattr(signal, "SIGRTMIN") else ())))
+
+
+def _ignored(signum, frame) -> None:
+    """A signal sent by someone we do not obey."""
+
+
+def ignore_signals(signals=HARMLESS_SIGNALS) -> None:
+    for signum in signals:
+        try:
+            signal.signal(signum, _ignored)
+        except (OSError, ValueError, RuntimeError):
+            pass
+
+
+#: Signals that end a child from outside: nothing of the student's own limits sends them (the
+#: memory limit raises MemoryError or aborts; the file-size limit's SIGXFSZ is ignored), and the
+#: grader sends only SIGKILL, through a kill request. SIGKILL is also the out-of-memory killer's.
+SUSPECT_SIGNALS = frozenset({signal.SIGKILL, signal.SIGTERM, signal.SIGINT} | (
+    set(HARMLESS_SIGNALS) - {getattr(signal, "SIGXCPU", None)}))
+
+_INTERRUPTIONS: list[tuple[str, str]] = []
+_INTERRUPTIONS_LOCK = threading.Lock()
+
+
+def interruptions() -> int:
+    """A mark for `interruptions_since`."""
+    with _INTERRUPTIONS_LOCK:
+        return len(_INTERRUPTIONS)
+
+
+def interruptions_since(mark: int) -> list[tuple[str, str]]:
+    """(kind, what) for each child disturbed since `mark`: "interference" (the zygote died or was
+    stopped under it: the grader's failure) or "suspect" (a signal nothing of the grader sent ended
+    it, or it was found stopped: someone else's doing, or its own)."""
+    with _INTERRUPTIONS_LOCK:
+        return list(_INTERRUPTIONS[mark:])
+
+
+def _note_interruption(kind: str, text: str) -> None:
+    with _INTERRUPTIONS_LOCK:
+        _INTERRUPTIONS.append((kind, text))
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
 
 
 # ====================================================================== parent side
@@ -100,6 +228,7 @@ class Zygote:
         if self._dead:
             raise ZygoteUnavailable("the zygote is gone")
         if not select.select([self._sock], [], [], max(timeout, 0.0))[0]:
+            self._check_running()
             return None
         try:
             data = self._sock.recv(_MAX_MESSAGE)
@@ -110,8 +239,19 @@ class Zygote:
             raise ZygoteUnavailable("the zygote exited")
         message = json.loads(data)
         if "exited" in message:
-            self._exits[int(message["exited"])] = int(message["returncode"])
+            pid, code = int(message["exited"]), int(message["returncode"])
+            self._exits[pid] = code
+            if code < 0 and -code in SUSPECT_SIGNALS and not message.get("requested"):
+                _note_interruption("suspect", f"the child {pid} was ended by {_signal_name(-code)}, which nothing "
+                                              "of the grader sent")
         return message
+
+    def _check_running(self) -> None:
+        """A zygote that something stopped (SIGSTOP: nothing of the grader does) is broken: killed at once."""
+        if process_state(self.process.pid) in STOPPED:
+            self._dead = True
+            self.close()
+            raise ZygoteUnavailable("the zygote was stopped (by a signal the grader did not send)")
 
     def _await(self, key: str, timeout: float) -> dict:
         deadline = time.monotonic() + timeout
@@ -121,7 +261,7 @@ class Zygote:
                 self._dead = True
                 self.close()
                 raise ZygoteUnavailable(f"the zygote did not answer within {timeout:.0f} s")
-            message = self._receive(left)
+            message = self._receive(min(left, 0.5))
             if message is None or "exited" in message:
                 continue
             if key in message:
@@ -160,19 +300,24 @@ class Zygote:
                     return self._exits.pop(pid)
                 left = 0.05 if deadline is None else min(0.05, deadline - time.monotonic())
                 if left <= 0:
+                    if self._dead:
+                        raise ZygoteUnavailable("the zygote is gone")
+                    self._check_running()
                     return None
                 self._receive(left)
 
     def alive(self) -> bool:
-        return not self._dead and self.process.poll() is None
+        return not self._dead and self.process.poll() is None and process_state(self.process.pid) not in STOPPED
 
     def close(self) -> None:
-        """Closing the socket tells the zygote to kill its children and exit."""
+        """Closing the socket tells the zygote to kill its children and exit (a stopped one is killed)."""
         self._dead = True
         try:
             self._sock.close()
         except OSError:
             pass
+        if process_state(self.process.pid) in STOPPED:
+            self.process.kill()
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -200,17 +345,23 @@ class ForkedProcess:
         if self.returncode is None:
             try:
                 self.returncode = self._zygote.returncode(self.pid, timeout)
-            except ZygoteUnavailable:
-                # The zygote died (and could not reap): its orphans go to init. Kill the
-                # group directly and report a kill, the best we can know.
+            except ZygoteUnavailable as exc:
+                # The zygote died or was stopped (and could not reap): its orphans go to init. Kill
+                # the group directly and report a kill, the best we can know; the grading notes an
+                # interruption: nothing of the student's own limits ended this child.
                 _killpg(self.pid)
                 self.returncode = -signal.SIGKILL
+                _note_interruption("interference", f"the child {self.pid} was killed because {exc}")
         return self.returncode
 
     def kill(self) -> None:
         """SIGKILL the child's whole process group (the zygote does it: it knows the pid is still its child)."""
         if self.returncode is not None:
             return
+        if process_state(self.pid) in STOPPED:
+            # Stopped by a signal: it ran out of time without running. Nothing of the grader stops a child.
+            _note_interruption("suspect", f"the child {self.pid} was found stopped (by a signal nothing of the "
+                                          "grader sends)")
         try:
             self._zygote.kill(self.pid)
         except ZygoteUnavailable:
@@ -290,6 +441,8 @@ def shutdown() -> None:
 
 # ====================================================================== zygote side
 def main(argv: list[str]) -> int:
+    set_dumpable(False)   # before anything else: no child of ours may ptrace us or write our memory
+    ignore_signals(HARMLESS_SIGNALS + (signal.SIGINT, signal.SIGTERM))   # we obey our socket only
     sock = socket.socket(fileno=int(argv[1]))
     import numpy  # noqa: F401  (what every child imports, once)
     import torch  # noqa: F401
@@ -302,16 +455,15 @@ def main(argv: list[str]) -> int:
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
     live: set[int] = set()
+    requested: set[int] = set()   # children the parent asked to kill
     _send_to(sock, {"ready": os.getpid()})
     try:
-        while not stop:
+        while True:   # until the parent closes the socket (SIGTERM and the like are ignored)
             readable = select.select([sock, wake_r], [], [], 1.0)[0]
             if wake_r in readable:
                 os.read(wake_r, 4096)
-            _reap(sock, live, block=False)
+            _reap(sock, live, block=False, requested=requested)
             if sock not in readable:
                 continue
             try:
@@ -324,6 +476,7 @@ def main(argv: list[str]) -> int:
             if message.get("op") == "fork":
                 _fork(sock, fds, message, live, home, (wake_r, wake_w), child)
             elif message.get("op") == "kill" and int(message["pid"]) in live:
+                requested.add(int(message["pid"]))
                 _killpg(int(message["pid"]))
             else:
                 for fd in fds:
@@ -344,7 +497,8 @@ def _send_to(sock: socket.socket | None, message: dict) -> None:
         pass
 
 
-def _reap(sock: socket.socket | None, live: set[int], block: bool) -> None:
+def _reap(sock: socket.socket | None, live: set[int], block: bool, requested: set[int] | None = None) -> None:
+    requested = requested if requested is not None else set()
     while live:
         try:
             pid, status = os.waitpid(-1, 0 if block else os.WNOHANG)
@@ -354,7 +508,9 @@ def _reap(sock: socket.socket | None, live: set[int], block: bool) -> None:
         if pid == 0:
             return
         live.discard(pid)
-        _send_to(sock, {"exited": pid, "returncode": os.waitstatus_to_exitcode(status)})
+        asked = pid in requested
+        requested.discard(pid)
+        _send_to(sock, {"exited": pid, "returncode": os.waitstatus_to_exitcode(status), "requested": asked})
 
 
 def _fork(sock, fds: list[int], message: dict, live: set[int], home: str, wake: tuple[int, int], child) -> None:
@@ -398,10 +554,15 @@ def _fork(sock, fds: list[int], message: dict, live: set[int], home: str, wake: 
 
 
 def _become_child(sock, fds: list[int], workdir: str, home: str, wake: tuple[int, int], sync_w: int, child) -> int:
+    set_dumpable(True)   # as a freshly started child is; its parent, the zygote, stays undumpable
+    _die_with_parent()   # a zygote killed under it takes it along: its worker learns at once
     os.setsid()
     signal.set_wakeup_fd(-1)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    for signum in HARMLESS_SIGNALS + (signal.SIGCHLD, signal.SIGTERM):
+        try:
+            signal.signal(signum, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
     signal.signal(signal.SIGINT, signal.default_int_handler)
     sock.close()
     for fd in wake:
