@@ -14,21 +14,34 @@ full result and the fingerprint (content hash of the submission, the rubric, the
 selected problems and the grader's own code) that lets a rerun skip what has not
 changed. grades.csv and report.html are rewritten from the results on disk whenever
 the batch ends, Ctrl-C included, so they always list exactly the finished gradings.
+
+Nothing a child does reaches the batch's own processes: the batch (while it runs), the
+forkserver, the workers and their zygotes are undumpable (no ptrace, no /proc/<pid>/mem
+for the same user); a worker obeys the batch's SIGTERM only and ignores the other
+catchable signals; each grading has a wall-clock watchdog, and a worker that dies, is
+stopped or overruns it is killed with everything it started and replaced, the others
+untouched. A grading disturbed that way (or whose child its zygote lost, or with a
+failure of the grader) is graded again alone, with nothing else running; if that fails
+too it is a grader failure (`grader_error`, "not your fault"), never cached as final.
 """
 from __future__ import annotations
 
 import collections
 import concurrent.futures as cf
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
 import json
 import multiprocessing
+import multiprocessing.forkserver
 import os
+import queue
 import signal
 import sys
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -36,6 +49,8 @@ from typing import Callable, Iterable
 import yaml
 
 from . import rubric as rubric_module
+from . import zygote as _zygote
+from .draws import identity_of
 from .outcome import GradingResult
 from .report import gradebook, gradescope, html
 from .report._common import atomic_write
@@ -44,8 +59,8 @@ METADATA = "submission_metadata.yml"
 SUBMISSION_SUFFIXES = (".zip", ".ipynb", ".py")
 GRADING_FILE = "grading.json"
 RESERVED_IDS = frozenset({"grades.csv", "report.html"})
-MAX_ATTEMPTS = 2          # a submission whose worker died is graded again, alone, once
-POLL_SECONDS = 0.25       # how often the batch looks at Ctrl-C while it waits
+MAX_ATTEMPTS = 2          # a grading disturbed (its worker died, ...) is graded again, alone, once
+POLL_SECONDS = 0.25       # how often the batch looks at Ctrl-C and at its workers while it waits
 
 
 class BatchError(Exception):
@@ -263,32 +278,51 @@ def _stamp(item: BatchItem, rubric: rubric_module.Rubric, problems: list[str] | 
 
 # ---------------------------------------------------------------- grading one (runs on workers)
 def grade_one(path: str, rubric_path: str | None, problems: list[str] | None, submission_id: str,
-              zygote: bool = True) -> dict:
-    """Grade one submission as `hw3grade grade` would; plain data back (works on any executor)."""
-    import traceback
+              zygote: bool = True, identity: str = "", confine: bool = True) -> dict:
+    """Grade one submission as `hw3grade grade` would; plain data back (works on any executor).
 
+    `confine` False: the child without its Landlock sandbox (`--no-sandbox`).
+    The dict may carry "interference" (a child lost with its zygote: the grader's failure) and
+    "suspect" (a child ended by a signal nothing of the grader sent, or found stopped): the batch
+    grades it again, alone (`_settle`)."""
     from .runner import grade, sandbox_for
 
+    mark = _zygote.interruptions()
     try:
         rubric = rubric_module.load(rubric_path)
         entries = rubric.select(set(problems) if problems else None)
-        result = grade(Path(path), rubric, entries=entries, submission_id=submission_id,
-                       sandbox=sandbox_for(rubric, zygote=zygote))
+        sandbox = sandbox_for(rubric, zygote=zygote)
+        if not confine and hasattr(sandbox, "confine"):
+            sandbox = dataclasses.replace(sandbox, confine=False)
+        result = grade(Path(path), rubric, entries=entries, submission_id=submission_id, sandbox=sandbox,
+                       identity=identity or submission_id)
     except Exception as exc:  # one broken submission (or a grader bug on it) never stops the batch
         result = GradingResult((), submission_id=submission_id,
                                grader_failure=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
     finally:
         if _TERMINATING:  # the batch was interrupted: the child is killed (above), now leave
             _leave()
-    return result.to_dict()
+    data = result.to_dict()
+    for kind, what in _zygote.interruptions_since(mark):
+        data[kind] = f"{data[kind]}; {what}" if kind in data else what
+    return data
 
 
 _TERMINATING = False
+_CONTROL = None   # in a local worker: its pipe from the batch
 
 
 def _on_sigterm(signum, frame) -> None:
-    """In a worker: unwind the grading (its `finally` kills the child), then exit."""
+    """In a worker: unwind the grading (its `finally` kills the child), then exit; but only when the
+    batch asked (a "stop" waits on the pipe, or the batch is gone): anyone else's SIGTERM is ignored."""
     global _TERMINATING
+    if _CONTROL is not None:
+        try:
+            asked = _CONTROL.poll(0)
+        except (OSError, EOFError, ValueError):
+            asked = True
+        if not asked:
+            return
     if not _TERMINATING:
         _TERMINATING = True
         raise SystemExit(128 + signum)
@@ -317,10 +351,44 @@ def warm_imports() -> None:
     import grader.runner  # noqa: F401
 
 
+def _prepare_worker() -> None:
+    """Any worker (local or Dask): undumpable, then warm."""
+    _zygote.set_dumpable(False)
+    warm_imports()
+
+
 def _init_local_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the batch's to handle, not each worker's
     signal.signal(signal.SIGTERM, _on_sigterm)
-    warm_imports()
+    _zygote.ignore_signals()                      # SIGHUP, SIGUSR1, ...: nothing of the grader sends them
+    _prepare_worker()
+
+
+def _worker_main(conn) -> None:
+    """A local worker: grade what the batch sends on `conn`, one at a time, until told to stop."""
+    global _CONTROL
+    _CONTROL = conn
+    _init_local_worker()
+    conn.send(("ready", os.getpid()))
+    try:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                break   # the batch is gone
+            if not (isinstance(message, tuple) and message and message[0] == "grade"):
+                break   # "stop"
+            _, fn, args = message
+            try:
+                reply = ("done", fn(*args))
+            except Exception as exc:   # grade_one catches its own; this is the worker's bug
+                reply = ("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+            try:
+                conn.send(reply)
+            except (OSError, ValueError):
+                break
+    finally:
+        _zygote.shutdown()
 
 
 def default_jobs() -> int:
@@ -328,12 +396,6 @@ def default_jobs() -> int:
         return max(len(os.sched_getaffinity(0)), 1)
     except AttributeError:
         return os.cpu_count() or 1
-
-
-def local_executor(jobs: int) -> cf.ProcessPoolExecutor:
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["torch", "numpy", "grader.runner", "grader.batch"])
-    return cf.ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_local_worker)
 
 
 class DaskExecutor(cf.Executor):
@@ -345,7 +407,7 @@ class DaskExecutor(cf.Executor):
         except ImportError:
             raise BatchError("--scheduler needs dask.distributed: pip install 'hw3grade[dask]'") from None
         self.client = Client(address)
-        self.client.run(warm_imports)
+        self.client.run(_prepare_worker)
         self._executor = self.client.get_executor(pure=False)
 
     @property
@@ -373,10 +435,11 @@ class BatchSummary:
     graded: int                  # graded in this run
     skipped: int                 # unchanged since an earlier run: not graded again
     failed: int                  # graded in this run with a failure of the grader
-    pending: int                 # not graded because the batch was interrupted
+    pending: int                 # not graded because the batch was interrupted (or failed)
     interrupted: bool
     wall_time: float
     rows: tuple[gradebook.BatchRow, ...] = field(repr=False)
+    error: str = ""              # the batch itself failed (a bug of ours): what happened; the CSV is still written
 
 
 @dataclass
@@ -390,14 +453,29 @@ class _Task:
 def run_batch(folder: Path, out: Path, *, jobs: int | None = None, force: bool = False,
               rubric_path: Path | None = None, problems: list[str] | None = None,
               executor: cf.Executor | None = None, progress: str | bool | None = None,
-              zygote: bool = True) -> BatchSummary:
+              zygote: bool = True, watchdog: float | None = None, confine: bool = True) -> BatchSummary:
     """Grade every submission of `folder` into `out`; returns what was done.
 
     `executor`: where to grade (a DaskExecutor, say); by default a local pool of `jobs`
     warm workers (default: the number of cores). `progress`: "bar" (rich), "lines" (one
-    line per grading, for logs), or None/False. Ctrl-C (SIGINT) or SIGTERM stops the
-    batch: running gradings are abandoned, and the summary says `interrupted`.
+    line per grading, for logs), or None/False. Ctrl-C (SIGINT), SIGTERM or SIGHUP stops
+    the batch: running gradings are abandoned, and the summary says `interrupted`.
+    `watchdog`: the wall-clock seconds a local grading may take before its worker is
+    replaced (default: the rubric's `limits.budget_seconds` plus `WATCHDOG_MARGIN`).
+    `confine` False: children without their Landlock sandbox (`--no-sandbox`).
     """
+    previous = _zygote.set_dumpable(False)   # while it runs, no child may trace the batch or write its memory
+    try:
+        return _run_batch(folder, out, jobs=jobs, force=force, rubric_path=rubric_path, problems=problems,
+                          executor=executor, progress=progress, zygote=zygote, watchdog=watchdog,
+                          confine=confine)
+    finally:
+        if previous == 1:
+            _zygote.set_dumpable(True)
+
+
+def _run_batch(folder: Path, out: Path, *, jobs, force, rubric_path, problems, executor, progress, zygote,
+               watchdog, confine) -> BatchSummary:
     started = time.monotonic()
     folder, out = Path(folder), Path(out)
     rubric = rubric_module.load(rubric_path)
@@ -416,26 +494,37 @@ def run_batch(folder: Path, out: Path, *, jobs: int | None = None, force: bool =
     reporter = _Reporter(progress if progress is not True else "bar", len(tasks), len(items), skipped)
     stop = threading.Event()
     graded = failed = 0
+    error = ""
     if tasks:
-        pool = _Pool(executor, min(jobs or default_jobs(), len(tasks)))
         args = (str(rubric_path) if rubric_path else None, problems)
         inflight: dict[cf.Future, _Task] = {}
+        pool: _LocalPool | _ExecutorPool | None = None
         try:
             with _stop_on_signals(stop), reporter:
-                for task, result in _grade_all(pool, tasks, inflight, args, zygote, stop):
+                if executor is None:
+                    pool = _LocalPool(min(jobs or default_jobs(), len(tasks)),
+                                      watchdog or rubric.limits.budget_seconds + WATCHDOG_MARGIN)
+                    gradings = _grade_locally(pool, tasks, args, zygote, stop, confine)
+                else:
+                    pool = _ExecutorPool(executor, inflight)
+                    gradings = _grade_all(pool, tasks, inflight, args, zygote, stop, confine)
+                for task, result in gradings:
                     _save(out / task.item.submission_id, result, task.stamp)
                     graded += 1
-                    failed += bool(result.grader_failure)
+                    failed += gradebook.row_status(result) == "grader_error"
                     reporter.advance(task.item, result)
         except KeyboardInterrupt:  # a second Ctrl-C, or run outside the main thread
             stop.set()
+        except Exception:          # a bug of ours outside any grading: still write what finished
+            error = traceback.format_exc()
         finally:
-            with _stop_on_signals(stop, second_interrupts=False):   # cleaning up: Ctrl-C only asks again
-                pool.close(abandon=list(inflight) if stop.is_set() else None)
+            if pool is not None:
+                with _stop_on_signals(stop, second_interrupts=False):   # cleaning up: Ctrl-C only asks again
+                    pool.close(abandon=stop.is_set() or bool(error))
     with _stop_on_signals(stop, second_interrupts=False):           # the CSV always matches the disk
         rows = _write_summaries(out, items, stamps, time.monotonic() - started, graded)
     return BatchSummary(graded, skipped, failed, len(tasks) - graded, stop.is_set(),
-                        time.monotonic() - started, rows)
+                        time.monotonic() - started, rows, error)
 
 
 def _check_problems(problems: list[str] | None) -> list[str] | None:
@@ -449,14 +538,11 @@ def _check_problems(problems: list[str] | None) -> list[str] | None:
     return None if set(wanted) == set(rubric_module.PROBLEMS) else wanted   # all of them: the same run as none
 
 
-def _grade_all(pool: "_Pool", tasks: list[_Task], inflight: dict, args: tuple, zygote: bool,
-               stop: threading.Event):
-    """Yield (task, result) as gradings finish, keeping a few more in flight than workers.
-
-    When a local worker dies (BrokenProcessPool), the pool is rebuilt and every grading
-    that was running is done again alone, so that the one that kills its worker is
-    identified and gets a grader failure, and the others their real result.
-    """
+def _grade_all(pool: "_ExecutorPool", tasks: list[_Task], inflight: dict, args: tuple, zygote: bool,
+               stop: threading.Event, confine: bool = True):
+    """On the caller's executor (Dask, say): yield (task, result) as gradings finish, keeping a
+    few more in flight than it has workers. A disturbed grading is graded again alone (`_settle`);
+    one the executor itself gives up on (Dask's KilledWorker, say) gets a grader failure."""
     queue = collections.deque(tasks)
     while (queue or inflight) and not stop.is_set():
         while queue and not stop.is_set():
@@ -467,94 +553,418 @@ def _grade_all(pool: "_Pool", tasks: list[_Task], inflight: dict, args: tuple, z
             task = queue.popleft()
             task.attempts += 1
             try:
-                inflight[pool.submit(grade_one, str(task.item.path), *args, task.item.submission_id, zygote)] = task
+                inflight[pool.submit(grade_one, str(task.item.path), *args, task.item.submission_id, zygote,
+                                     identity_of(task.item.students, task.item.submission_id), confine)] = task
             except (cf.BrokenExecutor, RuntimeError) as exc:
-                if not pool.rebuildable:
-                    yield task, _failure(task, f"the executor refused it: {type(exc).__name__}: {exc}")
-                    continue
-                task.attempts -= 1
-                queue.appendleft(task)
-                pool.rebuild()
-                break
+                yield task, _failure(task, f"the executor refused it: {type(exc).__name__}: {exc}")
         done, _ = cf.wait(inflight, timeout=POLL_SECONDS, return_when=cf.FIRST_COMPLETED)
-        broken = False
         for future in done:
             task = inflight.pop(future)
             try:
-                yield task, GradingResult.from_dict(future.result())
-            except cf.BrokenExecutor as exc:
-                broken = True
-                if task.attempts < MAX_ATTEMPTS and pool.rebuildable:
-                    task.alone = True
-                    queue.appendleft(task)
-                else:
-                    yield task, _failure(task, f"the process grading it died ({exc or type(exc).__name__})")
+                data = future.result()
             except cf.CancelledError:
+                task.attempts -= 1
                 queue.appendleft(task)
+                continue
             except Exception as exc:  # Dask's KilledWorker, an unpicklable result, ...
                 yield task, _failure(task, f"grading it failed on the executor: {type(exc).__name__}: {exc}")
-        if broken:
-            pool.rebuild()
+                continue
+            result = _settle(task, "done", data)
+            if result is None:
+                queue.appendleft(task)
+            else:
+                yield task, result
+
+
+def _grade_args(task: _Task, args: tuple, zygote: bool, confine: bool) -> tuple:
+    """grade_one's arguments for a task (as `_grade_all` passes them)."""
+    return (str(task.item.path), *args, task.item.submission_id, zygote,
+            identity_of(task.item.students, task.item.submission_id), confine)
+
+
+def _grade_locally(pool: "_LocalPool", tasks: list[_Task], args: tuple, zygote: bool, stop: threading.Event,
+                   confine: bool = True):
+    """On our own workers: yield (task, result) as gradings finish, one grading per worker.
+
+    A grading whose worker died, was stopped or overran the watchdog, or that came back
+    disturbed (`_settle`), is graded again alone: with nothing else running, no classmate's
+    code can disturb it; if that one fails too, it gets a grader failure.
+    """
+    waiting = collections.deque(tasks)
+    while (waiting or pool.running()) and not stop.is_set():
+        if pool.broken:
+            while waiting:
+                task = waiting.popleft()
+                yield task, _failure(task, "no worker process could be started to grade it (each one died "
+                                           "before it was ready)")
+            break
+        for worker in pool.idle():
+            running = pool.running()
+            if not waiting or stop.is_set() or any(t.alone for t in running) or (waiting[0].alone and running):
+                break
+            task = waiting.popleft()
+            task.attempts += 1
+            if not pool.assign(worker, task, (grade_one, _grade_args(task, args, zygote, confine))):
+                task.attempts -= 1
+                waiting.appendleft(task)
+        for task, kind, payload in pool.poll(POLL_SECONDS):
+            result = _settle(task, kind, payload)
+            if result is None:
+                waiting.appendleft(task)
+            else:
+                yield task, result
+
+
+def _settle(task: _Task, kind: str, payload) -> GradingResult | None:
+    """The result of one attempt ("done": grade_one's dict; "error", "lost": what happened), or
+    None when the task must be graded again, alone (nothing else running: no classmate's code).
+
+    - its worker was lost (died, stopped, over the watchdog), or its zygote lost its child
+      ("interference"): graded again; a second time, a grader failure;
+    - a child was ended by a signal nothing of the grader sent, or found stopped ("suspect"), or
+      the result holds a failure of the grader in some check: graded again, and that result is
+      kept as it is (alone, what ends a child is its own doing or its own limits).
+    A grader failure or a grader error is `grader_error`, never cached: the next run grades it again.
+    """
+    interference = result = None
+    if kind == "done":
+        data = dict(payload)
+        interference = data.pop("interference", None)
+        suspect = data.pop("suspect", None)
+        try:
+            result = GradingResult.from_dict(data)
+        except Exception as exc:
+            why = f"its result could not be read ({type(exc).__name__}: {exc})"
+        else:
+            if not interference and not suspect and gradebook.row_status(result) != "grader_error":
+                return result
+            why = f"its grading was disturbed: {interference or suspect}"
+    elif kind == "error":
+        why = f"grading it failed in the worker: {payload}"
+    else:
+        why = str(payload)
+    if task.attempts < MAX_ATTEMPTS:
+        task.alone = True
+        return None
+    if result is not None and not interference:
+        return result
+    return _failure(task, f"{why}, on the last of {task.attempts} attempts (that one with nothing else running; "
+                          "the earlier ones were disturbed too). None of it is the submission's own limits, so this "
+                          "is no verdict on it: it is graded again on the next run.")
 
 
 def _failure(task: _Task, text: str) -> GradingResult:
     return GradingResult((), submission_id=task.item.submission_id, grader_failure=text)
 
 
-class _Pool:
-    """The executor: the caller's, or a local pool of warm workers that is rebuilt if one dies."""
+class _ExecutorPool:
+    """The caller's executor (Dask, say): the batch submits to it and, interrupted, cancels."""
 
-    def __init__(self, executor: cf.Executor | None, jobs: int) -> None:
-        self.own = executor is None
-        self.jobs = max(jobs, 1)
-        self.executor = executor if executor is not None else local_executor(self.jobs)
-        parallelism = self.jobs if self.own else (getattr(executor, "parallelism", None)
-                                                  or getattr(executor, "_max_workers", None) or 500)
+    def __init__(self, executor: cf.Executor, inflight: dict) -> None:
+        self.executor, self.inflight = executor, inflight
+        parallelism = getattr(executor, "parallelism", None) or getattr(executor, "_max_workers", None) or 500
         self.window = 2 * parallelism  # enough queued to keep every worker busy, no more
-
-    @property
-    def rebuildable(self) -> bool:
-        return self.own
 
     def submit(self, fn, *args):
         return self.executor.submit(fn, *args)
 
-    def rebuild(self) -> None:
-        if not self.own:
-            return
-        self._terminate()
-        self.executor.shutdown(wait=False, cancel_futures=True)
-        self.executor = local_executor(self.jobs)
-
-    def close(self, abandon: list[cf.Future] | None) -> None:
-        """Shut our own pool down; on interruption, abandon the gradings still running."""
-        if abandon is not None:
-            for future in abandon:
+    def close(self, abandon: bool) -> None:
+        if abandon:
+            for future in list(self.inflight):
                 future.cancel()  # on Dask this cancels the task too
-            if self.own:
-                self._terminate()
-                self.executor.shutdown(wait=False, cancel_futures=True)
-        elif self.own:
-            self.executor.shutdown(wait=True)
 
-    def _terminate(self) -> None:
-        """SIGTERM the workers: each kills its running child and its zygote, then exits."""
-        processes = list((getattr(self.executor, "_processes", None) or {}).values())   # None once broken
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
-        deadline = time.monotonic() + 20
-        for process in processes:
-            process.join(max(deadline - time.monotonic(), 0.1))
-            if process.is_alive():
-                process.kill()
-                process.join(5)
+
+# ---------------------------------------------------------------- local workers
+#: Seconds a grading may run past the rubric's budget (child starts, imports, judging: the
+#: runner itself stops probing at the budget) before the batch gives up on its worker.
+WATCHDOG_MARGIN = 180.0
+STARTUP_SECONDS = 300.0   # a worker not ready (torch, the reference, the checks imported) by then is replaced
+STOPPED_SECONDS = 3.0     # a worker seen stopped this long while it works (a child's SIGSTOP) is replaced
+GAP_SECONDS = 5.0         # the batch itself paused this long (Ctrl-Z, a suspended machine): not counted
+START_FAILURES = 5        # workers in a row that die before they are ready: the pool gives up
+START_SECONDS = 60.0      # the forkserver forks a worker within this (it may have to import torch first)
+#: What the forkserver imports once for every worker it forks; grader._undumpable first: the
+#: forkserver (and so each worker from its first instruction) is undumpable.
+PRELOAD = ["grader._undumpable", "torch", "numpy", "grader.runner", "grader.batch"]
+
+
+class _Worker:
+    """One local worker process, its pipe, and the grading it runs (if any)."""
+
+    def __init__(self, context, events: queue.Queue) -> None:
+        self.conn, theirs = context.Pipe(duplex=True)
+        try:
+            self.process = context.Process(target=_worker_main, args=(theirs,), name="hw3grade-worker", daemon=True)
+            self.process.start()
+        except BaseException:
+            self.conn.close()
+            raise
+        finally:
+            theirs.close()
+        self.pid: int = self.process.pid
+        self.server = _forkserver_pid()   # the forkserver that forked it (and reports how it ended)
+        self.ready = False
+        self.task: _Task | None = None
+        self.since = time.monotonic()   # when it started, or took its grading
+        self.stopped = 0.0              # seconds seen stopped while starting or grading
+        self.exited: float | None = None
+        self._reader = threading.Thread(target=self._read, args=(events,), daemon=True,
+                                        name=f"hw3grade-worker-{self.pid}")
+        self._reader.start()
+
+    def _read(self, events: queue.Queue) -> None:
+        """Forward every message of the worker; None once its end is closed (it exited or was killed)."""
+        while True:
+            try:
+                message = self.conn.recv()
+            except Exception:   # EOFError, OSError, or a message that does not unpickle
+                message = None
+            events.put((self, message))
+            if message is None:
+                self.conn.close()
+                return
+
+
+class _LocalPool:
+    """`jobs` warm worker processes, each with a pipe of its own: the batch knows which grading each
+    runs, gives it a wall-clock watchdog, and replaces a worker that dies or is stopped (killing
+    whatever it started) without touching the others."""
+
+    def __init__(self, jobs: int, watchdog: float) -> None:
+        self.context = multiprocessing.get_context("forkserver")
+        self.context.set_forkserver_preload(PRELOAD)
+        self.jobs, self.watchdog = max(jobs, 1), watchdog
+        self.events: queue.Queue = queue.Queue()
+        self.workers: list[_Worker] = []
+        self.start_failures = 0
+        self.last_poll = time.monotonic()
+        self._fill()
+
+    @property
+    def broken(self) -> bool:
+        """No worker left, and they keep dying before they are ready."""
+        return not self.workers and self.start_failures >= START_FAILURES
+
+    def _fill(self) -> None:
+        while len(self.workers) < self.jobs and self.start_failures < START_FAILURES:
+            worker = self._start_one()
+            if worker is None:
+                self.start_failures += 1
+            else:
+                self.workers.append(worker)
+
+    def _start_one(self) -> "_Worker | None":
+        """A new worker from multiprocessing's forkserver, never waiting on a forkserver that something
+        stopped (or that died: multiprocessing starts a new one)."""
+        server = _forkserver_pid()
+        if server is not None and _zygote.process_state(server) in _zygote.STOPPED:
+            _signal(server, signal.SIGKILL)
+        box: list = []
+
+        def start() -> None:
+            try:
+                box.append(_Worker(self.context, self.events))
+            except Exception as exc:   # the fork failed, the forkserver died, ...
+                box.append(exc)
+
+        starter = threading.Thread(target=start, daemon=True, name="hw3grade-start-worker")
+        starter.start()
+        starter.join(START_SECONDS)
+        if starter.is_alive():   # the forkserver does not answer: stopped, say; a new one next time
+            server = _forkserver_pid()
+            if server is not None:
+                _signal(server, signal.SIGKILL)
+            starter.join(5)
+        return box[0] if box and isinstance(box[0], _Worker) else None
+
+    def idle(self) -> list[_Worker]:
+        return [w for w in self.workers if w.ready and w.task is None and w.exited is None]
+
+    def running(self) -> list[_Task]:
+        return [w.task for w in self.workers if w.task is not None]
+
+    def assign(self, worker: _Worker, task: _Task, call: tuple) -> bool:
+        try:
+            worker.conn.send(("grade", *call))
+        except Exception:
+            self._lose(worker, "its worker could not be reached", [])
+            self._fill()
+            return False
+        worker.task, worker.since, worker.stopped = task, time.monotonic(), 0.0
+        return True
+
+    def poll(self, timeout: float) -> list[tuple[_Task, str, object]]:
+        """Wait up to `timeout` for news. Returns (task, "done" | "error" | "lost", result or why) for
+        each grading that ended; replaces the workers that were lost."""
+        settled: list[tuple[_Task, str, object]] = []
+        try:
+            news = [self.events.get(timeout=timeout)]
+        except queue.Empty:
+            news = []
+        while True:
+            try:
+                news.append(self.events.get_nowait())
+            except queue.Empty:
+                break
+        for worker, message in news:
+            if worker not in self.workers:
+                continue
+            if message is None:
+                self._lose(worker, None, settled)
+            elif message[0] == "ready":
+                worker.ready, worker.since = True, time.monotonic()
+                self.start_failures = 0
+            elif message[0] in ("done", "error") and worker.task is not None:
+                settled.append((worker.task, message[0], message[1]))
+                worker.task, worker.since, worker.stopped = None, time.monotonic(), 0.0
+        now = time.monotonic()
+        gap, self.last_poll = now - self.last_poll, now
+        for worker in list(self.workers):
+            if gap > GAP_SECONDS:   # the batch itself was paused: so was every grading's clock
+                worker.since += gap
+                continue
+            state = _zygote.process_state(worker.pid)
+            if state is None or state in "ZX":   # dead: its reader reports it; at worst, we do
+                worker.exited = worker.exited or now
+                if now - worker.exited > 2.0:
+                    self._lose(worker, None, settled)
+                continue
+            if worker.ready and worker.task is None:
+                continue
+            if state in _zygote.STOPPED:
+                worker.stopped += gap
+                if worker.stopped >= STOPPED_SECONDS:
+                    self._lose(worker, "the process grading it was stopped (SIGSTOP or the like, which nothing "
+                                       "of the grader sends)", settled)
+                continue
+            limit = self.watchdog if worker.task is not None else STARTUP_SECONDS
+            if now - worker.since > limit:
+                self._lose(worker, f"the process grading it was still at it after {limit:.0f} s (the watchdog)",
+                           settled)
+        self._fill()
+        return settled
+
+    def _lose(self, worker: _Worker, why: str | None, settled: list) -> None:
+        """Kill a worker and everything it started; its grading (if any) ends as `why` (None: it died)."""
+        if worker in self.workers:
+            self.workers.remove(worker)
+        if not worker.ready:
+            self.start_failures += 1
+        _kill_tree(worker.pid)
+        worker.process.join(5)
+        why = why or _death(worker)
+        if worker.task is not None:
+            settled.append((worker.task, "lost", why))
+            worker.task = None
+
+    def close(self, abandon: bool) -> None:
+        """Stop every worker: when idle, or (`abandon`) at once, each killing its child and zygote first."""
+        for worker in self.workers:
+            try:
+                worker.conn.send(("stop",))
+            except Exception:
+                pass
+            if abandon and (worker.task is not None or not worker.ready):
+                if _zygote.process_state(worker.pid) in _zygote.STOPPED:
+                    _kill_tree(worker.pid)
+                else:
+                    try:
+                        os.kill(worker.pid, signal.SIGTERM)   # with "stop" waiting: the worker obeys
+                    except OSError:
+                        pass
+        deadline = time.monotonic() + (20 if abandon else 60)
+        for worker in self.workers:
+            # not process.exitcode: the forkserver reports it, and a child may have killed the forkserver
+            while _running(worker.pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if _running(worker.pid):
+                _kill_tree(worker.pid)
+            worker.process.join(1)
+        self.workers = []
+
+
+def _running(pid: int) -> bool:
+    state = _zygote.process_state(pid)
+    return state is not None and state not in "ZX"
+
+
+def _forkserver_pid() -> int | None:
+    server = getattr(multiprocessing.forkserver, "_forkserver", None)
+    return getattr(server, "_forkserver_pid", None)
+
+
+def _signal(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except OSError:
+        pass
+
+
+def _death(worker: _Worker) -> str:
+    """How a worker ended, as its forkserver reported it."""
+    code = worker.process.exitcode
+    if code == 255 and (worker.server is None or not _running(worker.server)):
+        return "the process grading it died, and so did its forkserver, which would tell how (killed, then)"
+    if code is not None and code < 0:
+        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else f"signal {-code}"
+        return f"the process grading it was killed by {name}"
+    return f"the process grading it exited (code {code})" if code is not None else "the process grading it was lost"
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process whose chain of parents leads to `pid` (read from /proc: undumpable ones too)."""
+    children: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as fh:
+                    data = fh.read()
+                parent = int(data[data.rindex(b")") + 2:].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found:
+                found.append(child)
+                todo.append(child)
+    return found
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL a worker and everything it started: its zygote, its child, their process groups."""
+    descendants = _descendants(pid)
+    leaders = []
+    for child in descendants:
+        try:
+            if os.getpgid(child) == child:
+                leaders.append(child)
+        except OSError:
+            pass
+    for target in [pid, *descendants]:
+        try:
+            os.kill(target, signal.SIGKILL)
+        except OSError:
+            pass
+    for group in leaders:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 class _stop_on_signals:
-    """While grading: the first Ctrl-C (or SIGTERM) asks the batch to stop, a second one interrupts."""
+    """While grading: the first Ctrl-C (or SIGTERM, SIGHUP) asks the batch to stop, a second one
+    interrupts; the other catchable signals that would end the process (SIGUSR1, SIGALRM, ...:
+    nothing of the grader sends them) are ignored, so that grades.csv is always written."""
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    IGNORED = tuple(s for s in _zygote.HARMLESS_SIGNALS if s != signal.SIGHUP)
 
     def __init__(self, stop: threading.Event, *, second_interrupts: bool = True) -> None:
         self.stop = stop
@@ -570,11 +980,17 @@ class _stop_on_signals:
         if threading.current_thread() is threading.main_thread():
             for sig in self.SIGNALS:
                 self.previous[sig] = signal.signal(sig, self._handler)
+            for sig in self.IGNORED:
+                try:
+                    self.previous[sig] = signal.signal(sig, _zygote._ignored)
+                except (OSError, ValueError):
+                    pass
         return self
 
     def __exit__(self, *exc) -> None:
         for sig, handler in self.previous.items():
-            signal.signal(sig, handler)
+            if handler is not None:   # None: installed by C code, which Python cannot put back
+                signal.signal(sig, handler)
 
 
 # ---------------------------------------------------------------- results on disk
@@ -692,6 +1108,9 @@ def add_arguments(commands) -> None:
     batch.add_argument("--problems", nargs="+", metavar="KEY", help="only these problems (P1..P7, Q1..Q8)")
     batch.add_argument("--no-zygote", action="store_true",
                        help="start every child fresh, as `hw3grade grade` does (slower; same results)")
+    batch.add_argument("--no-sandbox", action="store_true",
+                       help="start every child without its Landlock sandbox, as on a kernel without one "
+                            "(to rule the sandbox out; same results for honest code)")
     batch.add_argument("--no-progress", action="store_true")
     batch.set_defaults(func=_cmd_batch)
 
@@ -706,17 +1125,25 @@ def _cmd_batch(args) -> int:
         executor = dask_executor(args.scheduler) if args.scheduler else None
         summary = run_batch(args.folder, args.output, jobs=args.jobs, force=args.force, rubric_path=args.rubric,
                             problems=args.problems, executor=executor, progress=progress,
-                            zygote=not args.no_zygote)
+                            zygote=not args.no_zygote, confine=not args.no_sandbox)
     except BatchError as exc:
         print(f"hw3grade: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:   # OUT cannot be made or written, say
+        print(f"hw3grade: {exc}", file=sys.stderr)
+        return 3
     finally:
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
     print(f"graded {summary.graded}, unchanged {summary.skipped}, grader failures {summary.failed}"
           + (f", not graded (interrupted) {summary.pending}" if summary.interrupted else "")
+          + (f", not graded (the batch failed) {summary.pending}" if summary.error and not summary.interrupted else "")
           + f" in {summary.wall_time:.1f} s -> {args.output / 'grades.csv'}, {args.output / 'report.html'}")
     if summary.interrupted:
         print(f"hw3grade: interrupted; the finished results are in {args.output}", file=sys.stderr)
         return 130
+    if summary.error:
+        print(f"hw3grade: the batch itself failed (a bug of the grader); the finished results are in "
+              f"{args.output}. Details:\n{summary.error}", file=sys.stderr)
+        return 3
     return 0

@@ -30,8 +30,10 @@ def _stop_zygotes():
 
 def _grade(folder, rubric, problems=("P3",), timeout=4.0, zygote_on=True, confine=True):
     entries = [dataclasses.replace(e, timeout=min(e.timeout, timeout)) for e in rubric.checks if e.problem in problems]
-    overrides = {} if confine else {"confine": False}   # the Landlock sandbox would stop a signal to the zygote
-    result = grade(folder, rubric, entries=entries, sandbox=sandbox_for(rubric, zygote=zygote_on, **overrides))
+    config = sandbox_for(rubric, zygote=zygote_on)
+    if not confine and hasattr(config, "confine"):   # the Landlock sandbox would stop a signal to the zygote
+        config = dataclasses.replace(config, confine=False)
+    result = grade(folder, rubric, entries=entries, sandbox=config)
     return result, {o.check_id: o for o in result.outcomes}
 
 
