@@ -1,7 +1,12 @@
 """Peak memory and wall time of one Gradescope run: run_autograder on the correct example,
 every problem (K = 1000 epochs included), in Gradescope's layout in a temp root.
 
-    python bench/gradescope_memory.py [--problems P3 Q2 ...] [--interval 0.05]
+    python bench/gradescope_memory.py [--problems P3 Q2 ...] [--interval 0.05] [--hostile] [--limits]
+
+--hostile grades the worst hostile answer instead (the reference whose cross_entropy returns a
+plain list of three million floats and whose softmax returns a 100 MB bytes object); --limits
+runs run_autograder inside a cgroup with Gradescope's 768 MB and half a CPU
+(tests/cgroup_limits.py) and also reports the cgroup's own peak and out-of-memory kills.
 
 Builds the zip, lays it out as Gradescope does (tests/gradescope/test_autograder.py's
 helpers), runs setup_sandbox.sh, then run_autograder; as root the child runs as the test
@@ -30,6 +35,8 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE.parent / "tests"), str(HERE.parent / "tests" / "gradescope")]
 
 from grader.build.autograder import build_autograder  # noqa: E402
+from tests import cgroup_limits  # noqa: E402
+from tests.hw3testing import write_submission  # noqa: E402
 from test_autograder import (  # noqa: E402
     TEST_USER,
     GradescopeRoot,
@@ -41,6 +48,10 @@ from test_autograder import (  # noqa: E402
 )
 
 MB = 2**20
+HOSTILE = {
+    "losses": "\ndef cross_entropy(f, y):\n    return [0.5] * 3_000_000\n",
+    "softmax": "\ndef softmax(x, dim=-1):\n    return b'x' * (100 * 2**20)\n",
+}
 
 
 class TreeSampler(threading.Thread):
@@ -109,6 +120,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--problems", nargs="*", default=None, help="only these problems (default: all)")
     parser.add_argument("--interval", type=float, default=0.05, help="sampling period in seconds")
+    parser.add_argument("--hostile", action="store_true", help="grade the worst hostile answer")
+    parser.add_argument("--limits", action="store_true", help="inside a 768 MB, half-CPU cgroup")
     args = parser.parse_args()
 
     base = Path(tempfile.mkdtemp(prefix="hw3grade-bench-"))
@@ -118,14 +131,21 @@ def main() -> int:
         iso = isolation(zip_path, base)
         gs = GradescopeRoot.make(zip_path, base / "case", iso)
         gs.setup()
-        shutil.copytree(HERE.parent / "examples" / "correct", gs.root / "submission")
+        if args.hostile:
+            write_submission(gs.root / "submission", patch=HOSTILE)
+        else:
+            shutil.copytree(HERE.parent / "examples" / "correct", gs.root / "submission")
+        limits = cgroup_limits.GradescopeLimits() if args.limits and not cgroup_limits.available() else None
+        if limits:
+            limits.__enter__()
         env = gs.env()
         if args.problems:
             env["HW3GRADE_PROBLEMS"] = " ".join(args.problems)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.monotonic()
         process = subprocess.Popen([str(gs.root / "run_autograder")], env=env, cwd=gs.root,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                   preexec_fn=limits.join if limits else None)
         sampler = TreeSampler(process.pid, args.interval)
         sampler.start()
         output, _ = process.communicate()
@@ -146,6 +166,11 @@ def main() -> int:
               f"PSS {sampler.peak_pss / MB:.0f} MB ({sampler.samples} samples every {args.interval * 1000:.0f} ms)")
         for role, peak in sorted(sampler.peak_by_role.items()):
             print(f"  peak PSS of {role}: {peak / MB:.0f} MB")
+        if limits:
+            usage = limits.usage()
+            print(f"inside the cgroup (768 MB, half a CPU): peak {usage.peak_mb:.0f} MB, "
+                  f"out-of-memory kills {usage.oom_kills}")
+            limits.__exit__(None, None, None)
         print("Gradescope's default container: 768 MB, 10 minutes")
         if process.returncode != 0:
             print(output)
