@@ -296,10 +296,16 @@ def _name_causes(outcomes: tuple[Outcome, ...], entries: Sequence[CheckEntry]) -
                   if i in failed and (failed[i].visibility == "visible" or outcome.visibility != "visible")]
         if outcome.status in _STUDENT_FAILURES and causes:
             sentence = messages.builds_on([(c.check_id, c.title) for c in causes])
-            outcome = dataclasses.replace(outcome, message=f"{outcome.message}\n{sentence}".strip(),
-                                          detail=f"{outcome.detail}\n{sentence}".strip())
+            outcome = dataclasses.replace(outcome, message=_before_hint(outcome.message, sentence),
+                                          detail=_before_hint(outcome.detail, sentence))
         named.append(outcome)
     return tuple(named)
+
+
+def _before_hint(message: str, sentence: str) -> str:
+    """`sentence` as the message's last line before its hint (the hint always closes a message)."""
+    head, hint, tail = message.rpartition("\nHint: ")
+    return f"{head}\n{sentence}{hint}{tail}" if hint else f"{message}\n{sentence}".strip()
 
 
 def _decided(entry: CheckEntry, status: Status, message: str, detail: str = "", fraction: float | None = None) -> Outcome:

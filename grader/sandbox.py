@@ -327,29 +327,43 @@ def kill_tree(root: int, rounds: int = 20) -> int:
 
     The child is a subreaper (grader/probes/child.py), so a process its code started stays in its
     tree even after setsid and a double fork; stopped processes cannot fork, and SIGSTOP and
-    SIGKILL cannot be caught or ignored. `root` itself is left to the caller."""
-    import psutil
-
-    try:
-        parent = psutil.Process(root)
-    except psutil.Error:
-        return 0
-    stopped: dict[int, psutil.Process] = {}
+    SIGKILL cannot be caught or ignored. `root` itself is left to the caller. (/proc, not psutil:
+    the student kit ships this module and only torch, numpy, matplotlib and yaml.)"""
+    stopped: set[int] = set()
     for _ in range(rounds):
-        try:
-            found = [p for p in parent.children(recursive=True) if p.pid not in stopped]
-        except psutil.Error:
-            break
+        found = [pid for pid in _descendants(root) if pid not in stopped]
         if not found:
             break
-        for process in found:
-            with contextlib.suppress(psutil.Error):
-                process.send_signal(signal.SIGSTOP)
-            stopped[process.pid] = process
-    for process in stopped.values():   # zombies until the child (their subreaper) is killed and reaped
-        with contextlib.suppress(psutil.Error):
-            process.kill()
+        for pid in found:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGSTOP)
+            stopped.add(pid)
+    for pid in stopped:   # zombies until the child (their subreaper) is killed and reaped
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
     return len(stopped)
+
+
+def _descendants(root: int) -> list[int]:
+    """Every process below `root`, from the parent pids in /proc (Linux; none elsewhere)."""
+    children: dict[int, list[int]] = {}
+    try:
+        entries = [e for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return []
+    for entry in entries:
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                ppid = int(stat.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        for pid in children.get(todo.pop(), ()):
+            found.append(pid)
+            todo.append(pid)
+    return found
 
 
 OUT_OF_MEMORY = "the process running your code ran out of memory, and the system stopped it"

@@ -56,9 +56,8 @@ def two_layer_grad(a, b, u, x, y, activation="relu", alpha=0.01):
     outcomes = grade_checks(folder, rubric, ["P6.two_layer_grad.relu", "P6.two_layer_sgd.relu", "P6.dead_units"])
     grad, sgd = outcomes["P6.two_layer_grad.relu"], outcomes["P6.two_layer_sgd.relu"]
     assert grad.status is Status.FAILED and sgd.status is Status.FAILED
-    assert sgd.message.endswith('This check builds on code that also failed P6.two_layer_grad.relu '
-                                '("two_layer_grad with ReLU"): fix that check first; the same bug may be all '
-                                'that fails here.')
+    assert ('\nThis check builds on code that also failed P6.two_layer_grad.relu ("two_layer_grad with ReLU"): '
+            'fix that check first; the same bug may be all that fails here.\nHint: ') in sgd.message
     assert "builds on" not in grad.message
     assert sgd.score == 0 and grad.score == 0                      # the points stay as the rubric says
     assert outcomes["P6.dead_units"].status is Status.PASSED
