@@ -140,3 +140,35 @@ def test_a_grading_ends_when_all_its_processes_are_gone(tmp_path, rubric, zygote
     for pid in pids:
         alive = psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
         assert not alive, f"{pid} outlived its grading"
+
+
+@needs_landlock
+@pytest.mark.slow
+@pytest.mark.parametrize("zygote", [False, True])
+def test_a_batch_over_a_hostile_class_leaves_it_as_it_was(tmp_path, zygote):
+    """The attacker writes next to itself, plants a fake submission, rewrites a neighbour and
+    drops a .pth into the venv: the class folder is byte for byte as before, and a rerun grades
+    exactly the same submissions with the same scores."""
+    import csv
+
+    from grader import batch
+
+    klass = tmp_path / "class"
+    site = sysconfig.get_path("purelib")
+    header = (f"CLASS = {str(klass)!r}\nSITE = {site!r}\nREPO = {str(Path(__file__).resolve().parents[1])!r}\n")
+    write_submission(klass / "alice", patch={"losses": header + ATTACK})
+    write_submission(klass / "bob")
+    write_submission(klass / "carol")
+    before, venv_before = _tree(klass), sorted(os.listdir(site))
+
+    def scores(out: Path) -> dict[str, str]:
+        with open(out / "grades.csv", newline="", encoding="utf-8") as fh:
+            return {row["submission_id"]: row["total"] for row in csv.DictReader(fh)}
+
+    first = tmp_path / "out"
+    batch.run_batch(klass, first, jobs=2, problems=["P3"], zygote=zygote, progress=False)
+    assert _tree(klass) == before and sorted(os.listdir(site)) == venv_before
+    assert scores(first) == {"alice": "6", "bob": "6", "carol": "6"}
+    again = tmp_path / "again"
+    batch.run_batch(klass, again, jobs=2, problems=["P3"], zygote=zygote, progress=False)
+    assert scores(again) == scores(first) and _tree(klass) == before
