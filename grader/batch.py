@@ -44,10 +44,11 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 import yaml
 
+from . import procfs
 from . import rubric as rubric_module
 from . import zygote as _zygote
 from .draws import identity_of
@@ -757,7 +758,7 @@ class _LocalPool:
         """A new worker from multiprocessing's forkserver, never waiting on a forkserver that something
         stopped (or that died: multiprocessing starts a new one)."""
         server = _forkserver_pid()
-        if server is not None and _zygote.process_state(server) in _zygote.STOPPED:
+        if server is not None and procfs.state(server) in procfs.STOPPED:
             _signal(server, signal.SIGKILL)
         box: list = []
 
@@ -823,7 +824,7 @@ class _LocalPool:
             if gap > GAP_SECONDS:   # the batch itself was paused: so was every grading's clock
                 worker.since += gap
                 continue
-            state = _zygote.process_state(worker.pid)
+            state = procfs.state(worker.pid)
             if state is None or state in "ZX":   # dead: its reader reports it; at worst, we do
                 worker.exited = worker.exited or now
                 if now - worker.exited > 2.0:
@@ -831,7 +832,7 @@ class _LocalPool:
                 continue
             if worker.ready and worker.task is None:
                 continue
-            if state in _zygote.STOPPED:
+            if state in procfs.STOPPED:
                 worker.stopped += gap
                 if worker.stopped >= STOPPED_SECONDS:
                     self._lose(worker, "the process grading it was stopped (SIGSTOP or the like, which nothing "
@@ -865,7 +866,7 @@ class _LocalPool:
             except Exception:
                 pass
             if abandon and (worker.task is not None or not worker.ready):
-                if _zygote.process_state(worker.pid) in _zygote.STOPPED:
+                if procfs.state(worker.pid) in procfs.STOPPED:
                     _kill_tree(worker.pid)
                 else:
                     try:
@@ -884,7 +885,7 @@ class _LocalPool:
 
 
 def _running(pid: int) -> bool:
-    state = _zygote.process_state(pid)
+    state = procfs.state(pid)
     return state is not None and state not in "ZX"
 
 
@@ -911,34 +912,9 @@ def _death(worker: _Worker) -> str:
     return f"the process grading it exited (code {code})" if code is not None else "the process grading it was lost"
 
 
-def _descendants(pid: int) -> list[int]:
-    """Every process whose chain of parents leads to `pid` (read from /proc: undumpable ones too)."""
-    children: dict[int, list[int]] = {}
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return []
-    for entry in entries:
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as fh:
-                    data = fh.read()
-                parent = int(data[data.rindex(b")") + 2:].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(parent, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), ()):
-            if child not in found:
-                found.append(child)
-                todo.append(child)
-    return found
-
-
 def _kill_tree(pid: int) -> None:
     """SIGKILL a worker and everything it started: its zygote, its child, their process groups."""
-    descendants = _descendants(pid)
+    descendants = procfs.descendants(pid)
     leaders = []
     for child in descendants:
         try:

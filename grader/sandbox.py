@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from . import scratch
+from . import procfs, scratch
 from .probes import wire
 
 CHILD_MODULE = "grader.probes.child"
@@ -122,7 +122,8 @@ class Child:
                  "confine": config.confine and not config.run_as_user}
         try:
             ready = self._request({"op": "setup", **setup}, config.startup_timeout, expect_ready=True)
-            self.unconfined = ready.get("confined", "not asked for")   # "" when the child is sandboxed
+            # why the sandbox asked for did not apply ("" when it did, or was not asked for)
+            self.unconfined = ready.get("confined", "") if setup["confine"] else ""
         except ChildFailure as failure:
             # Before "ready" the child has run only its own imports (torch, numpy, grader.probes):
             # whatever stopped it is the install's fault, never the student's.
@@ -331,7 +332,7 @@ def kill_tree(root: int, rounds: int = 20) -> int:
     the student kit ships this module and only torch, numpy, matplotlib and yaml.)"""
     stopped: set[int] = set()
     for _ in range(rounds):
-        found = [pid for pid in _descendants(root) if pid not in stopped]
+        found = [pid for pid in procfs.descendants(root) if pid not in stopped]
         if not found:
             break
         for pid in found:
@@ -342,28 +343,6 @@ def kill_tree(root: int, rounds: int = 20) -> int:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
     return len(stopped)
-
-
-def _descendants(root: int) -> list[int]:
-    """Every process below `root`, from the parent pids in /proc (Linux; none elsewhere)."""
-    children: dict[int, list[int]] = {}
-    try:
-        entries = [e for e in os.listdir("/proc") if e.isdigit()]
-    except OSError:
-        return []
-    for entry in entries:
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as stat:
-                ppid = int(stat.read().rsplit(b")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], [root]
-    while todo:
-        for pid in children.get(todo.pop(), ()):
-            found.append(pid)
-            todo.append(pid)
-    return found
 
 
 OUT_OF_MEMORY = "the process running your code ran out of memory, and the system stopped it"

@@ -30,6 +30,8 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
+from . import procfs
+
 PREFIX = "hw3grade-"
 _NAME = re.compile(r"^hw3grade-(scratch|staging|child)-(\d+)\.(\d+)-")
 _LIVE: set[str] = set()
@@ -38,18 +40,8 @@ _LOCK = threading.Lock()
 _SWEPT: list[bool] = []
 
 
-def _start_time(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (None when there is no such process)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            data = handle.read()
-        return int(data[data.rindex(b")") + 2:].split()[19])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def _tag() -> str:
-    return f"{os.getpid()}.{_start_time(os.getpid()) or 0}"
+    return f"{os.getpid()}.{procfs.start_time(os.getpid()) or 0}"
 
 
 def make(kind: str, *, mode: int = 0o700, owner: tuple[int, int] | None = None, base: str | None = None) -> Path:
@@ -231,7 +223,7 @@ def sweep_stale(base: str | None = None) -> list[str]:
                 if uid != 0 and entry.stat(follow_symlinks=False).st_uid != uid:
                     continue
                 pid, started = int(match.group(2)), int(match.group(3))
-                now = _start_time(pid)
+                now = procfs.start_time(pid)
                 if now is not None and (now == started or not started):
                     continue   # its grader is still running
                 remove(entry.path)

@@ -68,6 +68,8 @@ import sys
 import threading
 import time
 
+from . import procfs
+
 MODULE = "grader.zygote"
 _MAX_MESSAGE = 1 << 16
 
@@ -111,19 +113,6 @@ def dumpable() -> int | None:
     libc = _libc()
     return None if libc is None else libc.prctl(_PR_GET_DUMPABLE, 0, 0, 0, 0)
 
-
-def process_state(pid: int) -> str | None:
-    """The state letter of /proc/PID/stat ("R", "S", "T" stopped, "t" traced, "Z", ...); None if gone.
-    Readable for undumpable processes too."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
-        return data[data.rindex(b")") + 2:].split(maxsplit=1)[0].decode()
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-STOPPED = frozenset("Tt")
 
 #: Signals whose default action ends a process and that nothing of the grader sends to a zygote
 #: or a worker: there they are caught and ignored (a handler, not SIG_IGN, so an exec resets them).
@@ -248,7 +237,7 @@ class Zygote:
 
     def _check_running(self) -> None:
         """A zygote that something stopped (SIGSTOP: nothing of the grader does) is broken: killed at once."""
-        if process_state(self.process.pid) in STOPPED:
+        if procfs.state(self.process.pid) in procfs.STOPPED:
             self._dead = True
             self.close()
             raise ZygoteUnavailable("the zygote was stopped (by a signal the grader did not send)")
@@ -307,7 +296,7 @@ class Zygote:
                 self._receive(left)
 
     def alive(self) -> bool:
-        return not self._dead and self.process.poll() is None and process_state(self.process.pid) not in STOPPED
+        return not self._dead and self.process.poll() is None and procfs.state(self.process.pid) not in procfs.STOPPED
 
     def close(self) -> None:
         """Closing the socket tells the zygote to kill its children and exit (a stopped one is killed)."""
@@ -316,7 +305,7 @@ class Zygote:
             self._sock.close()
         except OSError:
             pass
-        if process_state(self.process.pid) in STOPPED:
+        if procfs.state(self.process.pid) in procfs.STOPPED:
             self.process.kill()
         try:
             self.process.wait(timeout=10)
@@ -358,7 +347,7 @@ class ForkedProcess:
         """SIGKILL the child's whole process group (the zygote does it: it knows the pid is still its child)."""
         if self.returncode is not None:
             return
-        if process_state(self.pid) in STOPPED:
+        if procfs.state(self.pid) in procfs.STOPPED:
             # Stopped by a signal: it ran out of time without running. Nothing of the grader stops a child.
             _note_interruption("suspect", f"the child {self.pid} was found stopped (by a signal nothing of the "
                                           "grader sends)")

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from grader import zygote
+from grader import procfs, zygote
 from grader.outcome import Status
 from grader.runner import grade, sandbox_for
 from tests.corpus.test_hostile import CASES
@@ -269,7 +269,7 @@ os.kill(_ZYGOTE, signal.SIGSTOP)
     assert time.monotonic() - started < 60
     kinds = [kind for kind, _ in zygote.interruptions_since(mark)]
     assert "interference" in kinds, zygote.interruptions_since(mark)
-    assert not [z for z in zygote._ZYGOTES.values() if zygote.process_state(z.process.pid) in zygote.STOPPED]
+    assert not [z for z in zygote._ZYGOTES.values() if procfs.state(z.process.pid) in procfs.STOPPED]
     monkeypatch.setattr(zygote, "_FAILURES", {})   # each child stopped its zygote: three make a worker stay unwarmed
     mark = zygote.interruptions()
     _, outcomes = _grade(submission(), rubric)

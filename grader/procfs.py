@@ -1,0 +1,52 @@
+"""What Linux's /proc says of a process: its state, parent, start time and descendants.
+
+Read from /proc/PID/stat, which stays readable for undumpable processes, with the standard
+library only (the student kit ships the modules that use this, and no psutil). Every
+function answers None or [] where the process is gone or the system has no /proc.
+"""
+from __future__ import annotations
+
+import os
+
+STOPPED = frozenset("Tt")      # stopped by a signal, or traced
+
+
+def _fields(pid: int) -> list[bytes] | None:
+    """The fields of /proc/PID/stat after the command name: [0] state, [1] parent, [19] start time."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            data = stat.read()
+        return data[data.rindex(b")") + 2:].split()
+    except (OSError, ValueError):
+        return None
+
+
+def state(pid: int) -> str | None:
+    """The state letter ("R", "S", "T" stopped, "t" traced, "Z", ...)."""
+    fields = _fields(pid)
+    return fields[0].decode() if fields else None
+
+
+def start_time(pid: int) -> int | None:
+    """The start time in clock ticks since boot (with the pid, it names one process for good)."""
+    fields = _fields(pid)
+    return int(fields[19]) if fields and len(fields) > 19 else None
+
+
+def descendants(root: int) -> list[int]:
+    """Every process whose chain of parents leads to `root`."""
+    children: dict[int, list[int]] = {}
+    try:
+        entries = [e for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return []
+    for entry in entries:
+        fields = _fields(int(entry))
+        if fields and len(fields) > 1:
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        for pid in children.get(todo.pop(), ()):
+            found.append(pid)
+            todo.append(pid)
+    return found
