@@ -110,10 +110,13 @@ def child_start_failed() -> str:
             "ran. This is not your fault: please tell your instructor (they can see the details).")
 
 
-def for_student(status: Status, message: str, hint: str, *, secret: bool) -> str:
-    """The message as results.json shows it; a hidden check keeps only what reveals no values."""
+def for_student(status: Status, message: str, hint: str, *, secret: bool, cause: str = "") -> str:
+    """The message as results.json shows it; a hidden check keeps only what reveals no values.
+    `cause` (the failed checks this one builds on, named by id and title only) and the hint close it."""
     if secret:
         message = _secret_message(status, message)
+    if cause:
+        message = f"{message}\n{cause}" if message else cause
     if hint and status not in (Status.PASSED, Status.NOT_ATTEMPTED, Status.MISSING, Status.GRADER_ERROR):
         message = f"{message}\nHint: {hint}" if message else f"Hint: {hint}"
     return message

@@ -6,7 +6,6 @@ parent's torch and the student's allocations never add up in memory.
 """
 from __future__ import annotations
 
-import dataclasses
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -73,9 +72,12 @@ def grade(
         pending = _plan(entries, identity_key(identity))
         unconfined = _probe_all(pending, located, sandbox, str(scratch_path), rubric.limits.import_timeout,
                                 deadline)
-    outcomes = _name_causes(tuple(_judge(p) for p in pending), entries)
+    judged = [_judge(p) for p in pending]
+    causes = _causes(judged, entries)
+    outcomes = tuple(_redacted(o, p.entry, p.check, p.duration if p.outcome is None else 0.0, causes.get(o.check_id, ""))
+                     for o, p in zip(judged, pending))
     notes = tuple(copy_notes) + located.notes
-    if unconfined and sandbox.confine and not sandbox.run_as_user:   # on Gradescope another user isolates it
+    if unconfined:
         notes += (messages.unconfined(unconfined),)
     return GradingResult(outcomes, round(time.monotonic() - started, 3), notes, submission_id,
                          manual_items=_manual(rubric))
@@ -258,8 +260,9 @@ def _status_of(answer: dict, label: str, timeout: float, function: str = "") -> 
 
 
 def _judge(item: _Pending) -> Outcome:
+    """The check's outcome as the instructor sees it (redacted for students afterwards)."""
     if item.outcome is not None:
-        return _redacted(item.outcome, item.entry, item.check)
+        return item.outcome
     entry = item.entry
     ctx = base.JudgeContext(tuple(item.observations), tolerance_of(entry), rng_for(entry, item.key))
     try:
@@ -276,7 +279,7 @@ def _judge(item: _Pending) -> Outcome:
         outcome = _decided(entry, Status.FAILED, str(exc))
     except Exception:
         outcome = _decided(entry, Status.GRADER_ERROR, messages.GRADER_BUG, traceback.format_exc())
-    return _redacted(outcome, entry, item.check, item.duration)
+    return outcome
 
 
 def tolerance_of(entry: CheckEntry) -> Tolerance:
@@ -286,26 +289,17 @@ def tolerance_of(entry: CheckEntry) -> Tolerance:
 _STUDENT_FAILURES = (Status.FAILED, Status.ERROR, Status.TIMEOUT)
 
 
-def _name_causes(outcomes: tuple[Outcome, ...], entries: Sequence[CheckEntry]) -> tuple[Outcome, ...]:
-    """One bug, one place: a failed check whose `builds_on` checks failed too names them first."""
+def _causes(outcomes: Sequence[Outcome], entries: Sequence[CheckEntry]) -> dict[str, str]:
+    """One bug, one place: check id -> the sentence naming the `builds_on` checks that failed too."""
     failed = {o.check_id: o for o in outcomes if o.status in _STUDENT_FAILURES}
     builds_on = {e.id: e.builds_on for e in entries}
-    named = []
+    sentences = {}
     for outcome in outcomes:
         causes = [failed[i] for i in builds_on.get(outcome.check_id, ())   # a visible message names no hidden check
                   if i in failed and (failed[i].visibility == "visible" or outcome.visibility != "visible")]
         if outcome.status in _STUDENT_FAILURES and causes:
-            sentence = messages.builds_on([(c.check_id, c.title) for c in causes])
-            outcome = dataclasses.replace(outcome, message=_before_hint(outcome.message, sentence),
-                                          detail=_before_hint(outcome.detail, sentence))
-        named.append(outcome)
-    return tuple(named)
-
-
-def _before_hint(message: str, sentence: str) -> str:
-    """`sentence` as the message's last line before its hint (the hint always closes a message)."""
-    head, hint, tail = message.rpartition("\nHint: ")
-    return f"{head}\n{sentence}{hint}{tail}" if hint else f"{message}\n{sentence}".strip()
+            sentences[outcome.check_id] = messages.builds_on([(c.check_id, c.title) for c in causes])
+    return sentences
 
 
 def _decided(entry: CheckEntry, status: Status, message: str, detail: str = "", fraction: float | None = None) -> Outcome:
@@ -316,9 +310,12 @@ def _decided(entry: CheckEntry, status: Status, message: str, detail: str = "", 
                    entry.visibility, message, detail or message)
 
 
-def _redacted(outcome: Outcome, entry: CheckEntry, check: base.Check | None, duration: float = 0.0) -> Outcome:
-    """Add the hint; for non-visible checks keep only what reveals no input or expected value."""
+def _redacted(outcome: Outcome, entry: CheckEntry, check: base.Check | None, duration: float = 0.0,
+              cause: str = "") -> Outcome:
+    """Add the cause (`builds_on`) and the hint; for non-visible checks keep only what reveals no
+    input or expected value."""
     hint = check.hint if check else ""
-    message = messages.for_student(outcome.status, outcome.message, hint, secret=entry.secret)
+    message = messages.for_student(outcome.status, outcome.message, hint, secret=entry.secret, cause=cause)
+    detail = f"{outcome.detail}\n{cause}".strip() if cause else outcome.detail
     return Outcome(outcome.check_id, outcome.problem, outcome.title, outcome.status, outcome.score,
-                   outcome.max_score, outcome.visibility, message, outcome.detail, round(duration, 3))
+                   outcome.max_score, outcome.visibility, message, detail, round(duration, 3))
