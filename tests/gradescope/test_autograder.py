@@ -579,9 +579,17 @@ def test_hostile_fork_outlives_the_child(gs):
         if globals().get("_forked"):
             return
         _forked = True
-        if _os.fork() == 0:
+        try:    # the sandbox user's process limit is shared with parallel tests: a refused fork is contained too
+            first = _os.fork()
+        except OSError:
+            return
+        if first == 0:
             _os.setsid()
-            if _os.fork() == 0:
+            try:
+                second = _os.fork()
+            except OSError:
+                _os._exit(0)
+            if second == 0:
                 with open(_os.path.join(SPY, "pid"), "w") as fh:
                     fh.write(str(_os.getpid()))
                 fake = {"score": 1000, "tests": [{"name": "FAKE-RESULTS-MARKER", "score": 1000, "max_score": 1}]}
