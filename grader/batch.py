@@ -214,7 +214,7 @@ def fingerprint(path: Path, rubric: rubric_module.Rubric, problems: Iterable[str
     """Content hash of what a result depends on: the submission's files, the rubric, the
     selected problems, and the grader's own code and versions."""
     digest = hashlib.sha256()
-    digest.update(grader_digest().encode())
+    digest.update(grader_digest(str(rubric.assignment.manifest) if rubric.assignment else "").encode())
     digest.update(rubric.digest.encode())
     digest.update(repr(sorted(problems or ())).encode())
     path = Path(path)
@@ -251,8 +251,9 @@ def _hash_entry(digest, path: Path, name: str) -> None:
 
 
 @functools.cache
-def grader_digest() -> str:
-    """The grader's and the reference's source (a fixed check regrades everything) and the versions."""
+def grader_digest(manifest: str = "") -> str:
+    """The engine's source, the assignment's (reference, checks, probes: a fixed check regrades
+    everything) and the versions."""
     from importlib import metadata
 
     digest = hashlib.sha256()
@@ -263,11 +264,23 @@ def grader_digest() -> str:
             pass
     digest.update(sys.version.encode())
     here = Path(__file__).resolve().parent
-    for package in (here, here.parent / "reference"):
+    for package in (here, *_assignment_folders(manifest)):
         for file in sorted(package.rglob("*")):
             if file.suffix in (".py", ".yaml", ".json") and "__pycache__" not in file.parts and file.is_file():
-                digest.update(file.relative_to(here.parent).as_posix().encode() + b"\0" + file.read_bytes())
+                digest.update(file.relative_to(package.parent).as_posix().encode() + b"\0" + file.read_bytes())
     return digest.hexdigest()
+
+
+def _assignment_folders(manifest: str) -> list[Path]:
+    """The folders of an assignment whose change changes results: its manifest's, its reference's, its checks'."""
+    from .assignment import package_dir
+
+    if not manifest:
+        return []
+    assignment = _assignment(manifest)
+    folders = {assignment.manifest.parent, package_dir(assignment.reference, assignment.import_root),
+               package_dir(assignment.checks, assignment.import_root)}
+    return sorted(folders)
 
 
 def _stamp(item: BatchItem, rubric: rubric_module.Rubric, problems: list[str] | None) -> str | None:
@@ -279,7 +292,7 @@ def _stamp(item: BatchItem, rubric: rubric_module.Rubric, problems: list[str] | 
 
 # ---------------------------------------------------------------- grading one (runs on workers)
 def grade_one(path: str, rubric_path: str | None, problems: list[str] | None, submission_id: str,
-              zygote: bool = True, identity: str = "", confine: bool = True) -> dict:
+              zygote: bool = True, identity: str = "", confine: bool = True, assignment: str | None = None) -> dict:
     """Grade one submission as `hw3grade grade` would; plain data back (works on any executor).
 
     `confine` False: the child without its Landlock sandbox (`--no-sandbox`).
@@ -290,7 +303,7 @@ def grade_one(path: str, rubric_path: str | None, problems: list[str] | None, su
 
     mark = _zygote.interruptions()
     try:
-        rubric = rubric_module.load(rubric_path)
+        rubric = rubric_module.load(rubric_path, _assignment(assignment))
         entries = rubric.select(set(problems) if problems else None)
         sandbox = sandbox_for(rubric, zygote=zygote)
         if not confine and hasattr(sandbox, "confine"):
@@ -336,19 +349,24 @@ def _leave() -> None:
     os._exit(128 + signal.SIGTERM)
 
 
-def warm_imports() -> None:
-    """Pay the imports once per worker, not once per submission."""
-    import importlib
+def _assignment(manifest: str | None):
+    """The batch's assignment in a worker (which may be a fresh process: the default otherwise)."""
+    from .assignment import active, load
 
+    return load(manifest) if manifest else active()
+
+
+def warm_imports(manifest: str | None = None) -> None:
+    """Pay the imports once per worker, not once per submission."""
     import torch
 
     torch.set_num_threads(1)
     from .checks.catalog import load_checks
-    from .submission import MODULES
 
-    load_checks()
-    for name in MODULES:
-        importlib.import_module(f"reference.{name}")
+    assignment = _assignment(manifest)
+    load_checks(assignment)
+    for name in assignment.modules:
+        assignment.reference_module(name)
     import grader.runner  # noqa: F401
 
 
@@ -480,7 +498,8 @@ def _run_batch(folder: Path, out: Path, *, jobs, force, rubric_path, problems, e
     started = time.monotonic()
     folder, out = Path(folder), Path(out)
     rubric = rubric_module.load(rubric_path)
-    problems = _check_problems(problems)
+    chosen = rubric.parse_problem_keys(problems)
+    problems = sorted(chosen) if chosen else None
     items = discover(folder, exclude=[out])
     out.mkdir(parents=True, exist_ok=True)
     tasks: list[_Task] = []
@@ -497,7 +516,7 @@ def _run_batch(folder: Path, out: Path, *, jobs, force, rubric_path, problems, e
     graded = failed = 0
     error = ""
     if tasks:
-        args = (str(rubric_path) if rubric_path else None, problems)
+        args = (str(rubric_path) if rubric_path else None, problems, str(rubric.assignment.manifest))
         inflight: dict[cf.Future, _Task] = {}
         pool: _LocalPool | _ExecutorPool | None = None
         try:
@@ -528,17 +547,6 @@ def _run_batch(folder: Path, out: Path, *, jobs, force, rubric_path, problems, e
                         time.monotonic() - started, rows, error)
 
 
-def _check_problems(problems: list[str] | None) -> list[str] | None:
-    if not problems:
-        return None
-    wanted = sorted({p.upper() for p in problems})
-    unknown = [p for p in wanted if p not in rubric_module.PROBLEMS]
-    if unknown:
-        raise rubric_module.RubricError(f"unknown problem key(s) {', '.join(unknown)}; "
-                                        f"use {', '.join(rubric_module.PROBLEMS)}")
-    return None if set(wanted) == set(rubric_module.PROBLEMS) else wanted   # all of them: the same run as none
-
-
 def _grade_all(pool: "_ExecutorPool", tasks: list[_Task], inflight: dict, args: tuple, zygote: bool,
                stop: threading.Event, confine: bool = True):
     """On the caller's executor (Dask, say): yield (task, result) as gradings finish, keeping a
@@ -554,8 +562,7 @@ def _grade_all(pool: "_ExecutorPool", tasks: list[_Task], inflight: dict, args: 
             task = queue.popleft()
             task.attempts += 1
             try:
-                inflight[pool.submit(grade_one, str(task.item.path), *args, task.item.submission_id, zygote,
-                                     identity_of(task.item.students, task.item.submission_id), confine)] = task
+                inflight[pool.submit(grade_one, *_grade_args(task, args, zygote, confine))] = task
             except (cf.BrokenExecutor, RuntimeError) as exc:
                 yield task, _failure(task, f"the executor refused it: {type(exc).__name__}: {exc}")
         done, _ = cf.wait(inflight, timeout=POLL_SECONDS, return_when=cf.FIRST_COMPLETED)
@@ -578,9 +585,10 @@ def _grade_all(pool: "_ExecutorPool", tasks: list[_Task], inflight: dict, args: 
 
 
 def _grade_args(task: _Task, args: tuple, zygote: bool, confine: bool) -> tuple:
-    """grade_one's arguments for a task (as `_grade_all` passes them)."""
-    return (str(task.item.path), *args, task.item.submission_id, zygote,
-            identity_of(task.item.students, task.item.submission_id), confine)
+    """grade_one's arguments for a task; `args`: (rubric path, problems, the assignment's manifest)."""
+    rubric_path, problems, manifest = args
+    return (str(task.item.path), rubric_path, problems, task.item.submission_id, zygote,
+            identity_of(task.item.students, task.item.submission_id), confine, manifest)
 
 
 def _grade_locally(pool: "_LocalPool", tasks: list[_Task], args: tuple, zygote: bool, stop: threading.Event,
@@ -1081,7 +1089,7 @@ def add_arguments(commands) -> None:
     batch.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
     batch.add_argument("--scheduler", metavar="ADDRESS", help="grade on this Dask cluster instead of locally")
     batch.add_argument("--rubric", type=Path)
-    batch.add_argument("--problems", nargs="+", metavar="KEY", help="only these problems (P1..P7, Q1..Q8)")
+    batch.add_argument("--problems", nargs="+", metavar="KEY", help="only these problems (keys of the rubric)")
     batch.add_argument("--no-zygote", action="store_true",
                        help="start every child fresh, as `hw3grade grade` does (slower; same results)")
     batch.add_argument("--no-sandbox", action="store_true",

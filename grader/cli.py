@@ -19,10 +19,16 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from .assignment import AssignmentError, select
+
     try:
+        select(args.assignment)
         return args.func(args)
     except rubric_module.RubricError as exc:
         print(f"hw3grade: rubric error: {exc}", file=sys.stderr)
+        return 2
+    except AssignmentError as exc:
+        print(f"hw3grade: assignment error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("hw3grade: interrupted", file=sys.stderr)
@@ -30,14 +36,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hw3grade", description="Autograder for Homework 3.")
+    parser = argparse.ArgumentParser(prog="hw3grade", description="Grades an assignment (Homework 3 by default).")
+    parser.add_argument("--assignment", type=Path, metavar="PATH",
+                        help="the assignment's assignment.yaml or its folder (default: Homework 3)")
     commands = parser.add_subparsers(metavar="COMMAND")
 
     grade = commands.add_parser("grade", help="grade one submission (folder, .zip or .ipynb)")
     grade.add_argument("submission", type=Path)
     grade.add_argument("-o", "--output", type=Path, help="write Gradescope's results.json here")
     grade.add_argument("--rubric", type=Path, help="a rubric.yaml other than the packaged one")
-    grade.add_argument("--problems", nargs="+", metavar="KEY", help="only these problems (P1..P7, Q1..Q8)")
+    grade.add_argument("--problems", nargs="+", metavar="KEY", help="only these problems (keys of the rubric)")
     grade.add_argument("--visible-only", action="store_true", help="only the checks students can see")
     grade.add_argument("--details", action="store_true", help="show instructor details (hidden checks' messages)")
     grade.add_argument("--quiet", action="store_true", help="no table on the terminal")
@@ -70,7 +78,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     from .runner import grade
 
     rubric = rubric_module.load(args.rubric)
-    problems = _problem_keys(args.problems)
+    problems = rubric.parse_problem_keys(args.problems)
     entries = rubric.select(problems, visible_only=args.visible_only)
     try:
         result = grade(args.submission, rubric, entries=entries, identity=Path(args.submission).resolve().name)
@@ -91,27 +99,17 @@ def _cmd_check_rubric(args: argparse.Namespace) -> int:
     from .checks.catalog import load_checks
 
     rubric = rubric_module.load(args.rubric)
-    declared = set(load_checks())
+    declared = set(load_checks(rubric.assignment))
     listed = {e.id for e in rubric.checks}
-    problems = [f"rubric lists {i!r}, which no declaration in grader/checks/ defines" for i in sorted(listed - declared)]
-    problems += [f"grader/checks/ declares {i!r}, which the rubric does not list" for i in sorted(declared - listed)]
+    package = rubric.assignment.checks
+    problems = [f"rubric lists {i!r}, which no declaration in {package} defines" for i in sorted(listed - declared)]
+    problems += [f"{package} declares {i!r}, which the rubric does not list" for i in sorted(declared - listed)]
     for line in problems:
         print(f"hw3grade: {line}", file=sys.stderr)
     if not problems:
         print(f"{rubric.source}: {len(rubric.checks)} checks, {sum(e.points for e in rubric.checks):g} points, "
               f"{len(rubric.manual)} hand-graded parts: OK")
     return 2 if problems else 0
-
-
-def _problem_keys(keys: list[str] | None) -> set[str] | None:
-    if not keys:
-        return None
-    wanted = {k.upper() for k in keys}
-    unknown = sorted(wanted - set(rubric_module.PROBLEMS))
-    if unknown:
-        raise rubric_module.RubricError(f"unknown problem key(s) {', '.join(unknown)}; "
-                                        f"use {', '.join(rubric_module.PROBLEMS)}")
-    return wanted
 
 
 if __name__ == "__main__":

@@ -7,15 +7,9 @@ from __future__ import annotations
 
 from .outcome import Status
 
-MODULE_PROBLEMS = {
-    "threelayerSGD": "Problems 1-2", "losses": "Problem 3", "activations": "Problems 5, 7 and Questions 1, 4",
-    "gradients": "Problems 4, 6, 7", "softmax": "Questions 2-3", "interpolation": "Question 5",
-    "convolution": "Questions 6-8",
-}
-
 GRADER_BUG = ("The grader itself failed on this check (not your fault). "
               "Your instructor can see the details; please let them know.")
-NO_DECLARATION = "rubric.yaml lists check {id!r}, but grader/checks/ declares no check with that id."
+NO_DECLARATION = "rubric.yaml lists check {id!r}, but the assignment's check package declares no check with that id."
 FLOAT64_REQUIRED = ("This check needs float64: your result carries float32 precision only (about 7 significant "
                     "digits), and precision is what this check is about. Keep the float64 inputs in float64 "
                     "(no .float() or dtype=torch.float32).")
@@ -26,8 +20,11 @@ BUDGET_EXHAUSTED = ("Not run: the time for the whole grading ran out before this
 
 
 def missing_module(module: str) -> str:
+    from .assignment import active
+
+    problems = active().describe_problems(active().problems_of_module(module)) or "this problem"
     return (f"{module}.py was not found in your submission, so the checks of "
-            f"{MODULE_PROBLEMS.get(module, 'this problem')} that need it score 0. "
+            f"{problems} that need it score 0. "
             f"Upload it next to your other modules, named exactly {module}.py.")
 
 

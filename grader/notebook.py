@@ -595,8 +595,6 @@ _HARMLESS_DECORATORS = frozenset({
     "typing.overload", "typing.final", "torch.no_grad", "torch.enable_grad", "torch.inference_mode",
     "numpy.vectorize",
 })
-#: Constants of the contract when the template cannot be read (grader.contract reads them from it).
-_CONTRACT_CONSTANTS = frozenset({"alpha", "K", "B", "N", "Q7", "Q8"})
 #: How much a kept assignment may call: the cheap whitelist only; for a name kept code reads, also
 #: imported modules, builtins, methods of kept values and the notebook's classes; for what an answer
 #: the grader reads (Q7, Q8) is computed from, also the notebook's functions.
@@ -604,14 +602,10 @@ CHEAP, FOR_DEFINITIONS, FOR_ANSWERS = 0, 1, 2
 
 
 def contract_constants() -> frozenset[str]:
-    """The module constants of the homework's contract (``alpha``, ..., ``Q7``, ``Q8``)."""
-    try:
-        from .contract import signatures
+    """The module constants of the assignment's contract (answers a student fills in)."""
+    from .assignment import active
 
-        found = frozenset(name for name, (_, text) in signatures().items() if text.endswith("= ..."))
-    except Exception:  # the template is missing or unreadable: the names it has always had
-        return _CONTRACT_CONSTANTS
-    return found or _CONTRACT_CONSTANTS
+    return active().constants
 
 
 def _dotted(node: ast.AST) -> str | None:
@@ -1070,9 +1064,11 @@ def _guarded(node: ast.stmt, exception: str) -> ast.Try:
                                                             body=[ast.Pass()])], orelse=[], finalbody=[])
 
 
-#: The homework's own modules: a notebook may import them, but they are the submission's, not packages.
-CONTRACT_MODULES = frozenset({"threelayerSGD", "losses", "activations", "gradients", "softmax",
-                              "interpolation", "convolution"})
+def _contract_modules() -> tuple[str, ...]:
+    """The assignment's own modules: a notebook may import them, but they are the submission's."""
+    from .assignment import active
+
+    return active().modules
 
 
 class _Converter:
@@ -1102,7 +1098,7 @@ class _Converter:
 
     def local(self, top: str) -> bool:
         """A module of the submission (a contract module or a file next to the notebook)."""
-        return top in CONTRACT_MODULES or (self.folder / f"{top}.py").is_file() or (self.folder / top).is_dir()
+        return top in _contract_modules() or (self.folder / f"{top}.py").is_file() or (self.folder / top).is_dir()
 
     def bind_import(self, stmt: ast.Import | ast.ImportFrom, *, available: bool) -> None:
         for alias in stmt.names:

@@ -5,23 +5,22 @@ Loading validates everything and names where a bad value came from:
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-PROBLEMS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "Q1", "Q2", "Q3", "Q4", "Q5", "Q6", "Q7", "Q8")
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
-DEFAULT_PATH = Path(__file__).resolve().parent / "rubric.yaml"
 
 _CHECK_FIELDS = {"id", "problem", "title", "points", "visibility", "rtol", "atol", "timeout", "seed"}
 _OPTIONAL_FIELDS = {"float32_rtol", "float64_only", "builds_on"}
 _DEFAULT_FIELDS = {"visibility", "rtol", "atol", "timeout", "seed"} | _OPTIONAL_FIELDS
 _MANUAL_FIELDS = {"id", "problem", "title", "points"}
 _LIMIT_FIELDS = {"total_points", "import_timeout", "budget_seconds", "memory_mb", "file_mb", "output_cap"}
-_TOP_FIELDS = {"defaults", "limits", "checks", "manual"}
+_TOP_FIELDS = {"problems", "defaults", "limits", "checks", "manual"}
 
 
 class RubricError(ValueError):
@@ -74,6 +73,28 @@ class Rubric:
     limits: Limits
     source: str
     digest: str                      # content hash: a changed rubric regrades everything
+    problems: tuple[tuple[str, str], ...] = ()   # (key, name) in the order reports use: ("P1", "Problem 1")
+    assignment: Any = field(default=None, compare=False, repr=False)   # the Assignment it belongs to
+
+    @property
+    def problem_keys(self) -> tuple[str, ...]:
+        return tuple(key for key, _ in self.problems)
+
+    def problem_name(self, key: str) -> str:
+        return dict(self.problems).get(key, key)
+
+    def parse_problem_keys(self, keys) -> set[str] | None:
+        """"P3 Q6", "p3,q6" or ["P3", "Q6"] -> {"P3", "Q6"}; empty -> None (every problem).
+        Unknown keys raise RubricError with the keys there are."""
+        if isinstance(keys, str):
+            keys = keys.replace(",", " ").split()
+        by_upper = {k.upper(): k for k in self.problem_keys}
+        wanted = [k.strip() for k in (keys or ()) if k.strip()]
+        unknown = sorted(k for k in wanted if k.upper() not in by_upper)
+        if unknown:
+            raise RubricError(f"unknown problem key(s) {', '.join(unknown)}; use {', '.join(self.problem_keys)}")
+        chosen = {by_upper[k.upper()] for k in wanted}
+        return chosen if chosen and chosen != set(self.problem_keys) else None
 
     def entry(self, check_id: str) -> CheckEntry:
         for entry in self.checks:
@@ -86,9 +107,13 @@ class Rubric:
                      if (not problems or e.problem in problems) and (not visible_only or not e.secret))
 
 
-def load(path: str | Path | None = None) -> Rubric:
-    """Read and validate a rubric file (the packaged rubric.yaml by default)."""
-    path = Path(path) if path else DEFAULT_PATH
+def load(path: str | Path | None = None, assignment: Any = None) -> Rubric:
+    """Read and validate a rubric file (the assignment's, the active assignment by default)."""
+    if assignment is None:
+        from .assignment import active
+
+        assignment = active()
+    path = Path(path) if path else assignment.rubric_path
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -98,31 +123,47 @@ def load(path: str | Path | None = None) -> Rubric:
     except yaml.YAMLError as exc:
         raise RubricError(f"{path.name}: not valid YAML: {exc}") from None
     rubric = parse(data, source=path.name)
-    return Rubric(rubric.checks, rubric.manual, rubric.limits, str(path),
-                  hashlib.sha256(text.encode("utf-8")).hexdigest())
+    return dataclasses.replace(rubric, source=str(path), digest=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                               assignment=assignment)
 
 
 def parse(data: Any, source: str = "rubric.yaml") -> Rubric:
     if not isinstance(data, dict):
         raise RubricError(f"{source}: the top level must be a mapping with 'checks'")
     _no_unknown(data, _TOP_FIELDS, source)
+    problems = _parse_problems(data.get("problems"), f"{source}, problems")
     defaults = data.get("defaults") or {}
     _no_unknown(defaults, _DEFAULT_FIELDS, f"{source}, defaults")
     limits = _parse_limits(data.get("limits") or {}, f"{source}, limits")
     raw_checks = data.get("checks")
     if not isinstance(raw_checks, list) or not raw_checks:
         raise RubricError(f"{source}: 'checks' must be a non-empty list")
-    checks = tuple(_parse_check({**defaults, **_mapping(c, f"{source}, checks[{i}]")}, f"{source}, checks[{i}]")
+    keys = tuple(k for k, _ in problems)
+    checks = tuple(_parse_check({**defaults, **_mapping(c, f"{source}, checks[{i}]")}, f"{source}, checks[{i}]", keys)
                    for i, c in enumerate(raw_checks))
-    manual = tuple(_parse_manual(_mapping(m, f"{source}, manual[{i}]"), f"{source}, manual[{i}]")
+    manual = tuple(_parse_manual(_mapping(m, f"{source}, manual[{i}]"), f"{source}, manual[{i}]", keys)
                    for i, m in enumerate(data.get("manual") or []))
+    if not problems:   # no `problems:` section: the keys the checks use, in order of first use
+        problems = tuple((k, k) for k in dict.fromkeys(e.problem for e in checks + manual))
     _unique_ids(checks + manual, source)
     _known_causes(checks, source)
     total = round(sum(c.points for c in checks), 6)
     if abs(total - limits.total_points) > 1e-6:
         raise RubricError(f"{source}: the autograded points sum to {total:g}, "
                           f"but limits.total_points says {limits.total_points:g}")
-    return Rubric(checks, manual, limits, source, "")
+    return Rubric(checks, manual, limits, source, "", problems)
+
+
+def _parse_problems(raw: Any, where: str) -> tuple[tuple[str, str], ...]:
+    """`problems:` maps each problem key to the name messages use ({P1: Problem 1}), in report order."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict) or not raw:
+        raise RubricError(f"{where}: must be a mapping of problem keys to names, like {{P1: Problem 1}}")
+    for key, name in raw.items():
+        if not isinstance(key, str) or not key.strip() or not isinstance(name, str) or not name.strip():
+            raise RubricError(f"{where}: {key!r}: {name!r} must map a key to a non-empty name")
+    return tuple(raw.items())
 
 
 def _mapping(value: Any, where: str) -> dict:
@@ -138,7 +179,7 @@ def _no_unknown(data: dict, allowed: set[str], where: str) -> None:
                           f"allowed: {', '.join(sorted(allowed))}")
 
 
-def _parse_check(raw: dict, where: str) -> CheckEntry:
+def _parse_check(raw: dict, where: str, keys: tuple[str, ...]) -> CheckEntry:
     where = f"{where} (id {raw.get('id')!r})" if "id" in raw else where
     _no_unknown(raw, _CHECK_FIELDS | _OPTIONAL_FIELDS, where)
     for name in sorted(_CHECK_FIELDS):
@@ -146,7 +187,7 @@ def _parse_check(raw: dict, where: str) -> CheckEntry:
             raise RubricError(f"{where}: missing field {name!r}")
     return CheckEntry(
         id=_text(raw, "id", where),
-        problem=_choice(raw, "problem", PROBLEMS, where),
+        problem=_problem(raw, keys, where),
         title=_text(raw, "title", where),
         points=_number(raw, "points", where, positive=True),
         visibility=_choice(raw, "visibility", VISIBILITIES, where),
@@ -174,12 +215,17 @@ def _flag(raw: dict, name: str, where: str) -> bool:
     return value
 
 
-def _parse_manual(raw: dict, where: str) -> ManualEntry:
+def _problem(raw: dict, keys: tuple[str, ...], where: str) -> str:
+    """One of the `problems:` keys when the rubric declares them, else any non-empty key."""
+    return _choice(raw, "problem", keys, where) if keys else _text(raw, "problem", where)
+
+
+def _parse_manual(raw: dict, where: str, keys: tuple[str, ...]) -> ManualEntry:
     _no_unknown(raw, _MANUAL_FIELDS, where)
     for name in sorted(_MANUAL_FIELDS):
         if name not in raw:
             raise RubricError(f"{where}: missing field {name!r}")
-    return ManualEntry(_text(raw, "id", where), _choice(raw, "problem", PROBLEMS, where),
+    return ManualEntry(_text(raw, "id", where), _problem(raw, keys, where),
                        _text(raw, "title", where), _number(raw, "points", where, positive=True))
 
 

@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from . import messages, scratch
+from .assignment import Assignment, active, using
 from .checks import base
 from .checks.catalog import load_checks
 from .compare import Mismatch, Tolerance, noting_float32_slack
@@ -50,10 +51,16 @@ def grade(
     submission_id: str = "",
     identity: str = "",
 ) -> GradingResult:
-    """Grade one submission against the selected rubric entries (all by default).
+    """Grade one submission against the selected rubric entries (all by default), for the
+    rubric's assignment.
 
     `identity` (Gradescope's student ids, locally the submission's name) seeds the inputs of
     the non-visible checks, with the course secret (grader/draws.py)."""
+    with using(_assignment_of(rubric)):
+        return _grade(submission, rubric, entries, sandbox, budget_seconds, submission_id, identity)
+
+
+def _grade(submission, rubric: Rubric, entries, sandbox, budget_seconds, submission_id, identity) -> GradingResult:
     started = time.monotonic()
     entries = tuple(entries if entries is not None else rubric.checks)
     sandbox = sandbox or sandbox_for(rubric)
@@ -85,8 +92,13 @@ def grade(
 
 def sandbox_for(rubric: Rubric, **overrides) -> SandboxConfig:
     limits = rubric.limits
+    overrides.setdefault("probe_files", tuple(_assignment_of(rubric).probe_files().items()))
     return SandboxConfig(memory_mb=limits.memory_mb, file_mb=limits.file_mb, output_cap=limits.output_cap,
                          **overrides)
+
+
+def _assignment_of(rubric: Rubric) -> Assignment:
+    return rubric.assignment or active()
 
 
 def _manual(rubric: Rubric) -> tuple[dict, ...]:

@@ -36,6 +36,7 @@ class SandboxConfig:
     run_as_user: str | None = None  # on Gradescope: the unprivileged user (see grader/build)
     python: str = sys.executable
     pythonpath: tuple[str, ...] = ()  # where the child finds grader.probes (a readable copy on Gradescope)
+    probe_files: tuple[tuple[str, str], ...] = ()  # the assignment's probe kinds: (module name, file path)
     # Batch only: fork the child from a warm process that imported torch once (grader/zygote.py),
     # same containment; ignored with run_as_user, and falls back to a fresh start if unavailable.
     zygote: bool = False
@@ -118,6 +119,7 @@ class Child:
         self._drain = threading.Thread(target=self._drain_output, daemon=True)
         self._drain.start()
         setup = {"modules": modules, "notebook": notebook, "workdir": self.workdir,
+                 "probe_files": dict(config.probe_files),
                  "memory_mb": config.memory_mb, "file_mb": config.file_mb,
                  "confine": config.confine and not config.run_as_user}
         try:

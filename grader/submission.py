@@ -1,4 +1,4 @@
-"""Finding the seven modules (and a notebook) in whatever a student uploaded.
+"""Finding the assignment's modules (and a notebook) in whatever a student uploaded.
 
 A submission is a folder (the modules at any depth), a .zip of one, a single
 notebook or a single module file. :func:`locate` never imports or reads the
@@ -25,14 +25,24 @@ from pathlib import Path, PurePosixPath
 from . import messages
 from .notebook import NotebookError, count_definitions, notebook_to_module
 
-MODULES = ("threelayerSGD", "losses", "activations", "gradients", "softmax", "interpolation", "convolution")
 
-#: The problem keys each module's checks grade (HOMEWORK.md).
-MODULE_KEYS = {
-    "threelayerSGD": ("P1", "P2"), "losses": ("P3",), "activations": ("P5", "P7", "Q1", "Q4"),
-    "gradients": ("P4", "P6", "P7"), "softmax": ("Q2", "Q3"), "interpolation": ("Q5",),
-    "convolution": ("Q6", "Q7", "Q8"),
-}
+
+def _modules() -> tuple[str, ...]:
+    """The contract's module names (the active assignment's template)."""
+    from .assignment import active
+
+    return active().modules
+
+
+def _all_modules() -> str:
+    """"the seven modules": how notes name the whole contract."""
+    return f"the {_count()} modules"
+
+
+def _count() -> str:
+    words = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
+    count = len(_modules())
+    return words[count] if count < len(words) else str(count)
 
 #: Limits of an uploaded zip (module constants so that tests can shrink them).
 MAX_ZIP_BYTES = 200 * 2**20
@@ -60,7 +70,7 @@ class Located:
 
 
 def locate(path: Path, scratch: Path) -> Located:
-    """Find the seven modules and a notebook in `path`; scratch holds what we write.
+    """Find the assignment's modules and a notebook in `path`; scratch holds what we write.
 
     Raises :class:`SubmissionError` only when the submission cannot be read at all
     (missing path, invalid or oversized zip); everything else becomes a note.
@@ -90,7 +100,7 @@ def locate(path: Path, scratch: Path) -> Located:
         root = path.absolute().parent
         scan = _Scan(py=[path.absolute()])
         if _module_name_of(path.stem) is None:
-            notes.append(f"{path.name} is not one of the seven module names ({_module_list()}), "
+            notes.append(f"{path.name} is not one of the {_count()} module names ({_module_list()}), "
                          "so nothing in it can be graded. Name each file exactly as the assignment does.")
     elif _is_compiled(path.name):
         raise SubmissionError(f"{path.name} is compiled Python, which is never graded: only source is. "
@@ -198,7 +208,7 @@ def _compiled_note(compiled: list[str], modules: dict[str, Path]) -> list[str]:
         return []
     note = (f"Ignored {_names(compiled)}: compiled Python (.pyc bytecode, __pycache__ folders, .so extension "
             "modules) is never run; only your .py source files are graded.")
-    stand_ins = [(name, module) for name in compiled for module in MODULES if module not in modules
+    stand_ins = [(name, module) for name in compiled for module in _modules() if module not in modules
                  and PurePosixPath(name.rstrip("/")).name.split(".")[0].lower() == module.lower()]
     if stand_ins:
         firsts = {}
@@ -226,16 +236,16 @@ def _names(items: list[str], limit: int = _LIST) -> str:
 
 
 def _module_list() -> str:
-    return ", ".join(f"{m}.py" for m in MODULES)
+    return ", ".join(f"{m}.py" for m in _modules())
 
 
 # ---------------------------------------------------------------- choosing
 
 def _module_name_of(stem: str) -> str | None:
-    if stem in MODULES:
-        return stem
-    if stem.lower() == "threelayersgd":
-        return "threelayerSGD"
+    for module in _modules():
+        # a mixed-case name (camelCase) is easy to mistype in case; an all-lowercase one gets a hint instead
+        if stem == module or (module != module.lower() and stem.lower() == module.lower()):
+            return module
     return None
 
 
@@ -246,7 +256,7 @@ def _order(root: Path, path: Path) -> tuple[int, str]:
 
 def _choose_modules(root: Path, candidates: list[Path], notes: list[str]) -> dict[str, Path]:
     chosen: dict[str, Path] = {}
-    for module in MODULES:
+    for module in _modules():
         exact = sorted((p for p in candidates if p.name == f"{module}.py"), key=lambda p: _order(root, p))
         variants = sorted((p for p in candidates if p.name != f"{module}.py" and _module_name_of(p.stem) == module),
                           key=lambda p: _order(root, p))
@@ -300,22 +310,22 @@ def _summarize(root: Path, modules: dict[str, Path], notebook: Path | None,
     for z in scan.zips:
         notes.append(f"{_rel(root, z)} was not opened: a zip inside the submission is not unpacked. "
                      "Upload the files themselves (or one zip of them).")
-    missing = [m for m in MODULES if m not in modules]
+    missing = [m for m in _modules() if m not in modules]
     if not modules and notebook is None:
-        head.append("Nothing gradeable was found in the submission: none of the seven modules "
+        head.append("Nothing gradeable was found in the submission: none of {_all_modules()} "
                     f"({_module_list()}) and no notebook, so every check scores 0.")
         _case_hints(root, scan, missing, notes)
         return head, notes
     if modules:
         folders = sorted({_rel(root, p.parent) if p.parent != root else "." for p in modules.values()})
         where = "" if folders == ["."] else f" (in {_names(['the top folder' if f == '.' else f for f in folders])})"
-        found = "all seven modules" if not missing else f"{len(modules)} of the seven modules"
+        found = f"all {_all_modules()[4:]}" if not missing else f"{len(modules)} of {_all_modules()}"
         head.append(f"Found {found}{where}.")
     if notebook is not None:
         if missing:
             notes.append(f"{_names([m + '.py' for m in missing], 7)} "
                          f"{'was' if len(missing) == 1 else 'were'} not found, so the checks of "
-                         f"{_problems(k for m in missing for k in MODULE_KEYS[m])} use what your notebook defines.")
+                         f"{_problems(k for m in missing for k in _problems_of(m))} use what your notebook defines.")
         else:
             notes.append("Your .py modules come first; the notebook supplies only what they do not define.")
         return head, notes
@@ -325,14 +335,16 @@ def _summarize(root: Path, modules: dict[str, Path], notebook: Path | None,
 
 
 def _problems(keys) -> str:
-    """("P1", "P7", "Q4", "P7") -> "Problems 1, 7 and Question 4"."""
-    unique = sorted(set(keys), key=lambda k: (k[0], int(k[1:])))
-    parts = []
-    for letter, word in (("P", "Problem"), ("Q", "Question")):
-        nums = [k[1:] for k in unique if k[0] == letter]
-        if nums:
-            parts.append(f"{word}{'s' if len(nums) > 1 else ''} {', '.join(nums)}")
-    return " and ".join(parts)
+    """Problem keys as a sentence names them ("Problems 1, 7 and Question 4")."""
+    from .assignment import active
+
+    return active().describe_problems(keys)
+
+
+def _problems_of(module: str) -> tuple[str, ...]:
+    from .assignment import active
+
+    return active().problems_of_module(module)
 
 
 def _case_hints(root: Path, scan: _Scan, missing: list[str], notes: list[str]) -> None:
@@ -359,7 +371,7 @@ def _shadow_note(root: Path, modules: dict[str, Path]) -> str | None:
             if not name.endswith(".py") or name.startswith(".") or Path(entry.path).absolute() in chosen:
                 continue
             stem = name[:-3]
-            if stem in MODULES or not stem.isidentifier() or stem == NOTEBOOK_FILE[:-3]:
+            if stem in _modules() or not stem.isidentifier() or stem == NOTEBOOK_FILE[:-3]:
                 continue
             if _installed_elsewhere(stem, real_root):
                 shadows.append((_rel(root, Path(entry.path)), stem))

@@ -963,7 +963,7 @@ def test_contract_constants_cover_every_value_the_checks_read():
     from grader.notebook import contract_constants
 
     read = set()
-    for path in (Path(__file__).resolve().parents[1] / "grader" / "checks").glob("*.py"):
+    for path in (Path(__file__).resolve().parents[1] / "hw3" / "checks").glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "value_of" and node.args
                     and isinstance(node.args[0], ast.Constant)):

@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from grader import submission
-from grader.submission import MODULE_KEYS, MODULES, Located, SubmissionError, locate
+from grader.submission import Located, SubmissionError, locate
+from tests.hw3testing import MODULES
 
 
 def touch(root: Path, rel: str, text: str = "x = 1\n") -> Path:
@@ -135,7 +136,7 @@ def test_missing_modules_get_one_note_each_naming_their_problems(tmp_path):
         if m != "losses":
             assert f"{m}.py was not found" in text
     assert "score 0" in text and "Questions 6-8" in text
-    assert MODULE_KEYS["activations"] == ("P5", "P7", "Q1", "Q4")
+    assert "Problems 5, 7 and Questions 1, 4" in text   # activations.py: from the checks that call into it
 
 
 def test_symlink_outside_root_is_ignored_and_inside_is_used(tmp_path):
@@ -437,9 +438,15 @@ def test_locate_picks_the_shallowest_then_alphabetical(tmp_path, layout):
             assert any(n.startswith("Nothing gradeable") for n in located.notes)
 
 
-def test_notebook_knows_the_same_seven_modules():
-    from grader.notebook import CONTRACT_MODULES
-    assert CONTRACT_MODULES == set(MODULES) == set(MODULE_KEYS)
+def test_the_assignment_derives_the_seven_modules_and_their_problems():
+    """One source of truth: the template's modules, in its __all__ order; each module's problem keys
+    come from the checks that call into it."""
+    from grader.assignment import active
+    from grader.notebook import _contract_modules
+    assert active().modules == _contract_modules() == MODULES
+    assert active().problems_of_module("losses") == ("P3",)
+    assert active().problems_of_module("threelayerSGD") == ("P1", "P2")
+    assert active().describe_problems(["Q4", "P7", "P1", "P7"]) == "Problems 1, 7 and Question 4"
 
 
 # ---------------------------------------------------------------- notebooks read within bounds (issue 11, item 5)

@@ -44,7 +44,7 @@ import yaml
 
 import grader
 from .. import rubric as rubric_module
-from ..checks.catalog import PROBLEM_MODULES, load_checks
+from ..checks.catalog import load_checks
 from ..kit.frozen import REFERENCE_MODULES
 from ..kit.selfcheck import SELFCHECK_DIR
 from ..outcome import Status
@@ -318,7 +318,7 @@ def _closure(sources: dict[str, str], available: dict[str, Path]) -> set[str]:
     """The entry modules, the child's probe kinds, the problem modules, and everything they import."""
     todo = list(ENTRY_MODULES)
     todo += [m for m in available if m.startswith("grader.probes.")]
-    todo += [f"grader.checks.{name}" for name in PROBLEM_MODULES if f"grader.checks.{name}" in available]
+    todo += [m for m in _assignment_check_modules() if m in available]
     seen: set[str] = set()
     while todo:
         module = todo.pop()
@@ -672,3 +672,9 @@ def write_zip(stage: Path, output: Path) -> Path:
             archive.writestr(info, path.read_bytes())
     os.replace(tmp, output)
     return output
+
+
+def _assignment_check_modules() -> tuple[str, ...]:
+    from ..assignment import active
+
+    return active().check_modules()

@@ -12,7 +12,8 @@ an unexpected exception surfaces when a judge reads `Observation.value`.
 """
 from __future__ import annotations
 
-import importlib
+import dataclasses
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -27,7 +28,7 @@ class Probe:
 
     kind: str
     params: dict
-    module: str                    # the student module it needs ("losses"), imported first
+    module: str                    # the student module it needs, imported first
     label: str = ""                # how messages name this call, e.g. "cross_entropy(f, y)"
 
     @property
@@ -44,7 +45,7 @@ def call(target: str, *args: Any, label: str = "", **kwargs: Any) -> Probe:
 
 
 def value_of(target: str) -> Probe:
-    """Read a module-level constant of the student (``convolution.Q7``)."""
+    """Read a module-level constant of the student (``module.ANSWER``)."""
     module, _, name = target.partition(".")
     return Probe("value", {"target": target}, module, name)
 
@@ -135,6 +136,7 @@ class Check:
     # Probed in a child of its own, so that the memory limit measures this check alone and not
     # what earlier checks (a training, matplotlib) left mapped in a shared child.
     fresh_child: bool = False
+    declared_in: str = ""          # the module that registered it (so one process can hold two assignments)
 
 
 CHECKS: dict[str, Check] = {}
@@ -143,14 +145,25 @@ CHECKS: dict[str, Check] = {}
 def register(check: Check) -> Check:
     if check.id in CHECKS:
         raise ValueError(f"check {check.id!r} is declared twice")
+    check = dataclasses.replace(check, declared_in=_declaring_module())
     CHECKS[check.id] = check
     return check
 
 
+def _declaring_module() -> str:
+    """The first module up the stack that is not this engine's declaration API."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(__package__ + "."):
+        frame = frame.f_back
+    return frame.f_globals.get("__name__", "") if frame is not None else ""
+
+
 def reference(target: str) -> Any:
-    """The reference's ``module.name`` (imported on first use: judges run after the child is done)."""
+    """The assignment's reference ``module.name`` (imported on first use: judges run after the child is done)."""
+    from ..assignment import active
+
     module, _, name = target.partition(".")
-    return getattr(importlib.import_module(f"reference.{module}"), name)
+    return getattr(active().reference_module(module), name)
 
 
 def as_torch(value: Any) -> Any:

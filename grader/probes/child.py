@@ -6,8 +6,9 @@ configures it (the submission's modules, limits); each further message is
 carrying the same token. Everything the student prints goes to stdout/stderr,
 which the parent drains and caps; the protocol has its own descriptors.
 
-Only the standard library, numpy, torch and this package's ``probes`` modules are
-imported here: nothing of the reference or of the checks' declarations.
+Only the standard library, numpy, torch, this package's ``probes`` modules and the
+assignment's probe files (named by the parent, loaded by path before any student code)
+are imported here: nothing of the reference or of the checks' declarations.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import numpy as np
 from . import callables, wire
 from .student import ImportFailed, Missing, Student, describe_exception
 
-PROBE_MODULES = ("grader.probes.registry", "grader.probes.training", "grader.probes.large", "grader.probes.calls_extra")
+PROBE_MODULES = ("grader.probes.registry", "grader.probes.calls_extra")
 
 
 def main(argv: list[str]) -> int:
@@ -32,7 +33,7 @@ def main(argv: list[str]) -> int:
     config = wire.receive(request_fd)
     sys.dont_write_bytecode = True
     _apply_limits(config)
-    registry = _load_probe_kinds()
+    registry = _load_probe_kinds(config.get("probe_files") or {})
     # Nothing of the submission is on sys.path or loaded until here: a death before "ready" is
     # the grader's (interpreter, libraries, install), never the student's (the parent says so).
     student = Student(config.get("modules", {}), config.get("notebook"))
@@ -85,8 +86,10 @@ def _send(fd: int, answer: dict, limit: int) -> None:
         wire.send_answer(fd, {"token": answer.get("token"), "grader_error": f"unreadable answer: {exc}"}, limit)
 
 
-def _load_probe_kinds() -> dict:
+def _load_probe_kinds(probe_files: dict | None = None) -> dict:
+    """The engine's probe kinds, and the assignment's from their files ({module name: path})."""
     import importlib
+    import importlib.util
 
     for name in PROBE_MODULES:
         try:
@@ -94,6 +97,12 @@ def _load_probe_kinds() -> dict:
         except ModuleNotFoundError as exc:
             if exc.name != name:
                 raise
+    for name, path in (probe_files or {}).items():
+        if name not in sys.modules:
+            spec = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
     from .registry import PROBES
 
     return PROBES

@@ -24,8 +24,6 @@ STATUS_WORDS = {
     Status.GRADER_ERROR: "grader error",
 }
 
-_PROBLEM_ORDER = [f"P{i}" for i in range(1, 8)] + [f"Q{i}" for i in range(1, 9)]
-
 
 def finite(x: object) -> float:
     """A float, or 0.0 for NaN, infinities, None and anything that is not a number."""
@@ -65,9 +63,12 @@ def by_problem(outcomes: Iterable[Outcome]) -> dict[str, tuple[float, float]]:
 
 
 def problem_sort_key(key: str) -> tuple[int, int, str]:
-    """P1..P7 then Q1..Q8 as in HOMEWORK.md; any other key after them, naturally sorted."""
-    if key in _PROBLEM_ORDER:
-        return (0, _PROBLEM_ORDER.index(key), "")
+    """The order of the active assignment's rubric (`problems:`); any other key after them, naturally sorted."""
+    from ..assignment import active
+
+    order = active().rubric.problem_keys
+    if key in order:
+        return (0, order.index(key), "")
     m = re.fullmatch(r"([A-Za-z]*)(\d+)", key)
     return (1, int(m.group(2)), m.group(1)) if m else (2, 0, key)
 

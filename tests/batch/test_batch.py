@@ -191,7 +191,7 @@ def test_mixed_folder_matches_grading_each_alone(mixed, mixed_run, rubric):
     assert_matches_alone(out, items, rubric, PROBLEMS)
     rows = read_csv(out / "grades.csv")
     assert list(rows["correct"])[:6] == ["submission_id", "names", "emails", "sids", "total", "max_total"]
-    assert [k for k in rows["correct"] if k in rubric_module.PROBLEMS] == PROBLEMS
+    assert [k for k in rows["correct"] if k in rubric.problem_keys] == PROBLEMS
     assert float(rows["correct"]["total"]) == float(rows["zipped"]["total"]) == float(rows["correct"]["max_total"])
     assert float(rows["buggy"]["total"]) < float(rows["correct"]["total"])
     # the notebook holds only losses and convolution: P3 and Q6/Q7 from it

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from tests.hw3testing import grade_checks, write_submission
-from grader.checks import p4
+from hw3.checks import p4
 from grader.checks.base import CHECKS
-from grader.checks.p5 import build_fn as p5_build
+from hw3.checks.p5 import build_fn as p5_build
 from grader.outcome import Status
 
 P4_IDS = ["P4.max_derivative", "P4.max_derivative.more", "P4.max_derivative.tie"]

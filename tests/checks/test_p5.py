@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.hw3testing import grade_checks, write_submission
-from grader.checks import p5
+from hw3.checks import p5
 from grader.checks.base import Observation
 from grader.compare import Tolerance
 from grader.outcome import Status

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tests.hw3testing import grade_checks, write_submission
-from grader.checks import p6, p7  # noqa: F401  (p7: its SGD probes)
+from hw3.checks import p6, p7  # noqa: F401  (p7: its SGD probes)
 from grader.checks.base import CHECKS
 from grader.outcome import Status
 

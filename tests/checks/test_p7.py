@@ -6,7 +6,7 @@ import re
 import pytest
 
 from tests.hw3testing import grade_checks, write_submission
-from grader.checks import p7  # noqa: F401  (declares the P7 checks)
+from hw3.checks import p7  # noqa: F401  (declares the P7 checks)
 from grader.checks.base import CHECKS
 from grader.outcome import Status
 

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from tests.hw3testing import grade_checks, write_submission
-from grader.checks import q1  # noqa: F401  (declares the Q1 checks)
+from hw3.checks import q1  # noqa: F401  (declares the Q1 checks)
 from grader.checks.base import CHECKS
 from grader.outcome import Status
 

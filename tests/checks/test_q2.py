@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.hw3testing import grade_checks, write_submission
-from grader.checks.q2 import VJP_HINT, expected_large
+from hw3.checks.q2 import VJP_HINT, expected_large
 from grader.outcome import Status
 from grader.runner import grade
 

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.hw3testing import write_submission, grade_checks
-from grader.checks import p5
-from grader.checks import q4  # noqa: F401  (declares the Q4 checks)
+from hw3.checks import p5
+from hw3.checks import q4  # noqa: F401  (declares the Q4 checks)
 from grader.checks.base import CHECKS as q4_checks, JudgeContext, Observation
 from grader.compare import Tolerance
 from grader.outcome import Status

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tests.hw3testing import grade_checks, write_submission
-from grader.checks.q5 import RELU_HINT, check_interpolator, hard_samples
+from hw3.checks.q5 import RELU_HINT, check_interpolator, hard_samples
 from grader.outcome import Status
 from reference.interpolation import relu_interpolator, sigmoid_interpolator
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests.hw3testing import grade_checks, write_submission
-from grader.checks.q6 import CORRELATION, explain_conv
+from hw3.checks.q6 import CORRELATION, explain_conv
 from grader.outcome import Status
 
 Q6_IDS = ["Q6.conv1d.question", "Q6.conv1d.modes", "Q6.conv1d.edge"]

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from tests.hw3testing import grade_checks, write_submission
 from grader.checks.base import CHECKS, JudgeContext, Observation, Verdict, value_of
-from grader.checks.q7 import random_stack, sequential_shape
+from hw3.checks.q7 import random_stack, sequential_shape
 from grader.compare import Tolerance
 from grader.outcome import Status
 from reference.convolution import cnn_output_shape

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from tests.hw3testing import grade_checks, write_submission
 from grader.checks.base import CHECKS, JudgeContext, Observation, Verdict, value_of
-from grader.checks.q8 import PARTS, judge_2b, judge_part
+from hw3.checks.q8 import PARTS, judge_2b, judge_part
 from grader.compare import Tolerance
 from grader.outcome import Status
 

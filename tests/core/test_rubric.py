@@ -10,6 +10,7 @@ from grader.checks.catalog import load_checks
 from grader.cli import main
 
 GOOD = {
+    "problems": {"P3": "Problem 3"},
     "defaults": {"visibility": "visible", "rtol": 1e-6, "atol": 1e-8, "timeout": 10, "seed": 1},
     "limits": {"total_points": 3},
     "checks": [
@@ -20,10 +21,21 @@ GOOD = {
 }
 
 
+def test_problem_keys_come_from_the_rubric_in_its_order():
+    rubric = rubric_module.parse(copy.deepcopy(GOOD))
+    assert rubric.problem_keys == ("P3",) and rubric.problem_name("P3") == "Problem 3"
+    assert rubric.parse_problem_keys("p3") is None           # every problem: the same run as none
+    with pytest.raises(rubric_module.RubricError, match="unknown problem key.*P4; use P3"):
+        rubric.parse_problem_keys(["P3", "P4"])
+    without = copy.deepcopy(GOOD)
+    del without["problems"]
+    assert rubric_module.parse(without).problem_keys == ("P3",)   # then: the keys the checks use
+
+
 def test_packaged_rubric_has_100_points_and_every_problem():
     rubric = rubric_module.load()
     assert sum(e.points for e in rubric.checks) == 100
-    assert {e.problem for e in rubric.checks} == set(rubric_module.PROBLEMS)
+    assert {e.problem for e in rubric.checks} == set(rubric.problem_keys)
     assert rubric.manual, "the hand-graded parts are listed too"
 
 
@@ -66,6 +78,8 @@ def _broken(path, value):
     (("defaults", "timeout"), -1, "checks[0] (id 'P3.a'): 'timeout' must be a number > 0, got -1"),
     (("checks", 0, "seed"), 1.5, "'seed' must be an integer >= 0"),
     (("extra",), 1, "unknown field(s) 'extra'"),
+    (("problems",), ["P3"], "problems: must be a mapping of problem keys to names"),
+    (("problems", "P3"), "", "problems: 'P3': '' must map a key to a non-empty name"),
 ])
 def test_bad_rubric_names_file_entry_and_field(path, value, message):
     with pytest.raises(rubric_module.RubricError, match=re.escape(message)):

@@ -279,7 +279,7 @@ def test_zip_layout(zip_path):
             assert b"\r" not in data and data.startswith(b"#!/usr/bin/env bash\n"), script
             assert b"@@" not in data, f"{script} has an unfilled placeholder"
         for required in ("pyproject.toml", "README.md", "constraints/ci.txt", "grader/__init__.py",
-                         "grader/probes/child.py", "grader/build/gradescope_entry.py", "grader/rubric.yaml",
+                         "grader/probes/child.py", "grader/build/gradescope_entry.py", "hw3/rubric.yaml",
                          "reference/losses.py", "student_template/losses.py", "requirements-gradescope.txt",
                          "hw3grade_build.json"):
             assert required in names, required
@@ -505,7 +505,7 @@ def test_hostile_reads_the_reference(gs):
         {"id": 99, "users": [{"name": "Eve"}], "previous_submissions": [{"results": {"output": SECRET_METADATA}}]}))
     hostile(gs, """
         found = []
-        for path in ("source/reference/losses.py", "source/grader/rubric.yaml", "submission_metadata.json",
+        for path in ("source/reference/losses.py", "source/hw3/rubric.yaml", "submission_metadata.json",
                      "results/results.json", "source/hw3grade_build.json"):
             try:
                 with open(_os.path.join(ROOT, path)) as fh:
@@ -516,7 +516,7 @@ def test_hostile_reads_the_reference(gs):
             found.append(repr(_os.listdir(_os.path.join(ROOT, "source"))))
         except OSError as exc:
             found.append(f"{type(exc).__name__} on listdir")
-        for module in ("reference.losses", "grader.checks.p3", "grader.rubric"):
+        for module in ("reference.losses", "hw3.checks.p3", "grader.rubric"):
             try:
                 __import__(module)
                 found.append(open(_sys.modules[module].__file__).read())
@@ -534,7 +534,7 @@ def test_hostile_reads_the_reference(gs):
     assert "PermissionError on source/reference/losses.py" in shown
     assert "PermissionError on submission_metadata.json" in shown
     assert "ModuleNotFoundError on import reference.losses" in shown
-    assert "ModuleNotFoundError on import grader.checks.p3" in shown
+    assert "ModuleNotFoundError on import hw3.checks.p3" in shown
     assert results["output"].startswith("Submission 99 (Eve)")
 
 

@@ -613,7 +613,7 @@ def test_build_refuses_a_rubric_whose_visible_checks_are_not_declared(tmp_path):
 def test_draw_fit_plots_the_contract_mlp_of_the_trained_parameters(tmp_path):
     """The kit's plot is the judge's view: the best run's trained l1, l2, l3 in the contract's forward pass
     (a prediction the child sends is never drawn), with the student's data; no parameters, no plot."""
-    from grader.checks import p1
+    from hw3.checks import p1
     from grader.kit.selfcheck import draw_fit
 
     rng = np.random.default_rng(0)

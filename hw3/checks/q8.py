@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from .base import Check, JudgeContext, Verdict, register, value_of
+from grader.checks.base import Check, JudgeContext, Verdict, register, value_of
 from .q7 import not_answered
-from ..compare import describe
+from grader.compare import describe
 
 SETTINGS_HINT = ("Along one axis a conv gives floor((i + 2p - d (k - 1) - 1) / s) + 1 and a pooling "
                  "floor((i - k) / s) + 1; answer each part with a dict {'k', 's', 'p', 'd'} (missing keys take "

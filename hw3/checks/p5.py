@@ -16,9 +16,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .base import (Check, JudgeContext, Observation, Probe, Verdict, as_torch, call, reference, register,
+from grader.checks.base import (Check, JudgeContext, Observation, Probe, Verdict, as_torch, call, reference, register,
                    summarize, to_numpy, torch_fn)
-from ..compare import Mismatch, Tolerance, as_array, assert_close, describe
+from grader.compare import Mismatch, Tolerance, as_array, assert_close, describe
 
 # ============================================================================ elementwise functions
 
@@ -199,7 +199,7 @@ elementwise_check(
 
 def build_fn(spec: dict) -> Callable[..., Any]:
     """A callable argument as the child builds it (torch functions, polynomials ...), for the reference."""
-    from ..probes import callables
+    from grader.probes import callables
 
     return callables.build(spec, None)
 

@@ -8,9 +8,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .base import (Check, JudgeContext, Probe, Verdict, as_torch, call, reference, register, same_as_reference,
+from grader.checks.base import (Check, JudgeContext, Probe, Verdict, as_torch, call, reference, register, same_as_reference,
                    summarize, to_numpy)
-from ..compare import Mismatch, Tolerance, assert_close
+from grader.compare import Mismatch, Tolerance, assert_close
 
 STABLE_HINT = ("exp(1e4) overflows to inf and inf / inf is nan: subtract the largest logit along dim before exp, "
                "S(x) = S(x - max x), so no exp ever sees a large positive number.")
@@ -152,7 +152,7 @@ same_as_reference(
 
 # ---- both VJPs at n = 10^6 -----------------------------------------------------------------------
 #
-# The child builds x_i = amp sin(a i + b) and g_i = cos(c i) + d itself (grader/probes/large.py) and
+# The child builds x_i = amp sin(a i + b) and g_i = cos(c i) + d itself (hw3/probes/large.py) and
 # returns the output's shape, dtype, the entries at the indices chosen here, its sum and the time
 # taken. The judge recomputes those in chunks (never n floats at once in the parent). At n = 10^6 an
 # n x n float64 matrix would need 8 TB, so O(n^2) still fails at once, while one vector is 8 MB:

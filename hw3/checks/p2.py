@@ -1,14 +1,14 @@
 """Problem 2: p >> N (`threelayerSGD.py`): the parameter count, and training on noisy labels.
 
-Probes are in `grader/probes/training.py` (``p2_count_params``, ``p1_fit``).
+Probes are in `hw3/probes/training.py` (``p2_count_params``, ``p1_fit``).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .base import Check, JudgeContext, Probe, Verdict, register
+from grader.checks.base import Check, JudgeContext, Probe, Verdict, register
 from .p1 import MODULE, FitSpec, fit_judge, fit_probes
-from ..compare import Mismatch, check_integer
+from grader.compare import Mismatch, check_integer
 
 MLP_PARAMS = (1 * 64 + 64) + (64 * 64 + 64) + (64 * 1 + 1)   # 4353
 
@@ -71,7 +71,7 @@ register(Check(
 ))
 
 
-# The same rule as P1.fit (grader/checks/p1.py, FIT_RMSE and FIT_RUNS): measured with noise 0.5 too. Judged,
+# The same rule as P1.fit (hw3/checks/p1.py, FIT_RMSE and FIT_RUNS): measured with noise 0.5 too. Judged,
 # as P1.fit, on the trained parameters of l1, l2, l3 evaluated in this process as the contract's MLP.
 P2_FIT = FitSpec(0.5, "Problem 2 (labels with noise 0.5)")
 

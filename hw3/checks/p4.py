@@ -13,9 +13,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .base import Check, JudgeContext, Probe, Verdict, call, reference, register
+from grader.checks.base import Check, JudgeContext, Probe, Verdict, call, reference, register
 from .p5 import build_fn, fn_name
-from ..compare import Mismatch, as_array, assert_close
+from grader.compare import Mismatch, as_array, assert_close
 
 TARGET = "gradients.max_derivative"
 GAP = 0.2          # the maximum leads the runner-up by at least this much away from ties

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from .base import Check, JudgeContext, Verdict, call, register, same_as_reference
-from ..compare import Mismatch, assert_close
+from grader.checks.base import Check, JudgeContext, Verdict, call, register, same_as_reference
+from grader.compare import Mismatch, assert_close
 
 OVERFLOW_HINT = ("cross_entropy overflows for large logits: subtract the largest logit before exp "
                  "(the log-sum-exp trick), or use torch.logsumexp.")

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Check, JudgeContext, Probe, Verdict, call, register
+from grader.checks.base import Check, JudgeContext, Probe, Verdict, call, register
 from .q2 import close
-from ..compare import Mismatch, Tolerance, as_array, assert_close
+from grader.compare import Mismatch, Tolerance, as_array, assert_close
 
 MODES = ("full", "valid", "same")
 CONV_HINT = ("Convolution flips the kernel: (x * k)[t] = sum_j x[j] k[t - j]. 'full' has every overlap "

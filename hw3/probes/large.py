@@ -3,7 +3,7 @@
 The child builds the inputs itself from a cheap deterministic formula, calls the
 student's function, and sends back only a summary: the output's shape and dtype,
 its entries at the indices the parent chose, its sum, and how long the call took.
-The parent recomputes the expected summary in chunks (`grader/checks/q2.py`), so
+The parent recomputes the expected summary in chunks (`hw3/checks/q2.py`), so
 neither side ever sends n numbers, and the parent never holds them at once.
 
 Inputs (float64, i = 0 .. n - 1, in exactly this order of operations, which the
@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .registry import probe
+from grader.probes.registry import probe
 
 
 def formula_x(n: int, a: float, b: float, amp: float):

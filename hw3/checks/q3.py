@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Check, JudgeContext, Probe, Verdict, call, reference, register, summarize, to_numpy
+from grader.checks.base import Check, JudgeContext, Probe, Verdict, call, reference, register, summarize, to_numpy
 from .q2 import calls_as_reference, close, has_nan
-from ..compare import Mismatch, Tolerance, as_array, assert_close, describe
+from grader.compare import Mismatch, Tolerance, as_array, assert_close, describe
 
 LIMIT_HINT = ("S(c x) = S(c (x - max x)): shift before scaling, so exp never sees a large positive number; "
               "c = 0 gives 1/n everywhere, and a very large c puts 1 on the maximum, split equally among ties.")

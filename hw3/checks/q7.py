@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import Check, JudgeContext, Probe, Verdict, call, register, value_of
-from ..compare import Mismatch, as_array, check_integer, describe
+from grader.checks.base import Check, JudgeContext, Probe, Verdict, call, register, value_of
+from grader.compare import Mismatch, as_array, check_integer, describe
 
 SIZE_HINT = ("Along one axis a convolution gives floor((i + 2p - d (k - 1) - 1) / s) + 1: padding on both sides, "
              "a dilated kernel spans d (k - 1) + 1 inputs.")

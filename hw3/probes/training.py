@@ -2,7 +2,7 @@
 the training loop (recorded for replay), the plot, the full fit and the parameter count.
 
 Child side: imports only the standard library, numpy, torch and `grader.probes`.
-The judges are in `grader/checks/p1.py` and `p2.py`.
+The judges are in `hw3/checks/p1.py` and `p2.py`.
 
 How `train` is recorded (``p1_train``): the student's `train` gets a `ReplayMLP`, a
 module of this file with the contract's architecture and layer names (so a broken
@@ -15,7 +15,7 @@ from an evaluation the student forgot to put under ``torch.no_grad()``.
 Nothing here depends on how the student draws the permutation.
 
 Student code shares this process: it can read the stack and this module's globals and
-patch them. So the probes send back evidence the parent judges by itself (grader/checks/p1.py):
+patch them. So the probes send back evidence the parent judges by itself (hw3/checks/p1.py):
 the record of `train` (replayed there), the trained parameters of the fit runs (evaluated
 there as the contract's MLP; the student's forward is never asked), the plot's bytes (decoded
 there); never a verdict, a prediction or a loss the parent would have to believe.
@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .registry import probe
+from grader.probes.registry import probe
 
 PARAM_NAMES = ("l1.weight", "l1.bias", "l2.weight", "l2.bias", "l3.weight", "l3.bias")
 LAYER_SHAPES = {"l1": (1, 64), "l2": (64, 64), "l3": (64, 1)}   # (in_features, out_features)
@@ -272,7 +272,7 @@ def _plain_losses(losses: Any) -> Any:
 
 # ---- P1.plot_fit ----------------------------------------------------------------------------
 
-PNG_MAX_BYTES = 2 * 2**20      # a plot of normal size is 20-300 kB; the parent refuses more (grader/checks/p1.py)
+PNG_MAX_BYTES = 2 * 2**20      # a plot of normal size is 20-300 kB; the parent refuses more (hw3/checks/p1.py)
 
 
 @probe("p1_plot_fit")
@@ -378,7 +378,7 @@ def fit_probe(student, seeds: list, noise_std: float, grid, good_enough: float) 
     Each run: torch.manual_seed(seed); X, Y = make_data() (or make_data(noise_std=...)); model = MLP();
     initialize(model); train(model, X, Y); then the trained parameters of l1, l2, l3 (`contract_layers`).
     The student's forward is never asked for the result: the parent evaluates the contract's MLP
-    with these parameters on its own points (grader/checks/p1.py). The runs stop at the first
+    with these parameters on its own points (hw3/checks/p1.py). The runs stop at the first
     whose distance to f_true on `grid`, by the same evaluation, is <= good_enough: that only
     saves time, what decides is the judge's. An MLP without the contract's layers stops at once
     (``layers`` says what it has).

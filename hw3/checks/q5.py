@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Check, JudgeContext, Probe, Verdict, as_torch, call, reference, register, summarize, to_numpy, torch_fn
-from ..compare import Mismatch, as_array, assert_close, describe, float32_precision
-from ..messages import FLOAT64_REQUIRED
+from grader.checks.base import Check, JudgeContext, Probe, Verdict, as_torch, call, reference, register, summarize, to_numpy, torch_fn
+from grader.compare import Mismatch, as_array, assert_close, describe, float32_precision
+from grader.messages import FLOAT64_REQUIRED
 
 RELU_HINT = ("Sort the samples by w . x and put unit j's kink between consecutive projections (a gap of its own "
              "for each unit, e.g. halfway): M is then triangular and well conditioned; solve M [W2, b2]^T = F.")

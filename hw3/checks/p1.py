@@ -1,6 +1,6 @@
 """Problem 1: the 3-layer MLP that fits f_true (`threelayerSGD.py`).
 
-Probes are in `grader/probes/training.py`. Training is judged by replay: the student's
+Probes are in `hw3/probes/training.py`. Training is judged by replay: the student's
 `train` runs on a recorded copy of the contract's MLP (the batches it feeds, the
 parameters at every forward pass), and the judges here check the epochs (a fresh
 permutation each, batches of `batch_size`, the returned losses) and replay each SGD
@@ -42,8 +42,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .base import Check, JudgeContext, Probe, Verdict, reference, register, same_as_reference
-from ..compare import Mismatch, Tolerance, as_array, assert_close, check_integer, describe
+from grader.checks.base import Check, JudgeContext, Probe, Verdict, reference, register, same_as_reference
+from grader.compare import Mismatch, Tolerance, as_array, assert_close, check_integer, describe
 
 MODULE = "threelayerSGD"
 PARAM_NAMES = ("l1.weight", "l1.bias", "l2.weight", "l2.bias", "l3.weight", "l3.bias")
@@ -530,7 +530,7 @@ def train_probe(rng: np.random.Generator, setup: TrainSetup) -> Probe:
 
 @dataclass
 class TrainRecord:
-    """What the probe recorded, ready for the judges (see grader/probes/training.py)."""
+    """What the probe recorded, ready for the judges (see hw3/probes/training.py)."""
 
     setup: TrainSetup
     X: np.ndarray
@@ -941,7 +941,7 @@ register(Check(
 # ---- P1.plot_fit ----------------------------------------------------------------------------
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-PNG_MAX_BYTES = 2 * 2**20          # the child sends the file when it is at most this (grader/probes/training.py)
+PNG_MAX_BYTES = 2 * 2**20          # the child sends the file when it is at most this (hw3/probes/training.py)
 PNG_MAX_SIDE = 20_000              # pixels: a plot is a few thousand at most
 PNG_MAX_RAW = 256 * 2**20          # bytes of decompressed scanlines inflated to check the image data
 

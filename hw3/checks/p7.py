@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Check, JudgeContext, Verdict, register
+from grader.checks.base import Check, JudgeContext, Verdict, register
 from .p5 import elementwise_check, matches, shaped_inputs
 from .p6 import dead_mask, dead_probes, grad_probes, judge_grads, judge_sgd, sgd_probes, trained
 

@@ -15,9 +15,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .base import Check, JudgeContext, Probe, Verdict, as_torch, call, reference, register, summarize, to_numpy
+from grader.checks.base import Check, JudgeContext, Probe, Verdict, as_torch, call, reference, register, summarize, to_numpy
 from .p5 import _readable, matches
-from ..compare import Mismatch, Tolerance, as_array, assert_close, describe
+from grader.compare import Mismatch, Tolerance, as_array, assert_close, describe
 
 DEAD_UNITS = "gradients.dead_units"
 GRAD = "gradients.two_layer_grad"
