@@ -129,9 +129,11 @@ class Assignment:
         for entry in self.rubric.checks:
             check = checks.get(entry.id)
             for probe in (check.probes(np.random.default_rng(0)) if check else ()):
-                found.setdefault(probe.module, {})[entry.problem] = None
+                if probe.module:
+                    found.setdefault(probe.module, {})[entry.problem] = None
         order = self.rubric.problem_keys
-        return {m: tuple(sorted(keys, key=order.index)) for m, keys in found.items()}
+        return {m: tuple(sorted(keys, key=lambda k: order.index(k) if k in order else len(order)))
+                for m, keys in found.items()}
 
     def describe_problems(self, keys) -> str:
         """("P1", "P7", "Q4") -> "Problems 1, 7 and Question 4", from the rubric's problem names."""

@@ -123,8 +123,31 @@ def load(path: str | Path | None = None, assignment: Any = None) -> Rubric:
     except yaml.YAMLError as exc:
         raise RubricError(f"{path.name}: not valid YAML: {exc}") from None
     rubric = parse(data, source=path.name)
+    tests = _unittest_entries(assignment, rubric)
+    keys = tuple((k, k) for k in dict.fromkeys(e.problem for e in tests) if k not in rubric.problem_keys)
+    rubric = dataclasses.replace(rubric, checks=rubric.checks + tests, problems=rubric.problems + keys)
     return dataclasses.replace(rubric, source=str(path), digest=hashlib.sha256(text.encode("utf-8")).hexdigest(),
                                assignment=assignment)
+
+
+def _unittest_entries(assignment: Any, rubric: Rubric) -> tuple[CheckEntry, ...]:
+    """The assignment's gradescope-utils tests as entries (grader/unittests.py), after its own checks."""
+    if not getattr(assignment, "unittests", ()):
+        return ()
+    import statistics
+
+    from . import unittests
+
+    tests = []
+    for path in assignment.unittests:
+        try:
+            tests += unittests.discover(path)
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise RubricError(f"{path}: cannot read this unittest file ({exc})") from None
+    timeout = statistics.mode(e.timeout for e in rubric.checks)
+    found = unittests.entries(tests, rubric.problem_keys, timeout, rubric.checks[0].seed)
+    _unique_ids(rubric.checks + found, "the rubric and its unittest files")
+    return found
 
 
 def parse(data: Any, source: str = "rubric.yaml") -> Rubric:

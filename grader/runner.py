@@ -230,7 +230,7 @@ def _probe_all(pending: list[_Pending], located: Located, config: SandboxConfig,
 
 def _probe_one(item: _Pending, session: _Session, deadline: float) -> None:
     for probe in item.probes:
-        problem = session.module_problem(probe.module)
+        problem = session.module_problem(probe.module) if probe.module else None   # "": no module of its own
         if problem is not None:
             item.outcome = _decided(item.entry, *problem)
             return

@@ -319,7 +319,8 @@ def _summarize(root: Path, modules: dict[str, Path], notebook: Path | None,
     if modules:
         folders = sorted({_rel(root, p.parent) if p.parent != root else "." for p in modules.values()})
         where = "" if folders == ["."] else f" (in {_names(['the top folder' if f == '.' else f for f in folders])})"
-        found = f"all {_all_modules()[4:]}" if not missing else f"{len(modules)} of {_all_modules()}"
+        every = "both modules" if len(_modules()) == 2 else f"all {_all_modules()[4:]}"
+        found = every if not missing else f"{len(modules)} of {_all_modules()}"
         head.append(f"Found {found}{where}.")
     if notebook is not None:
         if missing:

@@ -212,12 +212,27 @@ def same_as_reference(
 
     def judge(ctx: JudgeContext) -> Verdict:
         ref = reference(target)
-        for obs in ctx.observations:
-            expected = to_numpy(ref(*as_torch(obs.probe.params["args"]), **as_torch(obs.probe.params["kwargs"])))
-            try:
-                assert_close(obs.value, expected, ctx.tol, what=obs.probe.label)
-            except Mismatch as exc:
-                return Verdict.failed(str(exc))
-        return Verdict.passed()
+        return judge_each(ctx, lambda obs: to_numpy(ref(*as_torch(obs.probe.params["args"]),
+                                                        **as_torch(obs.probe.params["kwargs"]))))
 
     return register(Check(check_id, probes, judge, hint))
+
+
+def judge_each(
+    ctx: JudgeContext,
+    expected: Callable[[Observation], Any],
+    *,
+    msg: Callable[[str, Observation, Any], str] | None = None,
+    compare: Callable[..., None] = assert_close,
+) -> Verdict:
+    """The judge loop of most checks: every observation against `expected(obs)`, the first
+    mismatch fails the check. `msg(message, obs, expected)` may rewrite the mismatch's message
+    (add a diagnosis; as torch.testing.assert_close's `msg`); `compare` raises `Mismatch`."""
+    for obs in ctx.observations:
+        want = expected(obs)
+        try:
+            compare(obs.value, want, ctx.tol, what=obs.probe.label)
+        except Mismatch as exc:
+            text = str(exc)
+            return Verdict.failed(msg(text, obs, want) if msg else text)
+    return Verdict.passed()

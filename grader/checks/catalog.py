@@ -15,4 +15,16 @@ def load_checks(assignment=None) -> dict[str, Check]:
     for name in assignment.check_modules():
         importlib.import_module(name)
     package = assignment.checks + "."
-    return {cid: check for cid, check in CHECKS.items() if check.declared_in.startswith(package)}
+    found = {cid: check for cid, check in CHECKS.items() if check.declared_in.startswith(package)}
+    return {**found, **_unittest_checks(assignment)}
+
+
+def _unittest_checks(assignment) -> dict[str, Check]:
+    """The assignment's gradescope-utils tests, one check each (grader/unittests.py)."""
+    if not assignment.unittests:
+        return {}
+    from .. import unittests
+
+    tests = [t for path in assignment.unittests for t in unittests.discover(path)]
+    unittests.register_checks(tests, assignment.modules)
+    return {t.id: CHECKS[t.id] for t in tests}

@@ -23,7 +23,7 @@ import numpy as np
 from . import callables, wire
 from .student import ImportFailed, Missing, Student, describe_exception
 
-PROBE_MODULES = ("grader.probes.registry", "grader.probes.calls_extra")
+PROBE_MODULES = ("grader.probes.registry", "grader.probes.calls_extra", "grader.probes.unittests")
 
 
 def main(argv: list[str]) -> int:

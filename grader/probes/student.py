@@ -94,6 +94,13 @@ class Student:
         where = f"{module_name}.py" if module_name in self._paths else "the submission"
         raise Missing(f"`{attr}` is not defined in {where}")
 
+    def has_module(self, name: str) -> bool:
+        return name in self._paths
+
+    def notebook_module(self) -> ModuleType | None:
+        """The converted notebook, imported (None without one; its import failure raises as `load`'s)."""
+        return self.load(NOTEBOOK_MODULE) if self._notebook is not None else None
+
     def source_paths(self) -> list[Path]:
         paths = list(self._paths.values())
         return paths + ([self._notebook] if self._notebook else [])

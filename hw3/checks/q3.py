@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checks.base import Check, JudgeContext, Probe, Verdict, call, reference, register, summarize, to_numpy
+from grader.checks.base import (Check, JudgeContext, Probe, Verdict, call, judge_each, reference, register, summarize,
+                                to_numpy)
 from .q2 import calls_as_reference, close, has_nan
 from grader.compare import Mismatch, Tolerance, as_array, assert_close, describe
 
@@ -51,15 +52,15 @@ def _limit_probes(rng: np.random.Generator) -> list[Probe]:
 
 
 def _judge_limits(ctx: JudgeContext) -> Verdict:
-    for obs in ctx.observations:
+    def expected(obs):
         x, c = obs.probe.params["args"]
-        expected = _limit(np.asarray(x), c)
-        actual = obs.value
-        try:
-            assert_close(actual, expected, ctx.tol, what=obs.probe.label)
-        except Mismatch as exc:
-            return Verdict.failed(f"{exc}\n{_why_limit(actual, expected, x, c)}".rstrip())
-    return Verdict.passed()
+        return _limit(np.asarray(x), c)
+
+    def why(message, obs, want):
+        x, c = obs.probe.params["args"]
+        return f"{message}\n{_why_limit(obs.value, want, x, c)}".rstrip()
+
+    return judge_each(ctx, expected, msg=why)
 
 
 def _why_limit(actual, expected: np.ndarray, x: np.ndarray, c: float) -> str:

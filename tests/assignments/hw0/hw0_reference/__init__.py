@@ -1,0 +1,1 @@
+"""Homework 0, done right."""

@@ -1,0 +1,3 @@
+"""Homework 0: the stubs students start from."""
+
+__all__ = ["vectors", "stats"]
