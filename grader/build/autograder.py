@@ -6,14 +6,18 @@ The zip's root holds Gradescope's two entry points and what they need:
                              runtime dependencies only (never hw3grade itself), then setup_sandbox.sh
     setup_sandbox.sh         the user and permission steps (tests run it on its own): the
                              unprivileged user, the child's runtime, `chmod o=` on source/results;
-                             then setup.sh grades examples/correct as the sandbox user (the smoke
+                             then setup.sh grades smoke-submission/ as the sandbox user (the smoke
                              test, gradescope_entry --smoke) and fails the build unless it gets full marks
     run_autograder           a thin wrapper around grader/build/gradescope_entry.py that writes
                              a valid fallback results.json if Python dies without one
     requirements-gradescope.txt   the runtime dependencies except torch (installed first, from
                              the CPU index)
-    hw3grade_build.json      what was built: version, git commit, rubric digest
-    pyproject.toml README.md constraints/ci.txt grader/ reference/ student_template/ examples/correct/
+    hw3grade_build.json      what was built: version, git commit, rubric digest, the assignment's manifest
+    pyproject.toml README.md constraints/ci.txt grader/      the engine
+    the assignment           its manifest, rubric, reference, template and check packages, probe and
+                             unittest files, at the same places relative to each other as in the
+                             project (so the manifest's paths resolve inside the source copy)
+    smoke-submission/        the reference's modules as a student would upload them (the smoke test's)
 
 Gradescope extracts the zip into /autograder/source and copies run_autograder to
 /autograder/run_autograder (docs: SPEC.md section 1-2). The scripts are kept here as
@@ -33,12 +37,17 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-#: What goes into /autograder/source, relative to the project root (folders are walked).
-SOURCE_ITEMS = ("pyproject.toml", "README.md", "constraints/ci.txt", "grader", "reference", "student_template",
-                "examples/correct")  # the smoke test's submission (setup.sh)
-REQUIRED_ITEMS = ("grader", "reference", "examples/correct")
+#: The engine's part of /autograder/source, relative to the project root (folders are walked); the
+#: assignment's files join it (`assignment_files`).
+SOURCE_ITEMS = ("pyproject.toml", "README.md", "constraints/ci.txt", "grader")
+REQUIRED_ITEMS = ("grader",)
+#: The smoke test's submission in the source: the reference as a student upload (setup.sh grades it).
+SMOKE_SUBMISSION = "smoke-submission"
+#: Where setup_sandbox.sh copies the assignment's probe files in the child's runtime (a folder name
+#: no import can reach: the child loads them by path).
+RUNTIME_PROBES = "assignment-probes"
 _SKIP_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis", "tests", ".git",
-              ".venv", "venv", "node_modules", ".ipynb_checkpoints"}  # inside SOURCE_ITEMS (grader/build stays)
+              ".venv", "venv", "node_modules", ".ipynb_checkpoints"}  # inside the folders walked (grader/build stays)
 _SKIP_SUFFIXES = (".pyc", ".pyo", ".so", ".zip", ".egg-info")
 _SKIP_FILES = {".DS_Store", "Thumbs.db"}
 
@@ -48,7 +57,8 @@ PREFIX = "/opt/hw3grade"
 SANDBOX_USER = "student"
 #: Runtime dependencies that grading does not need (the test runner).
 NOT_AT_RUNTIME = {"pytest"}
-#: What the child's runtime (grader/__init__.py, grader/probes/*.py) may import besides the stdlib.
+#: What the child's runtime (grader/__init__.py, grader/probes/*.py, the assignment's probe files) may
+#: import besides the stdlib.
 CHILD_THIRD_PARTY = {"numpy", "torch", "matplotlib"}
 
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed: the same tree always gives the same zip
@@ -86,6 +96,7 @@ export HW3GRADE_ROOT="${HW3GRADE_ROOT:-/autograder}"
 export HW3GRADE_PROBE_RUNTIME="${HW3GRADE_PROBE_RUNTIME:-$PREFIX/probe-runtime}"
 export HW3GRADE_SANDBOX_USER="${HW3GRADE_SANDBOX_USER-@@SANDBOX_USER@@}"
 SOURCE="$HW3GRADE_ROOT/source"
+export HW3GRADE_ASSIGNMENT="$SOURCE/@@MANIFEST@@"
 VENV="$PREFIX/venv"
 
 echo "hw3grade setup: venv $VENV, $TORCH_REQUIREMENT from $TORCH_INDEX_URL"
@@ -108,7 +119,8 @@ chmod -R a+rX "$PREFIX"
 bash "$SOURCE/setup_sandbox.sh"
 
 # Prove the install before the first student submits: grade the bundled correct submission
-# (examples/correct, a few fast problems) through the whole flow, the child as the sandbox user.
+# (the reference as a student upload, on the assignment's smoke_checks) through the whole flow,
+# the child as the sandbox user.
 # Anything short of full marks fails the build here, with a plain message.
 if ! (cd "$SOURCE" && PYTHONPATH="$SOURCE" "$VENV/bin/python" -s -m grader.build.gradescope_entry --smoke); then
     echo "hw3grade setup: FAILED: the smoke test above did not give the correct submission full marks" >&2
@@ -148,13 +160,17 @@ if [ -n "$SANDBOX_USER" ]; then
     fi
 fi
 
-# 2. The child's runtime: grader/__init__.py and grader/probes/*.py only (stdlib, numpy,
-#    torch). Nothing of the reference, the checks or the rubric.
+# 2. The child's runtime: grader/__init__.py, grader/probes/*.py and the assignment's probe files
+#    only (stdlib, numpy, torch). Nothing of the reference, the checks or the rubric.
 mkdir -p "$(dirname "$RUNTIME")"
 rm -rf "$RUNTIME.new"
 mkdir -p "$RUNTIME.new/grader/probes"
 cp "$SOURCE/grader/__init__.py" "$RUNTIME.new/grader/__init__.py"
 cp "$SOURCE"/grader/probes/*.py "$RUNTIME.new/grader/probes/"
+for probe in @@PROBE_FILES@@; do
+    mkdir -p "$(dirname "$RUNTIME.new/@@RUNTIME_PROBES@@/$probe")"
+    cp "$SOURCE/$probe" "$RUNTIME.new/@@RUNTIME_PROBES@@/$probe"
+done
 chmod -R u=rwX,go=rX "$RUNTIME.new"
 rm -rf "$RUNTIME"
 mv "$RUNTIME.new" "$RUNTIME"
@@ -176,6 +192,7 @@ export HW3GRADE_BUDGET_SECONDS="${HW3GRADE_BUDGET_SECONDS:-@@BUDGET_SECONDS@@}"
 PYTHON="${HW3GRADE_PYTHON:-@@PREFIX@@/venv/bin/python}"
 SOURCE="$HW3GRADE_ROOT/source"
 RESULTS="$HW3GRADE_ROOT/results"
+export HW3GRADE_ASSIGNMENT="$SOURCE/@@MANIFEST@@"
 export PATH="$PATH:/usr/sbin:/sbin"
 
 mkdir -p "$RESULTS" 2>/dev/null
@@ -238,26 +255,40 @@ def project_root() -> Path:
 
 def build_autograder(output: str | os.PathLike = "autograder.zip", *, root: Path | None = None,
                      budget_seconds: float | None = None, torch_requirement: str | None = None,
-                     torch_index_url: str = TORCH_INDEX_URL) -> BuildReport:
-    """Write the Gradescope autograder zip to `output`; returns what went in."""
+                     torch_index_url: str = TORCH_INDEX_URL, assignment=None) -> BuildReport:
+    """Write the Gradescope autograder zip of `assignment` (default: the active one) to `output`;
+    returns what went in. `root` is the engine's project folder (default: the one holding `grader`)."""
+    from grader.assignment import AssignmentError, active
+
     root = Path(root or project_root()).resolve()
     for item in REQUIRED_ITEMS:
         if not (root / item).is_dir():
             raise BuildError(f"{root / item} is missing: build from a source checkout of hw3grade")
+    try:
+        assignment = assignment or active()
+        placed, manifest = assignment_files(assignment)
+    except AssignmentError as exc:
+        raise BuildError(str(exc)) from None
     warnings: list[str] = []
-    check_child_runtime(root / "grader")
-    rubric_text, budget, undeclared = _rubric_facts(root)
+    probes = [(rel, path, name) for name, path in assignment.probe_files().items()
+              for rel in [_relative_in(placed, Path(path))]]
+    check_child_runtime(root / "grader", [(path, name) for _, path, name in probes])
+    rubric_text, budget, undeclared = _rubric_facts(assignment)
     if undeclared:
-        warnings.append(f"{len(undeclared)} rubric check(s) have no declaration in grader/checks/ and would be "
-                        f"reported as autograder errors: {', '.join(undeclared[:8])}"
+        warnings.append(f"{len(undeclared)} rubric check(s) have no declaration in {assignment.checks} and would "
+                        f"be reported as autograder errors: {', '.join(undeclared[:8])}"
                         + (" ..." if len(undeclared) > 8 else ""))
+    if not assignment.smoke_checks:
+        warnings.append(f"{assignment.manifest.name} lists no smoke_checks: setup.sh cannot prove the install "
+                        "by grading the reference")
     budget = float(budget_seconds if budget_seconds is not None else budget)
     if budget < 60:
         raise BuildError(f"a budget of {budget:g} s is too short to grade anything (torch alone takes seconds)")
     torch_req, others = runtime_requirements(root)
     torch_req = torch_requirement or torch_req
     values = {"TORCH_REQUIREMENT": torch_req, "TORCH_INDEX_URL": torch_index_url, "PREFIX": PREFIX,
-              "SANDBOX_USER": SANDBOX_USER, "BUDGET_SECONDS": str(int(budget))}
+              "SANDBOX_USER": SANDBOX_USER, "BUDGET_SECONDS": str(int(budget)), "MANIFEST": manifest,
+              "PROBE_FILES": " ".join(rel for rel, _, _ in probes), "RUNTIME_PROBES": RUNTIME_PROBES}
 
     entries: dict[str, tuple[bytes, int]] = {}
     for name, template in SCRIPTS.items():
@@ -265,11 +296,14 @@ def build_autograder(output: str | os.PathLike = "autograder.zip", *, root: Path
     entries["requirements-gradescope.txt"] = (
         ("# runtime dependencies of hw3grade (torch comes first, from TORCH_INDEX_URL in setup.sh)\n"
          + "".join(f"{r}\n" for r in others)).encode("utf-8"), 0o644)
-    for rel, path in _source_files(root):
+    for rel, text in reference_as_upload(assignment).items():
+        entries[f"{SMOKE_SUBMISSION}/{rel}"] = (text.encode("utf-8"), 0o644)
+    for rel, path in [*_source_files(root), *placed]:
         if rel in entries:
-            raise BuildError(f"{rel} in the source clashes with a generated file")
+            raise BuildError(f"{rel} in the source clashes with a file the build writes or another one of the same path")
         entries[rel] = (path.read_bytes(), 0o644)
-    info = {"name": "hw3grade", "version": _version(root), "git_commit": _git_commit(root),
+    info = {"name": "hw3grade", "version": _version(root), "git_commit": _git_commit(root, [p for _, p in placed]),
+            "assignment": manifest, "assignment_name": assignment.name,
             "rubric_sha256": hashlib.sha256(rubric_text.encode("utf-8")).hexdigest(),
             "budget_seconds": int(budget), "torch_requirement": torch_req, "torch_index_url": torch_index_url}
     entries["hw3grade_build.json"] = ((json.dumps(info, indent=1, sort_keys=True) + "\n").encode("utf-8"), 0o644)
@@ -287,6 +321,83 @@ def build_autograder(output: str | os.PathLike = "autograder.zip", *, root: Path
             zf.writestr(_info(name, mode), data)
     os.replace(tmp, output)
     return BuildReport(output, len(entries), output.stat().st_size, torch_req, tuple(others), tuple(warnings))
+
+
+# ---------------------------------------------------------------- the assignment's part of the source
+
+#: Paths the scripts name must be plain (they are written into bash, between double quotes).
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+/-]*")
+
+
+def assignment_files(assignment) -> tuple[list[tuple[str, Path]], str]:
+    """([(path in the source, file)], the manifest's path in the source) of `assignment`.
+
+    Its manifest, rubric, reference, template and check packages (the packages above a dotted
+    one too), probe and unittest files, placed relative to the folder they all share (the import
+    root, for an assignment whose files live under it), so that the manifest's relative paths
+    resolve inside the autograder's source as they do in the project.
+    """
+    from grader.assignment import package_dir
+
+    root = assignment.import_root
+    folders: list[Path] = []
+    files: list[Path] = [assignment.manifest, assignment.rubric_path, *assignment.probes, *assignment.unittests]
+    for package in dict.fromkeys((assignment.reference, assignment.template, assignment.checks)):
+        folders.append(package_dir(package, root))
+        parts = package.split(".")
+        for depth in range(1, len(parts)):
+            init = root.joinpath(*parts[:depth], "__init__.py")
+            if init.is_file():
+                files.append(init)
+    for path in [*assignment.probes, *assignment.unittests]:   # the packages they sit in, if any
+        for folder in path.parents:
+            if folder == root or not folder.is_relative_to(root):
+                break
+            if (folder / "__init__.py").is_file():
+                files.append(folder / "__init__.py")
+    for path in files:
+        if not path.is_file():
+            raise BuildError(f"{path}, named by {assignment.manifest}, is missing")
+    base = Path(os.path.commonpath([root, *(p.parent for p in files), *folders]))
+    placed: dict[str, Path] = {}
+    for path in files:
+        placed.setdefault(path.relative_to(base).as_posix(), path)
+    for folder in folders:
+        for rel, path in _walk(folder, base):
+            placed.setdefault(rel, path)
+    for rel in placed:
+        if not _PLAIN_PATH.fullmatch(rel) or "/../" in f"/{rel}/":
+            raise BuildError(f"{placed[rel]}: the autograder's scripts name files by plain paths only "
+                             f"(letters, digits, _ . + - /); rename {rel!r}")
+    return sorted(placed.items()), assignment.manifest.relative_to(base).as_posix()
+
+
+def _relative_in(placed: list[tuple[str, Path]], path: Path) -> str:
+    for rel, where in placed:
+        if where == path:
+            return rel
+    raise BuildError(f"{path} is not part of the autograder's source")
+
+
+def reference_as_upload(assignment) -> dict[str, str]:
+    """{file name: text}: the reference's modules as a student would upload them (one folder, no
+    package: `from <reference>.x import` and `from .x import` become `from x import`)."""
+    from grader.assignment import package_dir
+
+    folder = package_dir(assignment.reference, assignment.import_root)
+    package = re.escape(assignment.reference)
+    found = {}
+    for path in sorted(folder.glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        text = re.sub(rf"\bfrom (?:{package})?\.(\w+) import", r"from \1 import", text)
+        text = re.sub(rf"\bimport {package}\.(\w+)", r"import \1", text)
+        found[path.name] = text
+    missing = [m for m in assignment.modules if f"{m}.py" not in found]
+    if missing:
+        raise BuildError(f"the reference {assignment.reference} lacks the template's module(s) {', '.join(missing)}")
+    return found
 
 
 def _fill(template: str, values: dict[str, str]) -> str:
@@ -317,32 +428,45 @@ def _info(name: str, mode: int, directory: bool = False) -> zipfile.ZipInfo:
 
 
 def _source_files(root: Path) -> list[tuple[str, Path]]:
+    """The engine's files (SOURCE_ITEMS), relative to the project root."""
     files: list[tuple[str, Path]] = []
     for item in SOURCE_ITEMS:
         path = root / item
         if path.is_file():
             files.append((item, path))
         elif path.is_dir():
-            for folder, dirs, names in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.endswith(".egg-info")
-                                 and not os.path.islink(os.path.join(folder, d)))
-                for name in sorted(names):
-                    full = Path(folder, name)
-                    if name in _SKIP_FILES or name.endswith(_SKIP_SUFFIXES) or full.is_symlink():
-                        continue
-                    files.append((full.relative_to(root).as_posix(), full))
+            files += _walk(path, root)
     return files
 
 
-def _rubric_facts(root: Path) -> tuple[str, float, list[str]]:
-    """The packaged rubric's text and budget, and the ids no declaration defines."""
-    from grader import rubric as rubric_module
+def _walk(folder: Path, base: Path) -> list[tuple[str, Path]]:
+    """Every file under `folder` but caches, tests, VCS and symlinks: (path relative to base, file)."""
+    files: list[tuple[str, Path]] = []
+    for parent, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.endswith(".egg-info")
+                         and not os.path.islink(os.path.join(parent, d)))
+        for name in sorted(names):
+            full = Path(parent, name)
+            if name in _SKIP_FILES or name.endswith(_SKIP_SUFFIXES) or full.is_symlink():
+                continue
+            files.append((full.relative_to(base).as_posix(), full))
+    return files
+
+
+def _rubric_facts(assignment) -> tuple[str, float, list[str]]:
+    """The assignment's rubric text and budget, and the ids no declaration defines; its
+    smoke_checks must each name a check or a problem of the rubric."""
     from grader.checks.catalog import load_checks
 
-    path = root / "grader" / "rubric.yaml"
-    rubric = rubric_module.load(path)
-    declared = set(load_checks())
-    return path.read_text("utf-8"), rubric.limits.budget_seconds, [e.id for e in rubric.checks if e.id not in declared]
+    rubric = assignment.load_rubric()
+    declared = set(load_checks(assignment))
+    known = {e.id for e in rubric.checks} | set(rubric.problem_keys)
+    unknown = [s for s in assignment.smoke_checks if s not in known]
+    if unknown:
+        raise BuildError(f"{assignment.manifest}: smoke_checks names no check or problem of the rubric: "
+                         f"{', '.join(unknown)}")
+    return (assignment.rubric_path.read_text("utf-8"), rubric.limits.budget_seconds,
+            [e.id for e in rubric.checks if e.id not in declared])
 
 
 def runtime_requirements(root: Path) -> tuple[str, list[str]]:
@@ -397,13 +521,13 @@ def _version(root: Path) -> str:
         return "unknown"
 
 
-def _git_commit(root: Path) -> str:
+def _git_commit(root: Path, extra: list[Path] = ()) -> str:
     try:
         head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
                               timeout=10)
         if head.returncode != 0:
             return ""
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", *SOURCE_ITEMS],
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", *SOURCE_ITEMS, *map(str, extra)],
                                capture_output=True, text=True, timeout=10)
         return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
@@ -412,34 +536,38 @@ def _git_commit(root: Path) -> str:
 
 # ---------------------------------------------------------------- the child's runtime
 
-def check_child_runtime(package: Path) -> None:
-    """grader/__init__.py and grader/probes/*.py must import only the stdlib, numpy, torch and
-    grader.probes: that is all the child finds on Gradescope (setup_sandbox.sh copies just them)."""
+def check_child_runtime(package: Path, probe_files: list[tuple[Path, str]] = ()) -> None:
+    """grader/__init__.py, grader/probes/*.py and the assignment's probe files ((path, the module
+    name the child loads it as)) must import only the stdlib, numpy, torch and grader.probes: that
+    is all the child finds on Gradescope (setup_sandbox.sh copies just them)."""
     problems = []
-    files = [package / "__init__.py", *sorted((package / "probes").glob("*.py"))]
-    for path in files:
-        for line, name in _imports(path, in_probes=path.parent.name == "probes"):
+    files = [(package / "__init__.py", ["grader"]),
+             *((p, ["grader", "probes"]) for p in sorted((package / "probes").glob("*.py"))),
+             *((Path(p), name.split(".")[:-1]) for p, name in probe_files)]
+    for path, base in files:
+        shown = path.relative_to(package.parent) if path.is_relative_to(package.parent) else path
+        for line, name in _imports(path, base):
             top = name.split(".")[0]
             if top == "grader":
                 if name not in ("grader", "grader.probes") and not name.startswith("grader.probes."):
-                    problems.append(f"{path.relative_to(package.parent)}:{line} imports {name}")
+                    problems.append(f"{shown}:{line} imports {name}")
             elif top not in _stdlib() and top not in CHILD_THIRD_PARTY:
-                problems.append(f"{path.relative_to(package.parent)}:{line} imports {name}")
+                problems.append(f"{shown}:{line} imports {name}")
     if problems:
         raise BuildError("the child's code may import only the standard library, numpy, torch and "
                          "grader.probes (it runs without the rest of hw3grade):\n  " + "\n  ".join(problems))
 
 
-def _imports(path: Path, in_probes: bool) -> list[tuple[int, str]]:
+def _imports(path: Path, base: list[str]) -> list[tuple[int, str]]:
+    """(line, module) of every import; relative ones resolved against the package `base`."""
     tree = ast.parse(path.read_text("utf-8"), str(path))
     found = []
-    base = ["grader", "probes"] if in_probes else ["grader"]
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found += [(node.lineno, a.name) for a in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                prefix = base[: len(base) - (node.level - 1)]
+                prefix = base[: len(base) - (node.level - 1)] if node.level - 1 <= len(base) else []
                 if not prefix:
                     found.append((node.lineno, "." * node.level + (node.module or "")))
                     continue

@@ -1,6 +1,6 @@
 """Gradescope's grading of one submission: what `run_autograder` runs.
 
-    PYTHONPATH=/autograder/source python -s -m grader.build.gradescope_entry [--problems P3 Q6]
+    PYTHONPATH=/autograder/source python -s -m grader.build.gradescope_entry [--problems KEY ...]
 
 Grades ROOT/submission into ROOT/results/results.json, written once, at the end,
 atomically, always: a grader failure gives score 0 and an explanation, never a missing
@@ -12,10 +12,13 @@ Every path and limit comes from the environment, so the whole flow runs in a tem
 in tests:
 
     HW3GRADE_ROOT            /autograder: holds source/, submission/, results/, submission_metadata.json
-    HW3GRADE_PROBE_RUNTIME   /opt/hw3grade/probe-runtime: the child's code (grader/probes), world-readable
+    HW3GRADE_PROBE_RUNTIME   /opt/hw3grade/probe-runtime: the child's code (grader/probes and the
+                             assignment's probe files), world-readable
+    HW3GRADE_ASSIGNMENT      the assignment's manifest (run_autograder sets it; default: the one
+                             hw3grade_build.json names in the source)
     HW3GRADE_SANDBOX_USER    "student"; empty = run the child as the current user (tests, laptops)
     HW3GRADE_BUDGET_SECONDS  the whole run's wall clock budget (default: the rubric's, 540 s)
-    HW3GRADE_PROBLEMS        only these problems, e.g. "P3 Q6" (default: all)
+    HW3GRADE_PROBLEMS        only these problems: keys of the rubric, space- or comma-separated (default: all)
     HW3GRADE_CHILD_PYTHON    the child's interpreter (default: this one, the venv's)
 
 Exit status 0 means this process wrote results.json; anything else makes run_autograder
@@ -24,9 +27,10 @@ write its own fallback.
     ... -m grader.build.gradescope_entry --smoke
 
 is setup.sh's proof of the install: it grades the bundled correct submission
-(source/examples/correct) through the same flow, the child as the sandbox user, writes
-no results, and exits 0 only if every check it runs gets full marks (else 1, with a plain
-message: the build fails before any student submits).
+(source/smoke-submission: the reference as a student upload) on the assignment's smoke_checks
+through the same flow, the child as the sandbox user, writes no results, and exits 0 only if
+every check it runs gets full marks (else 1, with a plain message: the build fails before any
+student submits).
 """
 from __future__ import annotations
 
@@ -45,6 +49,8 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.build.autograder import RUNTIME_PROBES, SMOKE_SUBMISSION
+
 DEFAULT_ROOT = "/autograder"
 DEFAULT_PROBE_RUNTIME = "/opt/hw3grade/probe-runtime"
 DEFAULT_SANDBOX_USER = "student"
@@ -60,15 +66,11 @@ RESERVE_BYTES = 4 * 2**20
 #: Processes (threads included) the sandbox user may have at once: a fork bomb stops here.
 #: Set on the grader (root is exempt) and inherited through runuser by the child.
 SANDBOX_NPROC = 256
-#: The smoke test (--smoke, run by setup.sh): the bundled correct submission must get full marks on
-#: these checks. Fast ones only, a few seconds in all, no K = 1000 training (P1.fit, P2.noisy_fit,
-#: P1.train.*): every module's import (losses P3, activations P5, gradients P6, softmax Q2,
-#: interpolation Q5, convolution Q6, threelayerSGD P1/P2), torch and numpy as the sandbox user, the
-#: n = 10^7 VJPs in a child of their own under the memory limit (Q2.vjp_large), and matplotlib
-#: writing a PNG in the child's working folder (P1.plot_fit).
-SMOKE_SUBMISSION = "examples/correct"
-SMOKE_PROBLEMS = frozenset({"P3", "P5", "P6", "Q2", "Q5", "Q6"})
-SMOKE_CHECKS = frozenset({"P1.f_true", "P1.mlp", "P1.initialize", "P1.plot_fit", "P2.count_params"})
+#: The smoke test (--smoke, run by setup.sh) grades the bundled correct submission (the reference as a
+#: student upload, written by the build) on the assignment's `smoke_checks` (check ids or problem keys):
+#: it must get full marks. An assignment lists fast checks there that import every module and use
+#: what the child needs on Gradescope (torch, numpy, plots, large inputs under the memory limit).
+BUILD_INFO = "hw3grade_build.json"
 
 
 class SetupError(Exception):
@@ -85,6 +87,7 @@ class Settings:
     budget: float | None              # None = the rubric's limits.budget_seconds
     problems: frozenset[str] | None   # None = every problem
     child_python: str
+    assignment: Path | None = None    # its manifest; None = the default assignment (a source checkout)
 
     @property
     def source(self) -> Path:
@@ -113,30 +116,68 @@ class Settings:
                 raise SetupError(f"HW3GRADE_BUDGET_SECONDS={raw!r} is not a number of seconds") from None
             if not 10 <= budget <= 24 * 3600:
                 raise SetupError(f"HW3GRADE_BUDGET_SECONDS={raw!r} is outside 10 s .. 24 h")
-        return cls(root=root_from_env(env),
+        root = root_from_env(env)
+        manifest = manifest_from_env(root / "source", env)
+        return cls(root=root,
                    probe_runtime=Path(env.get("HW3GRADE_PROBE_RUNTIME") or DEFAULT_PROBE_RUNTIME),
                    sandbox_user=env.get("HW3GRADE_SANDBOX_USER", DEFAULT_SANDBOX_USER).strip(),
                    budget=budget,
-                   problems=parse_problems(problems if problems is not None else env.get("HW3GRADE_PROBLEMS", "")),
-                   child_python=env.get("HW3GRADE_CHILD_PYTHON") or sys.executable)
+                   problems=parse_problems(problems if problems is not None else env.get("HW3GRADE_PROBLEMS", ""),
+                                           load_assignment(manifest).rubric),
+                   child_python=env.get("HW3GRADE_CHILD_PYTHON") or sys.executable,
+                   assignment=manifest)
 
 
 def root_from_env(env: dict[str, str] | os._Environ = os.environ) -> Path:
     return Path(env.get("HW3GRADE_ROOT") or DEFAULT_ROOT)
 
 
-def parse_problems(value: str | list[str] | None) -> frozenset[str] | None:
-    """"P3 Q6", "p3,q6" or ["P3", "Q6"] -> {"P3", "Q6"}; empty -> None (every problem)."""
-    from grader.rubric import PROBLEMS
+def manifest_from_env(source: Path, env: dict[str, str] | os._Environ = os.environ) -> Path | None:
+    """The assignment's manifest: $HW3GRADE_ASSIGNMENT, else the one the build recorded in the
+    source's hw3grade_build.json, else None (the default assignment: a source checkout)."""
+    named = (env.get("HW3GRADE_ASSIGNMENT") or "").strip()
+    if named:
+        return Path(named)
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        recorded = json.loads((source / BUILD_INFO).read_text("utf-8")).get("assignment")
+        if isinstance(recorded, str) and recorded:
+            return source / recorded
+    return None
 
-    if isinstance(value, str):
-        value = value.replace(",", " ").split()
-    keys = {k.strip().upper() for k in value or () if k.strip()}
-    unknown = sorted(keys - set(PROBLEMS))
-    if unknown:
-        raise SetupError(f"unknown problem key(s) {', '.join(unknown)} in HW3GRADE_PROBLEMS; "
-                         f"use {', '.join(PROBLEMS)}")
-    return frozenset(keys) or None
+
+def load_assignment(manifest: Path | None):
+    """The Assignment of `manifest` (None: the default); SetupError if it cannot be read."""
+    from grader.assignment import AssignmentError, default, load
+
+    try:
+        return load(manifest) if manifest else default()
+    except AssignmentError as exc:
+        raise SetupError(f"the assignment cannot be loaded: {exc}") from None
+
+
+def use_assignment(settings: Settings):
+    """Make the settings' assignment the one this process grades, in every thread (the watchdog's too)."""
+    from grader import assignment as assignment_module
+
+    chosen = load_assignment(settings.assignment)
+    if settings.assignment:
+        os.environ[assignment_module.ENVIRONMENT] = str(chosen.manifest)
+        assignment_module.default.cache_clear()
+    assignment_module.select(chosen.manifest)
+    return chosen
+
+
+def parse_problems(value: str | list[str] | None, rubric=None) -> frozenset[str] | None:
+    """Problem keys of the rubric (default: the active assignment's), as "KEY KEY", "key,key" or a
+    list -> a set of keys; empty (or every key) -> None (every problem)."""
+    from grader import rubric as rubric_module
+
+    rubric = rubric or rubric_module.load()
+    try:
+        keys = rubric.parse_problem_keys(value or ())
+    except rubric_module.RubricError as exc:
+        raise SetupError(f"{exc} (in HW3GRADE_PROBLEMS)") from None
+    return frozenset(keys) if keys else None
 
 
 # ---------------------------------------------------------------- submission metadata
@@ -329,20 +370,27 @@ def sandbox(settings: Settings) -> Sandbox:
     return Sandbox(user, uid, pythonpath, settings.child_python)
 
 
-def foreign_modules(source: Path) -> list[tuple[str, str]]:
-    """hw3grade modules loaded from anywhere but `source` (an installed hw3grade shadowing it)."""
+def foreign_modules(source: Path, assignment=None) -> list[tuple[str, str]]:
+    """The engine's and the assignment's modules loaded from anywhere but `source` (an installed
+    hw3grade, or another copy of the assignment, shadowing it)."""
     if not (source / "grader").is_dir():
         return []
+    import importlib
+
     import grader.build
     import grader.report.gradescope
     import grader.runner
-    import reference
 
+    packages = {"grader"}
+    if assignment is not None:
+        for package in (assignment.reference, assignment.checks):
+            importlib.import_module(package)
+        packages |= {p.split(".")[0] for p in (assignment.reference, assignment.template, assignment.checks)}
     found = []
     base = os.path.realpath(source)
     for name, module in list(sys.modules.items()):
         where = getattr(module, "__file__", None)
-        if name.split(".")[0] in ("grader", "reference") and where:
+        if name.split(".")[0] in packages and where:
             if os.path.commonpath([base, os.path.realpath(where)]) != base:
                 found.append((name, where))
     return found
@@ -361,35 +409,60 @@ def limit_processes(count: int) -> None:
 
 # ---------------------------------------------------------------- one grading
 
+def runtime_probe_files(settings: Settings, assignment, box: Sandbox) -> dict[str, str] | None:
+    """{module name: path} of the assignment's probe files as the child finds them: the copies
+    setup_sandbox.sh made in the child's runtime (None: the child reads the source, no runtime)."""
+    if box.pythonpath != (str(settings.probe_runtime),):
+        return None
+    source = Path(os.path.realpath(settings.source))
+    found = {}
+    for name, path in assignment.probe_files().items():
+        try:
+            rel = Path(os.path.realpath(path)).relative_to(source)
+        except ValueError:
+            raise SetupError(f"the probe file {path} is not in the autograder's source {source}") from None
+        copy = settings.probe_runtime / RUNTIME_PROBES / rel
+        if not copy.is_file():
+            raise SetupError(f"the child's runtime lacks the probe file {copy} (setup_sandbox.sh copies it)")
+        found[name] = str(copy)
+    return found
+
+
 def grade_submission(settings: Settings, started: float, *, smoke: bool = False) -> tuple[dict, object | None]:
     """(results dict, GradingResult or None); raises SetupError/anything on a grader failure.
-    With `smoke`, the bundled correct submission on the smoke checks instead (see SMOKE_CHECKS)."""
-    from grader import rubric as rubric_module
+    With `smoke`, the bundled correct submission on the assignment's smoke_checks instead."""
     from grader.report import gradescope
     from grader.runner import grade, sandbox_for
 
     protect(settings)
-    foreign = foreign_modules(settings.source)
+    assignment = use_assignment(settings)
+    foreign = foreign_modules(settings.source, assignment)
     if foreign:
         raise SetupError("the grader must run from the autograder's source, but "
                          + "; ".join(f"{name} comes from {where}" for name, where in foreign[:5]))
     metadata = read_metadata(settings.metadata) if not smoke else Metadata()
     if metadata.note:
         say(f"note: {metadata.note}")
-    rubric = rubric_module.load()
+    rubric = assignment.load_rubric()
     budget = settings.budget or rubric.limits.budget_seconds
     box = sandbox(settings)
     submission = settings.submission
     if smoke:
-        entries = tuple(e for e in rubric.checks if e.problem in SMOKE_PROBLEMS or e.id in SMOKE_CHECKS)
+        wanted = set(assignment.smoke_checks)
+        entries = tuple(e for e in rubric.checks if e.problem in wanted or e.id in wanted)
+        if not entries:
+            raise SetupError(f"the assignment's smoke_checks ({', '.join(sorted(wanted)) or 'none'}) name no "
+                             f"check of its rubric")
         submission = settings.source / SMOKE_SUBMISSION
-        if not (submission / "losses.py").is_file():
+        if not any((submission / f"{m}.py").is_file() for m in assignment.modules):
             raise SetupError(f"the smoke test's submission {submission} is missing from the autograder zip")
     else:
         entries = rubric.select(set(settings.problems) if settings.problems else None)
     if not entries:
         raise SetupError(f"no rubric check belongs to {sorted(settings.problems or ())}")
-    config = sandbox_for(rubric, run_as_user=box.user, python=box.python, pythonpath=box.pythonpath)
+    probe_files = runtime_probe_files(settings, assignment, box)
+    extra = {"probe_files": tuple(probe_files.items())} if probe_files is not None else {}
+    config = sandbox_for(rubric, run_as_user=box.user, python=box.python, pythonpath=box.pythonpath, **extra)
     if box.user:
         limit_processes(SANDBOX_NPROC)
     say(f"grading {submission} ({len(entries)} checks"
@@ -440,6 +513,7 @@ def main(argv: list[str] | None = None) -> int:
     result = None
     try:
         settings = Settings.from_env(os.environ, args.problems)
+        use_assignment(settings)
         with contextlib.suppress(KeyError):
             if settings.sandbox_user:
                 sandbox_uid[0] = pwd.getpwnam(settings.sandbox_user).pw_uid
@@ -471,6 +545,9 @@ def smoke_test(started: float) -> int:
     settings = None
     try:
         settings = Settings.from_env(os.environ, [])
+        if not use_assignment(settings).smoke_checks:
+            say("smoke test skipped: the assignment's manifest lists no smoke_checks")
+            return 0
         data, result = grade_submission(settings, started, smoke=True)
     except SetupError as exc:
         print(f"{header} {exc}", flush=True)
@@ -506,13 +583,12 @@ def smoke_test(started: float) -> int:
 
 
 def _start_watchdog(settings: Settings, started: float, finish) -> None:
-    from grader import rubric as rubric_module
     from grader.report import gradescope
 
     budget = settings.budget
     if budget is None:
         try:
-            budget = rubric_module.load().limits.budget_seconds
+            budget = load_assignment(settings.assignment).load_rubric().limits.budget_seconds
         except Exception:
             budget = 540.0
 
@@ -537,11 +613,11 @@ def say(message: str) -> None:
 
 def _print_build_info() -> None:
     with contextlib.suppress(Exception):
-        build = Path(__file__).resolve().parents[2] / "hw3grade_build.json"
+        build = Path(__file__).resolve().parents[2] / BUILD_INFO
         if build.is_file():
             info = json.loads(build.read_text("utf-8"))
-            say(f"version {info.get('version', '?')}, commit {info.get('git_commit') or '?'}, "
-                f"rubric {str(info.get('rubric_sha256', ''))[:12]}")
+            say(f"{info.get('assignment_name') or 'assignment ?'}: version {info.get('version', '?')}, "
+                f"commit {info.get('git_commit') or '?'}, rubric {str(info.get('rubric_sha256', ''))[:12]}")
 
 
 def _print_log(result, data: dict) -> None:

@@ -186,7 +186,7 @@ class GradescopeRoot:
         # secrets that no submission may ever see
         with open(root / "source" / "reference" / "losses.py", "a") as f:
             f.write(f"\n{SECRET_REFERENCE}\n")
-        with open(root / "source" / "grader" / "rubric.yaml", "a") as f:
+        with open(root / "source" / "hw3" / "rubric.yaml", "a") as f:
             f.write(f"\n{SECRET_RUBRIC}\n")
         return cls(root, folder / "probe-runtime", spy, isolation)
 
@@ -280,16 +280,26 @@ def test_zip_layout(zip_path):
             assert b"@@" not in data, f"{script} has an unfilled placeholder"
         for required in ("pyproject.toml", "README.md", "constraints/ci.txt", "grader/__init__.py",
                          "grader/probes/child.py", "grader/build/gradescope_entry.py", "hw3/rubric.yaml",
+                         "hw3/assignment.yaml", "hw3/__init__.py", "hw3/checks/p3.py", "hw3/probes/training.py",
                          "reference/losses.py", "student_template/losses.py", "requirements-gradescope.txt",
-                         "hw3grade_build.json"):
+                         "smoke-submission/losses.py", "hw3grade_build.json"):
             assert required in names, required
         assert not [n for n in names if n.startswith(("tests/", ".git", ".venv")) or "__pycache__" in n
                     or n.endswith(".pyc") or "/tests/" in n], "caches, tests or VCS files in the zip"
         for name, info in infos.items():
             if not info.is_dir() and name not in ("setup.sh", "run_autograder", "setup_sandbox.sh"):
                 assert (info.external_attr >> 16) & 0o777 == 0o644, name
+        assert not [n for n in names if n.startswith(("examples/", "hw3/submissions"))], "examples in the zip"
         requirements = zf.read("requirements-gradescope.txt").decode()
         setup = zf.read("setup.sh").decode()
+        info = json.loads(zf.read("hw3grade_build.json"))
+        run_autograder = zf.read("run_autograder").decode()
+        smoke_submission = {n.split("/", 1)[1]: zf.read(n) for n in names if n.startswith("smoke-submission/")
+                            and not n.endswith("/")}
+    assert info["assignment"] == "hw3/assignment.yaml" and info["assignment_name"] == "Homework 3"
+    assert 'export HW3GRADE_ASSIGNMENT="$SOURCE/hw3/assignment.yaml"' in run_autograder
+    # the smoke test's submission is the reference as a student uploads it: examples/correct, byte for byte
+    assert smoke_submission == {p.name: p.read_bytes() for p in (REPO / "examples" / "correct").glob("*.py")}
     for package in ("numpy", "pyyaml", "matplotlib", "rich", "psutil", "jsonschema", "gradescope-utils"):
         assert package in requirements
     assert "pytest" not in requirements and "torch" not in requirements.split("#", 1)[-1].split("\n", 1)[-1]
@@ -307,7 +317,9 @@ def test_scripts_parse():
     bash = shutil.which("bash")
     for name, text in autograder.SCRIPTS.items():
         filled = autograder._fill(text, {"TORCH_REQUIREMENT": "torch", "TORCH_INDEX_URL": "x", "PREFIX": "/opt/x",
-                                         "SANDBOX_USER": "student", "BUDGET_SECONDS": "540"})
+                                         "SANDBOX_USER": "student", "BUDGET_SECONDS": "540",
+                                         "MANIFEST": "a/assignment.yaml", "PROBE_FILES": "a/p/x.py a/y.py",
+                                         "RUNTIME_PROBES": "assignment-probes"})
         run = subprocess.run([bash, "-n"], input=filled, capture_output=True, text=True)
         assert run.returncode == 0, f"{name}: {run.stderr}"
         if shutil.which("shellcheck"):
@@ -326,6 +338,18 @@ def test_child_runtime_imports_only_what_the_child_has(tmp_path):
         autograder.check_child_runtime(bad)
     text = str(info.value)
     assert "grader.checks" in text and "reference.losses" in text and "yaml" in text and "ok.py" not in text
+    # the assignment's probe files are held to the same rule (they run in the child too)
+    from grader.assignment import active
+
+    autograder.check_child_runtime(REPO / "grader", [(Path(p), n) for n, p in active().probe_files().items()])
+    probe = tmp_path / "my_probe.py"
+    probe.write_text("import numpy\nfrom grader.probes.registry import probe\nfrom .checks import x\n"
+                     "import hw3.checks.p3\n")
+    with pytest.raises(autograder.BuildError) as info:
+        autograder.check_child_runtime(REPO / "grader", [(probe, "hw3.probes.my_probe")])
+    listed = str(info.value).split("\n", 1)[1]
+    assert "my_probe.py:3 imports hw3.probes.checks" in listed and "my_probe.py:4 imports hw3.checks.p3" in listed
+    assert "numpy" not in listed and "registry" not in listed
 
 
 def test_cli_build(tmp_path, capsys):
@@ -415,8 +439,9 @@ def test_setup_sandbox_hides_the_source(gs):
             assert os.stat(name).st_mode & 0o007 == 0, name
     assert (gs.root / "results").stat().st_mode & 0o007 == 0
     runtime_files = sorted(p.relative_to(gs.runtime).as_posix() for p in gs.runtime.rglob("*.py"))
-    assert runtime_files == ["grader/__init__.py"] + sorted(
-        f"grader/probes/{p.name}" for p in (REPO / "grader" / "probes").glob("*.py"))
+    assert runtime_files == sorted(["assignment-probes/hw3/probes/large.py", "assignment-probes/hw3/probes/training.py",
+                                    "grader/__init__.py", *(f"grader/probes/{p.name}"
+                                                            for p in (REPO / "grader" / "probes").glob("*.py"))])
 
     def as_user(*command: str, **env: str) -> subprocess.CompletedProcess:
         return subprocess.run([_runuser(), "-u", TEST_USER, "--", *command], capture_output=True, text=True,
@@ -672,7 +697,7 @@ def test_setup_sh_runs_the_smoke_test_after_the_sandbox_setup(zip_path):
     with zipfile.ZipFile(zip_path) as zf:
         setup = zf.read("setup.sh").decode()
         names = set(zf.namelist())
-    assert {f"examples/correct/{m}.py" for m in ("losses", "softmax", "threelayerSGD")} <= names
+    assert {f"smoke-submission/{m}.py" for m in ("losses", "softmax", "threelayerSGD")} <= names
     sandbox_step = setup.index('bash "$SOURCE/setup_sandbox.sh"')
     smoke_step = setup.index('-m grader.build.gradescope_entry --smoke')
     assert sandbox_step < smoke_step < setup.index('echo "hw3grade setup: done"')
@@ -684,7 +709,7 @@ def test_smoke_test_passes_on_a_sound_install(gs):
     run = smoke(gs)
     assert run.returncode == 0, run.stdout + run.stderr
     who = gs.isolation.user or "the current user"
-    assert re.search(r"smoke test passed: the bundled correct submission \(examples/correct\) got full marks, "
+    assert re.search(r"smoke test passed: the bundled correct submission \(smoke-submission\) got full marks, "
                      rf"(\d+(\.\d+)?)/\1 on \d+ checks, graded as {who}", run.stdout), run.stdout
     assert not gs.results.exists(), "the smoke test must write no results"
     assert "SMOKE TEST FAILED" not in run.stdout
@@ -700,14 +725,14 @@ def test_smoke_test_fails_the_build_on_a_broken_install(gs):
     run = smoke(gs)
     assert run.returncode == 1, run.stdout + run.stderr
     assert re.search(r"hw3grade setup: SMOKE TEST FAILED, the autograder is not usable: the bundled correct "
-                     r"submission \(examples/correct\) got 0 of \d+ points when graded as .*The install is "
+                     r"submission \(smoke-submission\) got 0 of \d+ points when graded as .*The install is "
                      r"broken, not the submissions", run.stdout, re.S), run.stdout
     assert re.search(r"check\(s\) could not run at all; the first says: the child \(.*\) exited with code 1 "
                      r"before running any student code; its output ends with: .*wire", run.stdout, re.S), run.stdout
 
 
 def test_smoke_test_fails_when_the_bundled_submission_is_missing(gs):
-    shutil.rmtree(gs.root / "source" / "examples")
+    shutil.rmtree(gs.root / "source" / "smoke-submission")
     run = smoke(gs)
     assert run.returncode == 1
     assert re.search(r"SMOKE TEST FAILED, the autograder is not usable: the smoke test's submission .* is "
