@@ -164,6 +164,8 @@ class Child:
         code = self.process.returncode
         if failure.kind == "timeout":
             what = f"did not report ready within {self.config.startup_timeout:g} s"
+        elif failure.kind == "protocol":   # it answered, but not "ready": the kill that followed was the grader's
+            what = f"did not report ready ({failure.message})"
         elif code is not None and code < 0:
             what = f"was killed by signal {-code}"
         elif code is not None:
