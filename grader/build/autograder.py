@@ -76,6 +76,7 @@ class BuildReport:
     torch_requirement: str
     requirements: tuple[str, ...]
     warnings: tuple[str, ...]
+    assignment: str = ""      # the assignment's name
 
 
 # ---------------------------------------------------------------- the scripts
@@ -320,7 +321,8 @@ def build_autograder(output: str | os.PathLike = "autograder.zip", *, root: Path
             data, mode = entries[name]
             zf.writestr(_info(name, mode), data)
     os.replace(tmp, output)
-    return BuildReport(output, len(entries), output.stat().st_size, torch_req, tuple(others), tuple(warnings))
+    return BuildReport(output, len(entries), output.stat().st_size, torch_req, tuple(others), tuple(warnings),
+                       assignment.name)
 
 
 # ---------------------------------------------------------------- the assignment's part of the source

@@ -1,6 +1,8 @@
 """`hw3grade build TARGET`: the files an instructor uploads or hands out.
 
-    hw3grade build autograder [-o autograder.zip]     Gradescope's autograder (grader/build/autograder.py)
+    hw3grade [--assignment PATH] build autograder [-o autograder.zip]
+                                                      Gradescope's autograder of the assignment
+                                                      (default: the default one; grader/build/autograder.py)
     hw3grade build student-kit ...                    once grader/build/student_kit.py exists
 
 Adding a target: a module that defines ``configure(parser)`` (add its options and
@@ -96,8 +98,8 @@ def _cmd_autograder(args: argparse.Namespace) -> int:
         return 2
     for warning in report.warnings:
         print(f"hw3grade build: warning: {warning}", file=sys.stderr)
-    print(f"wrote {report.path} ({report.files} files, {report.size / 1024:.0f} KiB); setup.sh installs "
-          f"{report.torch_requirement} and {', '.join(report.requirements)}")
+    print(f"wrote {report.path}: {report.assignment} ({report.files} files, {report.size / 1024:.0f} KiB); "
+          f"setup.sh installs {report.torch_requirement} and {', '.join(report.requirements)}")
     print("Upload it on Gradescope: Configure Autograder > Zip file upload (see docs/GRADESCOPE.md).")
     return 0
 
