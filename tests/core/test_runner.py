@@ -17,7 +17,12 @@ from grader.checks import base
 from grader.outcome import Status
 from grader.rubric import CheckEntry, Limits, Rubric
 from grader.sandbox import SandboxConfig
+from grader.assignment import active
 from tests.core.scripted_child import read_log, wrapper
+
+
+#: As if declared in the active assignment's check package (load_checks keeps only its own).
+DECLARED_IN = active().checks + ".test_runner"
 
 
 @pytest.fixture
@@ -34,7 +39,8 @@ def declare(monkeypatch):
         def judge(ctx):
             return base.Verdict.passed() if ctx.values == [expect] else base.Verdict.failed(f"got {ctx.values!r}")
 
-        monkeypatch.setitem(base.CHECKS, check_id, base.Check(check_id, probes, judge, fresh_child=fresh))
+        monkeypatch.setitem(base.CHECKS, check_id, base.Check(check_id, probes, judge, fresh_child=fresh,
+                                                              declared_in=DECLARED_IN))
         return entry(check_id, timeout=timeout, visibility=visibility)
 
     return make
@@ -140,8 +146,10 @@ def test_the_graders_own_mistakes_are_grader_errors_and_cost_no_neighbour(tmp_pa
 
     good = declare("t.good", "echo", 1, expect=1)
     bad_judge = declare("t.judge", "echo", 2)
-    monkeypatch.setitem(base.CHECKS, "t.judge", base.Check("t.judge", base.CHECKS["t.judge"].probes, broken_judge))
-    monkeypatch.setitem(base.CHECKS, "t.probes", base.Check("t.probes", broken_probes, broken_judge))
+    monkeypatch.setitem(base.CHECKS, "t.judge", base.Check("t.judge", base.CHECKS["t.judge"].probes, broken_judge,
+                                                           declared_in=DECLARED_IN))
+    monkeypatch.setitem(base.CHECKS, "t.probes", base.Check("t.probes", broken_probes, broken_judge,
+                                                            declared_in=DECLARED_IN))
     entries = [entry("t.undeclared"), entry("t.probes"), good, bad_judge]
     outcomes, ran, _ = _grade(tmp_path, entries)
     assert _statuses(outcomes) == {"t.undeclared": Status.GRADER_ERROR, "t.probes": Status.GRADER_ERROR,
