@@ -121,3 +121,19 @@ def test_homework_0_on_gradescope(layout):
     assert {t["visibility"] for t in results["tests"]} >= {"visible", "hidden"}
     assert results["output"].startswith("Submission 4242 (Ada)")
     assert SECRET_REFERENCE not in layout.results.read_text() + run.stdout + run.stderr
+
+
+def test_problem_keys_are_the_assignments(tmp_path):
+    """HW3GRADE_PROBLEMS is read with the rubric of the assignment being graded."""
+    from grader.assignment import load
+    from grader.build import gradescope_entry
+
+    rubric = load(HW0).load_rubric()
+    assert gradescope_entry.parse_problems("a2", rubric) == {"A2"}
+    assert gradescope_entry.parse_problems(list(rubric.problem_keys), rubric) is None        # every problem
+    settings = gradescope_entry.Settings.from_env({"HW3GRADE_ROOT": str(tmp_path), "HW3GRADE_ASSIGNMENT": str(HW0),
+                                                   "HW3GRADE_PROBLEMS": "A1"})
+    assert settings.problems == {"A1"} and settings.assignment == HW0
+    with pytest.raises(gradescope_entry.SetupError, match=r"unknown problem key\(s\) P3; use A1, A2"):
+        gradescope_entry.Settings.from_env({"HW3GRADE_ROOT": str(tmp_path), "HW3GRADE_ASSIGNMENT": str(HW0),
+                                            "HW3GRADE_PROBLEMS": "P3"})
