@@ -11,9 +11,9 @@ relative to the manifest's folder:
     checks: hw3.checks                # import package: every module in it declares checks
     probes: [hw3/probes/training.py]  # probe-kind files the child loads (by path, before any student code)
     unittests: [tests_gs/test_x.py]   # optional: gradescope-utils unittest files, run in the child
-    smoke_checks: [P3, P1.f_true]     # optional: problem keys or check ids `setup.sh` grades on the
+    smoke_checks: [A1, A2.mean]       # optional: problem keys or check ids `setup.sh` grades on the
                                       # reference, to prove the image works (default: none)
-    plots: {P1: problem1_fit.png}     # optional: where the kit's self-check saves a problem's plot
+    plots: {A1: exercise1_fit.png}    # optional: where the kit's self-check saves a problem's plot
 
 Which assignment is graded: ``--assignment PATH`` (a manifest or its folder), else
 ``$HW3GRADE_ASSIGNMENT``, else ``assignment.yaml`` next to the engine's package (a source
@@ -136,7 +136,7 @@ class Assignment:
                 for m, keys in found.items()}
 
     def describe_problems(self, keys) -> str:
-        """("P1", "P7", "Q4") -> "Problems 1, 7 and Question 4", from the rubric's problem names."""
+        """("A1", "A3", "B2") -> "Exercises 1, 3 and Bonus 2", from the rubric's problem names."""
         order = self.rubric.problem_keys
         keys = sorted(set(keys), key=lambda k: order.index(k) if k in order else len(order))
         groups: dict[str, list[str]] = {}

@@ -42,7 +42,7 @@ def import_failed(module: str, text: str) -> str:
 
 
 def not_attempted(function: str, text: str) -> str:
-    if text.endswith("is still None"):  # a constant of the template (Q7, Q8) not filled in
+    if text.endswith("is still None"):  # a constant of the template not filled in
         return f"Not answered yet: {text}."
     return f"Not started yet: {function} still raises NotImplementedError ({text})."
 

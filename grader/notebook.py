@@ -1,7 +1,7 @@
 """A student's notebook as an importable module: its imports, definitions and constants only.
 
-A notebook mixes what is graded (``def f_true``, ``class MLP``, ``alpha = 0.1``) with
-what runs experiments (training loops, plots, ``model = MLP()``). The grader imports
+A notebook mixes what is graded (``def norm``, ``class Model``, ``rate = 0.1``) with
+what runs experiments (training loops, plots, ``model = Model()``). The grader imports
 the functions, so :func:`notebook_to_module` keeps, in order:
 
 - ``import`` / ``from ... import`` (an import of a package the grader does not have is
@@ -13,9 +13,9 @@ the functions, so :func:`notebook_to_module` keeps, in order:
   (``torch.tensor(np.random.normal(...))`` is not cheap);
 - assignments that call other code when kept code needs their names: a name a kept
   function or class reads (``EPS = np.finfo(np.float64).eps``, ``rng =
-  np.random.default_rng(0)``, ``model = MLP()``: calls of imported modules, builtins and the
-  notebook's classes, never of its functions, which may train), or an answer the grader
-  reads (``Q7``, ``Q8`` and what they are computed from: the notebook's own functions may
+  np.random.default_rng(0)``, ``model = Model()``: calls of imported modules, builtins and the
+  notebook's classes, never of its functions, which may run for minutes), or an answer the grader
+  reads (the template's constants and what they are computed from: the notebook's own functions may
   be called too);
 - what ``if``, ``try`` and ``with`` blocks (``if RUN_TESTS:``, ``try: ... except
   ImportError:``) hold of the above: an ``if`` whose test kept code can evaluate and a
@@ -597,7 +597,7 @@ _HARMLESS_DECORATORS = frozenset({
 })
 #: How much a kept assignment may call: the cheap whitelist only; for a name kept code reads, also
 #: imported modules, builtins, methods of kept values and the notebook's classes; for what an answer
-#: the grader reads (Q7, Q8) is computed from, also the notebook's functions.
+#: the grader reads (the template's constants) is computed from, also the notebook's functions.
 CHEAP, FOR_DEFINITIONS, FOR_ANSWERS = 0, 1, 2
 
 
@@ -660,7 +660,7 @@ def _cheap_call(call: ast.Call, scope: _Scope) -> bool:
     dotted = _dotted(call.func)
     if dotted is None:
         return False
-    if "." not in dotted and dotted in scope.user:   # the notebook's own function, e.g. MLP()
+    if "." not in dotted and dotted in scope.user:   # the notebook's own function, e.g. Model()
         return False
     name = scope.canonical(dotted)
     if name in CHEAP_CALLS or name.startswith(CHEAP_PREFIXES):

@@ -31,7 +31,7 @@ class Outcome:
     """
 
     check_id: str
-    problem: str          # "P1".."P7", "Q1".."Q8"
+    problem: str          # a key of the rubric's `problems`
     title: str
     status: Status
     score: float

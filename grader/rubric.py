@@ -1,7 +1,7 @@
 """rubric.yaml: the one source of points, visibility, tolerances, time limits and seeds.
 
 Loading validates everything and names where a bad value came from:
-``rubric.yaml, checks[4] (id 'P3.ce.batch'): 'points' must be a number > 0, got '2a' (str)``.
+``rubric.yaml, checks[4] (id 'A1.dot'): 'points' must be a number > 0, got '2a' (str)``.
 """
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ class Rubric:
     limits: Limits
     source: str
     digest: str                      # content hash: a changed rubric regrades everything
-    problems: tuple[tuple[str, str], ...] = ()   # (key, name) in the order reports use: ("P1", "Problem 1")
+    problems: tuple[tuple[str, str], ...] = ()   # (key, name) in the order reports use: ("A1", "Exercise 1")
     assignment: Any = field(default=None, compare=False, repr=False)   # the Assignment it belongs to
 
     @property
@@ -84,7 +84,7 @@ class Rubric:
         return dict(self.problems).get(key, key)
 
     def parse_problem_keys(self, keys) -> set[str] | None:
-        """"P3 Q6", "p3,q6" or ["P3", "Q6"] -> {"P3", "Q6"}; empty -> None (every problem).
+        """"A1 B2", "a1,b2" or ["A1", "B2"] -> {"A1", "B2"}; empty -> None (every problem).
         Unknown keys raise RubricError with the keys there are."""
         if isinstance(keys, str):
             keys = keys.replace(",", " ").split()
@@ -178,11 +178,11 @@ def parse(data: Any, source: str = "rubric.yaml") -> Rubric:
 
 
 def _parse_problems(raw: Any, where: str) -> tuple[tuple[str, str], ...]:
-    """`problems:` maps each problem key to the name messages use ({P1: Problem 1}), in report order."""
+    """`problems:` maps each problem key to the name messages use ({A1: Exercise 1}), in report order."""
     if raw is None:
         return ()
     if not isinstance(raw, dict) or not raw:
-        raise RubricError(f"{where}: must be a mapping of problem keys to names, like {{P1: Problem 1}}")
+        raise RubricError(f"{where}: must be a mapping of problem keys to names, like {{A1: Exercise 1}}")
     for key, name in raw.items():
         if not isinstance(key, str) or not key.strip() or not isinstance(name, str) or not name.strip():
             raise RubricError(f"{where}: {key!r}: {name!r} must map a key to a non-empty name")

@@ -29,11 +29,11 @@ class Probe:
     kind: str
     params: dict
     module: str                    # the student module it needs, imported first
-    label: str = ""                # how messages name this call, e.g. "cross_entropy(f, y)"
+    label: str = ""                # how messages name this call, e.g. "norm(u)"
 
     @property
     def function(self) -> str:
-        """The student function or constant this probe uses ("cross_entropy"), for short messages."""
+        """The student function or constant this probe uses ("norm"), for short messages."""
         target = self.params.get("target")
         return target.partition(".")[2] if isinstance(target, str) else self.label
 
@@ -51,7 +51,7 @@ def value_of(target: str) -> Probe:
 
 
 def student_fn(target: str) -> dict:
-    """An argument that is the student's own function (for example ``act`` of ``mlp_forward``)."""
+    """An argument that is the student's own function (for example a callback argument)."""
     return {"__fn__": "student", "target": target}
 
 

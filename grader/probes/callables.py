@@ -1,7 +1,7 @@
-"""Functions passed *to* student code (``lipschitz_estimate(g, xs)``, ``mlp_forward(..., act)``).
+"""Functions passed *to* student code (a callback argument, such as ``g`` of ``estimate(g, xs)``).
 
 A request cannot carry code, so it names a callable from this whitelist:
-``{"__fn__": "student", "target": "activations.relu"}``,
+``{"__fn__": "student", "target": "module.function"}``,
 ``{"__fn__": "torch", "name": "sigmoid"}``, or ``{"__fn__": "poly", "coeffs": [...]}``
 (with its derivative under ``"dpoly"``), ``{"__fn__": "affine_sin", ...}``.
 """

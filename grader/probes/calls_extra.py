@@ -2,10 +2,10 @@
 
 - ``call_keep_args``: call one student function and return ``{"returned": ..., "args_after": [...],
   "kwargs_after": {...}}``, the arguments as they are *after* the call, so that a judge can tell
-  whether the student modified its inputs in place (``two_layer_sgd`` must not).
+  whether the student modified its inputs in place (an update that must return new tensors).
 - ``call_catch``: call one student function and return ``{"returned": ...}`` or, when it raised,
   ``{"raised": {"type", "mro", "message"}}``; ``mro`` lists the exception's classes, so that a
-  judge expecting ``ValueError`` accepts a student's own subclass of it (``max_derivative`` at a tie).
+  judge expecting ``ValueError`` accepts a student's own subclass of it (at an input the contract says must raise).
 
 Both behave like ``call`` for a function that is missing or not attempted (the runner reports
 those). Child side: imports only the standard library and this package.

@@ -1,7 +1,7 @@
 """Loading the student's modules inside the child, and finding their functions.
 
 The seven modules are loaded by path under their contract names (so that
-``from activations import relu`` inside ``gradients.py`` works), and the folders
+``from vectors import dot`` inside ``stats.py`` works), and the folders
 holding them are *appended* to ``sys.path``: a ``numpy.py`` or ``torch.py`` in a
 submission can never shadow the real package, which is found first.
 
@@ -68,7 +68,7 @@ class Student:
         path = self._notebook if name == NOTEBOOK_MODULE else self._paths.get(name)
         if path is None:
             raise Missing(f"{name}.py is not in the submission")
-        imported = sys.modules.get(name)   # already imported by a sibling module (`from activations import relu`)
+        imported = sys.modules.get(name)   # already imported by a sibling module (`from vectors import dot`)
         if _is_source_module(imported, path):
             self._loaded[name] = imported
             return imported
@@ -81,7 +81,7 @@ class Student:
         return module
 
     def resolve(self, target: str):
-        """``"losses.cross_entropy"`` -> the student's object; the notebook fills in what no module defines."""
+        """``"vectors.dot"`` -> the student's object; the notebook fills in what no module defines."""
         module_name, _, attr = target.partition(".")
         if module_name in self._paths:
             module = self.load(module_name)
@@ -129,8 +129,8 @@ def _is_source_module(module: ModuleType | None, path: Path) -> bool:
 
 
 class _ContractModules:
-    """Meta path finder, first in line: `import losses` anywhere is the located losses.py, compiled
-    from source (never a losses.pyc, a losses.so, nor another losses.py further down sys.path)."""
+    """Meta path finder, first in line: `import vectors` anywhere is the located vectors.py, compiled
+    from source (never a vectors.pyc, a vectors.so, nor another vectors.py further down sys.path)."""
 
     def __init__(self, paths: dict[str, Path]) -> None:
         self._paths = dict(paths)
@@ -202,7 +202,7 @@ def _import_from(name: str, path: Path) -> ModuleType:
 
 
 def describe_exception(exc: BaseException, student_files: list[Path]) -> str:
-    """`ValueError: msg (at losses.py line 12, in cross_entropy)`: the student's innermost frame."""
+    """`ValueError: msg (at vectors.py line 12, in dot)`: the student's innermost frame."""
     name = type(exc).__name__
     if isinstance(exc, SystemExit):
         text = f"called sys.exit({exc.code!r}) (exit is not allowed in graded code)"

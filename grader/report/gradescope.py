@@ -87,7 +87,7 @@ def _test(o: Outcome, number: int) -> dict:
 
 
 def _make_names_unique(tests: list[dict]) -> None:
-    """Second "P1 loss" becomes "P1 loss (2)": Gradescope has no rule, but instructors and
+    """Second "A1 loss" becomes "A1 loss (2)": Gradescope has no rule, but instructors and
     our own tools match tests by name."""
     taken = {t["name"] for t in tests}
     seen: set[str] = set()
