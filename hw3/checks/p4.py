@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from grader.checks.base import Check, JudgeContext, Probe, Verdict, call, reference, register
-from .p5 import build_fn, fn_name
+from grader.checks.callables import build_fn, fn_name
 from grader.compare import Mismatch, as_array, assert_close
 
 TARGET = "gradients.max_derivative"

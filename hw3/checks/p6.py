@@ -16,7 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from grader.checks.base import Check, JudgeContext, Probe, Verdict, as_torch, call, reference, register, summarize, to_numpy
-from .p5 import _readable, matches
+from grader.checks.elementwise import matches, readable
 from grader.compare import Mismatch, Tolerance, as_array, assert_close, describe
 
 DEAD_UNITS = "gradients.dead_units"
@@ -98,7 +98,7 @@ def _judge_dead(ctx: JudgeContext) -> Verdict:
 
 
 def _dead_diagnosis(value: Any, a, b, X) -> str:
-    got = _readable(value)
+    got = readable(value)
     if got is None:
         return ""
     z = a[:, None] * X[None, :] + b[:, None]
@@ -171,7 +171,7 @@ def compare_triple(value: Any, expected: tuple, names: Sequence[str], label: str
 def _grad_diagnosis(value: Any, args, kwargs: dict) -> str:
     if not isinstance(value, (tuple, list)) or len(value) != 3:
         return ""
-    got = [_readable(v) for v in value]
+    got = [readable(v) for v in value]
     if any(g is None for g in got):
         return ""
     a, b, u, x, y = (np.asarray(v, dtype=np.float64) for v in args)
@@ -282,7 +282,7 @@ def _changed_inputs(label: str, before: Sequence[Any], after: Any) -> str:
     for name, old, new in zip(PARAMS, before, after):
         if not isinstance(old, np.ndarray):
             continue
-        new = _readable(new)
+        new = readable(new)
         if new is None or new.shape != old.shape or np.array_equal(new, old):
             continue
         i = int(np.flatnonzero(new != old)[0])
@@ -295,7 +295,7 @@ def _changed_inputs(label: str, before: Sequence[Any], after: Any) -> str:
 def _sgd_diagnosis(returned: Any, args, kwargs: dict) -> str:
     if not isinstance(returned, (tuple, list)) or len(returned) != 3:
         return ""
-    got = [_readable(v) for v in returned]
+    got = [readable(v) for v in returned]
     if any(g is None for g in got):
         return ""
     a, b, u, X, Y = (np.asarray(v, dtype=np.float64) for v in args[:5])

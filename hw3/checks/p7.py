@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from grader.checks.base import Check, JudgeContext, Verdict, register
-from .p5 import elementwise_check, matches, shaped_inputs
+from grader.checks.elementwise import elementwise_check, matches, shaped_inputs
 from .p6 import dead_mask, dead_probes, grad_probes, judge_grads, judge_sgd, sgd_probes, trained
 
 MOVED = 1e-6       # a unit "moves" when a_j and b_j change by more than this (the runs move them by ~1e-3)

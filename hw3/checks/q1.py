@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .p5 import elementwise_check, matches, shaped_inputs
+from grader.checks.elementwise import elementwise_check, matches, shaped_inputs
 
 
 def _at_zero(name: str, why: str):

@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from grader.checks.base import Check, register
-from .p5 import (CONVERSION_HINT_TO_SIGMOID, CONVERSION_HINT_TO_TANH, SIG2TANH, TANH2SIG, conversion_call,
-                 judge_conversions)
+from ._conversions import (CONVERSION_HINT_TO_SIGMOID, CONVERSION_HINT_TO_TANH, SIG2TANH, TANH2SIG, conversion_call,
+                           judge_conversions)
 
 
 def _two_layer_probes(target: str):

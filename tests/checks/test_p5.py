@@ -10,7 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.hw3testing import grade_checks, write_submission
-from hw3.checks import p5
+from grader.checks import elementwise  # noqa: F401
+from hw3.checks import _conversions as conv
+from hw3.checks import p5  # noqa: F401  (declares the P5 checks)
 from grader.checks.base import Observation
 from grader.compare import Tolerance
 from grader.outcome import Status
@@ -301,7 +303,7 @@ def test_conversion_forgetting_every_offset(outcomes):
                                             "offset (the +1/2 in sigmoid(z) = (1 + tanh(z / 2)) / 2) that must be "
                                             "folded into the next layer's bias.\ny_L of your tanh network on 72 "
                                             "inputs x: values are not close!"))
-    assert outcome.message.endswith("Hint: " + p5.CONVERSION_HINT_TO_TANH)
+    assert outcome.message.endswith("Hint: " + conv.CONVERSION_HINT_TO_TANH)
     _failed(outcomes["bugs2"]["P5.tanh_to_sigmoid"],
             re.escape("Your biases after the first layer are only rescaled copies of the given ones: every hidden "
                       "unit carries an offset (the -1 in tanh(z) = 2 sigmoid(2z) - 1) that must be folded into the "
@@ -356,8 +358,8 @@ def _equivalent_variant(Ws, vs, activation: str, rng: np.random.Generator):
 
 
 def _judge(target: str, Ws, vs, returned, tol=Tolerance(1e-7, 1e-9)) -> str | None:
-    probe = p5.call(target, Ws, vs, label=f"{target.partition('.')[2]}(...)")
-    return p5.judge_conversion(Observation(probe, returned=returned), tol, np.random.default_rng(0))
+    probe = conv.call(target, Ws, vs, label=f"{target.partition('.')[2]}(...)")
+    return conv.judge_conversion(Observation(probe, returned=returned), tol, np.random.default_rng(0))
 
 
 widths_strategy = st.lists(st.integers(1, 7), min_size=3, max_size=7)
@@ -367,24 +369,24 @@ widths_strategy = st.lists(st.integers(1, 7), min_size=3, max_size=7)
 @given(widths=widths_strategy, seed=st.integers(0, 2**32 - 1), scale=st.sampled_from([0.3, 1.0, 3.0]))
 def test_judge_accepts_every_correct_conversion(widths, seed, scale):
     rng = np.random.default_rng(seed)
-    As, bs = p5.random_mlp(rng, widths, scale)
+    As, bs = conv.random_mlp(rng, widths, scale)
     t = [torch.from_numpy(a) for a in As], [torch.from_numpy(b) for b in bs]
     Cs, ds = (list(map(lambda z: z.numpy(), part)) for part in sigmoid_mlp_to_tanh(*t))
-    assert _judge(p5.SIG2TANH, As, bs, (Cs, ds)) is None
-    assert _judge(p5.SIG2TANH, As, bs, _equivalent_variant(Cs, ds, "tanh", rng)) is None
+    assert _judge(conv.SIG2TANH, As, bs, (Cs, ds)) is None
+    assert _judge(conv.SIG2TANH, As, bs, _equivalent_variant(Cs, ds, "tanh", rng)) is None
     As2, bs2 = (list(map(lambda z: z.numpy(), part)) for part in tanh_mlp_to_sigmoid(*t))
-    assert _judge(p5.TANH2SIG, As, bs, (As2, bs2)) is None
-    assert _judge(p5.TANH2SIG, As, bs, _equivalent_variant(As2, bs2, "sigmoid", rng)) is None
+    assert _judge(conv.TANH2SIG, As, bs, (As2, bs2)) is None
+    assert _judge(conv.TANH2SIG, As, bs, _equivalent_variant(As2, bs2, "sigmoid", rng)) is None
 
 
 @settings(max_examples=40, deadline=None)
 @given(widths=st.lists(st.integers(2, 6), min_size=3, max_size=6), seed=st.integers(0, 2**32 - 1))
 def test_judge_rejects_conversions_without_the_offsets(widths, seed):
     rng = np.random.default_rng(seed)
-    As, bs = p5.random_mlp(rng, widths)
+    As, bs = conv.random_mlp(rng, widths)
     Cs = [A / 2 for A in As]
     ds = [b / 2 for b in bs[:-1]] + [bs[-1]]
-    message = _judge(p5.SIG2TANH, As, bs, (Cs, ds))
+    message = _judge(conv.SIG2TANH, As, bs, (Cs, ds))
     assert message is not None and "does not compute the same x -> y_L map" in message
 
 
@@ -396,8 +398,8 @@ def test_judge_rejects_conversions_without_the_offsets(widths, seed):
     (([np.zeros((3, 2)), np.zeros((1, 3))], [np.zeros(3), np.array([np.nan])]), "layer 2: C or d contains nan or inf."),
 ])
 def test_judge_names_structure_problems(returned, message):
-    As, bs = p5.random_mlp(np.random.default_rng(1), (2, 3, 1))
-    assert message in _judge(p5.SIG2TANH, As, bs, returned)
+    As, bs = conv.random_mlp(np.random.default_rng(1), (2, 3, 1))
+    assert message in _judge(conv.SIG2TANH, As, bs, returned)
 
 
 # ----------------------------------------------------------------------------- elementwise judge, directly
@@ -428,5 +430,5 @@ def test_every_stable_formula_passes_the_extreme_judge(zs, name):
         with np.errstate(over="ignore", invalid="ignore"):
             returned = formula(torch.from_numpy(z.copy()))
         returned = returned.numpy() if isinstance(returned, torch.Tensor) else returned
-        obs = Observation(p5.call(f"activations.{name}", z, label=f"{name}(z)"), returned=returned)
-        assert p5.judge_elementwise(obs, Tolerance(1e-6, 1e-8)) is None, (name, formula)
+        obs = Observation(conv.call(f"activations.{name}", z, label=f"{name}(z)"), returned=returned)
+        assert elementwise.judge_elementwise(obs, Tolerance(1e-6, 1e-8)) is None, (name, formula)

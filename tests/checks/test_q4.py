@@ -10,7 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.hw3testing import write_submission, grade_checks
-from hw3.checks import p5
+from grader.checks import elementwise  # noqa: F401
+from hw3.checks import _conversions as conv
+from hw3.checks import p5  # noqa: F401  (declares the P5 checks)
 from hw3.checks import q4  # noqa: F401  (declares the Q4 checks)
 from grader.checks.base import CHECKS as q4_checks, JudgeContext, Observation
 from grader.compare import Tolerance
@@ -95,7 +97,7 @@ def test_forgotten_offset_is_a_constant_shift(outcomes):
                     "the last layer's bias is off. Every hidden unit carries an offset (the +1/2 in sigmoid(z) = "
                     "(1 + tanh(z / 2)) / 2) that the next layer sees: fold it into the next layer's bias.\n"
                     "y_L of your tanh network on 72 inputs x: values are not close!"), outcome.message)
-    assert outcome.message.endswith("Hint: " + p5.CONVERSION_HINT_TO_TANH)
+    assert outcome.message.endswith("Hint: " + conv.CONVERSION_HINT_TO_TANH)
 
 
 def test_wrong_factor_is_named(outcomes):
@@ -127,12 +129,12 @@ def test_structure_problems_are_named(outcomes):
        scale=st.sampled_from([0.5, 1.0, 4.0]))
 def test_judge_accepts_the_reference_for_any_two_layer_widths(d, m, k, seed, scale):
     rng = np.random.default_rng(seed)
-    As, bs = p5.random_mlp(rng, (d, m, k), scale)
+    As, bs = conv.random_mlp(rng, (d, m, k), scale)
     tensors = [torch.from_numpy(a) for a in As], [torch.from_numpy(b) for b in bs]
-    for check_id, target, convert in (("Q4.sigmoid_to_tanh", p5.SIG2TANH, sigmoid_mlp_to_tanh),
-                                      ("Q4.tanh_to_sigmoid", p5.TANH2SIG, tanh_mlp_to_sigmoid)):
+    for check_id, target, convert in (("Q4.sigmoid_to_tanh", conv.SIG2TANH, sigmoid_mlp_to_tanh),
+                                      ("Q4.tanh_to_sigmoid", conv.TANH2SIG, tanh_mlp_to_sigmoid)):
         Ws, vs = convert(*tensors)
-        obs = Observation(p5.call(target, As, bs, label="conversion"),
+        obs = Observation(conv.call(target, As, bs, label="conversion"),
                           returned=([W.numpy() for W in Ws], [v.numpy() for v in vs]))
         verdict = q4_checks[check_id].judge(JudgeContext([obs], Tolerance(1e-7, 1e-9), rng))
         assert verdict.fraction == 1.0, verdict.message

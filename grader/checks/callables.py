@@ -1,0 +1,68 @@
+"""Functions passed to student code, on the parent's side: built for the reference exactly as the
+child builds them (grader/probes/callables.py), and named in messages ("1 - 2x + 0.5x^2")."""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from .base import as_torch
+
+def build_fn(spec: dict) -> Callable[..., Any]:
+    """A callable argument as the child builds it (torch functions, polynomials ...), for the reference."""
+    from grader.probes import callables
+
+    return callables.build(spec, None)
+
+
+def reference_args(value: Any) -> Any:
+    """Probe arguments as the reference takes them: arrays to tensors, callable specs to callables."""
+    if isinstance(value, dict) and "__fn__" in value:
+        return build_fn(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(reference_args(v) for v in value)
+    return as_torch(value)
+
+
+def fn_name(spec: dict) -> str:
+    kind = spec["__fn__"]
+    if kind == "torch":
+        return spec["name"]
+    if kind == "student":
+        return spec["target"].partition(".")[2]
+    if kind in ("poly", "dpoly"):
+        text = poly_text(spec["coeffs"])
+        return text if kind == "poly" else f"({text})'"
+    if kind in ("affine_sin", "d_affine_sin"):
+        a, b, c, d = spec["abcd"]
+        text = f"{_times(a)}sin({poly_text([c, b]) if c else poly_text([0, b])}){_plus(d)}"
+        return text if kind == "affine_sin" else f"({text})'"
+    if kind in ("affine_exp", "d_affine_exp"):
+        a, b, c = spec["abc"]
+        text = f"{_times(a)}exp({poly_text([0, b])}){_plus(c)}"
+        return text if kind == "affine_exp" else f"({text})'"
+    return kind
+
+
+def _times(a: float) -> str:
+    return "" if a == 1 else ("-" if a == -1 else f"{a:g} ")
+
+
+def _plus(c: float) -> str:
+    return "" if c == 0 else f" {'+' if c > 0 else '-'} {abs(c):g}"
+
+
+def poly_text(coeffs: Sequence[float]) -> str:
+    """[1, -2, 0.5] -> '1 - 2x + 0.5x^2'."""
+    terms = []
+    for power, c in enumerate(coeffs):
+        if c == 0 and len(coeffs) > 1:
+            continue
+        mono = "" if power == 0 else ("x" if power == 1 else f"x^{power}")
+        mag = abs(c)
+        number = f"{mag:g}" if (mag != 1 or power == 0) else ""
+        sign = "-" if c < 0 else "+"
+        terms.append((sign, f"{number}{mono}"))
+    if not terms:
+        return "0"
+    first_sign, first = terms[0]
+    text = ("-" if first_sign == "-" else "") + first
+    return text + "".join(f" {s} {t}" for s, t in terms[1:])
