@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from . import messages, scratch
+from . import answers, messages, scratch
 from .checks import base
 from .checks.catalog import load_checks
 from .compare import Mismatch, Tolerance, noting_float32_slack
@@ -49,11 +49,13 @@ def grade(
     budget_seconds: float | None = None,
     submission_id: str = "",
     identity: str = "",
+    fingerprint_answers: bool = False,
 ) -> GradingResult:
     """Grade one submission against the selected rubric entries (all by default).
 
     `identity` (Gradescope's student ids, locally the submission's name) seeds the inputs of
-    the non-visible checks, with the course secret (grader/draws.py)."""
+    the non-visible checks, with the course secret (grader/draws.py). `fingerprint_answers`: keep a
+    hash of each failed check's answers (the batch's "answers alike"; grader/answers.py)."""
     started = time.monotonic()
     entries = tuple(entries if entries is not None else rubric.checks)
     sandbox = sandbox or sandbox_for(rubric)
@@ -79,8 +81,9 @@ def grade(
     notes = tuple(copy_notes) + located.notes
     if unconfined:
         notes += (messages.unconfined(unconfined),)
+    prints = answers.of_failures(judged, pending) if fingerprint_answers else {}
     return GradingResult(outcomes, round(time.monotonic() - started, 3), notes, submission_id,
-                         manual_items=_manual(rubric))
+                         manual_items=_manual(rubric), answers=prints)
 
 
 def sandbox_for(rubric: Rubric, **overrides) -> SandboxConfig:
