@@ -195,9 +195,10 @@ def timed(command: list[str], **kwargs) -> tuple[float, subprocess.CompletedProc
     return time.perf_counter() - started, done
 
 
-def run_batch(folder: Path, out: Path, jobs: int, problems: list[str]) -> tuple[float, dict[str, float]]:
+def run_batch(folder: Path, out: Path, jobs: int, problems: list[str], extra: tuple[str, ...] = ()
+              ) -> tuple[float, dict[str, float]]:
     seconds, done = timed(GRADER + ["batch", str(folder), "-o", str(out), "-j", str(jobs), "--force",
-                                    "--no-progress", "--problems", *problems])
+                                    "--no-progress", "--problems", *problems, *extra])
     if done.returncode != 0:
         sys.exit(f"batch -j {jobs} exited with {done.returncode}:\n{done.stdout}\n{done.stderr}")
     print(f"  batch -j {jobs}: {done.stdout.strip()}", file=sys.stderr)
@@ -219,6 +220,21 @@ def run_plain_loop(items, out: Path, problems: list[str]) -> tuple[float, dict[s
     return time.perf_counter() - started, scores
 
 
+def analysis_cost(folder: Path, tmp: Path, problems: list[str], rounds: int) -> int:
+    """The cost of the instructor analyses (checks.csv, flags, regrade, answers alike): batch -j 2 with
+    them against --no-analysis, alternating so that a change of load hits both alike."""
+    times: dict[str, list[float]] = {"with": [], "without": []}
+    for n in range(rounds):
+        for label, extra in (("with", ()), ("without", ("--no-analysis",))):
+            seconds, _ = run_batch(folder, tmp / f"cost-{label}-{n}", 2, problems, extra)
+            times[label].append(seconds)
+    best = {label: min(values) for label, values in times.items()}
+    print(f"batch -j 2 with analyses    {best['with']:8.1f} s (best of {rounds})")
+    print(f"batch -j 2 without analyses {best['without']:8.1f} s (best of {rounds})")
+    print(f"ratio with/without          {best['with'] / best['without']:8.3f}")
+    return 0
+
+
 # ---------------------------------------------------------------- main
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -226,6 +242,9 @@ def main() -> int:
     parser.add_argument("--problems", nargs="+", metavar="KEY", default=DEFAULT_PROBLEMS,
                         help="problems graded by all three (default: all but P1 and P2)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures here as JSON")
+    parser.add_argument("--analysis-cost", type=int, metavar="ROUNDS", default=0,
+                        help="instead: time batch -j 2 with and without its analyses (--no-analysis), "
+                             "alternating, ROUNDS times each, and print the ratio")
     args = parser.parse_args()
     if args.count < 1:
         parser.error("--count must be at least 1")
@@ -242,6 +261,8 @@ def main() -> int:
         print(f"{len(items)} submissions in {folder}; problems {' '.join(problems)}", file=sys.stderr)
         # untimed warm-up: the page cache and __pycache__ of the grader, torch and the reference
         timed(GRADER + ["grade", str(items[0].path), "--quiet", "--problems", *problems])
+        if args.analysis_cost:
+            return analysis_cost(folder, Path(tmp), problems, args.analysis_cost)
 
         tree = TreeCpu()
         tree.start()

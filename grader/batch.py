@@ -48,7 +48,7 @@ from typing import Iterable
 
 import yaml
 
-from . import procfs
+from . import batch_analysis, procfs, regrade
 from . import rubric as rubric_module
 from . import zygote as _zygote
 from .draws import identity_of
@@ -213,10 +213,25 @@ def _unique_id(name: str, taken: set[str]) -> str:
 def fingerprint(path: Path, rubric: rubric_module.Rubric, problems: Iterable[str] | None = None) -> str:
     """Content hash of what a result depends on: the submission's files, the rubric, the
     selected problems, and the grader's own code and versions."""
+    return combined(setup_digest(rubric, problems), content_digest(path))
+
+
+def combined(setup: str, content: str) -> str:
+    return hashlib.sha256(f"{setup}:{content}".encode()).hexdigest()
+
+
+def setup_digest(rubric: rubric_module.Rubric, problems: Iterable[str] | None = None) -> str:
+    """What a grading depends on besides the submission: the grader, the rubric, the problems."""
     digest = hashlib.sha256()
     digest.update(grader_digest(str(rubric.assignment.manifest) if rubric.assignment else "").encode())
     digest.update(rubric.digest.encode())
     digest.update(repr(sorted(problems or ())).encode())
+    return digest.hexdigest()
+
+
+def content_digest(path: Path) -> str:
+    """The submission's files, names and contents (links hashed as links, never followed)."""
+    digest = hashlib.sha256()
     path = Path(path)
     if path.is_symlink() or not path.is_dir():
         _hash_entry(digest, path, path.name)
@@ -283,9 +298,9 @@ def _assignment_folders(manifest: str) -> list[Path]:
     return sorted(folders)
 
 
-def _stamp(item: BatchItem, rubric: rubric_module.Rubric, problems: list[str] | None) -> str | None:
+def _content(item: BatchItem) -> str | None:
     try:
-        return fingerprint(item.path, rubric, problems)
+        return content_digest(item.path)
     except OSError:
         return None  # unreadable: graded every time (and the grading says what is wrong)
 
@@ -309,7 +324,7 @@ def grade_one(path: str, rubric_path: str | None, problems: list[str] | None, su
         if not confine and hasattr(sandbox, "confine"):
             sandbox = dataclasses.replace(sandbox, confine=False)
         result = grade(Path(path), rubric, entries=entries, submission_id=submission_id, sandbox=sandbox,
-                       identity=identity or submission_id)
+                       identity=identity or submission_id, fingerprint_answers=True)
     except Exception as exc:  # one broken submission (or a grader bug on it) never stops the batch
         result = GradingResult((), submission_id=submission_id,
                                grader_failure=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
@@ -459,6 +474,7 @@ class BatchSummary:
     wall_time: float
     rows: tuple[gradebook.BatchRow, ...] = field(repr=False)
     error: str = ""              # the batch itself failed (a bug of ours): what happened; the CSV is still written
+    impact: regrade.Impact | None = None   # what a change of rubric/reference/checks did (grader/regrade.py)
 
 
 @dataclass
@@ -472,7 +488,8 @@ class _Task:
 def run_batch(folder: Path, out: Path, *, jobs: int | None = None, force: bool = False,
               rubric_path: Path | None = None, problems: list[str] | None = None,
               executor: cf.Executor | None = None, progress: str | bool | None = None,
-              zygote: bool = True, watchdog: float | None = None, confine: bool = True) -> BatchSummary:
+              zygote: bool = True, watchdog: float | None = None, confine: bool = True,
+              dry_run: bool = False, analysis: bool = True) -> BatchSummary:
     """Grade every submission of `folder` into `out`; returns what was done.
 
     `executor`: where to grade (a DaskExecutor, say); by default a local pool of `jobs`
@@ -482,29 +499,37 @@ def run_batch(folder: Path, out: Path, *, jobs: int | None = None, force: bool =
     `watchdog`: the wall-clock seconds a local grading may take before its worker is
     replaced (default: the rubric's `limits.budget_seconds` plus `WATCHDOG_MARGIN`).
     `confine` False: children without their Landlock sandbox (`--no-sandbox`).
+    `dry_run`: grade into a staging folder and report the re-grade impact, replacing nothing in `out`.
+    `analysis` False: no checks.csv, regrade.csv or instructor sections (to measure their cost).
     """
     previous = _zygote.set_dumpable(False)   # while it runs, no child may trace the batch or write its memory
+    options = dict(jobs=jobs, force=force, rubric_path=rubric_path, problems=problems, executor=executor,
+                   progress=progress, zygote=zygote, watchdog=watchdog, confine=confine)
     try:
-        return _run_batch(folder, out, jobs=jobs, force=force, rubric_path=rubric_path, problems=problems,
-                          executor=executor, progress=progress, zygote=zygote, watchdog=watchdog,
-                          confine=confine)
+        if dry_run:
+            return batch_analysis.dry_run(Path(folder), Path(out), options, _run_batch)
+        return _run_batch(folder, out, **options, analysis=analysis)
     finally:
         if previous == 1:
             _zygote.set_dumpable(True)
 
 
 def _run_batch(folder: Path, out: Path, *, jobs, force, rubric_path, problems, executor, progress, zygote,
-               watchdog, confine) -> BatchSummary:
+               watchdog, confine, analysis=True, exclude=()) -> BatchSummary:
     started = time.monotonic()
     folder, out = Path(folder), Path(out)
     rubric = rubric_module.load(rubric_path)
     chosen = rubric.parse_problem_keys(problems)
     problems = sorted(chosen) if chosen else None
-    items = discover(folder, exclude=[out])
+    items = discover(folder, exclude=[out, *exclude])
     out.mkdir(parents=True, exist_ok=True)
     tasks: list[_Task] = []
     skipped = 0
-    stamps = {item.submission_id: _stamp(item, rubric, problems) for item in items}
+    setup = setup_digest(rubric, problems)
+    contents = {item.submission_id: _content(item) for item in items}
+    stamps = {sid: None if c is None else combined(setup, c) for sid, c in contents.items()}
+    if analysis:   # before anything is replaced: the results graded with another rubric, reference or checks
+        regrade.keep_previous(out, setup, batch_analysis.records(out, contents))
     for item in items:
         stamp = stamps[item.submission_id]
         if not force and stamp is not None and _cached(out / item.submission_id, stamp) is not None:
@@ -529,7 +554,8 @@ def _run_batch(folder: Path, out: Path, *, jobs, force, rubric_path, problems, e
                     pool = _ExecutorPool(executor, inflight)
                     gradings = _grade_all(pool, tasks, inflight, args, zygote, stop, confine)
                 for task, result in gradings:
-                    _save(out / task.item.submission_id, result, task.stamp)
+                    _save(out / task.item.submission_id, result, task.stamp,
+                          {"setup": setup, "content": contents[task.item.submission_id]})
                     graded += 1
                     failed += gradebook.row_status(result) == "grader_error"
                     reporter.advance(task.item, result)
@@ -541,10 +567,12 @@ def _run_batch(folder: Path, out: Path, *, jobs, force, rubric_path, problems, e
             if pool is not None:
                 with _stop_on_signals(stop, second_interrupts=False):   # cleaning up: Ctrl-C only asks again
                     pool.close(abandon=stop.is_set() or bool(error))
+    complete = not stop.is_set() and not error and graded == len(tasks)
+    report = batch_analysis.Analysis(out, setup, contents, {i.submission_id: i.path for i in items}, complete) if analysis else None
     with _stop_on_signals(stop, second_interrupts=False):           # the CSV always matches the disk
-        rows = _write_summaries(out, items, stamps, time.monotonic() - started, graded)
+        rows = _write_summaries(out, items, stamps, time.monotonic() - started, graded, report)
     return BatchSummary(graded, skipped, failed, len(tasks) - graded, stop.is_set(),
-                        time.monotonic() - started, rows, error)
+                        time.monotonic() - started, rows, error, report.impact if report else None)
 
 
 def _grade_all(pool: "_ExecutorPool", tasks: list[_Task], inflight: dict, args: tuple, zygote: bool,
@@ -997,17 +1025,18 @@ def _cached(folder: Path, stamp: str) -> GradingResult | None:
     return result
 
 
-def _save(folder: Path, result: GradingResult, stamp: str | None) -> None:
-    """results.json for Gradescope, then grading.json (what counts as finished); each atomic."""
+def _save(folder: Path, result: GradingResult, stamp: str | None, parts: dict | None = None) -> None:
+    """results.json for Gradescope, then grading.json (what counts as finished); each atomic.
+    `parts`: the setup and content digests the fingerprint combines (for the re-grade impact)."""
     data = (gradescope.fallback_results(result.grader_failure) if result.grader_failure and not result.outcomes
             else gradescope.to_results_json(result))
     gradescope.write_results(data, folder / "results.json")
-    record = {"fingerprint": stamp, "result": result.to_dict()}
+    record = {"fingerprint": stamp, **(parts or {}), "result": result.to_dict()}
     atomic_write(folder / GRADING_FILE, json.dumps(record, allow_nan=False).encode("utf-8"))
 
 
 def _write_summaries(out: Path, items: list[BatchItem], stamps: dict[str, str | None], wall_time: float,
-                     graded: int) -> tuple[gradebook.BatchRow, ...]:
+                     graded: int, analysis: "batch_analysis.Analysis | None" = None) -> tuple[gradebook.BatchRow, ...]:
     """grades.csv and report.html from what is on disk for the fingerprints of this run."""
     rows = []
     for item in items:
@@ -1018,7 +1047,8 @@ def _write_summaries(out: Path, items: list[BatchItem], stamps: dict[str, str | 
     timings = {"wall time of this run": wall_time}
     if graded:
         timings["wall time per submission graded in this run"] = wall_time / graded
-    html.write_report(rows, out / "report.html", timings=timings)
+    top, bottom = analysis.sections(rows) if analysis else ((), ())
+    html.write_report(rows, out / "report.html", timings=timings, top=top, bottom=bottom)
     return tuple(rows)
 
 
@@ -1096,6 +1126,10 @@ def add_arguments(commands) -> None:
                        help="start every child without its Landlock sandbox, as on a kernel without one "
                             "(to rule the sandbox out; same results for honest code)")
     batch.add_argument("--no-progress", action="store_true")
+    batch.add_argument("--dry-run", action="store_true",
+                       help="show what a changed rubric, reference or checks does to every score, replacing nothing")
+    batch.add_argument("--no-analysis", action="store_true",
+                       help="no checks.csv, regrade.csv or instructor sections in the report (to measure their cost)")
     batch.set_defaults(func=_cmd_batch)
 
 
@@ -1109,7 +1143,8 @@ def _cmd_batch(args) -> int:
         executor = dask_executor(args.scheduler) if args.scheduler else None
         summary = run_batch(args.folder, args.output, jobs=args.jobs, force=args.force, rubric_path=args.rubric,
                             problems=args.problems, executor=executor, progress=progress,
-                            zygote=not args.no_zygote, confine=not args.no_sandbox)
+                            zygote=not args.no_zygote, confine=not args.no_sandbox, dry_run=args.dry_run,
+                            analysis=not args.no_analysis)
     except BatchError as exc:
         print(f"hw3grade: {exc}", file=sys.stderr)
         return 2
@@ -1122,7 +1157,10 @@ def _cmd_batch(args) -> int:
     print(f"graded {summary.graded}, unchanged {summary.skipped}, grader failures {summary.failed}"
           + (f", not graded (interrupted) {summary.pending}" if summary.interrupted else "")
           + (f", not graded (the batch failed) {summary.pending}" if summary.error and not summary.interrupted else "")
-          + f" in {summary.wall_time:.1f} s -> {args.output / 'grades.csv'}, {args.output / 'report.html'}")
+          + f" in {summary.wall_time:.1f} s -> "
+          + ("nothing replaced (--dry-run)" if args.dry_run else f"{args.output / 'grades.csv'}, {args.output / 'report.html'}"))
+    for line in regrade.impact_lines(summary.impact):
+        print(line)
     if summary.interrupted:
         print(f"hw3grade: interrupted; the finished results are in {args.output}", file=sys.stderr)
         return 130

@@ -66,6 +66,7 @@ class GradingResult:
     submission_id: str = ""
     grader_failure: str = ""          # set when the grader itself failed: score 0 plus this text
     manual_items: tuple[dict, ...] = field(default=())  # hand-graded parts from the rubric, for reports
+    answers: dict[str, str] = field(default_factory=dict)  # check id -> hash of its wrong answers (grader/answers.py)
 
     @property
     def score(self) -> float:
@@ -92,6 +93,7 @@ class GradingResult:
             "submission_id": self.submission_id,
             "grader_failure": self.grader_failure,
             "manual_items": list(self.manual_items),
+            **({"answers": dict(self.answers)} if self.answers else {}),   # instructors' files only
         }
 
     @classmethod
@@ -103,4 +105,5 @@ class GradingResult:
             submission_id=data.get("submission_id", ""),
             grader_failure=data.get("grader_failure", ""),
             manual_items=tuple(data.get("manual_items", ())),
+            answers=dict(data.get("answers") or {}),
         )

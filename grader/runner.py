@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from . import messages, scratch
+from . import answers, messages, scratch
 from .assignment import Assignment, active, using
 from .checks import base
 from .checks.catalog import load_checks
@@ -50,17 +50,21 @@ def grade(
     budget_seconds: float | None = None,
     submission_id: str = "",
     identity: str = "",
+    fingerprint_answers: bool = False,
 ) -> GradingResult:
     """Grade one submission against the selected rubric entries (all by default), for the
     rubric's assignment.
 
     `identity` (Gradescope's student ids, locally the submission's name) seeds the inputs of
-    the non-visible checks, with the course secret (grader/draws.py)."""
+    the non-visible checks, with the course secret (grader/draws.py). `fingerprint_answers`: keep a
+    hash of each failed check's answers (the batch's "answers alike"; grader/answers.py)."""
     with using(_assignment_of(rubric)):
-        return _grade(submission, rubric, entries, sandbox, budget_seconds, submission_id, identity)
+        return _grade(submission, rubric, entries, sandbox, budget_seconds, submission_id, identity,
+                      fingerprint_answers)
 
 
-def _grade(submission, rubric: Rubric, entries, sandbox, budget_seconds, submission_id, identity) -> GradingResult:
+def _grade(submission, rubric: Rubric, entries, sandbox, budget_seconds, submission_id, identity,
+           fingerprint_answers) -> GradingResult:
     started = time.monotonic()
     entries = tuple(entries if entries is not None else rubric.checks)
     sandbox = sandbox or sandbox_for(rubric)
@@ -86,8 +90,9 @@ def _grade(submission, rubric: Rubric, entries, sandbox, budget_seconds, submiss
     notes = tuple(copy_notes) + located.notes
     if unconfined:
         notes += (messages.unconfined(unconfined),)
+    prints = answers.of_failures(judged, pending) if fingerprint_answers else {}
     return GradingResult(outcomes, round(time.monotonic() - started, 3), notes, submission_id,
-                         manual_items=_manual(rubric))
+                         manual_items=_manual(rubric), answers=prints)
 
 
 def sandbox_for(rubric: Rubric, **overrides) -> SandboxConfig:

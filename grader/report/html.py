@@ -34,19 +34,21 @@ body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;m
 h1{font-size:1.6em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:.25em .6em;
      text-align:left;vertical-align:top}th{background:#f3f3f3}td.n{text-align:right}
-img{max-width:100%;height:auto}.muted{color:#777}
+img{max-width:100%;height:auto}.muted{color:#777}.warn{color:#a40000;font-weight:600}.ok{color:#1a6e1a}
 """
 
 
 def write_report(rows: list[BatchRow], path: str | os.PathLike, *,
-                 timings: dict[str, float] | None = None) -> Path:
+                 timings: dict[str, float] | None = None, top: tuple[str, ...] = (),
+                 bottom: tuple[str, ...] = ()) -> Path:
     """Write the report for a batch.
 
     timings: optional batch-level durations in seconds, by label (e.g. {"wall time": 812.4}),
-    listed as given.
+    listed as given. top, bottom: extra sections (HTML, already escaped) before the summary and
+    after the most common failures.
     """
     rows = sorted(rows, key=lambda r: r.submission_id)
-    sections = [_summary(rows), _histogram(rows), _pass_rates(rows), _failures(rows),
+    sections = [*top, _summary(rows), _histogram(rows), _pass_rates(rows), _failures(rows), *bottom,
                 _slowest(rows)]
     if timings:
         sections.append(_timings(timings))

@@ -1,0 +1,189 @@
+"""Answers alike: submissions that give the same rare wrong answers, and identical code.
+
+A list for an instructor to review, never an accusation, and never in anything a student sees.
+Correct answers are alike by nature, and so are common mistakes; what stands out is two
+submissions sharing several wrong answers that few others give. The wrong answers are the
+fingerprints the runner keeps of each failed check (grader/answers.py: values rounded to the
+check's tolerance, shapes, exception types).
+
+- an answer (check, fingerprint) is *rare* when at most RARE_SHARE of the class (and at least
+  2) gives it;
+- two submissions are *alike* when they share at least MIN_SHARED rare answers (a single
+  shared mistake happens by chance); clusters are the connected groups of alike submissions.
+
+Identical code: each submission's Python source, normalised (comments, docstrings, names and
+formatting removed, through `ast`; the code is parsed, never run), hashed as a whole.
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+import io
+import json
+import zipfile
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from .outcome import GradingResult
+
+RARE_SHARE = 0.1     # an answer given by at most this share of the class is rare
+MIN_SHARED = 2       # rare answers two submissions must share to be listed
+MAX_SOURCE = 2_000_000   # bytes of source read per submission (a larger one is not compared)
+
+
+@dataclass(frozen=True)
+class Cluster:
+    members: tuple[str, ...]
+    shared: tuple[tuple[str, int], ...]   # (check id, submissions in the class giving that answer)
+    graded: int                           # submissions compared
+
+
+def rare_answers(results: dict[str, GradingResult]) -> dict[tuple[str, str], set[str]]:
+    """(check id, fingerprint) -> the submissions giving it, for the rare ones shared by two or more."""
+    holders: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for sid, result in results.items():
+        for check_id, fp in result.answers.items():
+            holders[(check_id, fp)].add(sid)
+    limit = max(2, RARE_SHARE * len(results))
+    return {key: ids for key, ids in holders.items() if 2 <= len(ids) <= limit}
+
+
+def clusters(results: dict[str, GradingResult]) -> list[Cluster]:
+    """Groups of submissions sharing at least MIN_SHARED rare wrong answers, largest first."""
+    rare = rare_answers(results)
+    shared: dict[tuple[str, str], list] = defaultdict(list)
+    for key, ids in rare.items():
+        ordered = sorted(ids)
+        for i, a in enumerate(ordered):
+            for b in ordered[i + 1:]:
+                shared[(a, b)].append(key)
+    groups = _components([pair for pair, keys in shared.items() if len(keys) >= MIN_SHARED])
+    found = []
+    for members in groups:
+        keys = sorted({k for k, ids in rare.items() if len(ids & members) >= 2})
+        found.append(Cluster(tuple(sorted(members)), tuple((k[0], len(rare[k])) for k in keys), len(results)))
+    return sorted(found, key=lambda c: (-len(c.members), c.members))
+
+
+def _components(pairs: list[tuple[str, str]]) -> list[set[str]]:
+    """Connected components of the graph these edges make (union-find)."""
+    parent: dict[str, str] = {}
+
+    def root(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in pairs:
+        parent[root(a)] = root(b)
+    groups: dict[str, set[str]] = defaultdict(set)
+    for x in parent:
+        groups[root(x)].add(x)
+    return list(groups.values())
+
+
+# ---------------------------------------------------------------- identical code
+def identical_code(sources: dict[str, str | None]) -> list[tuple[str, ...]]:
+    """Groups of two or more submissions whose normalised code is the same ({id: digest})."""
+    by_digest: dict[str, list[str]] = defaultdict(list)
+    for sid, digest in sources.items():
+        if digest:
+            by_digest[digest].append(sid)
+    return sorted(tuple(sorted(ids)) for ids in by_digest.values() if len(ids) >= 2)
+
+
+def code_digest(path: Path) -> str | None:
+    """The hash of a submission's normalised Python (a folder, .py, .zip or notebook); None if none."""
+    try:
+        sources = sorted(_sources(Path(path)))
+    except (OSError, ValueError, zipfile.BadZipFile):
+        return None
+    normalised = [n for n in (normalise(text) for _, text in sources) if n]
+    if not normalised:
+        return None
+    return hashlib.sha256("\0".join(normalised).encode()).hexdigest()
+
+
+def _sources(path: Path):
+    """(name, text) of each Python file of a submission, without following links, bounded in size."""
+    budget = [MAX_SOURCE]
+
+    def take(name: str, data: bytes):
+        budget[0] -= len(data)
+        if budget[0] < 0:
+            raise ValueError("too much source to compare")
+        return name, data.decode("utf-8", "replace")
+
+    if path.is_symlink():
+        return
+    if path.is_dir():
+        for file in sorted(path.rglob("*.py")):
+            if not file.is_symlink() and file.is_file() and not any(p.startswith(".") for p in file.parts[-2:]):
+                yield take(file.relative_to(path).as_posix(), file.read_bytes())
+    elif path.suffix == ".zip":
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if info.filename.endswith(".py") and info.file_size <= MAX_SOURCE:
+                    yield take(info.filename, zf.read(info))
+    elif path.suffix == ".ipynb":
+        if path.stat().st_size <= 4 * MAX_SOURCE:
+            cells = json.loads(path.read_bytes()).get("cells", [])
+            code = "\n".join("".join(c.get("source", "")) if isinstance(c.get("source"), list) else
+                             str(c.get("source", "")) for c in cells if c.get("cell_type") == "code")
+            yield take(path.name, code.encode())
+    elif path.suffix == ".py":
+        yield take(path.name, path.read_bytes())
+
+
+def normalise(source: str) -> str:
+    """Source without comments, docstrings, formatting or its own names (renamed in order of use)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return " ".join(line.split("#")[0].strip() for line in io.StringIO(source) if line.strip())
+    tree.body = _without_docstring(tree.body)
+    _Renamer().visit(tree)
+    try:
+        return ast.dump(tree, annotate_fields=False)
+    except RecursionError:
+        return ""
+
+
+def _without_docstring(body: list) -> list:
+    first = body[0] if body else None
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+        return body[1:] or [ast.Pass()]
+    return body
+
+
+class _Renamer(ast.NodeTransformer):
+    """Local names, arguments and definitions become v0, v1, ... in order of first use; docstrings go.
+    Attributes (the library calls: `.exp`, `.sum`) are kept: they are what the code does."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+
+    def _new(self, name: str) -> str:
+        return self.names.setdefault(name, f"v{len(self.names)}")
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        node.id = self._new(node.id)
+        return node
+
+    def visit_arg(self, node: ast.arg) -> ast.AST:
+        node.arg = self._new(node.arg)
+        node.annotation = None
+        return node
+
+    def _definition(self, node):
+        node.name = self._new(node.name)
+        node.body = _without_docstring(node.body)
+        if hasattr(node, "returns"):
+            node.returns = None
+        self.generic_visit(node)
+        return node
+
+    visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _definition

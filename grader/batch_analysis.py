@@ -1,0 +1,80 @@
+"""The batch's instructor side: the analyses after a run, and `--dry-run` (grader/batch.py calls these)."""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from html import escape
+from pathlib import Path
+from typing import Callable
+
+from . import classreport, regrade
+from .outcome import GradingResult
+
+GRADING_FILE = "grading.json"
+STAGED = ("grading.json", "results.json")
+
+
+def records(out: Path, ids) -> dict[str, dict]:
+    """Each submission's grading.json as it is on disk (any fingerprint), by id."""
+    found = {}
+    for sid in ids:
+        try:
+            data = json.loads((out / sid / GRADING_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("result"), dict):
+            found[sid] = data
+    return found
+
+
+class Analysis:
+    """Run at the end of a batch: the re-grade impact (regrade.csv), checks.csv, and the report's sections."""
+
+    def __init__(self, out: Path, setup: str, contents: dict[str, str | None], paths: dict[str, Path],
+                 complete: bool) -> None:
+        self.out, self.setup, self.contents, self.paths, self.complete = out, setup, contents, paths, complete
+        self.impact: regrade.Impact | None = None
+
+    def sections(self, rows) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(top, bottom) sections for report.html; an analysis that fails says so, in one line."""
+        results = {row.submission_id: row.result for row in rows}
+        try:
+            current = {sid: (self.contents.get(sid), r) for sid, r in results.items()}
+            self.impact = regrade.conclude(self.out, self.setup, current, self.complete)
+            built = classreport.build(self.out, results, self.paths, self.impact)
+            return built.top, built.bottom
+        except (OSError, ValueError, TypeError, KeyError) as exc:   # never the batch's end
+            note = f"<h2>Instructor analyses</h2><p class=\"warn\">Not available: {escape(type(exc).__name__)}: " \
+                   f"{escape(str(exc))}</p>"
+            return (note,), ()
+
+
+def dry_run(folder: Path, out: Path, options: dict, run: Callable) -> object:
+    """Grade into a staging folder inside OUT (the unchanged results are copied, not regraded),
+    compare with OUT's results, and remove the staging folder: nothing in OUT is replaced."""
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".dry-run-", dir=out))
+    try:
+        old = records(out, [p.name for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")])
+        for sid in old:
+            (staging / sid).mkdir()
+            for name in STAGED:
+                if (out / sid / name).is_file():
+                    shutil.copy2(out / sid / name, staging / sid / name)
+        summary = run(folder, staging, **options, analysis=False, exclude=(out,))
+        new = records(staging, old)
+        impact = regrade.impact_of(_generation(old), _generation(new), "dry-run")
+        return _with_impact(summary, impact)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _generation(recs: dict[str, dict]) -> dict[str, tuple[str | None, GradingResult]]:
+    return {sid: (r.get("content"), GradingResult.from_dict(r["result"])) for sid, r in recs.items()}
+
+
+def _with_impact(summary, impact):
+    import dataclasses
+
+    return dataclasses.replace(summary, impact=impact)
