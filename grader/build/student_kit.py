@@ -1,20 +1,26 @@
-"""`hw3grade build student-kit -o hw3-student-kit.zip`: what students download.
+"""`hw3grade [--assignment PATH] build student-kit -o NAME-student-kit.zip`: what students download.
 
-The kit (one folder, ``hw3-student-kit/``, in a zip):
+The kit of the active assignment (one folder, ``<name>-student-kit/``, named after the folder
+of the assignment's manifest, in a zip):
 
-- the template's seven modules (the starter script ``threelayerSGD.py`` among them) and
-  its README.md;
+- the template's modules (the assignment's contract) and its README.md;
 - ``check.py``, the self-check (`grader/kit/check.py`): the autograder's pipeline on the
   visible checks, in the student's Python (torch, numpy, matplotlib, pyyaml: no rich,
   psutil or jsonschema);
 - ``.selfcheck/``: a trimmed copy of the grader (the modules `grader.kit.selfcheck` and
-  the child need, found by following their imports), where every check module keeps
-  only its visible declarations and every probe module only the probe kinds a visible
-  check uses (`strip_module`: statements that name a hidden check go, then every
-  definition nothing uses any more; docstrings and comments go, line numbers stay);
-  ``rubric.yaml`` with the visible entries only; ``frozen.json``, the reference's
-  answers to the calls the visible judges make on the reference's own observations
-  (`grader.kit.record`); ``kit.json`` (hidden points per problem, versions).
+  the child need, found by following their imports) and of the assignment's check package
+  and probe files (under their import names), where every check module keeps only its
+  visible declarations and every probe module only the probe kinds a visible check uses
+  (`strip_module`: statements that name a hidden check go, then every definition nothing
+  uses any more; docstrings and comments go, line numbers stay); a copy of the template
+  package (the contract's signatures and module order); ``assignment.yaml``, the kit's own
+  manifest naming those copies (the self-check grades under it); ``rubric.yaml`` with the
+  visible entries only; ``frozen.json``, the reference's answers to the calls the visible
+  judges make on the reference's own observations (`grader.kit.record`); ``kit.json``
+  (hidden points per problem, the reference package and its modules, versions).
+
+The assignment's gradescope-utils unittest files are not shipped (the kit has no
+gradescope_utils): their checks count as run on Gradescope only.
 
 No reference source, hidden check, hidden probe kind, hidden id or hidden expected value
 is in it: the build checks the copy (a stripped module that still registers a hidden
@@ -44,21 +50,23 @@ import yaml
 
 import grader
 from .. import rubric as rubric_module
+from ..assignment import MANIFEST, Assignment, active, package_dir, using
 from ..checks.catalog import load_checks
-from ..kit.frozen import REFERENCE_MODULES
-from ..kit.selfcheck import SELFCHECK_DIR
+from ..kit.selfcheck import PLOT_HOOK, SELFCHECK_DIR
 from ..outcome import Status
 from ..runner import rng_for
 
-KIT_NAME = "hw3-student-kit"
-KIT_FORMAT = 1
+KIT_SUFFIX = "-student-kit"
+KIT_FORMAT = 2
 GRADER_ROOT = Path(grader.__file__).resolve().parent
 REPO_ROOT = GRADER_ROOT.parent
 ENTRY_MODULES = ("grader.kit.selfcheck", "grader.probes.child")
-#: What the kit's Python needs besides the standard library (HOMEWORK.md's torch, numpy, matplotlib; and pyyaml).
-ALLOWED_IMPORTS = frozenset({"numpy", "torch", "matplotlib", "yaml", "grader", "reference"})
-#: Never in the kit's Python: the build verifies that the kit imports without them.
-BLOCKED_IMPORTS = ("rich", "psutil", "jsonschema", "reference", "gradescope_utils", "pytest", "hypothesis",
+#: What the kit's Python needs besides the standard library (torch, numpy, matplotlib, pyyaml), the grader's
+#: copy and the assignment's shipped packages.
+ALLOWED_IMPORTS = frozenset({"numpy", "torch", "matplotlib", "yaml", "grader"})
+#: Never in the kit's Python (with the assignment's reference package): the build verifies that the kit
+#: imports without them.
+BLOCKED_IMPORTS = ("rich", "psutil", "jsonschema", "gradescope_utils", "pytest", "hypothesis",
                    "dask", "distributed")
 ZIP_DATE = (2024, 1, 1, 0, 0, 0)
 
@@ -91,21 +99,30 @@ class KitReport:
 HELP = "the zip students download: the template, its README and the self-check check.py"
 
 
+def kit_name(assignment: Assignment | None = None) -> str:
+    """The kit's folder (and default zip) name: the manifest's folder, as a slug, and "-student-kit"."""
+    assignment = assignment or active()
+    folder = assignment.manifest.parent.name
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", folder).strip("-.") or re.sub(r"\W+", "-", assignment.name.lower())
+    return f"{slug.strip('-') or 'assignment'}{KIT_SUFFIX}"
+
+
 def configure(parser) -> None:
-    """`hw3grade build student-kit [-o hw3-student-kit.zip] [--rubric PATH]` (see grader/build/cli.py)."""
-    parser.add_argument("-o", "--output", type=Path, default=Path(f"{KIT_NAME}.zip"),
-                        help="where to write the zip (default: %(default)s)")
+    """`hw3grade build student-kit [-o NAME-student-kit.zip] [--rubric PATH]` (see grader/build/cli.py)."""
+    parser.add_argument("-o", "--output", type=Path, default=None,
+                        help="where to write the zip (default: <assignment folder>-student-kit.zip)")
     parser.add_argument("--rubric", type=Path, default=None, help="a rubric.yaml other than the packaged one")
     parser.set_defaults(func=_cmd_build)
 
 
 def _cmd_build(args) -> int:
+    output = args.output or Path(f"{kit_name()}.zip")
     try:
-        build_kit(args.output, rubric_path=args.rubric)
+        build_kit(output, rubric_path=args.rubric)
     except (KitBuildError, rubric_module.RubricError) as exc:
         print(f"hw3grade build student-kit: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote {args.output}")
+    print(f"wrote {output}")
     return 0
 
 
@@ -121,17 +138,25 @@ def build_kit(output: Path, *, rubric_path: Path | None = None,
     return report.path
 
 
-def build_kit_report(output: Path, *, rubric_path: Path | None = None) -> KitReport:
-    rubric = rubric_module.load(rubric_path)
-    visible = rubric.select(visible_only=True)
-    if not visible:
-        raise KitBuildError(f"{rubric.source} has no visible check: the kit would check nothing")
-    checks = load_checks()
-    undeclared = [e.id for e in visible if e.id not in checks]
+def build_kit_report(output: Path, *, rubric_path: Path | None = None,
+                     assignment: Assignment | None = None) -> KitReport:
+    """Build the kit of `assignment` (the active one by default); see the module docstring."""
+    assignment = assignment or active()
+    with using(assignment):
+        return _build(Path(output), rubric_path, assignment)
+
+
+def _build(output: Path, rubric_path: Path | None, assignment: Assignment) -> KitReport:
+    rubric = rubric_module.load(rubric_path, assignment=assignment)
+    checks = load_checks(assignment)
+    undeclared = [e.id for e in rubric.select(visible_only=True) if e.id not in checks]
     if undeclared:
-        raise KitBuildError(f"rubric.yaml lists visible check(s) {', '.join(undeclared)} that grader/checks/ "
+        raise KitBuildError(f"rubric.yaml lists visible check(s) {', '.join(undeclared)} that {assignment.checks} "
                             "does not declare")
-    hidden = _not_shipped(rubric, checks)
+    visible = tuple(e for e in rubric.select(visible_only=True) if _shippable(checks[e.id], assignment))
+    if not visible:
+        raise KitBuildError(f"{rubric.source} has no visible check the kit can run: the kit would check nothing")
+    hidden = _not_shipped(rubric, checks, visible)
     from ..kit.record import record_reference, verify_replay   # imports the reference: build time only
 
     with tempfile.TemporaryDirectory(prefix="hw3kit-") as tmp:
@@ -147,9 +172,9 @@ def build_kit_report(output: Path, *, rubric_path: Path | None = None) -> KitRep
         if replay.differing:
             raise KitBuildError("judged against the frozen answers, the reference would get other verdicts: "
                                 + "; ".join(f"{i}: {why}" for i, why in sorted(replay.differing.items())))
-        stage = tmp_path / KIT_NAME
+        stage = tmp_path / kit_name(assignment)
         stripped, originals = stage_kit(stage, rubric, visible, hidden, recording.frozen_data(replay.kept))
-        verify_stage(stage, visible, hidden, _probe_kinds(visible))
+        verify_stage(stage, visible, hidden, _probe_kinds(visible), assignment)
         files = tuple(sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*")
                              if p.is_file() and "__pycache__" not in p.parts))
         path = write_zip(stage, Path(output))
@@ -158,25 +183,33 @@ def build_kit_report(output: Path, *, rubric_path: Path | None = None) -> KitRep
                      originals)
 
 
-def _not_shipped(rubric: rubric_module.Rubric, checks: dict) -> tuple[rubric_module.CheckEntry, ...]:
-    """Every check the kit must not hold: the rubric's non-visible ones, and declarations it does not list."""
+def _shippable(check, assignment: Assignment) -> bool:
+    """A check of the assignment's check package (not one of its gradescope-utils unittests)."""
+    return check.declared_in.startswith(assignment.checks + ".")
+
+
+def _not_shipped(rubric: rubric_module.Rubric, checks: dict, visible: Sequence[rubric_module.CheckEntry] = ()
+                 ) -> tuple[rubric_module.CheckEntry, ...]:
+    """Every check the kit must not hold: the rubric's others (non-visible ones, unittests), and declarations
+    it does not list."""
     listed = {e.id for e in rubric.checks}
+    shipped = {e.id for e in visible} if visible else {e.id for e in rubric.checks if not e.secret}
     unlisted = tuple(rubric_module.CheckEntry(i, i.partition(".")[0], i, 1.0, "hidden", 0.0, 0.0, 1.0, 0)
                      for i in sorted(set(checks) - listed))
-    return tuple(e for e in rubric.checks if e.secret) + unlisted
+    return tuple(e for e in rubric.checks if e.id not in shipped) + unlisted
 
 
 # ------------------------------------------------------------------------ the reference as a student's upload
 
-def reference_as_submission(folder: Path) -> Path:
-    """The reference's seven modules as a student would upload them (top-level imports, no package)."""
-    import reference
-
-    source_dir = Path(reference.__file__).resolve().parent
+def reference_as_submission(folder: Path, assignment: Assignment | None = None) -> Path:
+    """The reference's modules as a student would upload them (top-level imports, no package)."""
+    assignment = assignment or active()
+    source_dir = package_dir(assignment.reference, assignment.import_root)
     folder.mkdir(parents=True, exist_ok=True)
-    for name in REFERENCE_MODULES:
+    package = re.escape(assignment.reference)
+    for name in assignment.modules:
         source = (source_dir / f"{name}.py").read_text(encoding="utf-8")
-        source = re.sub(r"from (?:reference)?\.(\w+) import", r"from \1 import", source)
+        source = re.sub(rf"from (?:{package})?\.(\w+) import", r"from \1 import", source)
         (folder / f"{name}.py").write_text(source, encoding="utf-8")
     return folder
 
@@ -187,25 +220,28 @@ def stage_kit(stage: Path, rubric: rubric_module.Rubric, visible: Sequence[rubri
               hidden: Sequence[rubric_module.CheckEntry], frozen: dict
               ) -> tuple[dict[str, list[str]], dict[str, str]]:
     """Write the kit's folder; returns {module: names removed as hidden-only} and {copied file: its sha256}."""
-    template = _template_dir()
+    assignment = rubric.assignment or active()
+    template = assignment.template_dir
     stage.mkdir(parents=True)
     for path in sorted(template.glob("*.py")):
         if not path.name.startswith("_"):
             (stage / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
-    (stage / "README.md").write_text((template / "README.md").read_text(encoding="utf-8"), encoding="utf-8")
+    if (template / "README.md").is_file():
+        (stage / "README.md").write_text((template / "README.md").read_text(encoding="utf-8"), encoding="utf-8")
     (stage / "check.py").write_text((GRADER_ROOT / "kit" / "check.py").read_text(encoding="utf-8"), encoding="utf-8")
     selfcheck = stage / SELFCHECK_DIR
-    sources, removed, digests = kit_sources(visible, hidden)
+    sources, removed, digests, available = _kit_sources(assignment, visible, hidden)
     for module, text in sorted(sources.items()):
-        target = selfcheck / _module_path(module)
+        target = selfcheck / _module_path(module, available)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
-    if "grader.contract" in sources:   # messages name the contract's signatures, read from the template
-        (selfcheck / "student_template").mkdir()
-        for path in sorted(template.glob("*.py")):
-            if not path.name.startswith("_"):
-                (selfcheck / "student_template" / path.name).write_text(path.read_text(encoding="utf-8"),
-                                                                         encoding="utf-8")
+    # the contract (module order, signatures) is read from a copy of the template package
+    copy = selfcheck.joinpath(*assignment.template.split("."))
+    copy.mkdir(parents=True)
+    for path in sorted(template.glob("*.py")):
+        if not path.name.startswith("_") or path.name == "__init__.py":
+            (copy / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    (selfcheck / MANIFEST).write_text(kit_assignment(assignment), encoding="utf-8")
     (selfcheck / "rubric.yaml").write_text(kit_rubric(rubric, visible), encoding="utf-8")
     (selfcheck / "frozen.json").write_text(json.dumps(frozen, sort_keys=True, separators=(",", ":")),
                                            encoding="utf-8")
@@ -215,19 +251,29 @@ def stage_kit(stage: Path, rubric: rubric_module.Rubric, visible: Sequence[rubri
     return removed, digests
 
 
-def _template_dir() -> Path:
-    import student_template
-
-    return Path(student_template.__file__).resolve().parent
+def kit_assignment(assignment: Assignment) -> str:
+    """The kit's assignment.yaml: the assignment's name, its copied check package, probe files and template
+    (all under .selfcheck/), the kit's rubric; no unittests (the kit has no gradescope_utils)."""
+    data = {"name": assignment.name, "root": ".", "reference": assignment.reference,
+            "template": assignment.template, "rubric": "rubric.yaml", "checks": assignment.checks,
+            "probes": [_module_path(name, {}).as_posix() for name in assignment.probe_files()]}
+    if assignment.plots:
+        data["plots"] = dict(assignment.plots)
+    text = (f"# {assignment.name} as its student kit grades it (generated by hw3grade build student-kit):\n"
+            "# the copies of its check package, probe files and template in this folder, the visible checks.\n")
+    return text + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120)
 
 
 def kit_rubric(rubric: rubric_module.Rubric, visible: Sequence[rubric_module.CheckEntry]) -> str:
-    """rubric.yaml of the kit: the visible entries, every field spelled out, their points as the total."""
+    """rubric.yaml of the kit: the problems, the visible entries, every field spelled out, their points as
+    the total."""
     limits = dataclasses.asdict(rubric.limits)
     limits["total_points"] = round(sum(e.points for e in visible), 6)
     shipped = {e.id for e in visible}
-    data = {"limits": limits, "checks": [_kit_entry(e, shipped) for e in visible]}
-    text = ("# The visible checks of Homework 3's autograder (generated by hw3grade build student-kit).\n"
+    data = {"problems": dict(rubric.problems), "limits": limits,
+            "checks": [_kit_entry(e, shipped) for e in visible]}
+    name = rubric.assignment.name if rubric.assignment is not None else "the assignment"
+    text = (f"# The visible checks of {name}'s autograder (generated by hw3grade build student-kit).\n"
             "# The hidden checks run on Gradescope only.\n")
     return text + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120)
 
@@ -240,9 +286,12 @@ def _kit_entry(entry: rubric_module.CheckEntry, shipped: set[str]) -> dict:
 
 
 def _manifest(rubric: rubric_module.Rubric, visible) -> dict:
+    """kit.json: what runs only on Gradescope (points per problem), the reference the frozen answers stand
+    in for, versions."""
+    shipped = {e.id for e in visible}
     hidden_points: dict[str, float] = {}
     for e in rubric.checks:
-        if not e.secret:
+        if e.id in shipped:
             continue
         hidden_points[e.problem] = round(hidden_points.get(e.problem, 0.0) + e.points, 6)
     try:
@@ -251,62 +300,95 @@ def _manifest(rubric: rubric_module.Rubric, visible) -> dict:
         built_with = version("hw3grade")
     except Exception:
         built_with = "unknown"
+    assignment = rubric.assignment or active()
     return {"format": KIT_FORMAT, "hw3grade": built_with, "rubric_digest": rubric.digest,
+            "assignment": assignment.name, "kit": kit_name(assignment),
+            "reference": {"package": assignment.reference, "modules": list(assignment.modules)},
             "visible_checks": len(visible), "visible_points": round(sum(e.points for e in visible), 6),
             "total_points": rubric.limits.total_points, "hidden_points": hidden_points}
 
 
-def _module_path(module: str) -> Path:
-    parts = module.split(".")
-    path = Path(*parts)
-    return path / "__init__.py" if (REPO_ROOT / path).is_dir() else path.with_suffix(".py")
+def _module_path(module: str, available: dict[str, Path]) -> Path:
+    """Where a module goes under .selfcheck/: its import name as a path (a package as its __init__.py)."""
+    path = Path(*module.split("."))
+    found = available.get(module)
+    return path / "__init__.py" if found is not None and found.name == "__init__.py" else path.with_suffix(".py")
 
 
 # ------------------------------------------------------------------------ which modules, stripped how
 
-def kit_sources(visible: Sequence[rubric_module.CheckEntry], hidden: Sequence[rubric_module.CheckEntry]
+def kit_sources(visible: Sequence[rubric_module.CheckEntry], hidden: Sequence[rubric_module.CheckEntry],
+                assignment: Assignment | None = None
                 ) -> tuple[dict[str, str], dict[str, list[str]], dict[str, str]]:
-    """{module: source} of every grader module the kit needs (check and probe modules stripped), the names
-    stripping removed, and {its file: sha256 of the repository's text it was made from}."""
-    available = _grader_modules()
+    """{module: source} of every module the kit needs (the grader's, the assignment's check and probe modules;
+    check and probe modules stripped), the names stripping removed, and {its file in the kit: sha256 of the
+    text it was made from}."""
+    return _kit_sources(assignment or active(), visible, hidden)[:3]
+
+
+def _kit_sources(assignment: Assignment, visible: Sequence[rubric_module.CheckEntry],
+                 hidden: Sequence[rubric_module.CheckEntry]
+                 ) -> tuple[dict[str, str], dict[str, list[str]], dict[str, str], dict[str, Path]]:
+    available = _available_modules(assignment)
+    declarations = {m for m in assignment.check_modules() if m in available}
+    probe_modules = {m for m in available if m.startswith("grader.probes.")} | set(assignment.probe_files())
     hidden_ids = [e.id for e in hidden]
     visible_ids = [e.id for e in visible]
     hidden_kinds = _probe_kinds(hidden) - _probe_kinds(visible)
-    strippable = {m for m in available if _is_declarations(m) or m.startswith("grader.probes.")}
+    strippable = declarations | probe_modules
     originals = {m: available[m].read_text(encoding="utf-8") for m in available}
-    roots: dict[str, set[str]] = {m: set() for m in strippable}
+    # a declaration module's plot hook is called by the self-check, so it stays
+    roots: dict[str, set[str]] = {m: ({PLOT_HOOK} if m in declarations else set()) for m in strippable}
+    entries = sorted(declarations | probe_modules)
     while True:   # names other modules import from a stripped one keep it alive: iterate to a fixpoint
         sources, removed = dict(originals), {}
         for module in strippable:
-            select = _hidden_statement(hidden_ids) if _is_declarations(module) else _hidden_probe(hidden_kinds)
+            select = _hidden_statement(hidden_ids) if module in declarations else _hidden_probe(hidden_kinds)
             sources[module], removed[module] = strip_module(originals[module], select=select, roots=roots[module],
                                                             protect=_mentions(visible_ids), where=module)
-        needed = _closure(sources, available)
+        needed = _closure(sources, available, entries)
         imported = _imported_names({m: sources[m] for m in needed}, available)
         grown = {m: roots[m] | imported.get(m, set()) for m in strippable}
         if grown == roots:
             break
         roots = grown
-    _check_imports({m: sources[m] for m in needed}, available)
-    digests = {available[m].relative_to(REPO_ROOT).as_posix(): hashlib.sha256(originals[m].encode("utf-8")).hexdigest()
+    _check_imports({m: sources[m] for m in needed}, available, assignment)
+    digests = {_module_path(m, available).as_posix(): hashlib.sha256(originals[m].encode("utf-8")).hexdigest()
                for m in needed}
-    return ({m: sources[m] for m in needed}, {m: r for m, r in removed.items() if r and m in needed}, digests)
+    return ({m: sources[m] for m in needed}, {m: r for m, r in removed.items() if r and m in needed}, digests,
+            available)
 
 
 def _grader_modules() -> dict[str, Path]:
+    return _package_modules(GRADER_ROOT, REPO_ROOT)
+
+
+def _package_modules(folder: Path, root: Path) -> dict[str, Path]:
+    """{import name: file} of every module of the package in `folder`, named relative to `root`."""
     modules = {}
-    for path in sorted(GRADER_ROOT.rglob("*.py")):
-        rel = path.relative_to(REPO_ROOT).with_suffix("")
+    for path in sorted(folder.rglob("*.py")):
+        rel = path.relative_to(root).with_suffix("")
         parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
-        if "__pycache__" in parts:
+        if "__pycache__" in parts or not all(part.isidentifier() for part in parts):
             continue
         modules[".".join(parts)] = path
     return modules
 
 
-def _is_declarations(module: str) -> bool:
-    package, _, name = module.rpartition(".")
-    return package == "grader.checks" and name not in ("base", "catalog", "__init__")
+def _available_modules(assignment: Assignment) -> dict[str, Path]:
+    """Every module the kit may copy: the grader's; the top-level packages of the assignment's check package
+    and of its probe files (never its reference or template); the probe files, by the names the child
+    loads them under."""
+    available = _grader_modules()
+    root = assignment.import_root
+    probe_files = {name: Path(path) for name, path in assignment.probe_files().items()}
+    tops = {assignment.checks.split(".")[0]} | {name.split(".")[0] for name in probe_files if "." in name}
+    for top in sorted(tops - {"grader", assignment.reference.split(".")[0], assignment.template.split(".")[0]}):
+        folder = root / top
+        if (folder / "__init__.py").is_file():
+            available.update(_package_modules(folder, root))
+    available.update(probe_files)
+    return available
 
 
 def _probe_kinds(entries: Iterable[rubric_module.CheckEntry]) -> set[str]:
@@ -314,11 +396,12 @@ def _probe_kinds(entries: Iterable[rubric_module.CheckEntry]) -> set[str]:
     return {p.kind for e in entries if e.id in checks for p in checks[e.id].probes(rng_for(e))}
 
 
-def _closure(sources: dict[str, str], available: dict[str, Path]) -> set[str]:
-    """The entry modules, the child's probe kinds, the problem modules, and everything they import."""
+def _closure(sources: dict[str, str], available: dict[str, Path], entries: Sequence[str] = ()) -> set[str]:
+    """The entry modules, the child's probe kinds, the assignment's check and probe modules (`entries`), and
+    everything they import."""
     todo = list(ENTRY_MODULES)
     todo += [m for m in available if m.startswith("grader.probes.")]
-    todo += [m for m in _assignment_check_modules() if m in available]
+    todo += [m for m in entries if m in available]
     seen: set[str] = set()
     while todo:
         module = todo.pop()
@@ -382,22 +465,25 @@ def _imported_names(sources: dict[str, str], available: dict[str, Path]) -> dict
     return names
 
 
-def _check_imports(sources: dict[str, str], available: dict[str, Path]) -> None:
+def _check_imports(sources: dict[str, str], available: dict[str, Path], assignment: Assignment | None = None) -> None:
+    assignment = assignment or active()
     stdlib = set(getattr(sys, "stdlib_module_names", ())) | set(sys.builtin_module_names)
+    shipped = {m.split(".")[0] for m in sources}
+    package, modules = assignment.reference, set(assignment.modules)
     for module, source in sorted(sources.items()):
         for target, names in _imports(module, source, available):
             root = target.split(".")[0]
-            if not target or root in stdlib or target.startswith("grader"):
-                continue
-            if root == "reference":
-                served = {f"reference.{m}" for m in REFERENCE_MODULES} | {"reference"}
-                if target in served and (target != "reference" or set(names) <= set(REFERENCE_MODULES)):
+            if target == package or target.startswith(package + "."):
+                served = {f"{package}.{m}" for m in modules} | {package}
+                if target in served and (target != package or set(names) <= modules):
                     continue
-                raise KitBuildError(f"{module} imports {target}: the kit serves only reference.<module> for the "
-                                    f"seven modules (as frozen answers)")
+                raise KitBuildError(f"{module} imports {target}: the kit serves only {package}.<module> for the "
+                                    f"assignment's modules ({', '.join(assignment.modules)}) as frozen answers")
+            if not target or root in stdlib or root in shipped or target.startswith("grader"):
+                continue
             if root not in ALLOWED_IMPORTS:
                 raise KitBuildError(f"{module} imports {target}, which the student kit does not have (students "
-                                    f"install only {', '.join(sorted(ALLOWED_IMPORTS - {'grader', 'reference'}))}); "
+                                    f"install only {', '.join(sorted(ALLOWED_IMPORTS - {'grader'}))}); "
                                     "import it where only the autograder runs, or not at all")
 
 
@@ -604,7 +690,7 @@ def _no_hidden_ids(stage: Path, hidden: Sequence[rubric_module.CheckEntry]) -> N
             found = pattern.search(path.read_text(encoding="utf-8", errors="replace"))
             if found:
                 raise KitBuildError(f"{path.relative_to(stage)} names the hidden check {found.group(0)!r}: "
-                                    "hidden ids belong in their own declarations (grader/checks/) only")
+                                    "hidden ids belong in their own declarations (the check package) only")
 
 
 _VERIFY = r"""
@@ -620,21 +706,33 @@ class Blocker(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, Blocker())
 sys.path.insert(0, sys.argv[1])
 import grader
+from grader.assignment import MANIFEST, load, using
 from grader.checks.catalog import load_checks
 import grader.kit.selfcheck
 from grader.probes import child
-kinds = child._load_probe_kinds()
-files = sorted({m.__file__ for n, m in list(sys.modules.items()) if n.split(".")[0] == "grader"})
-print(json.dumps({"checks": sorted(load_checks()), "kinds": sorted(kinds), "files": files}))
+assignment = load(sys.argv[1] + "/" + MANIFEST)
+with using(assignment):
+    checks = sorted(load_checks(assignment))
+    kinds = child._load_probe_kinds(assignment.probe_files())
+    modules = list(assignment.modules)
+tops = set(sys.argv[3].split(","))
+files = sorted({m.__file__ for n, m in list(sys.modules.items())
+                if n.split(".")[0] in tops and getattr(m, "__file__", None)})
+print(json.dumps({"checks": checks, "kinds": sorted(kinds), "files": files, "modules": modules}))
 """
 
 
-def verify_stage(stage: Path, visible, hidden, visible_kinds: set[str]) -> None:
-    """Import the kit's grader copy in a fresh Python without the reference, rich, psutil, jsonschema."""
+def verify_stage(stage: Path, visible, hidden, visible_kinds: set[str], assignment: Assignment | None = None) -> None:
+    """Import the kit's grader copy and its assignment in a fresh Python without the reference, rich, psutil,
+    jsonschema: exactly the visible checks, the visible probe kinds, every module from the kit itself."""
+    assignment = assignment or active()
     selfcheck = stage / SELFCHECK_DIR
+    tops = sorted({p.name for p in selfcheck.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
+                  | {p.stem for p in selfcheck.glob("*.py")})
+    blocked = sorted(set(BLOCKED_IMPORTS) | {assignment.reference.split(".")[0]})
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")}
-    run = subprocess.run([sys.executable, "-I", "-B", "-c", _VERIFY, str(selfcheck), ",".join(BLOCKED_IMPORTS)],
-                         capture_output=True, text=True, timeout=300, env=env, cwd=stage)
+    run = subprocess.run([sys.executable, "-I", "-B", "-c", _VERIFY, str(selfcheck), ",".join(blocked),
+                          ",".join(tops)], capture_output=True, text=True, timeout=300, env=env, cwd=stage)
     if run.returncode != 0:
         raise KitBuildError(f"the kit's grader copy does not import on its own:\n{run.stderr[-3000:]}")
     found = json.loads(run.stdout.strip().splitlines()[-1])
@@ -650,9 +748,12 @@ def verify_stage(stage: Path, visible, hidden, visible_kinds: set[str]) -> None:
     missing = sorted(visible_kinds - set(found["kinds"]))
     if missing:
         raise KitBuildError(f"the kit's child lacks the probe kind(s) {', '.join(missing)} of visible checks")
+    if tuple(found["modules"]) != tuple(assignment.modules):
+        raise KitBuildError(f"the kit's template copy gives the modules {found['modules']}, "
+                            f"not the assignment's {list(assignment.modules)}")
     outside = [f for f in found["files"] if not Path(f).resolve().is_relative_to(selfcheck.resolve())]
     if outside:
-        raise KitBuildError(f"the kit imported grader modules from outside itself: {', '.join(outside)}")
+        raise KitBuildError(f"the kit imported its modules from outside itself: {', '.join(outside)}")
 
 
 # ------------------------------------------------------------------------ the zip
@@ -674,7 +775,8 @@ def write_zip(stage: Path, output: Path) -> Path:
     return output
 
 
-def _assignment_check_modules() -> tuple[str, ...]:
-    from ..assignment import active
 
-    return active().check_modules()
+def __getattr__(name: str):
+    if name == "KIT_NAME":   # the active assignment's kit folder name (kept for callers of the old constant)
+        return kit_name()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Homework 3 self-check: the visible checks of the autograder, run on the modules in this folder.
+"""The self-check: the visible checks of the autograder, run on the modules in this folder.
 
     python check.py          # every problem
-    python check.py P3 Q2    # only these problems (P1..P7, Q1..Q8)
+    python check.py KEY ...  # only these problems (python check.py --help lists their keys)
 
 Exit status 0 when every visible check of the problems asked for passes, 1 otherwise.
 Needs Python 3.10+, torch, numpy, matplotlib and pyyaml; Linux or macOS (on Windows, use WSL).

@@ -1,9 +1,10 @@
 """The reference as the student kit knows it: results frozen at build time, replayed by key.
 
 Judges reach the reference through `base.reference("module.name")` or ``import
-reference.module`` inside the judge; both import ``reference.<module>``. At build time
-(`grader.kit.record`) and in the kit (here) that name is served by a stand-in module in
-``sys.modules`` whose attributes are looked up on demand:
+<reference package>.module`` inside the judge; both import ``<reference package>.<module>``
+(the assignment's reference package and its modules, recorded in the kit's kit.json). At
+build time (`grader.kit.record`) and in the kit (here) that name is served by a stand-in
+module in ``sys.modules`` whose attributes are looked up on demand:
 
 - build time: a recording wrapper around the real function stores, for every call a
   visible judge makes while judging the reference's own answers,
@@ -29,19 +30,19 @@ import math
 import sys
 import types
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 from ..probes import wire
 
 FORMAT = 1
-#: The reference modules judges may import (HOMEWORK.md's seven modules).
-REFERENCE_MODULES = ("threelayerSGD", "losses", "activations", "gradients", "softmax", "interpolation", "convolution")
+#: The tag of a stand-in function in the canonical form (whatever the assignment's reference package is named).
+REFERENCE_PACKAGE = "reference"
 #: Arguments equal up to this relative difference find a frozen answer (float rounding of another platform).
 NEAR_RTOL = 1e-9
 NEAR_ATOL = 1e-12
-PROXY_ATTRIBUTE = "__hw3_reference__"   # marks record and replay stand-ins: they canonicalize by target
+PROXY_ATTRIBUTE = "__frozen_reference__"   # marks record and replay stand-ins: they canonicalize by target
 
 
 class Unfreezable(Exception):
@@ -51,9 +52,9 @@ class Unfreezable(Exception):
 class FrozenMiss(LookupError):
     """The kit has no frozen reference answer for this call."""
 
-    def __init__(self, target: str, why: str) -> None:
+    def __init__(self, target: str, why: str, package: str = REFERENCE_PACKAGE) -> None:
         super().__init__(
-            f"the student kit has no frozen reference answer for reference.{target}(...) ({why}). "
+            f"the student kit has no frozen reference answer for {package}.{target}(...) ({why}). "
             "This check needs the reference solution for the values your code returned, "
             "so it is judged on Gradescope only.")
         self.target = target
@@ -243,17 +244,26 @@ class ReplayFunction:
         return self._frozen.call(getattr(self, PROXY_ATTRIBUTE), args, kwargs)
 
     def __repr__(self) -> str:
-        return f"<frozen reference.{getattr(self, PROXY_ATTRIBUTE)}>"
+        return f"<frozen {self._frozen.package}.{getattr(self, PROXY_ATTRIBUTE)}>"
 
 
 class FrozenReference:
-    """frozen.json, loaded: `resolve(target)` is what `base.reference(target)` returns in the kit."""
+    """frozen.json, loaded: `resolve(target)` is what `base.reference(target)` returns in the kit.
+    `package` and `modules`: the assignment's reference package and its modules (kit.json; by default
+    the active assignment's), served as ``package.<module>``."""
 
-    def __init__(self, data: dict) -> None:
+    def __init__(self, data: dict, package: str | None = None, modules: Sequence[str] | None = None) -> None:
         if data.get("format") != FORMAT:
             raise ValueError(f"frozen.json has format {data.get('format')!r}, this kit reads format {FORMAT}")
         self.calls: dict[str, dict] = data.get("calls", {})
         self.values: dict[str, dict] = data.get("values", {})
+        if package is None or modules is None:
+            from ..assignment import active
+
+            package = package or active().reference
+            modules = active().modules if modules is None else modules
+        self.package = package
+        self.reference_modules = tuple(modules)
         self._by_target: dict[str, list[dict]] = {}
         for entry in self.calls.values():
             self._by_target.setdefault(entry["target"], []).append(entry)
@@ -261,8 +271,9 @@ class FrozenReference:
         self.hits: set[str] = set()              # the keys of the calls answered
 
     @classmethod
-    def load(cls, path: str | Path) -> "FrozenReference":
-        return cls(json.loads(Path(path).read_text(encoding="utf-8")))
+    def load(cls, path: str | Path, package: str | None = None,
+             modules: Sequence[str] | None = None) -> "FrozenReference":
+        return cls(json.loads(Path(path).read_text(encoding="utf-8")), package, modules)
 
     def resolve(self, target: str) -> Any:
         if target in self.values:
@@ -294,15 +305,15 @@ class FrozenReference:
         return None
 
     def _miss(self, target: str, why: str) -> FrozenMiss:
-        miss = FrozenMiss(target, why)
+        miss = FrozenMiss(target, why, self.package)
         self.misses.append(miss)
         return miss
 
     def modules(self) -> dict[str, types.ModuleType]:
-        return stand_in_modules(self.resolve)
+        return stand_in_modules(self.resolve, self.package, self.reference_modules)
 
     def install(self) -> None:
-        """Serve ``reference.<module>`` from this file for the rest of the process (the kit's judges)."""
+        """Serve ``<package>.<module>`` from this file for the rest of the process (the kit's judges)."""
         sys.modules.update(self.modules())
 
 
@@ -341,17 +352,20 @@ def _near_arrays(a: list, b: list) -> bool:
 
 # ------------------------------------------------------------------------ stand-in modules
 
-def stand_in_modules(resolve: Callable[[str], Any]) -> dict[str, types.ModuleType]:
-    """``reference`` and ``reference.<module>`` whose attributes are ``resolve("<module>.<name>")``."""
-    package = types.ModuleType("reference", "The reference, as the grader's judges reach it (stand-in).")
-    package.__path__ = []  # a package: ``import reference.losses`` finds the submodule in sys.modules
-    modules = {"reference": package}
-    for name in REFERENCE_MODULES:
-        module = types.ModuleType(f"reference.{name}")
+def stand_in_modules(resolve: Callable[[str], Any], package_name: str,
+                     module_names: Sequence[str]) -> dict[str, types.ModuleType]:
+    """``<package_name>`` and ``<package_name>.<module>`` for each of `module_names`, whose attributes
+    are ``resolve("<module>.<name>")``."""
+    package = types.ModuleType(package_name, "The reference, as the grader's judges reach it (stand-in).")
+    package.__path__ = []  # a package: ``import <package>.<module>`` finds the submodule in sys.modules
+    modules = {package_name: package}
+    for name in module_names:
+        module = types.ModuleType(f"{package_name}.{name}")
         module.__getattr__ = _attribute_of(name, resolve)  # type: ignore[attr-defined]
         setattr(package, name, module)
-        modules[f"reference.{name}"] = module
+        modules[f"{package_name}.{name}"] = module
     return modules
+
 
 
 def _attribute_of(module: str, resolve: Callable[[str], Any]) -> Callable[[str], Any]:

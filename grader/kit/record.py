@@ -1,7 +1,8 @@
 """Build time only (never shipped): freeze what the visible judges ask of the reference.
 
 `record_reference` grades the reference's own modules with the autograder's pipeline
-(`runner.grade`, visible checks only) while ``reference.<module>`` is served by recording
+(`runner.grade`, visible checks only) while ``<reference package>.<module>`` (the assignment's
+reference package and modules) is served by recording
 wrappers: every call a judge makes is stored as ``key(target, canonical(arguments)) ->
 result`` (see `grader.kit.frozen`), with the ids of the checks that made it.
 
@@ -21,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -33,8 +33,9 @@ from ..checks.catalog import load_checks
 from ..outcome import GradingResult
 from ..rubric import CheckEntry, Rubric
 from ..runner import grade, rng_for
-from .frozen import (FORMAT, PROXY_ATTRIBUTE, REFERENCE_MODULES, FrozenReference, Unfreezable, call_key,
-                     canonical_call, encode_result, modules_installed, stand_in_modules)
+from ..assignment import Assignment, active
+from .frozen import (FORMAT, PROXY_ATTRIBUTE, FrozenReference, Unfreezable, call_key, canonical_call,
+                     encode_result, modules_installed, stand_in_modules)
 
 
 @dataclass
@@ -55,27 +56,32 @@ class Recording:
 
 
 class _Recorder:
-    def __init__(self, recording: Recording) -> None:
+    def __init__(self, recording: Recording, assignment: Assignment | None = None) -> None:
         self.recording = recording
-        self.real = {m: importlib.import_module(f"reference.{m}") for m in REFERENCE_MODULES}
+        self.assignment = assignment or active()
+        self.package = self.assignment.reference
+        self.real = {m: self.assignment.reference_module(m) for m in self.assignment.modules}
         self.current = ""            # the check whose judge runs now
         self._depth = 0              # calls made inside a reference call are not the judge's
 
     def resolve(self, target: str) -> Any:
         module, _, name = target.partition(".")
         if module not in self.real:
-            raise AttributeError(f"reference has no module {module!r}")
+            raise AttributeError(f"{self.package} has no module {module!r}")
         real = getattr(self.real[module], name)
         if callable(real):
             return self._wrap(target, real)
         try:
             encoded = encode_result(real)
         except Unfreezable as exc:
-            self._unfreezable(f"reference.{target} is {exc}")
+            self._unfreezable(f"{self.package}.{target} is {exc}")
         else:
             entry = self.recording.values.setdefault(target, {"value": encoded, "checks": []})
             self._provenance(entry)
         return real
+
+    def stand_ins(self) -> dict:
+        return stand_in_modules(self.resolve, self.package, tuple(self.real))
 
     def _wrap(self, target: str, real: Callable) -> Callable:
         @functools.wraps(real)
@@ -91,7 +97,7 @@ class _Recorder:
         try:
             canon, reason = canonical_call(args, kwargs), ""
         except Unfreezable as exc:
-            canon, reason = None, f"reference.{target} is called with {exc}"
+            canon, reason = None, f"{self.package}.{target} is called with {exc}"
         self._depth += 1
         try:
             result = real(*args, **kwargs)
@@ -113,11 +119,11 @@ class _Recorder:
         except Unfreezable:
             changed = True
         if changed:
-            return f"reference.{target} changes its arguments in place"
+            return f"{self.package}.{target} changes its arguments in place"
         try:
             self._store(target, canon, {"result": encode_result(result)})
         except Unfreezable as exc:
-            return f"reference.{target} returns {exc}"
+            return f"{self.package}.{target} returns {exc}"
         return ""
 
     def _store(self, target: str, canon: Any, outcome: dict) -> None:
@@ -139,7 +145,8 @@ class _Recorder:
 def _judges_observed(ids: Sequence[str], before: Callable[[str, base.JudgeContext], None],
                      after: Callable[[str, base.Verdict], None]) -> Iterator[None]:
     """Wrap the registered judges of `ids` for a block (the registry is put back afterwards)."""
-    checks = load_checks()
+    load_checks()
+    checks = base.CHECKS          # the registry the runner's `load_checks` reads
     saved = {i: checks[i] for i in ids if i in checks}
 
     def observed(check_id: str, judge: Callable) -> Callable:
@@ -173,7 +180,7 @@ def record_reference(submission: Path, rubric: Rubric, entries: Sequence[CheckEn
         recorder.current = ""
 
     with _judges_observed([e.id for e in entries], before, after), \
-            modules_installed(stand_in_modules(recorder.resolve)):
+            modules_installed(recorder.stand_ins()):
         recording.result = grade(submission, rubric, entries=entries)
     _record_failure_paths(recording, entries)
     return recording
@@ -187,7 +194,7 @@ def _record_failure_paths(recording: Recording, entries: Sequence[CheckEntry]) -
     checks = load_checks()
     candidates = Recording()
     recorder = _Recorder(candidates)
-    with modules_installed(stand_in_modules(recorder.resolve)):
+    with modules_installed(recorder.stand_ins()):
         for entry in entries:
             ctx = recording.contexts.get(entry.id)
             if ctx is None:
@@ -209,7 +216,8 @@ class ReplayReport:
 def verify_replay(recording: Recording, entries: Sequence[CheckEntry]) -> ReplayReport:
     """Judge the recorded observations against the frozen answers alone, as given and nudged."""
     checks = load_checks()
-    frozen = FrozenReference(recording.frozen_data(recording.candidates))
+    assignment = active()
+    frozen = FrozenReference(recording.frozen_data(recording.candidates), assignment.reference, assignment.modules)
     differing: dict[str, str] = {}
     dependent: dict[str, list[str]] = {}
     with modules_installed(frozen.modules()):
@@ -226,7 +234,7 @@ def verify_replay(recording: Recording, entries: Sequence[CheckEntry]) -> Replay
             frozen.misses.clear()
             _judge_quietly(checks[entry.id], _nudged_context(ctx, entry, NUDGE_VERIFY))
             if frozen.misses:
-                dependent[entry.id] = sorted({f"reference.{m.target}" for m in frozen.misses})
+                dependent[entry.id] = sorted({f"{frozen.package}.{m.target}" for m in frozen.misses})
     for check_id, reasons in recording.unfreezable.items():
         dependent[check_id] = sorted(set(dependent.get(check_id, [])) | set(reasons))
     kept = {k: v for k, v in recording.candidates.items() if k in frozen.hits}

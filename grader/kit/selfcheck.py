@@ -1,10 +1,17 @@
-"""The student's self-check: ``python check.py [P1 ... Q8]`` inside the unpacked kit.
+"""The student's self-check: ``python check.py [PROBLEM ...]`` inside the unpacked kit.
 
 The autograder's own pipeline (`grader.runner.grade`: locate, probe in a child process,
-judge in this one) on the kit's rubric, which lists the visible checks only. Judges reach
-the reference through ``reference.<module>``, which here is `grader.kit.frozen`'s
-stand-in: answers frozen from the reference when the kit was built. A check whose judge
-asks the reference something the kit has no answer for is shown as "on Gradescope".
+judge in this one) on the kit's assignment (``.selfcheck/assignment.yaml``: the copied
+check package, probe files and template copy) and its rubric, which lists the visible
+checks only. Judges reach the reference through ``<reference package>.<module>``, which
+here is `grader.kit.frozen`'s stand-in: answers frozen from the reference when the kit
+was built. A check whose judge asks the reference something the kit has no answer for is
+shown as "on Gradescope".
+
+Plots: for a problem the assignment's ``plots`` names a file for, the check module that
+declares one of its checks (or made its probes) may define ``selfcheck_plot(path,
+observations, problem_name)``: the self-check calls it with what the check's judge saw, and
+names the file when it returns one (None: nothing to draw for this check).
 
 Exit status: 0 when every visible check of the problems asked for passes, 1 when one
 does not, 2 for a usage error, 3 when the self-check itself failed.
@@ -19,10 +26,9 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
-import numpy as np
-
+from .. import assignment as assignment_module
 from .. import rubric as rubric_module
 from ..checks import base
 from ..checks.catalog import load_checks
@@ -32,9 +38,8 @@ from ..runner import grade, sandbox_for
 from . import table
 from .frozen import FrozenReference
 
-SELFCHECK_DIR = ".selfcheck"          # in the kit: the grader's copy, rubric.yaml, frozen.json, kit.json
-FIT_PROBE = "p1_fit"                  # the probe kind of the full training runs of Problems 1 and 2
-PLOT_NAMES = {"P1": "problem1_selfcheck_fit.png", "P2": "problem2_selfcheck_fit.png"}
+SELFCHECK_DIR = ".selfcheck"          # in the kit: the grader's copy, assignment.yaml, rubric.yaml, frozen.json, kit.json
+PLOT_HOOK = "selfcheck_plot"          # a check module's function that draws its check's plot (see above)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +62,10 @@ class KitPaths:
     def manifest(self) -> Path:
         return self.selfcheck / "kit.json"
 
+    @property
+    def assignment(self) -> Path:
+        return self.selfcheck / assignment_module.MANIFEST
+
 
 @dataclasses.dataclass
 class SelfCheck:
@@ -64,7 +73,7 @@ class SelfCheck:
 
     result: GradingResult
     offline: frozenset[str]                              # checks the frozen answers could not judge
-    fits: dict[str, tuple[dict, Any]]                    # check id -> (probe params, what the fit probe returned)
+    plots: dict[str, tuple[Callable, tuple]]             # check id -> (its module's plot hook, what its judge saw)
     misses: dict[str, str]                               # check id -> the first miss, for the message
 
     @property
@@ -73,59 +82,88 @@ class SelfCheck:
 
 
 def main(argv: Sequence[str] | None = None, *, kit: Path) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    try:
-        problems = _problem_keys(args.problems)
-    except ValueError as exc:
-        parser.print_usage(sys.stderr)
-        print(f"check.py: {exc}", file=sys.stderr)
-        return 2
     paths = KitPaths(Path(kit).resolve())
     try:
-        return _run(paths, problems, args)
-    except KeyboardInterrupt:
-        print("\ncheck.py: interrupted", file=sys.stderr)
-        return 130
+        assignment = assignment_module.load(paths.assignment)
+        with assignment_module.using(assignment):
+            rubric = assignment.load_rubric(paths.rubric)
     except Exception:
-        print("check.py: the self-check itself failed (not your code's fault). Please send this to your "
-              f"instructor:\n{traceback.format_exc()}", file=sys.stderr)
-        return 3
+        return _failed()
+    with assignment_module.using(assignment):
+        parser = _parser(assignment.name, rubric.problem_keys)
+        args = parser.parse_args(argv)
+        try:
+            problems = _problem_keys(rubric, args.problems)
+        except ValueError as exc:
+            parser.print_usage(sys.stderr)
+            print(f"check.py: {exc}", file=sys.stderr)
+            return 2
+        try:
+            return _run(paths, rubric, problems, args)
+        except KeyboardInterrupt:
+            print("\ncheck.py: interrupted", file=sys.stderr)
+            return 130
+        except Exception:
+            return _failed()
 
 
-def _parser() -> argparse.ArgumentParser:
+def _failed() -> int:
+    print("check.py: the self-check itself failed (not your code's fault). Please send this to your "
+          f"instructor:\n{traceback.format_exc()}", file=sys.stderr)
+    return 3
+
+
+def _parser(name: str, keys: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python check.py",
-        description="Run the visible checks of Homework 3 on the modules in this folder.")
+        description=f"Run the visible checks of {name} on the modules in this folder.")
     parser.add_argument("problems", nargs="*", metavar="PROBLEM",
-                        help="only these problems: P1..P7, Q1..Q8 (default: all)")
+                        help=f"only these problems: {_key_list(keys)} (default: all)")
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                         help="colour the table (default: on a terminal only)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the outcomes to FILE (for tools)")
     return parser
 
 
-def _problem_keys(keys: Sequence[str]) -> set[str] | None:
-    wanted = {k.upper() for k in keys}
-    unknown = sorted(wanted - set(rubric_module.PROBLEMS), key=problem_sort_key)
-    if unknown:
-        raise ValueError(f"unknown problem {', '.join(unknown)}: use P1..P7 or Q1..Q8")
-    return wanted or None
+def _problem_keys(rubric: rubric_module.Rubric, keys: Sequence[str]) -> set[str] | None:
+    """The problems asked for (any case), None for all; ValueError names the unknown ones."""
+    try:
+        return rubric.parse_problem_keys(list(keys))
+    except rubric_module.RubricError:
+        known = {k.upper() for k in rubric.problem_keys}
+        unknown = sorted({k.upper() for k in keys} - known, key=problem_sort_key)
+        raise ValueError(f"unknown problem {', '.join(unknown)}: use {_key_list(rubric.problem_keys)}") from None
 
 
-def _run(paths: KitPaths, problems: set[str] | None, args: argparse.Namespace) -> int:
-    rubric = rubric_module.load(paths.rubric)
+def _key_list(keys: Sequence[str]) -> str:
+    """Problem keys as ranges where one letter numbers them in a row: A1, A2, A3, B1 -> "A1..A3, B1"."""
+    runs: list[list[str]] = []
+    for key in keys:
+        letter, number = key.rstrip("0123456789"), key[len(key.rstrip("0123456789")):]
+        last = runs[-1][-1] if runs else ""
+        last_letter, last_number = last.rstrip("0123456789"), last[len(last.rstrip("0123456789")):]
+        if runs and number and last_number and letter == last_letter and int(number) == int(last_number) + 1:
+            runs[-1].append(key)
+        else:
+            runs.append([key])
+    return ", ".join(f"{r[0]}..{r[-1]}" if len(r) > 2 else ", ".join(r) for r in runs)
+
+
+def _run(paths: KitPaths, rubric: rubric_module.Rubric, problems: set[str] | None,
+         args: argparse.Namespace) -> int:
     manifest = json.loads(paths.manifest.read_text(encoding="utf-8"))
     entries = rubric.select(problems)
     if not entries:
         print(f"check.py: no visible checks for {', '.join(sorted(problems or ()))}: "
               "they are all hidden and run on Gradescope only.")
         return 0
-    frozen = FrozenReference.load(paths.frozen)
+    reference = manifest.get("reference") or {}
+    frozen = FrozenReference.load(paths.frozen, reference.get("package", rubric.assignment.reference),
+                                  reference.get("modules", rubric.assignment.modules))
     asked = "all problems" if not problems else ", ".join(sorted(problems, key=problem_sort_key))
     print(f"Checking {len(entries)} visible checks of {asked} on the modules in {paths.root} ...", flush=True)
     run = check(paths, rubric, entries, frozen)
-    footer = _footer(run, manifest, problems, _plots(run, paths.root))
+    footer = _footer(run, manifest, problems, _plots(run, paths.root, rubric))
     color = {"always": True, "never": False}.get(args.color)
     table.print_result(run.result, offline=run.offline, footer=tuple(footer), color=color)
     status = 0 if run.passed else 1
@@ -139,13 +177,14 @@ def check(paths: KitPaths, rubric: rubric_module.Rubric, entries: Sequence[rubri
           frozen: FrozenReference) -> SelfCheck:
     """Grade the kit's folder on `entries` with the autograder's pipeline and the frozen reference."""
     frozen.install()
-    taps = _Taps(frozen)
+    plotted = set(rubric.assignment.plots) if rubric.assignment is not None else set()
+    taps = _Taps(frozen, {e.id for e in entries if e.problem in plotted})
     with taps.on([e.id for e in entries]):
         result = grade(paths.root, rubric, entries=entries, sandbox=kit_sandbox(rubric, paths))
     outcomes = tuple(_offline(o, taps.misses[o.check_id]) if o.check_id in taps.misses else o
                      for o in result.outcomes)
     result = dataclasses.replace(result, outcomes=outcomes)
-    return SelfCheck(result, frozenset(taps.misses), taps.fits, taps.misses)
+    return SelfCheck(result, frozenset(taps.misses), taps.plots, taps.misses)
 
 
 def kit_sandbox(rubric: rubric_module.Rubric, paths: KitPaths):
@@ -158,30 +197,33 @@ def kit_sandbox(rubric: rubric_module.Rubric, paths: KitPaths):
 
 
 class _Taps:
-    """Wraps each judge: notes frozen-answer misses per check, keeps the full training runs for the plot."""
+    """Wraps each judge: notes frozen-answer misses per check, keeps what the judges of `plotted` checks
+    saw for their module's plot hook."""
 
-    def __init__(self, frozen: FrozenReference) -> None:
+    def __init__(self, frozen: FrozenReference, plotted: set[str] = frozenset()) -> None:
         self.frozen = frozen
+        self.plotted = plotted
         self.misses: dict[str, str] = {}
-        self.fits: dict[str, tuple[dict, Any]] = {}
+        self.plots: dict[str, tuple[Callable, tuple]] = {}
 
     @contextlib.contextmanager
     def on(self, ids: Sequence[str]) -> Iterator[None]:
         """Wrap the registered judges of `ids` for a block (the registry is put back afterwards)."""
-        checks = load_checks()
+        load_checks()
+        checks = base.CHECKS          # the registry the runner's `load_checks` reads
         saved = {i: checks[i] for i in ids if i in checks}
         for check_id, found in saved.items():
-            checks[check_id] = dataclasses.replace(found, judge=self._tap(check_id, found.judge))
+            hook = _plot_hook(found) if check_id in self.plotted else None
+            checks[check_id] = dataclasses.replace(found, judge=self._tap(check_id, found.judge, hook))
         try:
             yield
         finally:
             checks.update(saved)
 
-    def _tap(self, check_id: str, judge: Callable[[base.JudgeContext], base.Verdict]):
+    def _tap(self, check_id: str, judge: Callable[[base.JudgeContext], base.Verdict], hook: Callable | None):
         def run(ctx: base.JudgeContext) -> base.Verdict:
-            for obs in ctx.observations:
-                if obs.probe.kind == FIT_PROBE and obs.raised is None:
-                    self.fits[check_id] = (obs.probe.params, obs.returned)
+            if hook is not None:
+                self.plots[check_id] = (hook, tuple(ctx.observations))
             before = len(self.frozen.misses)
             try:
                 return judge(ctx)
@@ -217,54 +259,29 @@ def _footer(run: SelfCheck, manifest: dict, problems: set[str] | None, plots: li
     return lines
 
 
-def _plots(run: SelfCheck, folder: Path) -> list[str]:
-    """Draw each full training run's learned function next to f_true (and the data, when the probe sent it)."""
+def _plot_hook(check: base.Check) -> Callable | None:
+    """The plot hook of the module that declared the check, else of the one that made its probes."""
+    for name in (check.declared_in, getattr(check.probes, "__module__", None)):
+        hook = getattr(sys.modules.get(name or ""), PLOT_HOOK, None)
+        if callable(hook):
+            return hook
+    return None
+
+
+def _plots(run: SelfCheck, folder: Path, rubric: rubric_module.Rubric) -> list[str]:
+    """Each plotted check's hook draws what its judge saw into the file the assignment names for its problem."""
     lines = []
-    for check_id, (params, returned) in sorted(run.fits.items()):
-        problem = check_id.partition(".")[0]
-        path = folder / PLOT_NAMES.get(problem, f"{check_id}_selfcheck.png")
+    names = rubric.assignment.plots if rubric.assignment is not None else {}
+    problems = {e.id: e.problem for e in rubric.checks}
+    for check_id, (hook, observations) in sorted(run.plots.items()):
+        problem = problems.get(check_id, check_id.partition(".")[0])
+        path = folder / names.get(problem, f"{check_id}_selfcheck.png")
         try:
-            draw_fit(path, params, returned, title=f"Problem {problem[1:]}: your trained MLP next to f_true")
+            drawn = hook(path, observations, rubric.problem_name(problem))
         except Exception as exc:  # no matplotlib, a result without predictions: the checks still stand
             lines.append(f"{problem}: could not draw the plot of your fit ({type(exc).__name__}: {exc}).")
             continue
-        lines.append(f"{problem}: the plot of your fitted function is in\n  {path}")
+        if drawn is not None:
+            lines.append(f"{problem}: the plot of your fitted function is in\n  {path}")
     return lines
 
-
-def draw_fit(path: Path, params: dict, returned: dict, *, title: str) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..checks.p1 import contract_params, contract_predict, fit_runs
-
-    # the fit probe's runs, as the judge sees them: the trained parameters of l1, l2, l3 in the contract's
-    # forward pass (never predictions from the child); the run drawn is the best, the one judged
-    if isinstance(returned, dict) and "layers" in returned:
-        raise ValueError("MLP() does not have the contract's layers l1, l2, l3: nothing to draw")
-    runs = fit_runs(returned, params["seeds"])
-    if not runs:
-        raise ValueError("no training run came back")
-    run, _, _ = min(runs, key=lambda r: r[1])
-    grid = np.asarray(params["grid"], dtype=np.float64).reshape(-1)
-    pred = contract_predict(contract_params(run["params"], "the plotted run"), grid)
-    returned = run
-    fig, ax = plt.subplots(figsize=(8, 5))
-    try:
-        if returned.get("X") is not None and returned.get("Y") is not None:
-            X = np.asarray(returned["X"], dtype=np.float64).reshape(-1)
-            Y = np.asarray(returned["Y"], dtype=np.float64).reshape(-1)
-            shown = (X >= grid[0]) & (X <= grid[-1])
-            ax.scatter(X[shown], Y[shown], s=8, color="tab:gray", alpha=0.6, label="your data")
-        ax.plot(grid, (grid - 2) * np.cos(4 * grid), color="tab:blue", label="f_true")
-        ax.plot(grid, pred, color="tab:red", label="your trained MLP")
-        ax.set_xlim(grid[0], grid[-1])
-        ax.set_xlabel("x")
-        ax.set_title(title)
-        ax.legend()
-        fig.savefig(path)
-    finally:
-        plt.close(fig)
-    return path

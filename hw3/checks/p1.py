@@ -1278,3 +1278,51 @@ register(Check(
     hint="Train with the defaults (K = 1000 epochs, lr = alpha, batch_size = B) after initialize(model); "
          "the training loss should fall well below the variance of Y (about 2.5).",
 ))
+
+
+# ---- the student kit's plot ---------------------------------------------------------------------
+# The kit's self-check (grader/kit/selfcheck.py) calls `selfcheck_plot` for the checks of the problems
+# the manifest's `plots` names a file for (P1.fit, and P2.noisy_fit, whose probes are made here).
+
+def selfcheck_plot(path, observations: Sequence, problem_name: str):
+    """Draw the fit probe's best training run next to f_true at `path`; None when the check has no fit probe."""
+    fits = [o for o in observations if o.probe.kind == "p1_fit" and o.raised is None]
+    if not fits:
+        return None
+    return draw_fit(path, fits[-1].probe.params, fits[-1].returned,
+                    title=f"{problem_name}: your trained MLP next to f_true")
+
+
+def draw_fit(path, params: dict, returned: dict, *, title: str):
+    """The fit probe's runs, as the judge sees them: the trained parameters of l1, l2, l3 in the contract's
+    forward pass (never predictions from the child); the run drawn is the best, the one judged."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if isinstance(returned, dict) and "layers" in returned:
+        raise ValueError("MLP() does not have the contract's layers l1, l2, l3: nothing to draw")
+    runs = fit_runs(returned, params["seeds"])
+    if not runs:
+        raise ValueError("no training run came back")
+    run, _, _ = min(runs, key=lambda r: r[1])
+    grid = np.asarray(params["grid"], dtype=np.float64).reshape(-1)
+    pred = contract_predict(contract_params(run["params"], "the plotted run"), grid)
+    fig, ax = plt.subplots(figsize=(8, 5))
+    try:
+        if run.get("X") is not None and run.get("Y") is not None:
+            X = np.asarray(run["X"], dtype=np.float64).reshape(-1)
+            Y = np.asarray(run["Y"], dtype=np.float64).reshape(-1)
+            shown = (X >= grid[0]) & (X <= grid[-1])
+            ax.scatter(X[shown], Y[shown], s=8, color="tab:gray", alpha=0.6, label="your data")
+        ax.plot(grid, f_true_np(grid), color="tab:blue", label="f_true")
+        ax.plot(grid, pred, color="tab:red", label="your trained MLP")
+        ax.set_xlim(grid[0], grid[-1])
+        ax.set_xlabel("x")
+        ax.set_title(title)
+        ax.legend()
+        fig.savefig(path)
+    finally:
+        plt.close(fig)
+    return path

@@ -397,6 +397,14 @@ def test_kit_runs_the_autograders_own_code(kit, tmp_path):
         else:
             assert path.read_text() == original, rel
     assert not (folder / SELFCHECK_DIR / "grader" / "kit" / "record.py").exists()
+    assignment_files = sorted((folder / SELFCHECK_DIR / "hw3").rglob("*.py"))   # the check package, probe files
+    assert {p.name for p in assignment_files} >= {"p1.py", "q8.py", "training.py", "large.py"}
+    for path in assignment_files:
+        rel = path.relative_to(folder / SELFCHECK_DIR)
+        original = (REPO / rel).read_text()
+        if hashlib.sha256(original.encode()).hexdigest() == kit.originals[rel.as_posix()]:
+            assert len(path.read_text().splitlines()) == len(original.splitlines()), rel
+    assert not (folder / SELFCHECK_DIR / "hw3" / "rubric.yaml").exists()
     assert sorted(p.name for p in folder.glob("*.py")) == sorted(
         ["check.py"] + [p.name for p in TEMPLATE.glob("*.py") if not p.name.startswith("_")])
     assert (folder / "README.md").read_text() == (TEMPLATE / "README.md").read_text()
@@ -606,7 +614,7 @@ def test_build_refuses_a_rubric_whose_visible_checks_are_not_declared(tmp_path):
     bad.write_text("limits: {total_points: 1}\nchecks:\n"
                    "  - {id: P3.nowhere, problem: P3, title: t, points: 1, visibility: visible, rtol: 0, atol: 0,"
                    " timeout: 1, seed: 1}\n")
-    with pytest.raises(KitBuildError, match=re.escape("visible check(s) P3.nowhere that grader/checks/ does not")):
+    with pytest.raises(KitBuildError, match=re.escape("visible check(s) P3.nowhere that hw3.checks does not")):
         build_kit_report(tmp_path / "kit.zip", rubric_path=bad)
 
 
@@ -614,7 +622,7 @@ def test_draw_fit_plots_the_contract_mlp_of_the_trained_parameters(tmp_path):
     """The kit's plot is the judge's view: the best run's trained l1, l2, l3 in the contract's forward pass
     (a prediction the child sends is never drawn), with the student's data; no parameters, no plot."""
     from hw3.checks import p1
-    from grader.kit.selfcheck import draw_fit
+    from hw3.checks.p1 import draw_fit
 
     rng = np.random.default_rng(0)
     x = p1.FIT_GRID
