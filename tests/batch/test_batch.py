@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.assignment import active
 from grader import batch
 from grader import rubric as rubric_module
 from grader.draws import identity_of
@@ -430,7 +431,7 @@ def test_a_changed_rubric_regrades_everything(small, small_run, tmp_path):
     first_out, _ = small_run
     out = shutil.copytree(first_out, tmp_path / "out")
     changed = tmp_path / "rubric.yaml"
-    changed.write_text(rubric_module.DEFAULT_PATH.read_text() + "\n# an edit\n")
+    changed.write_text(active().rubric_path.read_text() + "\n# an edit\n")
     again = batch.run_batch(small, out, jobs=2, problems=["P3"], rubric_path=changed)
     assert (again.graded, again.skipped) == (3, 0)
     assert (out / "grades.csv").read_text() == (first_out / "grades.csv").read_text()
@@ -471,9 +472,11 @@ def test_a_grader_error_in_one_check_is_graded_again(small, tmp_path, monkeypatc
 
 
 def test_naming_every_problem_is_the_same_run_as_naming_none(small, tmp_path):
-    everything = list(rubric_module.PROBLEMS)
-    assert batch.fingerprint(small / "correct", rubric_module.load(), batch._check_problems(everything)) == \
-        batch.fingerprint(small / "correct", rubric_module.load(), batch._check_problems(None))
+    rubric = rubric_module.load()
+    everything = list(rubric.problem_keys)
+    assert rubric.parse_problem_keys(everything) is None and rubric.parse_problem_keys([]) is None
+    assert batch.fingerprint(small / "correct", rubric, rubric.parse_problem_keys(everything)) == \
+        batch.fingerprint(small / "correct", rubric, None)
 
 
 def _failing_grade_one(path, rubric_path, problems, submission_id, zygote=True):
@@ -580,8 +583,8 @@ def test_full_rubric_matches_grading_alone(tmp_path, rubric):
     assert (summary.graded, summary.failed) == (2, 0)
     assert_matches_alone(out, batch.discover(folder), rubric, None)
     rows = read_csv(out / "grades.csv")
-    assert [k for k in rows["correct"] if k in rubric_module.PROBLEMS] == \
-        sorted({e.problem for e in rubric.checks}, key=rubric_module.PROBLEMS.index)
+    assert [k for k in rows["correct"] if k in rubric_module.load().problem_keys] == \
+        sorted({e.problem for e in rubric.checks}, key=rubric_module.load().problem_keys.index)
     validate_with_gradescope(sorted(out.glob("*/results.json")))
 
 
