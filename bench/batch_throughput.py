@@ -51,7 +51,8 @@ from tests.hw3testing import MODULES, REFERENCE_DIR, as_student_module, write_su
 from grader import rubric as rubric_module  # noqa: E402
 from grader.batch import discover  # noqa: E402
 
-DEFAULT_PROBLEMS = [p for p in rubric_module.PROBLEMS if p not in ("P1", "P2")]
+PROBLEM_KEYS = rubric_module.load().problem_keys
+DEFAULT_PROBLEMS = [p for p in PROBLEM_KEYS if p not in ("P1", "P2")]
 GRADER = [sys.executable, "-m", "grader"]
 
 
@@ -248,10 +249,10 @@ def main() -> int:
     args = parser.parse_args()
     if args.count < 1:
         parser.error("--count must be at least 1")
-    unknown = sorted({p.upper() for p in args.problems} - set(rubric_module.PROBLEMS))
+    unknown = sorted({p.upper() for p in args.problems} - set(PROBLEM_KEYS))
     if unknown:
-        parser.error(f"unknown problem key(s) {', '.join(unknown)}; use {', '.join(rubric_module.PROBLEMS)}")
-    problems = sorted({p.upper() for p in args.problems}, key=rubric_module.PROBLEMS.index)
+        parser.error(f"unknown problem key(s) {', '.join(unknown)}; use {', '.join(PROBLEM_KEYS)}")
+    problems = sorted({p.upper() for p in args.problems}, key=PROBLEM_KEYS.index)
 
     with tempfile.TemporaryDirectory(prefix="hw3-batch-bench-") as tmp:
         folder = Path(tmp) / "submissions"
@@ -294,7 +295,7 @@ def main() -> int:
         "mismatches": mismatches,
     }
 
-    left_out = [p for p in rubric_module.PROBLEMS if p not in problems]
+    left_out = [p for p in PROBLEM_KEYS if p not in problems]
     note = (" (P1 and P2 left out: their K = 1000 trainings would make this take an hour)"
             if {"P1", "P2"} <= set(left_out) else "")
     print(f"{n} submissions, problems {' '.join(problems)}{note}, {figures['cpus']} CPUs")
