@@ -212,7 +212,7 @@ def test_notebook_with_modules_both_located(tmp_path):
     assert "Found 2 notebooks: used hw3.ipynb" in text and "ignored scratch.ipynb" in text
     assert "hw3.ipynb: Skipped top-level code that runs experiments (not graded): a for-loop in cell 2" in text
     assert "threelayerSGD.py, activations.py" in text and "use what your notebook defines" in text
-    assert "the checks of Problems 1, 2, 4, 5, 6, 7 and Questions 1, 2, 3, 4, 5, 6, 7, 8 use" in text
+    assert "the checks of Problems 1, 2, 4-7 and Questions 1-8 use" in text
     assert "was not found in your submission, so" not in text  # the notebook may supply them
 
 
@@ -260,8 +260,8 @@ def test_single_notebook(tmp_path):
     assert located.notebook is not None and located.notebook.parent == (tmp_path / "scratch").absolute()
     assert "def relu" in located.notebook.read_text()
     assert ("threelayerSGD.py, losses.py, activations.py, gradients.py, softmax.py, interpolation.py, "
-            "convolution.py were not found, so the checks of Problems 1, 2, 3, 4, 5, 6, 7 and Questions 1, 2, 3, "
-            "4, 5, 6, 7, 8 use what your notebook defines.") in located.notes
+            "convolution.py were not found, so the checks of Problems 1-7 and Questions 1-8 use what your "
+            "notebook defines.") in located.notes
     assert located.notebook.stat().st_mode & 0o004
 
 
