@@ -69,11 +69,9 @@ class TreeMemory(threading.Thread):
 
 def direct_time(entries) -> float:
     """The reference doing each check's probes in-process (its own work, no grader)."""
-    for module in child_module.PROBE_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError:
-            pass
+    from grader.assignment import active
+
+    child_module._load_probe_kinds(active().probe_files())   # the engine's probe kinds and the assignment's
     checks, student = load_checks(), ReferenceAsStudent()
     started = time.perf_counter()
     for entry in entries:
