@@ -50,3 +50,32 @@ def descendants(root: int) -> list[int]:
             found.append(pid)
             todo.append(pid)
     return found
+
+
+def pipe_holders(inodes: set[int], started_since: int | None = None) -> list[int]:
+    """Processes holding a pipe with one of these inodes open (as /proc/PID/fd shows it), started
+    at or after `started_since` (clock ticks since boot); this process excluded. Unreadable fd
+    tables (another user's, without the right to read them) are skipped."""
+    wanted = {f"pipe:[{inode}]" for inode in inodes}
+    found = []
+    try:
+        entries = [int(e) for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return []
+    for pid in entries:
+        if pid == os.getpid():
+            continue
+        if started_since is not None and (start_time(pid) or 0) < started_since:
+            continue
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") in wanted:
+                    found.append(pid)
+                    break
+            except OSError:
+                continue
+    return found

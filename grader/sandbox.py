@@ -114,6 +114,10 @@ class Child:
                 scratch.remove(self.workdir)
                 raise ChildFailure("startup", f"the grader could not start {self.config.python} "
                                               f"({type(exc).__name__}: {exc})") from None
+        # what names this child's channel for good: a process it started that outlives it (its orphans
+        # go to init once it is gone) is found by the pipes it inherited (`kill`)
+        self._pipes = {os.fstat(fd).st_ino for fd in (self._request_w, self._answer_r)}
+        self._started = procfs.start_time(self.process.pid)
         os.close(request_r)
         os.close(answer_w)
         self._drain = threading.Thread(target=self._drain_output, daemon=True)
@@ -297,6 +301,7 @@ class Child:
 
     def kill(self) -> None:
         kill_tree(self.process.pid)      # what it started first: setsid and double forks included
+        self._kill_orphans()
         if self.process.poll() is None:
             if not isinstance(self.process, subprocess.Popen):
                 self.process.kill()  # forked by a zygote: the zygote kills the child's group
@@ -309,6 +314,18 @@ class Child:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
+
+    def _kill_orphans(self) -> None:
+        """Processes this child started that outlived it (init adopted them once it exited): they
+        still hold its pipes. Only those started since the child did: never the grader, its workers
+        or a zygote."""
+        started, pipes = getattr(self, "_started", None), getattr(self, "_pipes", set())
+        if started is None or not pipes:    # a child that never started (or a test's stand-in)
+            return
+        for pid in procfs.pipe_holders(pipes, started):
+            kill_tree(pid)
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
 
     def close(self) -> None:
         for fd in (self._request_w, self._answer_r):
