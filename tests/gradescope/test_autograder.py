@@ -140,15 +140,21 @@ def base_dir():
 @pytest.fixture(scope="module")
 def isolation(zip_path, base_dir) -> Isolation:
     """Root + runuser: the test user (made by setup_sandbox.sh) and a Python it can run."""
+    return probe_isolation(base_dir, lambda: GradescopeRoot.make(
+        zip_path, base_dir / "isolation-probe", Isolation(TEST_USER, sys.executable)).setup())
+
+
+def probe_isolation(base: Path, run_setup) -> Isolation:
+    """The test user and a Python it can run, or why not; `run_setup()` runs a layout's
+    setup_sandbox.sh, which creates the user."""
     if os.geteuid() != 0:
         return Isolation("", sys.executable, "the tests do not run as root (needed to create a user and runuser)")
     if _runuser() is None:
         return Isolation("", sys.executable, "runuser is not installed")
-    first = GradescopeRoot.make(zip_path, base_dir / "isolation-probe", Isolation(TEST_USER, sys.executable))
-    first.setup()
+    run_setup()
     if _can_import_torch(TEST_USER, sys.executable):
         return Isolation(TEST_USER, sys.executable)
-    shim_dir = base_dir / "shim"
+    shim_dir = base / "shim"
     shim_dir.mkdir(mode=0o755)
     shim = _shim_python(shim_dir)
     if shim and _can_import_torch(TEST_USER, shim):

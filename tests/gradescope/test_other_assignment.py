@@ -11,7 +11,6 @@ One grading and one smoke test in all (CI's time budget).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -21,8 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from test_autograder import (REPO, RUN_TIMEOUT, TEST_USER, GradescopeRoot, Isolation, _can_import_torch, _runuser,
-                             _shim_python, extract)
+from test_autograder import REPO, RUN_TIMEOUT, TEST_USER, GradescopeRoot, Isolation, extract, probe_isolation
 
 HW0 = REPO / "tests" / "assignments" / "hw0"
 SECRET_REFERENCE = "# HW0-REFERENCE-SECRET-51f0: only the parent may read this line"
@@ -64,21 +62,9 @@ def layout(hw0_zip) -> GradescopeRoot:
 
 
 def _isolation(base: Path) -> Isolation:
-    """The test user (setup_sandbox.sh creates it) and a Python it can run, as in test_autograder.py."""
-    if os.geteuid() != 0:
-        return Isolation("", sys.executable, "the tests do not run as root")
-    if _runuser() is None:
-        return Isolation("", sys.executable, "runuser is not installed")
-    probe = GradescopeRoot(base / "autograder", base / "probe-runtime", base / "spy", Isolation(TEST_USER, sys.executable))
-    probe.setup()   # creates the user
-    if _can_import_torch(TEST_USER, sys.executable):
-        return Isolation(TEST_USER, sys.executable)
-    shim_dir = base / "shim"
-    shim_dir.mkdir(mode=0o755)
-    shim = _shim_python(shim_dir)
-    if shim and _can_import_torch(TEST_USER, shim):
-        return Isolation(TEST_USER, shim)
-    return Isolation("", sys.executable, f"the user {TEST_USER} cannot run a Python with torch")
+    """The test user (this layout's setup_sandbox.sh creates it) and a Python it can run."""
+    return probe_isolation(base, lambda: GradescopeRoot(
+        base / "autograder", base / "probe-runtime", base / "spy", Isolation(TEST_USER, sys.executable)).setup())
 
 
 def test_the_zip_holds_the_engine_and_homework_0_only(hw0_zip):
