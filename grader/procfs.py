@@ -27,6 +27,12 @@ def state(pid: int) -> str | None:
     return fields[0].decode() if fields else None
 
 
+def parent(pid: int) -> int | None:
+    """The parent's pid (1, or a subreaper's, once the parent has died)."""
+    fields = _fields(pid)
+    return int(fields[1]) if fields and len(fields) > 1 else None
+
+
 def start_time(pid: int) -> int | None:
     """The start time in clock ticks since boot (with the pid, it names one process for good)."""
     fields = _fields(pid)

@@ -318,11 +318,15 @@ class Child:
     def _kill_orphans(self) -> None:
         """Processes this child started that outlived it (init adopted them once it exited): they
         still hold its pipes. Only those started since the child did: never the grader, its workers
-        or a zygote."""
+        or a zygote. Never this process's own children either: a sibling that another thread is
+        starting holds every pipe of this process until its exec closes them (an orphan's parent
+        is init, or a subreaper, never the grader)."""
         started, pipes = getattr(self, "_started", None), getattr(self, "_pipes", set())
         if started is None or not pipes:    # a child that never started (or a test's stand-in)
             return
         for pid in procfs.pipe_holders(pipes, started):
+            if procfs.parent(pid) == os.getpid():
+                continue
             kill_tree(pid)
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)

@@ -91,6 +91,22 @@ def test_what_a_child_started_ends_even_when_the_child_exits_first(scripted):
         _end(grandchild)
 
 
+def test_a_sibling_started_by_another_thread_is_no_orphan(scripted):
+    """Another thread of the grader starts the next child while this one ends: between its fork and
+    its exec, that sibling holds every pipe of the grader, this child's too. It is the grader's own
+    child, not an orphan of this one, and must outlive this child's end (in CI, a test grading
+    submissions in threads lost a classmate's child to this race: 'killed by signal 9')."""
+    child, _ = scripted()
+    time.sleep(0.05)   # start times count in clock ticks: the sibling starts strictly later
+    sibling = subprocess.Popen(["sleep", "60"], pass_fds=(child._answer_r, child._request_w))
+    try:
+        child.close()
+        assert procfs.state(sibling.pid) not in (None, "Z"), "the sibling was killed as an orphan"
+    finally:
+        sibling.kill()
+        sibling.wait()
+
+
 def test_kill_tree_ends_every_descendant_and_leaves_the_root_to_its_caller():
     root = subprocess.Popen(["sh", "-c", "(setsid sleep 600 & sleep 600 & wait) & sleep 600 & exec sleep 600"],
                             start_new_session=True)
