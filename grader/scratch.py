@@ -13,7 +13,9 @@ the child's own working folder, and removed on every exit path.
 - ``hw3grade-staging-*``: the Gradescope entry's copy of the submission.
 
 Every folder made here is registered until it is removed: `remove_all` (the Gradescope
-watchdog calls it before it ends the process with ``os._exit``) removes whatever is left.
+watchdog calls it before it ends the process with ``os._exit``) removes whatever is left,
+and from then on no folder is made: the grading thread, which runs on until ``os._exit``,
+could otherwise make one (a child's fallback folder) after the cleanup.
 A process killed outright (an out-of-memory kill of the grader itself) cannot clean up: its
 folders carry its pid and start time in their names, and the next grading on the machine
 removes those of processes that no longer exist (`sweep_stale`).
@@ -38,6 +40,13 @@ _LIVE: set[str] = set()
 _HOLDERS: dict[str, str] = {}   # a child folder made outside the grading's scratch -> its holder
 _LOCK = threading.Lock()
 _SWEPT: list[bool] = []
+_ENDED = threading.Event()     # set by remove_all: the process is ending, no folder is made any more
+
+
+def _refuse_if_ended() -> None:
+    """Called with _LOCK held, just before a folder is made."""
+    if _ENDED.is_set():
+        raise OSError("the grading is ending: no temporary folder is made any more")
 
 
 def _tag() -> str:
@@ -50,6 +59,7 @@ def make(kind: str, *, mode: int = 0o700, owner: tuple[int, int] | None = None, 
         _SWEPT.append(True)
         sweep_stale(base)
     with _LOCK:   # made and registered at once: `sweep_own` in another thread never sees it unregistered
+        _refuse_if_ended()
         path = tempfile.mkdtemp(prefix=f"{PREFIX}{kind}-{_tag()}-", dir=base)
         _LIVE.add(path)
     try:
@@ -90,6 +100,8 @@ def child_folder(run_as_user: str | None, base: str | Path | None = None) -> Pat
     """A fresh working folder for one child, writable by the child's user only: in `base` (the
     grading's sealed scratch folder), or, if the child has made that impossible (deleted, renamed,
     replaced it), in the temporary folder: the next child always gets one."""
+    with _LOCK:
+        _refuse_if_ended()
     owner = None
     if run_as_user and os.geteuid() == 0:
         import pwd
@@ -128,6 +140,7 @@ def _make_inside(base: str, mode: int, owner: tuple[int, int] | None, seal_after
         os.chmod(base, 0o755)   # sealed: writable for its owner just while the folder is made
     try:
         with _LOCK:
+            _refuse_if_ended()
             path = tempfile.mkdtemp(prefix="child-", dir=base)
             _LIVE.add(path)
     finally:
@@ -195,8 +208,10 @@ def _writable(path: str) -> None:
 
 
 def remove_all() -> None:
-    """Remove every folder made here and not yet removed (for exits that skip `finally`)."""
+    """Remove every folder made here and not yet removed, and make none from now on: for a process
+    about to end with an exit that skips `finally` (os._exit) while other threads still run."""
     with _LOCK:
+        _ENDED.set()
         paths = list(_LIVE)
     for path in paths:
         remove(path)

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -414,8 +415,11 @@ def test_folders_of_a_grader_killed_outright_are_swept(private_tmp):
     assert _leftovers(private_tmp) == []
 
 
-def test_remove_all_takes_what_the_watchdog_leaves(private_tmp):
-    """The Gradescope watchdog ends the process with os._exit: remove_all() is its cleanup."""
+def test_remove_all_takes_what_the_watchdog_leaves(private_tmp, monkeypatch):
+    """The Gradescope watchdog ends the process with os._exit: remove_all() is its cleanup. The
+    grading thread runs on until then: whatever folder it asks for afterwards is refused (in CI,
+    a child's fallback folder made just after the cleanup outlived the grading)."""
+    monkeypatch.setattr(scratch, "_ENDED", threading.Event())   # this test's process goes on
     made = scratch.make("staging", mode=0o755)
     inner = scratch.child_folder(None, made)
     (inner / "deep").mkdir()
@@ -424,6 +428,11 @@ def test_remove_all_takes_what_the_watchdog_leaves(private_tmp):
     scratch.seal(made)
     assert len(scratch.live()) == 2
     scratch.remove_all()
+    assert scratch.live() == [] and _leftovers(private_tmp) == []
+    for late in (lambda: scratch.make("scratch"), lambda: scratch.child_folder(None),
+                 lambda: scratch.child_folder(None, private_tmp)):
+        with pytest.raises(OSError, match="the grading is ending"):
+            late()
     assert scratch.live() == [] and _leftovers(private_tmp) == []
 
 
