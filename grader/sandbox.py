@@ -283,12 +283,15 @@ class Child:
         except subprocess.TimeoutExpired:   # alive, but it closed its channel: nothing more will come
             self.kill()
             return ChildFailure("crash", "the process running your code closed its channel to the grader")
+        requested = getattr(self, "_kill_requested", False)
         self.kill()
         killed_by = -code if code is not None and code < 0 else None
         if killed_by is None and self.config.run_as_user and code is not None and 128 < code < 160:
             killed_by = code - 128   # runuser reports its command's signal as 128 + signal
         if killed_by == signal.SIGKILL and _memory_exhausted(self._oom_mark, cgroup_only=False):
             return ChildFailure("memory", OUT_OF_MEMORY)
+        if killed_by is not None and not requested:
+            self._note_if_suspect(killed_by)
         if killed_by is not None:
             name = signal.Signals(killed_by).name if killed_by in signal.Signals._value2member_map_ else None
             reason = f"was killed by signal {name}" if name else f"died (signal {killed_by})"
@@ -296,10 +299,21 @@ class Child:
             reason = f"exited with code {code}"
         return ChildFailure("crash", f"the process running your code {reason} (os._exit, a crash, or running out of memory)")
 
+    def _note_if_suspect(self, signum: int) -> None:
+        """A signal from outside ended a child this process started (a zygote's children are its
+        zygote's to judge): the batch grades that submission again, alone, as it does for the zygote's."""
+        from . import zygote
+
+        if isinstance(self.process, subprocess.Popen) and signum in zygote.SUSPECT_SIGNALS:
+            name = signal.Signals(signum).name if signum in signal.Signals._value2member_map_ else f"signal {signum}"
+            zygote.note_interruption("suspect", f"the child {self.process.pid} was ended by {name}, which nothing "
+                                                "of the grader sent")
+
     def alive(self) -> bool:
         return self.process.poll() is None
 
     def kill(self) -> None:
+        self._kill_requested = True
         kill_tree(self.process.pid)      # what it started first: setsid and double forks included
         self._kill_orphans()
         if self.process.poll() is None:

@@ -159,7 +159,8 @@ def interruptions_since(mark: int) -> list[tuple[str, str]]:
         return list(_INTERRUPTIONS[mark:])
 
 
-def _note_interruption(kind: str, text: str) -> None:
+def note_interruption(kind: str, text: str) -> None:
+    """File one (see `interruptions_since`); grader/sandbox.py files those of children it started itself."""
     with _INTERRUPTIONS_LOCK:
         _INTERRUPTIONS.append((kind, text))
 
@@ -231,7 +232,7 @@ class Zygote:
             pid, code = int(message["exited"]), int(message["returncode"])
             self._exits[pid] = code
             if code < 0 and -code in SUSPECT_SIGNALS and not message.get("requested"):
-                _note_interruption("suspect", f"the child {pid} was ended by {_signal_name(-code)}, which nothing "
+                note_interruption("suspect", f"the child {pid} was ended by {_signal_name(-code)}, which nothing "
                                               "of the grader sent")
         return message
 
@@ -340,7 +341,7 @@ class ForkedProcess:
                 # interruption: nothing of the student's own limits ended this child.
                 _killpg(self.pid)
                 self.returncode = -signal.SIGKILL
-                _note_interruption("interference", f"the child {self.pid} was killed because {exc}")
+                note_interruption("interference", f"the child {self.pid} was killed because {exc}")
         return self.returncode
 
     def kill(self) -> None:
@@ -349,7 +350,7 @@ class ForkedProcess:
             return
         if procfs.state(self.pid) in procfs.STOPPED:
             # Stopped by a signal: it ran out of time without running. Nothing of the grader stops a child.
-            _note_interruption("suspect", f"the child {self.pid} was found stopped (by a signal nothing of the "
+            note_interruption("suspect", f"the child {self.pid} was found stopped (by a signal nothing of the "
                                           "grader sends)")
         try:
             self._zygote.kill(self.pid)

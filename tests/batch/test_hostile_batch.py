@@ -423,14 +423,12 @@ def test_classmates_whose_worker_is_killed_are_graded_again(tmp_path, alone, zyg
     assert rows["a_attacker"]["status"] == "graded"   # its own result (its hunting may slow its own checks)
 
 
-@pytest.mark.parametrize("zygote", [True, pytest.param(False, marks=pytest.mark.xfail(
-    reason="without the zygote, only grader/sandbox.py sees how a child ended: a SIGKILL that neither the grader "
-           "nor the out-of-memory killer sent must become a failure of its own kind there (issue 11, item 4)",
-    strict=False))], ids=["zygote", "no-zygote"])
+@ZYGOTE
 def test_classmates_whose_child_is_killed_are_graded_again(tmp_path, alone, zygote):
     """The attacker SIGKILLs the children running its classmates' code: a child ended by a signal
     nothing of the grader sent is a suspect, graded again alone, and the classmates get their real
-    result (with the zygote, which reaps each child and knows which kills it was asked for)."""
+    result (the zygote, which reaps each child, knows which kills it was asked for; without it, the
+    child's own handle in grader/sandbox.py knows whether the grader killed it)."""
     folder, out, spy = make_class(tmp_path, attacker(tmp_path / "spy.txt", KILL_CLASSMATES.replace(
         "TARGET", '"child"')))
     proc = run_batch_cli(folder, out, zygote=zygote)

@@ -149,6 +149,22 @@ def test_how_a_child_ended_is_reported_as_its_kind(scripted, monkeypatch, behavi
     assert not child.alive()
 
 
+@pytest.mark.parametrize("behaviour, suspect", [("sigkill", True), ("sigterm", True), ("exit", False),
+                                                 ("hang", False)])
+def test_a_child_ended_by_a_signal_the_grader_did_not_send_is_a_suspect(scripted, monkeypatch, behaviour, suspect):
+    """Without a zygote, the batch learns from here that something outside (a classmate's code, say)
+    ended the child, and grades that submission again alone; its own exit or the grader's kill at the
+    time limit is no suspect."""
+    from grader import zygote
+
+    child, _ = scripted()
+    _oom_counter(monkeypatch, 0)
+    mark = zygote.interruptions()
+    with pytest.raises(ChildFailure):
+        _probe(child, behaviour, timeout=1)
+    assert [kind for kind, _ in zygote.interruptions_since(mark)] == (["suspect"] if suspect else [])
+
+
 SIGNALS = [signal.SIGHUP, signal.SIGINT, signal.SIGKILL, signal.SIGUSR1, signal.SIGUSR2, signal.SIGTERM,
            signal.SIGALRM, signal.SIGPIPE]
 
