@@ -1158,7 +1158,7 @@ def _cmd_batch(args) -> int:
           + (f", not graded (interrupted) {summary.pending}" if summary.interrupted else "")
           + (f", not graded (the batch failed) {summary.pending}" if summary.error and not summary.interrupted else "")
           + f" in {summary.wall_time:.1f} s -> "
-          + ("nothing replaced (--dry-run)" if args.dry_run else f"{args.output / 'grades.csv'}, {args.output / 'report.html'}"))
+          + (f"nothing replaced (--dry-run); the changes: {args.output / regrade.DRY_RUN_CSV_NAME}" if args.dry_run else f"{args.output / 'grades.csv'}, {args.output / 'report.html'}"))
     for line in regrade.impact_lines(summary.impact):
         print(line)
     if summary.interrupted:

@@ -10,6 +10,7 @@ from typing import Callable
 
 from . import classreport, regrade
 from .outcome import GradingResult
+from .report._common import atomic_write
 
 GRADING_FILE = "grading.json"
 STAGED = ("grading.json", "results.json")
@@ -52,7 +53,8 @@ class Analysis:
 
 def dry_run(folder: Path, out: Path, options: dict, run: Callable) -> object:
     """Grade into a staging folder inside OUT (the unchanged results are copied, not regraded),
-    compare with OUT's results, and remove the staging folder: nothing in OUT is replaced."""
+    compare with OUT's results, and remove the staging folder: nothing in OUT is replaced; the
+    changes found go to OUT/regrade-dry-run.csv (regrade.csv's columns)."""
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".dry-run-", dir=out))
     try:
@@ -65,6 +67,7 @@ def dry_run(folder: Path, out: Path, options: dict, run: Callable) -> object:
         summary = run(folder, staging, **options, analysis=False, exclude=(out,))
         new = records(staging, old)
         impact = regrade.impact_of(_generation(old), _generation(new), "dry-run")
+        atomic_write(out / regrade.DRY_RUN_CSV_NAME, regrade.csv_text(list(impact.changes)).encode())
         return _with_impact(summary, impact)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

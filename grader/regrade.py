@@ -25,6 +25,7 @@ from .report._common import atomic_write
 
 PREVIOUS = "previous.json"
 CSV_NAME = "regrade.csv"
+DRY_RUN_CSV_NAME = "regrade-dry-run.csv"   # what --dry-run found; the next complete run removes it
 COLUMNS = ("submission_id", "old_total", "new_total", "change", "flipped", "points_changed")
 
 
@@ -147,12 +148,14 @@ def conclude(out: Path, setup: str, current: dict[str, tuple[str | None, Grading
     if kept is None:
         if complete:
             atomic_write(out / CSV_NAME, csv_text([]).encode())
+            (out / DRY_RUN_CSV_NAME).unlink(missing_ok=True)
         return Impact("none")
     impact = impact_of({sid: (r.get("content"), _result(r)) for sid, r in kept.items()}, current,
                        "complete" if complete else "partial")
     if complete:
         atomic_write(out / CSV_NAME, csv_text(list(impact.changes)).encode())
         (out / PREVIOUS).unlink(missing_ok=True)
+        (out / DRY_RUN_CSV_NAME).unlink(missing_ok=True)
     return impact
 
 

@@ -233,8 +233,9 @@ def regraded(graded):
                          text=True, timeout=900)
     assert dry.returncode == 0, dry.stderr
     assert (out / "grades.csv").read_bytes() == grades and not (out / "previous.json").exists()
+    dry_rows = read_csv(out / "regrade-dry-run.csv")
     summary = batch.run_batch(folder, out, jobs=2, rubric_path=fixed)
-    return before, old, summary, dry.stdout, fixed
+    return before, old, summary, (dry.stdout, dry_rows), fixed
 
 
 def expected_changes(before: dict[str, float], old: dict[str, dict]) -> dict[str, tuple]:
@@ -268,8 +269,10 @@ def test_a_rubric_change_gives_exactly_the_expected_regrade_rows(graded, regrade
 
 def test_the_dry_run_showed_the_same_impact(graded, regraded):
     _, out, _ = graded
-    stdout = regraded[3]
-    assert "dry run, nothing replaced" in stdout
+    stdout, dry_rows = regraded[3]
+    assert "dry run, nothing replaced" in stdout and "regrade-dry-run.csv" in stdout
+    assert dry_rows == read_csv(out / "regrade.csv") and dry_rows   # row for row, what the real run did
+    assert not (out / "regrade-dry-run.csv").exists()               # the real run retired it
     lines = [line.strip() for line in stdout.splitlines()[2:]]
     page = (out / "report.html").read_text("utf-8").split('id="regrade"')[1]
     assert lines and all(f"<li>{line}</li>" in page for line in lines)   # what the real run then did
