@@ -289,23 +289,34 @@ def _manifest(rubric: rubric_module.Rubric, visible) -> dict:
     """kit.json: what runs only on Gradescope (points per problem), the reference the frozen answers stand
     in for, versions."""
     shipped = {e.id for e in visible}
+    assignment = rubric.assignment or active()
+    unittest_files = _unittest_files(assignment)
     hidden_points: dict[str, float] = {}
+    unittest_points: dict[str, float] = {}   # by file: the instructor's own tests, by whatever name they have
     for e in rubric.checks:
         if e.id in shipped:
             continue
-        hidden_points[e.problem] = round(hidden_points.get(e.problem, 0.0) + e.points, 6)
+        points, key = (unittest_points, unittest_files[e.id]) if e.id in unittest_files else (hidden_points, e.problem)
+        points[key] = round(points.get(key, 0.0) + e.points, 6)
     try:
         from importlib.metadata import version
 
         built_with = version("hw3grade")
     except Exception:
         built_with = "unknown"
-    assignment = rubric.assignment or active()
     return {"format": KIT_FORMAT, "hw3grade": built_with, "rubric_digest": rubric.digest,
             "assignment": assignment.name, "kit": kit_name(assignment),
             "reference": {"package": assignment.reference, "modules": list(assignment.modules)},
             "visible_checks": len(visible), "visible_points": round(sum(e.points for e in visible), 6),
-            "total_points": rubric.limits.total_points, "hidden_points": hidden_points}
+            "total_points": rubric.limits.total_points, "hidden_points": hidden_points,
+            "unittest_points": unittest_points}
+
+
+def _unittest_files(assignment: Assignment) -> dict[str, str]:
+    """{check id: its file's name} for the assignment's gradescope-utils tests."""
+    from grader import unittests
+
+    return {t.id: path.name for path in assignment.unittests for t in unittests.discover(path)}
 
 
 def _module_path(module: str, available: dict[str, Path]) -> Path:

@@ -248,6 +248,11 @@ def _footer(run: SelfCheck, manifest: dict, problems: set[str] | None, plots: li
         parts = ", ".join(f"{p} {fmt_points(pts)}" for p, pts in ordered)
         lines.append(f"Hidden checks ({fmt_points(sum(hidden.values()))} more points: {parts}) run only on "
                      "Gradescope, after you submit. Passing every visible check here is necessary, not sufficient.")
+    tests = manifest.get("unittest_points", {})
+    if tests:
+        names = " and ".join(sorted(tests))
+        lines.append(f"Your instructor's tests in {names} ({fmt_points(sum(tests.values()))} more points) run "
+                     "only on Gradescope, after you submit.")
     if run.offline:
         lines.append(f"{len(run.offline)} check(s) marked \"{table.OFFLINE_WORD}\" need the reference solution for "
                      "the values your code returned: the self-check cannot judge them, Gradescope will.")

@@ -75,7 +75,8 @@ def test_kit_holds_the_assignment_and_nothing_hidden(kit_zip, tmp_path):
     kit = json.loads((folder / ".selfcheck" / "kit.json").read_text())
     assert kit["assignment"] == "Homework 0" and kit["kit"] == KIT
     assert kit["reference"] == {"package": "hw0_reference", "modules": ["vectors", "stats"]}
-    assert kit["hidden_points"]["A1"] == 2.0
+    assert kit["hidden_points"] == {"A1": 2.0}               # the hidden check of the check package
+    assert kit["unittest_points"] == {"test_vectors.py": 4.0}  # the instructor's unittests, by file
 
 
 @pytest.mark.slow
@@ -85,6 +86,8 @@ def test_correct_submission_passes_every_visible_check(kit_zip, tmp_path):
     assert set(outcomes) == visible_ids()
     assert all(o["status"] == "passed" for o in outcomes.values()), outcomes
     assert "All visible checks pass." in proc.stdout and "Homework 3" not in proc.stdout + proc.stderr
+    assert "Hidden checks (2 more points: A1 2)" in proc.stdout
+    assert "Your instructor's tests in test_vectors.py (4 more points) run only on Gradescope" in proc.stdout
 
 
 @pytest.mark.slow
