@@ -48,7 +48,7 @@ from typing import Iterable
 
 import yaml
 
-from . import batch_analysis, procfs, regrade
+from . import batch_analysis, procfs, regrade, sandbox
 from . import rubric as rubric_module
 from . import zygote as _zygote
 from .draws import identity_of
@@ -395,6 +395,7 @@ def _init_local_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the batch's to handle, not each worker's
     signal.signal(signal.SIGTERM, _on_sigterm)
     _zygote.ignore_signals()                      # SIGHUP, SIGUSR1, ...: nothing of the grader sends them
+    sandbox.adopt_orphans()                       # one grading at a time: what a child leaves comes here
     _prepare_worker()
 
 

@@ -76,7 +76,9 @@ def _add_optional(commands, name: str, module: str) -> None:
 def _cmd_grade(args: argparse.Namespace) -> int:
     from .report import gradescope, table
     from .runner import grade
+    from .sandbox import adopt_orphans
 
+    adopt_orphans()   # this process grades one submission and starts nothing else meanwhile
     rubric = rubric_module.load(args.rubric)
     problems = rubric.parse_problem_keys(args.problems)
     entries = rubric.select(problems, visible_only=args.visible_only)

@@ -39,6 +39,15 @@ def start_time(pid: int) -> int | None:
     return int(fields[19]) if fields and len(fields) > 19 else None
 
 
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (adopted orphans included, for a subreaper)."""
+    try:
+        entries = [int(e) for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return []
+    return [e for e in entries if parent(e) == pid]
+
+
 def descendants(root: int) -> list[int]:
     """Every process whose chain of parents leads to `root`."""
     children: dict[int, list[int]] = {}

@@ -396,6 +396,12 @@ def get(python: str, flag: str, env: dict[str, str], startup_timeout: float) -> 
         return zygote
 
 
+def pids() -> list[int]:
+    """The pids of this process's zygotes."""
+    with _REGISTRY_LOCK:
+        return [z.process.pid for z in _ZYGOTES.values()]
+
+
 def start_child(python: str, flag: str, env: dict[str, str], startup_timeout: float,
                 request_r: int, answer_w: int, workdir: str) -> ForkedProcess | None:
     """A child forked from the warm zygote, or None: then start it the unwarmed way."""
@@ -439,6 +445,7 @@ def main(argv: list[str]) -> int:
 
     from grader.probes import child
 
+    child.adopt_orphans()   # what a child leaves behind comes to us, not to init: `_end_strays` kills it
     child._load_probe_kinds()
     home = os.getcwd()
     wake_r, wake_w = os.pipe()
@@ -454,6 +461,7 @@ def main(argv: list[str]) -> int:
             if wake_r in readable:
                 os.read(wake_r, 4096)
             _reap(sock, live, block=False, requested=requested)
+            _end_strays(live)
             if sock not in readable:
                 continue
             try:
@@ -475,6 +483,7 @@ def main(argv: list[str]) -> int:
         for pid in list(live):
             _killpg(pid)
         _reap(None, live, block=True)
+        _end_strays(live)
     return 0
 
 
@@ -488,19 +497,37 @@ def _send_to(sock: socket.socket | None, message: dict) -> None:
 
 
 def _reap(sock: socket.socket | None, live: set[int], block: bool, requested: set[int] | None = None) -> None:
+    """Reap every child that ended; the parent hears of its own children only (not of strays)."""
     requested = requested if requested is not None else set()
-    while live:
+    while True:
         try:
-            pid, status = os.waitpid(-1, 0 if block else os.WNOHANG)
+            pid, status = os.waitpid(-1, 0 if block and live else os.WNOHANG)
         except ChildProcessError:
             live.clear()
             return
         if pid == 0:
             return
+        if pid not in live:
+            continue   # a stray (`_end_strays`): nobody asked for it
         live.discard(pid)
         asked = pid in requested
         requested.discard(pid)
         _send_to(sock, {"exited": pid, "returncode": os.waitstatus_to_exitcode(status), "requested": asked})
+
+
+def _end_strays(live: set[int]) -> None:
+    """Kill what a child left behind when it ended: orphans came to us (a subreaper) whatever they
+    did to hide (setsid, double forks, every descriptor closed). A child we forked is in `live`
+    from its fork's end; nothing forks meanwhile (this loop is the only thread that forks)."""
+    from grader.sandbox import kill_tree
+
+    for pid in procfs.children(os.getpid()):
+        if pid not in live:
+            kill_tree(pid)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def _fork(sock, fds: list[int], message: dict, live: set[int], home: str, wake: tuple[int, int], child) -> None:

@@ -29,7 +29,7 @@ PROBE_MODULES = ("grader.probes.registry", "grader.probes.calls_extra", "grader.
 def main(argv: list[str]) -> int:
     request_fd, answer_fd = int(argv[1]), int(argv[2])
     _first_to_go()
-    _adopt_orphans()
+    adopt_orphans()
     config = wire.receive(request_fd)
     sys.dont_write_bytecode = True
     _apply_limits(config)
@@ -59,15 +59,17 @@ def _first_to_go() -> None:
         pass
 
 
-def _adopt_orphans() -> None:
+def adopt_orphans() -> bool:
     """Be a child subreaper: whatever student code starts, setsid and double forks included, stays
-    in this process's tree, where the parent finds and kills it (sandbox.kill_tree)."""
+    in this process's tree, where the parent finds and kills it (sandbox.kill_tree). The zygote and
+    the grader's own processes are subreapers too: what a child started and left behind when it
+    ended comes to them, never to init."""
     import ctypes
 
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)   # PR_SET_CHILD_SUBREAPER
+        return ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0   # PR_SET_CHILD_SUBREAPER
     except (OSError, AttributeError):
-        pass
+        return False
 
 
 def _answer_limit(request: dict) -> int:

@@ -224,6 +224,23 @@ _first.wait(15)   # this child stays (and hunts) until it has hit a classmate, o
 '''
 
 
+HIDE_AND_OUTLIVE = '''
+def cross_entropy(f, y):   # a grandchild out of the child's session, holding no descriptor, left behind
+    r, w = os.pipe()
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            os.closerange(0, 65536)
+            time.sleep(4)
+            _spy("escaped: alive 4 s after its child ended")
+            os._exit(0)
+        os._exit(0)
+    os.close(w)
+    os.read(r, 1)   # EOF: the grandchild has closed everything
+    os._exit(0)
+'''
+
+
 # ---------------------------------------------------------------- helpers
 def _same_user(command: list[str]) -> list[str]:
     """As root: without any capability (an ordinary instructor's user), same uid for everything."""
@@ -436,6 +453,20 @@ def test_classmates_whose_child_is_killed_are_graded_again(tmp_path, alone, zygo
     if "killed child" not in _spy_text(spy):
         pytest.skip("the attacker found no classmate's child to kill (timing)")
     assert_classmates_as_alone(out, rows, alone, spy)
+
+
+@ZYGOTE
+def test_nothing_a_child_leaves_behind_outlives_it(tmp_path, alone, zygote):
+    """Its grandchild leaves the child's session and closes every descriptor, so neither the process
+    group nor the pipes lead to it, and the child exits: it comes to the zygote or the worker (both
+    subreapers), which kill it at once; the classmates are untouched."""
+    folder, out, spy = make_class(tmp_path, attacker(tmp_path / "spy.txt", HIDE_AND_OUTLIVE))
+    proc = run_batch_cli(folder, out, zygote=zygote)
+    ended = time.monotonic()
+    rows = assert_ended_well(proc, out)
+    assert_classmates_as_alone(out, rows, alone, spy)
+    time.sleep(max(0.0, ended + 6 - time.monotonic()))
+    assert "escaped" not in _spy_text(spy)
 
 
 @ZYGOTE

@@ -168,6 +168,43 @@ def cross_entropy(f, y):
     assert not [p for p in forked if _running(p)]
 
 
+def test_what_a_child_left_behind_dies_with_it_however_it_hid(submission, rubric, tmp_path):
+    """A grandchild that left the child's session and closed every descriptor, left behind when the
+    child exits: it comes to the zygote (a subreaper), which kills it, and tells its parent nothing."""
+    pids = tmp_path / "pids.txt"
+    folder = submission(patch={"losses": f"""
+def cross_entropy(f, y):
+    import os, time
+    r, w = os.pipe()
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            with open({str(pids)!r}, "a") as fh:
+                fh.write(f"{{os.getpid()}}\\n")
+            os.closerange(0, 65536)
+            time.sleep(3600)
+        os._exit(0)
+    os.close(w)
+    os.read(r, 1)   # EOF: the grandchild has closed everything
+    os._exit(0)
+"""})
+    mark = zygote.interruptions()
+    _, outcomes = _grade(folder, rubric, confine=False)   # the test reads a file outside the child's folder
+    assert not any(outcomes[c].status.passed for c in CE)
+    hidden = [int(p) for p in pids.read_text().split()]
+    assert hidden
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_running(p) for p in hidden):
+        time.sleep(0.1)
+    try:
+        assert not [p for p in hidden if _running(p)], "a hidden grandchild outlived its child"
+    finally:
+        for p in hidden:
+            if _running(p):
+                os.kill(p, signal.SIGKILL)
+    assert zygote.interruptions_since(mark) == []   # killing a stray is no suspect of anyone's
+
+
 def _running(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as fh:

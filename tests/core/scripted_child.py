@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from grader.probes import wire
-from grader.probes.child import _adopt_orphans
+from grader.probes.child import adopt_orphans
 
 FORGED = "0" * 16
 
@@ -42,18 +42,25 @@ def _log(*words) -> None:
         out.write(" ".join(str(w) for w in words) + "\n")
 
 
-def _spawn() -> list[int]:
-    """A grandchild out of this process's session (setsid, double fork) that sleeps: its pid, and its parent's."""
+def _spawn(hide: bool = False) -> list[int]:
+    """A grandchild out of this process's session (setsid, double fork) that sleeps: its pid, and its
+    parent's. `hide`: the grandchild closes every descriptor first (no pipe of the grader leads to it)."""
     r, w = os.pipe()
     first = os.fork()
     if first == 0:
         os.setsid()
         if os.fork() == 0:
             os.write(w, str(os.getpid()).encode())
+            if hide:
+                os.closerange(0, 65536)
             time.sleep(600)
         os._exit(0)
     os.waitpid(first, 0)
-    return [first, int(os.read(r, 32))]
+    pid = int(os.read(r, 32))
+    if hide:
+        os.close(w)
+        os.read(r, 1)   # EOF once the grandchild has closed its copy of the pipe, with everything else
+    return [first, pid]
 
 
 def _answer(fd: int, request: dict, args: list) -> dict | None:
@@ -87,8 +94,8 @@ def _answer(fd: int, request: dict, args: list) -> dict | None:
         time.sleep(600)
     if behaviour == "exit":
         os._exit(3)
-    if behaviour == "spawn_then_exit":
-        _log("spawned", *_spawn())
+    if behaviour in ("spawn_then_exit", "hide_then_exit"):
+        _log("spawned", *_spawn(hide=behaviour == "hide_then_exit"))
         os._exit(3)
     if behaviour in ("sigterm", "sigkill"):
         os.kill(os.getpid(), signal.SIGTERM if behaviour == "sigterm" else signal.SIGKILL)
@@ -98,7 +105,7 @@ def _answer(fd: int, request: dict, args: list) -> dict | None:
 
 def main() -> int:
     request_fd, answer_fd = int(sys.argv[-2]), int(sys.argv[-1])
-    _adopt_orphans()   # as the real child: what its code starts stays in its tree
+    adopt_orphans()   # as the real child: what its code starts stays in its tree
     _log("start", os.getpid())
     start = os.environ["SCRIPTED_START"]
     setup = wire.receive(request_fd)

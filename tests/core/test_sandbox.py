@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from grader import procfs, sandbox, scratch
 from grader.probes import wire
 from grader.sandbox import Child, ChildFailure, SandboxConfig
 from tests.core.scripted_child import read_log, wrapper
+from tests.hw3testing import REPO
 
 
 def _gone(pid: int, within: float = 5.0) -> bool:
@@ -89,6 +91,42 @@ def test_what_a_child_started_ends_even_when_the_child_exits_first(scripted):
         assert _gone(grandchild, within=2.0), f"{grandchild} outlived its child"
     finally:
         _end(grandchild)
+
+
+ADOPTING_GRADER = """
+import os, sys, time
+from pathlib import Path
+from grader import procfs, sandbox
+from grader.probes import wire
+from grader.sandbox import Child, ChildFailure, SandboxConfig
+from tests.core.scripted_child import read_log, wrapper
+from tests.hw3testing import REPO
+
+assert sandbox.adopt_orphans()
+python, log = wrapper(Path(sys.argv[1]))
+child = Child({}, None, None, SandboxConfig(python=python))
+try:
+    child.request({"op": "probe", "kind": "call", "params": wire.encode(
+        {"target": "losses.hide_then_exit", "args": [], "kwargs": {}})}, 2)
+except ChildFailure:
+    pass
+child.close()
+hidden = int(next(line for line in read_log(log) if line[0] == "spawned")[2])
+print(hidden, procfs.state(hidden), procfs.children(os.getpid()))
+if procfs.state(hidden) not in (None, "Z"):
+    os.kill(hidden, 9)
+"""
+
+
+def test_what_a_child_left_behind_dies_with_it_however_it_hid(tmp_path):
+    """A grandchild that left the child's session and closed every descriptor (no pipe leads to it),
+    left behind when the child exits: a grader that adopts orphans (a batch worker, `hw3grade
+    grade`) finds it among its own children once the child is gone, kills it and reaps it."""
+    proc = subprocess.run([sys.executable, "-c", ADOPTING_GRADER, str(tmp_path)], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    hidden, state, children = proc.stdout.split(maxsplit=2)
+    assert state == "None" and children.strip() == "[]", proc.stdout   # killed and reaped: no zombie
 
 
 def test_a_sibling_started_by_another_thread_is_no_orphan(scripted):
