@@ -233,7 +233,7 @@ class Zygote:
             self._exits[pid] = code
             if code < 0 and -code in SUSPECT_SIGNALS and not message.get("requested"):
                 note_interruption("suspect", f"the child {pid} was ended by {_signal_name(-code)}, which nothing "
-                                              "of the grader sent")
+                                             "of the grader sent")
         return message
 
     def _check_running(self) -> None:
@@ -351,7 +351,7 @@ class ForkedProcess:
         if procfs.state(self.pid) in procfs.STOPPED:
             # Stopped by a signal: it ran out of time without running. Nothing of the grader stops a child.
             note_interruption("suspect", f"the child {self.pid} was found stopped (by a signal nothing of the "
-                                          "grader sends)")
+                                         "grader sends)")
         try:
             self._zygote.kill(self.pid)
         except ZygoteUnavailable:
