@@ -184,15 +184,28 @@ class _Session:
         return self.import_errors[module]
 
     def request(self, message: dict, timeout: float, *, what: str) -> dict:
-        """One request; a dead or silent child becomes an answer of its own kind."""
-        try:
-            return self.ensure_child().request(message, timeout)
-        except ChildFailure as failure:
-            output = self.child.output.text_since(0)[-2000:] if self.child else ""
-            self.close()
-            if failure.kind == "startup":   # its own output is in its message (the instructor's detail)
-                output = str(failure)
-            return {"failure": failure.kind, "message": str(failure), "output": output}
+        """One request; a dead or silent child becomes an answer of its own kind. A start that
+        failed is tried again at once, up to START_ATTEMPTS in a row: no student code ran, and a
+        passing refusal (the machine's process limit, say) must not cost a check."""
+        while True:
+            try:
+                child = self.ensure_child()
+            except ChildFailure as failure:
+                if failure.kind == "startup" and self.failed_starts < START_ATTEMPTS:
+                    continue
+                return self._failed(failure)
+            try:
+                return child.request(message, timeout)
+            except ChildFailure as failure:
+                return self._failed(failure)
+
+    def _failed(self, failure: ChildFailure) -> dict:
+        """A failure of the child as an answer; the child is closed."""
+        output = self.child.output.text_since(0)[-2000:] if self.child else ""
+        self.close()
+        if failure.kind == "startup":   # its own output is in its message (the instructor's detail)
+            output = str(failure)
+        return {"failure": failure.kind, "message": str(failure), "output": output}
 
     def close(self) -> None:
         if self.child is not None:

@@ -4,7 +4,7 @@
 (`wrapper()`), so the real process boundary is exercised (spawn, pipes, deadlines,
 kills) in a fraction of a second per child. The probe's target names the behaviour
 (``"losses.echo"``, ``"losses.hang"``, ...); the wrapper's environment says how the
-start goes (``SCRIPTED_START``) and where each start and probe is logged (``SCRIPTED_LOG``:
+start goes (``SCRIPTED_START``: ready, exit, exit_first, hang, not_ready, garbage) and where each start and probe is logged (``SCRIPTED_LOG``:
 lines ``start PID`` and ``probe PID FUNCTION FIRST-ARGUMENT``).
 """
 from __future__ import annotations
@@ -109,7 +109,8 @@ def main() -> int:
     _log("start", os.getpid())
     start = os.environ["SCRIPTED_START"]
     setup = wire.receive(request_fd)
-    if start == "exit":
+    first_start = sum(line[0] == "start" for line in read_log(Path(os.environ["SCRIPTED_LOG"]))) == 1
+    if start == "exit" or (start == "exit_first" and first_start):
         print("scripted start failure", flush=True)
         os._exit(7)
     if start == "hang":

@@ -117,6 +117,15 @@ def test_a_child_that_dies_before_ready_is_the_graders_fault_and_is_tried_twice_
     assert len(starts) == runner.START_ATTEMPTS and not ran
 
 
+def test_a_start_that_fails_once_is_tried_again_at_once_and_costs_nothing(tmp_path, declare):
+    """A passing refusal (the sandbox user's process limit, a slow machine) at the first start: the
+    same check starts a child again and passes; no student code had run, so nothing is given twice."""
+    entries = [declare(f"t.{i}", "echo", i, expect=i) for i in range(3)]
+    outcomes, ran, starts = _grade(tmp_path, entries, start="exit_first")
+    assert set(_statuses(outcomes).values()) == {Status.PASSED}, {i: o.detail for i, o in outcomes.items()}
+    assert len(starts) == 2 and set(ran.values()) == {starts[1]}
+
+
 def test_each_fresh_child_check_runs_alone_in_a_child_and_they_go_first(tmp_path, declare):
     entries = [declare("t.v1", "echo", 1, expect=1), declare("t.f1", "echo", 2, expect=2, fresh=True),
                declare("t.v2", "echo", 3, expect=3), declare("t.f2", "echo", 4, expect=4, fresh=True)]
