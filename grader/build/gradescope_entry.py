@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import html
 import json
 import os
@@ -273,12 +272,11 @@ class ResultsWriter:
 # ---------------------------------------------------------------- processes
 
 def become_subreaper() -> bool:
-    """Orphans of the child (a student's double fork) become our children, so they can be ended."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
-    except (OSError, AttributeError):
-        return False
+    """Orphans of the child (a student's double fork) become our children, so they can be ended: each
+    child's close ends what it left behind (grader/sandbox.py), and `end_descendants` whatever is left."""
+    from grader.sandbox import adopt_orphans
+
+    return adopt_orphans()
 
 
 def end_descendants(sandbox_uid: int | None, subreaper: bool) -> int:

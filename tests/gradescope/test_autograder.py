@@ -646,7 +646,49 @@ def test_hostile_fork_outlives_the_child(gs):
     validate(gs.results)
     assert FAKE_MARKER not in gs.results.read_text()
     assert json.loads(gs.results.read_text())["score"] == P3_TOTAL, \
-        [t["output"] for t in json.loads(gs.results.read_text())["tests"] if t["score"] < t["max_score"]]
+        ([t["output"] for t in json.loads(gs.results.read_text())["tests"] if t["score"] < t["max_score"]],
+         run.stdout[-3000:])   # the instructor's log: what a child that could not start said
+
+
+def test_hostile_hidden_leftover_never_meets_the_next_child(gs):
+    """A grandchild out of the child's session, holding no descriptor, left behind when its child
+    exits: as the sandbox user it could reach the next child (signals, /proc/<pid>/fd). It comes to
+    the grader (a subreaper), which kills it when that child is closed, before the next one starts."""
+    needs_isolation(gs.isolation)   # the spy looks for the next child among the sandbox user's processes
+    hostile(gs, """
+        global _left
+        if globals().get("_left"):
+            return
+        _left = True
+        r, w = _os.pipe()
+        if _os.fork() == 0:
+            _os.setsid()
+            if _os.fork() == 0:
+                _os.closerange(0, 65536)
+                me, parent, end = _os.getpid(), _os.getppid(), _time.time() + 30
+                while _time.time() < end:
+                    for pid in _os.listdir("/proc"):
+                        try:
+                            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                                later = b"grader.probes.child" in fh.read() and int(pid) > me
+                        except (OSError, ValueError):
+                            continue
+                        if later:
+                            with open(_os.path.join(SPY, "met"), "a") as fh:
+                                fh.write(pid + "\\n")
+                            _os._exit(0)
+                    _time.sleep(0.05)
+                _os._exit(0)
+            _os._exit(0)
+        _os.close(w)
+        _os.read(r, 1)   # EOF: the grandchild has closed everything
+        _os._exit(0)
+    """)
+    run, results = gs.run()
+    validate(gs.results)
+    time.sleep(0.5)
+    assert not (gs.spy / "met").exists(), "a leftover of one child met the next child"
+    assert 0 < results["score"] < P3_TOTAL   # the children that exited lost their checks, and only those
 
 
 def test_hostile_fork_bomb(gs):
