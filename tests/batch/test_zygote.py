@@ -168,24 +168,40 @@ def cross_entropy(f, y):
     assert not [p for p in forked if _running(p)]
 
 
-def test_what_a_child_left_behind_dies_with_it_however_it_hid(submission, rubric, tmp_path):
-    """A grandchild that left the child's session and closed every descriptor, left behind when the
-    child exits: it comes to the zygote (a subreaper), which kills it, and tells its parent nothing."""
+HIDING = {
+    "grandchild": """
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            hide()
+        os._exit(0)""",
+    "sibling": """
+    import ctypes
+    if ctypes.CDLL(None).syscall(56, 0x00008000 | 17, 0, 0, 0, 0) == 0:   # clone(CLONE_PARENT): the zygote's
+        hide()""",
+}
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the sibling is made by the x86-64 clone syscall")
+@pytest.mark.parametrize("how", sorted(HIDING))
+def test_what_a_child_left_behind_dies_with_it_however_it_hid(submission, rubric, tmp_path, how):
+    """A grandchild out of the child's session, or a sibling made with clone(CLONE_PARENT), that
+    closed every descriptor, left behind when the child exits: it is the zygote's child (a
+    subreaper's), which kills it, and tells its parent nothing."""
     pids = tmp_path / "pids.txt"
     folder = submission(patch={"losses": f"""
 def cross_entropy(f, y):
     import os, time
     r, w = os.pipe()
-    if os.fork() == 0:
-        os.setsid()
-        if os.fork() == 0:
-            with open({str(pids)!r}, "a") as fh:
-                fh.write(f"{{os.getpid()}}\\n")
-            os.closerange(0, 65536)
-            time.sleep(3600)
-        os._exit(0)
+
+    def hide():
+        with open({str(pids)!r}, "a") as fh:
+            fh.write(f"{{os.getpid()}}\\n")
+        os.closerange(0, 65536)
+        time.sleep(3600)
+{HIDING[how]}
     os.close(w)
-    os.read(r, 1)   # EOF: the grandchild has closed everything
+    os.read(r, 1)   # EOF: what it left has closed everything
     os._exit(0)
 """})
     mark = zygote.interruptions()
@@ -197,7 +213,7 @@ def cross_entropy(f, y):
     while time.monotonic() < deadline and any(_running(p) for p in hidden):
         time.sleep(0.1)
     try:
-        assert not [p for p in hidden if _running(p)], "a hidden grandchild outlived its child"
+        assert not [p for p in hidden if _running(p)], f"what the child left ({how}) outlived it"
     finally:
         for p in hidden:
             if _running(p):

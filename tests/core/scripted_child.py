@@ -63,6 +63,22 @@ def _spawn(hide: bool = False) -> list[int]:
     return [first, pid]
 
 
+def _sibling() -> int:
+    """A process made with clone(CLONE_PARENT): a child of this process's parent, not of this process,
+    so outside its tree; it closes every descriptor and sleeps. Its pid."""
+    import ctypes
+
+    r, w = os.pipe()
+    pid = ctypes.CDLL(None, use_errno=True).syscall(56, 0x00008000 | signal.SIGCHLD, 0, 0, 0, 0)  # x86-64 clone
+    if pid == 0:
+        os.closerange(0, 65536)
+        time.sleep(600)
+        os._exit(0)
+    os.close(w)
+    os.read(r, 1)   # EOF once the sibling has closed everything
+    return pid
+
+
 def _answer(fd: int, request: dict, args: list) -> dict | None:
     """What one probe does; None when it has already written its answer (or never will)."""
     behaviour = request["params"]["target"].partition(".")[2]
@@ -96,6 +112,9 @@ def _answer(fd: int, request: dict, args: list) -> dict | None:
         os._exit(3)
     if behaviour in ("spawn_then_exit", "hide_then_exit"):
         _log("spawned", *_spawn(hide=behaviour == "hide_then_exit"))
+        os._exit(3)
+    if behaviour == "sibling_then_exit":
+        _log("spawned", os.getpid(), _sibling())
         os._exit(3)
     if behaviour in ("sigterm", "sigkill"):
         os.kill(os.getpid(), signal.SIGTERM if behaviour == "sigterm" else signal.SIGKILL)
