@@ -27,6 +27,14 @@ def state(pid: int) -> str | None:
     return fields[0].decode() if fields else None
 
 
+def _pids() -> list[int]:
+    """Every process /proc shows ([] without /proc)."""
+    try:
+        return [int(e) for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return []
+
+
 def parent(pid: int) -> int | None:
     """The parent's pid (1, or a subreaper's, once the parent has died)."""
     fields = _fields(pid)
@@ -41,24 +49,16 @@ def start_time(pid: int) -> int | None:
 
 def children(pid: int) -> list[int]:
     """The processes whose parent is `pid` (adopted orphans included, for a subreaper)."""
-    try:
-        entries = [int(e) for e in os.listdir("/proc") if e.isdigit()]
-    except OSError:
-        return []
-    return [e for e in entries if parent(e) == pid]
+    return [e for e in _pids() if parent(e) == pid]
 
 
 def descendants(root: int) -> list[int]:
     """Every process whose chain of parents leads to `root`."""
     children: dict[int, list[int]] = {}
-    try:
-        entries = [e for e in os.listdir("/proc") if e.isdigit()]
-    except OSError:
-        return []
-    for entry in entries:
-        fields = _fields(int(entry))
-        if fields and len(fields) > 1:
-            children.setdefault(int(fields[1]), []).append(int(entry))
+    for pid in _pids():
+        above = parent(pid)
+        if above is not None:
+            children.setdefault(above, []).append(pid)
     found, todo = [], [root]
     while todo:
         for pid in children.get(todo.pop(), ()):
@@ -73,11 +73,7 @@ def pipe_holders(inodes: set[int], started_since: int | None = None) -> list[int
     tables (another user's, without the right to read them) are skipped."""
     wanted = {f"pipe:[{inode}]" for inode in inodes}
     found = []
-    try:
-        entries = [int(e) for e in os.listdir("/proc") if e.isdigit()]
-    except OSError:
-        return []
-    for pid in entries:
+    for pid in _pids():
         if pid == os.getpid():
             continue
         if started_since is not None and (start_time(pid) or 0) < started_since:

@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.build.autograder import RUNTIME_PROBES, SMOKE_SUBMISSION
+from grader.sandbox import adopt_orphans
 
 DEFAULT_ROOT = "/autograder"
 DEFAULT_PROBE_RUNTIME = "/opt/hw3grade/probe-runtime"
@@ -271,14 +272,6 @@ class ResultsWriter:
 
 # ---------------------------------------------------------------- processes
 
-def become_subreaper() -> bool:
-    """Orphans of the child (a student's double fork) become our children, so they can be ended: each
-    child's close ends what it left behind (grader/sandbox.py), and `end_descendants` whatever is left."""
-    from grader.sandbox import adopt_orphans
-
-    return adopt_orphans()
-
-
 def end_descendants(sandbox_uid: int | None, subreaper: bool) -> int:
     """Kill what the grading left running; returns how many processes were ended.
 
@@ -492,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)  # no interpreter teardown (torch's can crash)
-    subreaper = become_subreaper()
+    subreaper = adopt_orphans()   # each child's close ends what it left; `end_descendants` the rest
     writer = ResultsWriter(root_from_env() / "results" / "results.json")
     writer.keep_room()
     _print_build_info()
@@ -538,7 +531,7 @@ def smoke_test(started: float) -> int:
     from grader.outcome import Status
     from grader.report import gradescope
 
-    subreaper = become_subreaper()
+    subreaper = adopt_orphans()   # each child's close ends what it left; `end_descendants` the rest
     header = "hw3grade setup: SMOKE TEST FAILED, the autograder is not usable:"
     settings = None
     try:
