@@ -14,6 +14,7 @@ relative to the manifest's folder:
     smoke_checks: [A1, A2.mean]       # optional: problem keys or check ids `setup.sh` grades on the
                                       # reference, to prove the image works (default: none)
     plots: {A1: exercise1_fit.png}    # optional: where the kit's self-check saves a problem's plot
+    samples: {submissions/ok: 10}     # optional: sample submissions and the score `self-test` expects
 
 Which assignment is graded: ``--assignment PATH`` (a manifest or its folder), else
 ``$HW3GRADE_ASSIGNMENT``, else ``assignment.yaml`` next to the engine's package (a source
@@ -38,7 +39,8 @@ import yaml
 MANIFEST = "assignment.yaml"
 ENVIRONMENT = "HW3GRADE_ASSIGNMENT"
 ENTRY_POINTS = "hw3grade.assignments"
-_FIELDS = {"name", "root", "reference", "template", "rubric", "checks", "probes", "unittests", "smoke_checks", "plots"}
+_FIELDS = {"name", "root", "reference", "template", "rubric", "checks", "probes", "unittests", "smoke_checks", "plots",
+           "samples"}
 _REQUIRED = ("name", "reference", "template", "rubric", "checks")
 
 
@@ -59,6 +61,7 @@ class Assignment:
     unittests: tuple[Path, ...] = ()     # gradescope-utils unittest files
     smoke_checks: tuple[str, ...] = ()
     plots: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    samples: dict[Path, float] = field(default_factory=dict, hash=False, compare=False)
 
     # ------------------------------------------------------------ derived from the template
 
@@ -239,6 +242,7 @@ def load(path: str | Path) -> Assignment:
         unittests=tuple((root / p).resolve() for p in _strings(data, "unittests", manifest)),
         smoke_checks=tuple(_strings(data, "smoke_checks", manifest)),
         plots=dict(data.get("plots") or {}),
+        samples=_samples(data, root, manifest),
     )
 
 
@@ -258,6 +262,15 @@ def _strings(data: dict, name: str, manifest: Path) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise AssignmentError(f"{manifest}: {name!r} must be a list of strings, got {value!r}")
     return value
+
+
+def _samples(data: dict, root: Path, manifest: Path) -> dict[Path, float]:
+    value = data.get("samples") or {}
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) for k, v in value.items()):
+        raise AssignmentError(f"{manifest}: 'samples' must map a submission's path to the score it should get, "
+                              f"got {value!r}")
+    return {(root / path).resolve(): float(score) for path, score in value.items()}
 
 
 def _slug(text: str) -> str:

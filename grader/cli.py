@@ -22,7 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     from .assignment import AssignmentError, select
 
     try:
-        select(args.assignment)
+        if getattr(args, "needs_assignment", True):
+            select(args.assignment)
         return args.func(args)
     except rubric_module.RubricError as exc:
         print(f"hw3grade: rubric error: {exc}", file=sys.stderr)
@@ -55,7 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("rubric", type=Path, nargs="?")
     check.set_defaults(func=_cmd_check_rubric)
 
-    for name, module in (("batch", "grader.batch"), ("build", "grader.build.cli")):
+    for name, module in (("batch", "grader.batch"), ("build", "grader.build.cli"),
+                         ("new, self-test", "grader.authoring")):
         _add_optional(commands, name, module)
     return parser
 
