@@ -53,7 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     grade.set_defaults(func=_cmd_grade)
 
     check = commands.add_parser("check-rubric", help="validate a rubric.yaml against the declared checks")
-    check.add_argument("rubric", type=Path, nargs="?")
+    check.add_argument("--rubric", type=Path, help="a rubric.yaml other than the assignment's own")
+    check.add_argument("rubric_path", type=Path, nargs="?", help=argparse.SUPPRESS)   # the older positional form
     check.set_defaults(func=_cmd_check_rubric)
 
     for name, module in (("batch", "grader.batch"), ("build", "grader.build.cli"),
@@ -102,7 +103,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 def _cmd_check_rubric(args: argparse.Namespace) -> int:
     from .checks.catalog import load_checks
 
-    rubric = rubric_module.load(args.rubric)
+    rubric = rubric_module.load(args.rubric or args.rubric_path)
     declared = set(load_checks(rubric.assignment))
     listed = {e.id for e in rubric.checks}
     package = rubric.assignment.checks

@@ -96,7 +96,8 @@ def test_yaml_syntax_error_names_the_file(tmp_path):
 def test_cli_reports_rubric_errors_without_traceback(tmp_path, capsys):
     bad = tmp_path / "rubric.yaml"
     bad.write_text(yaml.safe_dump(_broken(("checks", 0, "points"), "x")))
-    assert main(["check-rubric", str(bad)]) == 2
+    assert main(["check-rubric", "--rubric", str(bad)]) == 2
+    assert main(["check-rubric", str(bad)]) == 2      # the older positional form still works
     err = capsys.readouterr().err
     assert "rubric error" in err and "Traceback" not in err
 
