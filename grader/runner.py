@@ -37,6 +37,7 @@ class _Pending:
     probes: Sequence[base.Probe] = ()
     observations: list[base.Observation] = field(default_factory=list)
     outcome: Outcome | None = None       # set when phase 1 already decided (not attempted, crash, ...)
+    module_failed: bool = False          # decided by a module that is missing or does not import
     duration: float = 0.0
     key: str = ""                        # the submission's part of a non-visible check's seed
 
@@ -84,7 +85,7 @@ def _grade(submission, rubric: Rubric, entries, sandbox, budget_seconds, submiss
         unconfined = _probe_all(pending, located, sandbox, str(scratch_path), rubric.limits.import_timeout,
                                 deadline)
     judged = [_judge(p) for p in pending]
-    causes = _causes(judged, entries)
+    causes = _causes(judged, entries, {p.entry.id for p in pending if p.module_failed})
     outcomes = tuple(_redacted(o, p.entry, p.check, p.duration if p.outcome is None else 0.0, causes.get(o.check_id, ""))
                      for o, p in zip(judged, pending))
     notes = tuple(copy_notes) + located.notes
@@ -251,6 +252,7 @@ def _probe_one(item: _Pending, session: _Session, deadline: float) -> None:
         problem = session.module_problem(probe.module) if probe.module else None   # "": no module of its own
         if problem is not None:
             item.outcome = _decided(item.entry, *problem)
+            item.module_failed = True
             return
         timeout = min(item.entry.timeout, max(deadline - time.monotonic(), 1.0))
         params = wire.encode(probe.params)
@@ -319,15 +321,17 @@ def tolerance_of(entry: CheckEntry) -> Tolerance:
 _STUDENT_FAILURES = (Status.FAILED, Status.ERROR, Status.TIMEOUT)
 
 
-def _causes(outcomes: Sequence[Outcome], entries: Sequence[CheckEntry]) -> dict[str, str]:
-    """One bug, one place: check id -> the sentence naming the `builds_on` checks that failed too."""
+def _causes(outcomes: Sequence[Outcome], entries: Sequence[CheckEntry], module_failed: set[str]) -> dict[str, str]:
+    """One bug, one place: check id -> the sentence naming the `builds_on` checks that failed too.
+    A check stopped by its module (missing, or failing to import) says that, not "builds on": the
+    import is the one place to fix."""
     failed = {o.check_id: o for o in outcomes if o.status in _STUDENT_FAILURES}
     builds_on = {e.id: e.builds_on for e in entries}
     sentences = {}
     for outcome in outcomes:
         causes = [failed[i] for i in builds_on.get(outcome.check_id, ())   # a visible message names no hidden check
                   if i in failed and (failed[i].visibility == "visible" or outcome.visibility != "visible")]
-        if outcome.status in _STUDENT_FAILURES and causes:
+        if outcome.status in _STUDENT_FAILURES and causes and outcome.check_id not in module_failed:
             sentences[outcome.check_id] = messages.builds_on([(c.check_id, c.title) for c in causes])
     return sentences
 

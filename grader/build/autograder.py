@@ -77,6 +77,8 @@ class BuildReport:
     requirements: tuple[str, ...]
     warnings: tuple[str, ...]
     assignment: str = ""      # the assignment's name
+    points: float = 0.0       # what Gradescope will show as the total: the rubric's checks and the unittest files'
+    rubric_points: float = 0.0   # limits.total_points: the rubric's own checks
 
 
 # ---------------------------------------------------------------- the scripts
@@ -274,7 +276,7 @@ def build_autograder(output: str | os.PathLike = "autograder.zip", *, root: Path
     probes = [(rel, path, name) for name, path in assignment.probe_files().items()
               for rel in [_relative_in(placed, Path(path))]]
     check_child_runtime(root / "grader", [(path, name) for _, path, name in probes])
-    rubric_text, budget, undeclared = _rubric_facts(assignment)
+    rubric_text, budget, undeclared, points = _rubric_facts(assignment)
     if undeclared:
         warnings.append(f"{len(undeclared)} rubric check(s) have no declaration in {assignment.checks} and would "
                         f"be reported as autograder errors: {', '.join(undeclared[:8])}"
@@ -305,6 +307,8 @@ def build_autograder(output: str | os.PathLike = "autograder.zip", *, root: Path
         entries[rel] = (path.read_bytes(), 0o644)
     info = {"name": "hw3grade", "version": _version(root), "git_commit": _git_commit(root, [p for _, p in placed]),
             "assignment": manifest, "assignment_name": assignment.name,
+            "assignment_git_commit": _git_commit(assignment.manifest.parent, ["."]),   # the course's repository
+            "points": points[0],
             "rubric_sha256": hashlib.sha256(rubric_text.encode("utf-8")).hexdigest(),
             "budget_seconds": int(budget), "torch_requirement": torch_req, "torch_index_url": torch_index_url}
     entries["hw3grade_build.json"] = ((json.dumps(info, indent=1, sort_keys=True) + "\n").encode("utf-8"), 0o644)
@@ -322,7 +326,7 @@ def build_autograder(output: str | os.PathLike = "autograder.zip", *, root: Path
             zf.writestr(_info(name, mode), data)
     os.replace(tmp, output)
     return BuildReport(output, len(entries), output.stat().st_size, torch_req, tuple(others), tuple(warnings),
-                       assignment.name)
+                       assignment.name, *points)
 
 
 # ---------------------------------------------------------------- the assignment's part of the source
@@ -455,9 +459,10 @@ def _walk(folder: Path, base: Path) -> list[tuple[str, Path]]:
     return files
 
 
-def _rubric_facts(assignment) -> tuple[str, float, list[str]]:
-    """The assignment's rubric text and budget, and the ids no declaration defines; its
-    smoke_checks must each name a check or a problem of the rubric."""
+def _rubric_facts(assignment) -> tuple[str, float, list[str], tuple[float, float]]:
+    """The assignment's rubric text and budget, the ids no declaration defines, and (the points
+    Gradescope will total, limits.total_points); its smoke_checks must each name a check or a
+    problem of the rubric."""
     from grader.checks.catalog import load_checks
 
     rubric = assignment.load_rubric()
@@ -467,8 +472,9 @@ def _rubric_facts(assignment) -> tuple[str, float, list[str]]:
     if unknown:
         raise BuildError(f"{assignment.manifest}: smoke_checks names no check or problem of the rubric: "
                          f"{', '.join(unknown)}")
+    points = (round(sum(e.points for e in rubric.checks), 6), rubric.limits.total_points)
     return (assignment.rubric_path.read_text("utf-8"), rubric.limits.budget_seconds,
-            [e.id for e in rubric.checks if e.id not in declared])
+            [e.id for e in rubric.checks if e.id not in declared], points)
 
 
 def runtime_requirements(root: Path) -> tuple[str, list[str]]:
@@ -524,6 +530,7 @@ def _version(root: Path) -> str:
 
 
 def _git_commit(root: Path, extra: list[Path] = ()) -> str:
+    """HEAD of the repository holding `root` ("-dirty" when its source or `extra` has changes), or ""."""
     try:
         head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
                               timeout=10)

@@ -100,6 +100,9 @@ def _cmd_autograder(args: argparse.Namespace) -> int:
         print(f"hw3grade build: warning: {warning}", file=sys.stderr)
     print(f"wrote {report.path}: {report.assignment} ({report.files} files, {report.size / 1024:.0f} KiB); "
           f"setup.sh installs {report.torch_requirement} and {', '.join(report.requirements)}")
+    extra = report.points - report.rubric_points
+    print(f"Gradescope's total: {report.points:g} points"
+          + (f" (the rubric's {report.rubric_points:g} and {extra:g} from the unittest files)" if extra else ""))
     print("Upload it on Gradescope: Configure Autograder > Zip file upload (see docs/GRADESCOPE.md).")
     return 0
 

@@ -93,7 +93,13 @@ class KitReport:
         return [f"{check_id}: its judge calls {', '.join(calls) or 'the reference'} on values the student returned; "
                 "the kit cannot freeze that, so it judges this check only for answers equal to the reference's "
                 "(others show 'on Gradescope'). Compute such values in the check module itself."
-                for check_id, calls in sorted(self.dependent.items())]
+                for check_id, calls in sorted(self.dependent.items())] + self._missing_readme()
+
+    def _missing_readme(self) -> list[str]:
+        if "README.md" in self.files:
+            return []
+        return ["the template has no README.md, so the kit has none: students get the stubs and check.py with no "
+                "instructions (add README.md to the template package)"]
 
 
 HELP = "the zip students download: the template, its README and the self-check check.py"

@@ -61,3 +61,12 @@ def two_layer_grad(a, b, u, x, y, activation="relu", alpha=0.01):
     assert "builds on" not in grad.message
     assert sgd.score == 0 and grad.score == 0                      # the points stay as the rubric says
     assert outcomes["P6.dead_units"].status is Status.PASSED
+
+
+def test_a_module_that_fails_to_import_is_the_one_place_named(tmp_path, rubric):
+    """Both checks fail for the import: the message says fix the import, not "builds on" the other."""
+    folder = write_submission(tmp_path / "noimport", patch={"gradients": "\nimport a_module_nobody_has\n"})
+    outcomes = grade_checks(folder, rubric, ["P6.two_layer_grad.relu", "P6.two_layer_sgd.relu"])
+    for outcome in outcomes.values():
+        assert outcome.status is Status.ERROR and "Importing gradients.py failed" in outcome.message
+        assert "builds on" not in outcome.message, outcome.message
