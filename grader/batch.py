@@ -38,6 +38,7 @@ import multiprocessing.forkserver
 import os
 import queue
 import signal
+import stat
 import sys
 import threading
 import time
@@ -60,6 +61,9 @@ METADATA = "submission_metadata.yml"
 SUBMISSION_SUFFIXES = (".zip", ".ipynb", ".py")
 GRADING_FILE = "grading.json"
 RESERVED_IDS = frozenset({"grades.csv", "report.html"})
+# OUT's own files are named *.csv, *.html, *.json: no submission's folder may take such a name
+# (a student who names an upload "checks.csv" would switch off the class analyses).
+_OUT_FILE_SUFFIXES = (".csv", ".html", ".json")
 MAX_ATTEMPTS = 2          # a grading disturbed (its worker died, ...) is graded again, alone, once
 POLL_SECONDS = 0.25       # how often the batch looks at Ctrl-C and at its workers while it waits
 
@@ -202,11 +206,15 @@ def _unique_id(name: str, taken: set[str]) -> str:
     case-insensitive file system (alice/ and Alice.zip become alice and Alice-2)."""
     base = "".join(c if c.isalnum() or c in "-_." else "_" for c in name).lstrip(".") or "submission"
     candidate, n = base, 1
-    while candidate.lower() in taken or candidate.lower() in RESERVED_IDS:
+    while candidate.lower() in taken or _reserved(candidate.lower()):
         n += 1
         candidate = f"{base}-{n}"
     taken.add(candidate.lower())
     return candidate
+
+
+def _reserved(candidate: str) -> bool:
+    return candidate in RESERVED_IDS or candidate.endswith(_OUT_FILE_SUFFIXES)
 
 
 # ---------------------------------------------------------------- fingerprints
@@ -257,6 +265,9 @@ def _hash_entry(digest, path: Path, name: str) -> None:
     if path.is_symlink():
         digest.update(b"L" + name.encode("utf-8", "surrogateescape") + b"\0" + os.readlink(path).encode(
             "utf-8", "surrogateescape") + b"\0")
+        return
+    if not stat.S_ISREG(path.lstat().st_mode):   # a FIFO or a device would block or never end: its kind only
+        digest.update(b"S" + name.encode("utf-8", "surrogateescape") + b"\0")
         return
     digest.update(b"F" + name.encode("utf-8", "surrogateescape") + b"\0")
     with open(path, "rb") as fh:

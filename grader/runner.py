@@ -218,11 +218,12 @@ def _probe_all(pending: list[_Pending], located: Located, config: SandboxConfig,
                import_timeout: float, deadline: float) -> str:
     """Probe every pending check; returns why a child ran without its sandbox ("" when none did)."""
     session = _Session(located, config, workdir, import_timeout)
-    # Checks that need a child of their own go first: the first one gets the child that
-    # has just started, so each costs one extra child start, not two. Non-visible checks go
-    # last, in a new child (and working folder): no visible output can carry their inputs.
-    order = sorted(pending, key=lambda item: (not (item.check is not None and item.check.fresh_child),
-                                              item.entry.secret))
+    # Non-visible checks go last, in a new child (and working folder): no visible output can
+    # carry their inputs, whatever child they need. Within each group, checks that need a child
+    # of their own go first: the first one gets the child that has just started, so each costs
+    # one extra child start, not two.
+    order = sorted(pending, key=lambda item: (item.entry.secret,
+                                              not (item.check is not None and item.check.fresh_child)))
     first_secret = next((item for item in order if item.entry.secret and item.outcome is None), None)
     try:
         for item in order:

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import stat
+import struct
 import sys
 import zipfile
 import zlib
@@ -413,13 +414,59 @@ def _installed_elsewhere(name: str, real_root: str) -> bool:
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
+# What one central-directory entry may take on average (46 fixed bytes, a name, extra fields): the
+# directory of MAX_ZIP_ENTRIES files fits easily, one of a million empty files does not.
+_CENTRAL_DIRECTORY_BYTES_PER_ENTRY = 1024
+_EOCD, _EOCD64_LOCATOR, _EOCD64 = b"PK\x05\x06", b"PK\x06\x07", b"PK\x06\x06"
+
+
+def central_directory(archive: Path) -> tuple[int, int] | None:
+    """(entries, bytes) of a zip's central directory, read from its end records alone (at most
+    64 KiB + 76 bytes), so that a zip of a million entries is refused before `ZipFile` parses them
+    all; None when no end record is found (then it is no zip)."""
+    with open(archive, "rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        tail_start = max(0, size - (22 + 65535))
+        fh.seek(tail_start)
+        tail = fh.read()
+        at = tail.rfind(_EOCD)
+        if at < 0 or len(tail) - at < 22:
+            return None
+        entries, cd_bytes = struct.unpack("<HI", tail[at + 10:at + 16])
+        locator = tail[at - 20:at] if at >= 20 else b""
+        if locator[:4] == _EOCD64_LOCATOR:   # Zip64: the real figures are in the Zip64 end record
+            (offset,) = struct.unpack("<Q", locator[8:16])
+            fh.seek(min(offset, size))
+            record = fh.read(56)
+            if record[:4] == _EOCD64 and len(record) == 56:
+                entries, cd_bytes = struct.unpack("<QQ", record[32:48])
+    return entries, cd_bytes
+
+
+def _refuse_huge_directory(archive: Path) -> None:
+    found = central_directory(archive)
+    if found is None:
+        return   # ZipFile says what is wrong with it
+    entries, cd_bytes = found
+    if entries > MAX_ZIP_ENTRIES or cd_bytes > MAX_ZIP_ENTRIES * _CENTRAL_DIRECTORY_BYTES_PER_ENTRY:
+        shown = (f"holds {entries} files, more than the {MAX_ZIP_ENTRIES} allowed" if entries > MAX_ZIP_ENTRIES else
+                 f"lists more files than the {MAX_ZIP_ENTRIES} allowed (its list of files takes {_mb(cd_bytes)})")
+        raise SubmissionError(f"{archive.name} {shown}. Zip only your modules (not a virtualenv or a data folder).")
+
+
+def open_zip(archive: Path) -> zipfile.ZipFile:
+    """`ZipFile(archive)`, after its central directory was found small enough to read (SubmissionError)."""
+    _refuse_huge_directory(archive)
+    return zipfile.ZipFile(archive)
+
+
 def _extract(archive: Path, dest: Path, notes: list[str], compiled: list[str] | None = None) -> Path:
     """Extract `archive` into `dest` safely; returns dest. Raises SubmissionError when it cannot.
     Compiled Python (bytecode, __pycache__, extension modules) is left in the zip and listed in `compiled`."""
     compiled = compiled if compiled is not None else []
     name = archive.name
     try:
-        zf = zipfile.ZipFile(archive)
+        zf = open_zip(archive)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
         raise SubmissionError(f"{name} is not a valid zip file ({_reason(exc)}). "
                               "Create the zip again (or upload the .py files themselves).") from None

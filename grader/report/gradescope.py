@@ -62,6 +62,10 @@ def to_results_json(result: GradingResult, *, stdout_visibility: str = "hidden")
         # a note such as "cell <lambda>" is shown, not swallowed as a tag
         "output": html.escape(_summary(result), quote=False),
         "output_format": "simple_format",
+        # test outputs and names hold the student's own text (exception messages): shown as
+        # plain text, never rendered as HTML or Markdown, whatever Gradescope's default becomes
+        "test_output_format": "text",
+        "test_name_format": "text",
         "stdout_visibility": stdout_visibility,
         "tests": tests,
     }
@@ -81,6 +85,7 @@ def _test(o: Outcome, number: int) -> dict:
         "status": "passed" if o.status is Status.PASSED else "failed",
         "visibility": visibility,
         "output": clean_text(message, MAX_TEST_OUTPUT),
+        "output_format": "text",
         "tags": [clean_text(o.problem)],
         "number": str(number),
     }

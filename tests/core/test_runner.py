@@ -146,6 +146,16 @@ def test_non_visible_checks_run_last_in_a_child_no_visible_check_used(tmp_path, 
     assert starts == [v1, s1]
 
 
+def test_a_hidden_check_with_a_child_of_its_own_runs_after_every_visible_check(tmp_path, declare):
+    """Its inputs must never be in a child before a visible check runs (they could leave a trace there)."""
+    entries = [declare("t.v1", "echo", 1, expect=1), declare("t.hf", "echo", 2, expect=2, fresh=True, visibility="hidden"),
+               declare("t.vf", "echo", 3, expect=3, fresh=True), declare("t.v2", "echo", 4, expect=4)]
+    outcomes, ran, starts = _grade(tmp_path, entries)
+    assert set(_statuses(outcomes).values()) == {Status.PASSED}
+    v1, hf, vf, v2 = (ran[("echo", str(i))] for i in (1, 2, 3, 4))
+    assert starts == [vf, v1, hf] and v1 == v2   # visible (own child first), then the hidden one, alone
+
+
 def test_the_graders_own_mistakes_are_grader_errors_and_cost_no_neighbour(tmp_path, declare, monkeypatch):
     def broken_probes(rng):
         raise RuntimeError("a bug in a declaration")

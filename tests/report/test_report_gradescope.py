@@ -27,13 +27,15 @@ def test_small_result_gives_exactly_this_dict(make_outcome, tmp_path, gradescope
         "execution_time": 1.23,
         "output": "Total: 2.5 / 3\nP1 2/2 | P2 0.5/1\n\nNotes:\n- note",
         "output_format": "simple_format",
+        "test_output_format": "text",
+        "test_name_format": "text",
         "stdout_visibility": "hidden",
         "tests": [
             {"name": "P1 loss", "score": 2.0, "max_score": 2.0, "status": "passed",
-             "visibility": "visible", "output": "", "tags": ["P1"], "number": "1"},
+             "visibility": "visible", "output": "", "output_format": "text", "tags": ["P1"], "number": "1"},
             {"name": "P2 grad", "score": 0.5, "max_score": 1.0, "status": "failed",
-             "visibility": "visible", "output": "Failed: expected 3, got 4", "tags": ["P2"],
-             "number": "2"},
+             "visibility": "visible", "output": "Failed: expected 3, got 4", "output_format": "text",
+             "tags": ["P2"], "number": "2"},
         ],
     }
     gradescope_validate(write_results(to_results_json(result), tmp_path / "results.json"))
@@ -63,6 +65,15 @@ def test_every_status_and_hostile_input(full_result, tmp_path, gradescope_valida
     path = write_results(data, tmp_path / "results.json")
     assert "ü" in path.read_text("utf-8")  # ensure_ascii=False
     gradescope_validate(path)
+
+
+def test_a_students_html_is_shown_as_text_never_rendered(make_outcome):
+    """Exception text is the student's: "<h1>100/100</h1><a href=...>" must reach Gradescope as plain text."""
+    forged = '<h1>Autograder: 100/100</h1><a href="https://example.org">regrade here</a><img src=x>'
+    data = to_results_json(GradingResult((make_outcome("P3", forged, Status.ERROR, message=forged),)))
+    assert data["test_output_format"] == "text" and data["test_name_format"] == "text"
+    assert all(t["output_format"] == "text" for t in data["tests"])
+    assert forged in data["tests"][0]["output"]          # shown literally, as the student wrote it
 
 
 def test_summary_shows_visible_checks_only(full_result):
