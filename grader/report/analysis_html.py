@@ -27,6 +27,23 @@ def notes_html(notes: list[str]) -> str:
     return "".join(f"<p class=\"warn\">{escape(note)}</p>" for note in notes)
 
 
+def gradebook_notes(rows, hand, left) -> str:
+    """What the gradebook holds beyond this run's gradings: rows kept from earlier runs of
+    submissions no longer in FOLDER, and the students without a hand-graded score ("" if neither)."""
+    parts = []
+    if left:
+        parts.append(f"<p class=\"warn\">{len(left)} row(s) kept from earlier runs, of submissions not in this "
+                     f"folder (not graded in this run; --prune removes them): {escape(', '.join(left))}</p>")
+    if hand is not None:
+        missing = [(r.submission_id, hand.missing(r.submission_id)) for r in rows]
+        missing = [(sid, ids) for sid, ids in missing if ids]
+        body = "".join(f"<tr><td>{escape(sid)}</td><td>{escape(', '.join(ids))}</td></tr>" for sid, ids in missing)
+        parts.append(f"<p class=\"warn\">{len(missing)} submission(s) lack hand-graded scores (missing, not 0):</p>"
+                     f"<table><tr><th>submission</th><th>missing parts</th></tr>{body}</table>" if missing else
+                     f"<p class=\"ok\">Every submission has all {len(hand.parts)} hand-graded scores.</p>")
+    return "<h2 id=\"gradebook\">Gradebook</h2>\n" + "".join(parts) if parts else ""
+
+
 def flags_section(flags: list[Flag], graded: int, notes: list[str] = ()) -> str:
     head = "<h2 id=\"flags\">Checks that may be wrong</h2>\n" + notes_html(list(notes))
     if not flags:
