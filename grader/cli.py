@@ -55,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("rubric", type=Path, nargs="?")
     check.set_defaults(func=_cmd_check_rubric)
 
-    for name, module in (("batch", "grader.batch"), ("build", "grader.build.cli")):
+    for name, module in (("batch", "grader.batch"), ("export", "grader.export"), ("build", "grader.build.cli")):
         _add_optional(commands, name, module)
     return parser
 

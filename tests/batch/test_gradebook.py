@@ -201,3 +201,54 @@ def test_rows_of_submissions_no_longer_in_the_folder_are_kept_unless_pruned(grad
     assert run_cli(smaller, "-o", out, "--prune") == 0
     assert set(grades(out)) == {"submission_1", "submission_2"} and not (out / "submission_3").exists()
 
+
+# ---------------------------------------------------------------- export to an LMS
+CANVAS_EXPORT = """\
+Student,ID,SIS User ID,SIS Login ID,Section,Homework 2 (1111),Homework 3 (2222),Current Score,Final Score
+    Points Possible,,,,,50.00,100.00,(read only),(read only)
+"Lovelace, Ada",11,101,ada@example.edu,Section A,45.00,,80.00,80.00
+"Bee, Ben",12,,BEN@example.edu,Section A,40.00,3.00,70.00,70.00
+"Sea, Cy",13,103,cy-login,Section B,30.00,,50.00,50.00
+"Extra, Dee",14,104,dee@example.edu,Section B,20.00,5.00,40.00,40.00
+"Student, Test",15,,,,,,,
+"""
+
+
+def cells(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_canvas_upload_changes_exactly_the_graded_students_cells(tmp_path, capsys):
+    folder = make_class(tmp_path / "class", STUDENTS + (("submission_4", "Eve", "eve@example.edu", "105", 2.0),))
+    out = tmp_path / "out"
+    assert run_cli(folder, "-o", out) == 0
+    export = write_csv(tmp_path / "export.csv", CANVAS_EXPORT)
+    capsys.readouterr()
+    assert cli_main(["export", "canvas", str(out), "--gradebook", str(export), "-o", str(tmp_path / "up.csv")]) == 0
+    printed = capsys.readouterr().out
+    before, after = cells(CANVAS_EXPORT), cells((tmp_path / "up.csv").read_text())
+    totals = {r["emails"].lower(): r["total"] for r in grades(out).values()}
+    changed = {(i, j): after[i][j] for i in range(len(before)) for j in range(len(before[i]))
+               if before[i][j] != after[i][j]}
+    column = before[0].index("Homework 3 (2222)")
+    assert changed == {(2, column): totals["ada@example.edu"], (3, column): totals["ben@example.edu"],
+                       (4, column): totals["cy@example.edu"]}                 # by email, email, SIS User ID
+    assert [len(r) for r in after] == [len(r) for r in before]
+    assert "Extra, Dee" in printed and "Student, Test" in printed            # in Canvas without a grade
+    assert "submission_4" in printed.split("not in Canvas")[1]               # graded, not in Canvas
+    # another column by name, and a name that is no column
+    assert cli_main(["export", "canvas", str(out), "--gradebook", str(export), "-o", str(tmp_path / "h2.csv"),
+                     "--column", "homework 2"]) == 0
+    assert cells((tmp_path / "h2.csv").read_text())[2][column - 1] == totals["ada@example.edu"]
+    assert cli_main(["export", "canvas", str(out), "--gradebook", str(export), "-o", str(tmp_path / "x.csv"),
+                     "--column", "Homework 9"]) == 2
+    assert "Homework 3 (2222)" in capsys.readouterr().err and not (tmp_path / "x.csv").exists()
+
+
+def test_plain_csv_lists_each_student_and_score(graded_class, tmp_path):
+    _, out = graded_class
+    target = tmp_path / "lms.csv"
+    assert cli_main(["export", "csv", str(out), "-o", str(target)]) == 0
+    rows = cells(target.read_text())
+    assert rows[0] == ["student", "score"]
+    assert sorted(rows[1:]) == sorted([r["emails"], r["total"]] for r in grades(out).values())
