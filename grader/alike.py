@@ -30,6 +30,7 @@ from .outcome import GradingResult
 RARE_SHARE = 0.1     # an answer given by at most this share of the class is rare
 MIN_SHARED = 2       # rare answers two submissions must share to be listed
 MAX_SOURCE = 2_000_000   # bytes of source read per submission (a larger one is not compared)
+MAX_FILES = 2_000        # Python files read per submission (more: not compared)
 
 
 @dataclass(frozen=True)
@@ -111,16 +112,17 @@ def code_digest(path: Path) -> str | None:
 
 
 class _TooMuchSource(Exception):
-    """More than MAX_SOURCE bytes of Python: not compared."""
+    """More than MAX_SOURCE bytes or MAX_FILES files of Python: not compared."""
 
 
 def _sources(path: Path):
     """(name, text) of each Python file of a submission, without following links, bounded in size."""
-    budget = [MAX_SOURCE]
+    budget, files = [MAX_SOURCE], [MAX_FILES]
 
     def take(name: str, data: bytes):
         budget[0] -= len(data)
-        if budget[0] < 0:
+        files[0] -= 1
+        if budget[0] < 0 or files[0] < 0:
             raise _TooMuchSource()
         return name, data.decode("utf-8", "replace")
 

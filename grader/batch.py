@@ -54,7 +54,7 @@ from . import rubric as rubric_module
 from . import zygote as _zygote
 from .draws import identity_of
 from .outcome import GradingResult
-from .report import analysis_html, gradebook, gradescope, html
+from .report import analysis_html, feedback, gradebook, gradescope, html
 from .report._common import atomic_write
 
 METADATA = "submission_metadata.yml"
@@ -593,9 +593,20 @@ def _run_batch(folder: Path, out: Path, *, jobs, force, rubric_path, problems, e
     with _stop_on_signals(stop, second_interrupts=False):           # the CSV always matches the disk
         rows = _write_summaries(out, listed, stamps, time.monotonic() - started, graded, report,
                                 kept=(() if prune else earlier) + _earlier_rows(out, setup, set(), others),
-                                hand=hand, left=kept)
+                                hand=hand, left=kept, title=rubric.assignment.name if rubric.assignment else "")
     return BatchSummary(graded, skipped, failed, len(tasks) - graded, stop.is_set(),
                         time.monotonic() - started, rows, error, report.impact if report else None, kept, pruned)
+
+
+def _write_feedback(out: Path, rows: list[gradebook.BatchRow], title: str, hand) -> list[str]:
+    """OUT/<id>/feedback.html for every row; one that cannot be written costs its own page only."""
+    unwritten = []
+    for row in rows:
+        try:
+            feedback.write_feedback(row, feedback.path_for(out, row.submission_id), title or "Feedback", hand)
+        except Exception as exc:
+            unwritten.append(f"{row.submission_id} ({type(exc).__name__})")
+    return unwritten
 
 
 def _check_only(only: tuple[str, ...], items: list[BatchItem]) -> None:
@@ -1105,8 +1116,8 @@ def _save(folder: Path, result: GradingResult, stamp: str | None, parts: dict | 
 
 def _write_summaries(out: Path, items: list[BatchItem], stamps: dict[str, str | None], wall_time: float,
                      graded: int, analysis: "batch_analysis.Analysis | None" = None,
-                     kept: tuple[gradebook.BatchRow, ...] = (), hand=None, left: tuple[str, ...] = ()
-                     ) -> tuple[gradebook.BatchRow, ...]:
+                     kept: tuple[gradebook.BatchRow, ...] = (), hand=None, left: tuple[str, ...] = (),
+                     title: str = "") -> tuple[gradebook.BatchRow, ...]:
     """grades.csv and report.html from what is on disk for the fingerprints of this run, with the
     `kept` rows of earlier runs (submissions this run did not grade) and the hand-graded scores."""
     rows = list(kept)
@@ -1119,7 +1130,8 @@ def _write_summaries(out: Path, items: list[BatchItem], stamps: dict[str, str | 
     if graded:
         timings["wall time per submission graded in this run"] = wall_time / graded
     top, bottom = analysis.sections(rows) if analysis else ((), ())
-    notes = analysis_html.gradebook_notes(rows, hand, left)
+    unwritten = _write_feedback(out, rows, title, hand)
+    notes = analysis_html.gradebook_notes(rows, hand, left, unwritten)
     html.write_report(rows, out / "report.html", timings=timings, top=(notes, *top) if notes else top,
                       bottom=bottom)
     return tuple(rows)
@@ -1245,7 +1257,8 @@ def _cmd_batch(args) -> int:
         print(f"kept {len(summary.kept)} row(s) of earlier runs, of submissions not in {args.folder}: "
               f"{', '.join(summary.kept[:20])}{' ...' if len(summary.kept) > 20 else ''} (--prune removes them)")
     if summary.pruned:
-        print(f"pruned {len(summary.pruned)} submission(s) no longer in {args.folder}: {', '.join(summary.pruned[:20])}")
+        print(f"pruned {len(summary.pruned)} submission(s) no longer in {args.folder}: "
+              f"{', '.join(summary.pruned[:20])}")
     if summary.interrupted:
         print(f"hw3grade: interrupted; the finished results are in {args.output}", file=sys.stderr)
         return 130

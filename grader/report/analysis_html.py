@@ -27,10 +27,12 @@ def notes_html(notes: list[str]) -> str:
     return "".join(f"<p class=\"warn\">{escape(note)}</p>" for note in notes)
 
 
-def gradebook_notes(rows, hand, left) -> str:
+def gradebook_notes(rows, hand, left, unwritten=()) -> str:
     """What the gradebook holds beyond this run's gradings: rows kept from earlier runs of
     submissions no longer in FOLDER, and the students without a hand-graded score ("" if neither)."""
     parts = []
+    if unwritten:
+        parts.append(f"<p class=\"warn\">feedback.html could not be written for: {escape(', '.join(unwritten))}</p>")
     if left:
         parts.append(f"<p class=\"warn\">{len(left)} row(s) kept from earlier runs, of submissions not in this "
                      f"folder (not graded in this run; --prune removes them): {escape(', '.join(left))}</p>")
@@ -64,7 +66,8 @@ def checks_section(stats: list[CheckStats], notes: list[str] = ()) -> str:
     return ("<h2>Item analysis of each check</h2>\n<p class=\"muted\">discrimination: correlation of passing "
             "with the rest-score; upper-lower: pass rate of the top 27% minus the bottom 27%. Also in "
             "checks.csv.</p>" + notes_html(list(notes)) + "<table><tr><th>check</th><th>graded</th><th>pass rate</th>"
-            f"<th>discrimination</th><th>upper-lower</th><th>most common failure (numbers as #)</th></tr>{rows}</table>")
+            "<th>discrimination</th><th>upper-lower</th><th>most common failure (numbers as #)</th></tr>"
+            f"{rows}</table>")
 
 
 def problems_section(results: dict[str, GradingResult]) -> str:

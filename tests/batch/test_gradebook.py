@@ -175,7 +175,10 @@ def test_only_regrades_those_and_keeps_every_other_row_byte_for_byte(graded_clas
     (folder / "submission_2" / "score.txt").write_text("2")
     assert run_cli(folder, "-o", out, "--only", "submission_2") == 0
     after = (out / "grades.csv").read_text().splitlines()
-    assert [line for line in after if "submission_2" not in line] == [line for line in lines if "submission_2" not in line]
+    def without_2(rows: list[str]) -> list[str]:
+        return [line for line in rows if "submission_2" not in line]
+
+    assert without_2(after) == without_2(lines)
     assert grades(out)["submission_2"]["P3"] == "3"
     assert {sid: (out / sid / "grading.json").read_bytes() for sid in others} == others
     report = (out / "report.html").read_text()
@@ -252,3 +255,45 @@ def test_plain_csv_lists_each_student_and_score(graded_class, tmp_path):
     rows = cells(target.read_text())
     assert rows[0] == ["student", "score"]
     assert sorted(rows[1:]) == sorted([r["emails"], r["total"]] for r in grades(out).values())
+
+
+# ---------------------------------------------------------------- feedback.html
+def test_feedback_shows_what_gradescope_shows_and_the_hand_graded_scores(graded_class, tmp_path):
+    folder, out = graded_class
+    assert run_cli(folder, "-o", out, "--manual",
+                   write_csv(tmp_path / "s.csv", "email,P3.proof\nben@example.edu,7\n")) == 0
+    for sid in ("submission_1", "submission_2", "submission_3"):
+        page = (out / sid / "feedback.html").read_text()
+        assert "This hidden check failed." not in page and "[7, 7, 7]" not in page and "expected 21" not in page
+        assert "hidden one" not in page                                   # no title of a hidden check either
+        assert "1 hidden check(s), worth 3 points" in page
+        assert "src=\"http" not in page and "<script" not in page         # self-contained, nothing runs
+    ben = (out / "submission_2" / "feedback.html").read_text()
+    assert "got 1.0, expected 2" in ben                                   # a visible failure, explained
+    assert "(a) 0 &lt; CE &lt; inf" in ben and "<td class=\"n\">7</td>" in ben
+    assert "not graded yet" in ben                                        # the parts not merged
+    assert "Total: <b>9 / " in ben                                        # 1 + 1 + 7, hidden 0
+
+
+def test_feedback_renders_in_a_headless_browser(graded_class, tmp_path):
+    from tests.batch.test_batch import _chromium
+
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no chromium: apt-get install -y chromium (the CI script does it when run as root)")
+    _, out = graded_class
+    shot = tmp_path / "shot.png"
+    command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage", "--hide-scrollbars",
+               f"--user-data-dir={tmp_path / 'profile'}", "--window-size=900,900", f"--screenshot={shot}",
+               (out / "submission_2" / "feedback.html").as_uri()]
+    import subprocess
+
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0 and shot.is_file(), proc.stderr[-3000:]
+    from matplotlib.image import imread
+
+    pixels = imread(shot)[..., :3]
+    inked = (pixels.min(axis=2) < 0.6).mean()                             # text and table lines
+    red = ((pixels[..., 0] > 0.5) & (pixels[..., 1] < 0.2)).sum()         # the failed check's "failed"
+    assert inked > 0.01 and red > 20, (inked, red)
