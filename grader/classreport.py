@@ -55,20 +55,23 @@ def build(out: Path, results: dict[str, GradingResult], paths: dict[str, Path], 
     Each analysis runs apart from the others, and each submission apart within it (`isolated`).
     `impact`: the re-grade impact, or why it could not be worked out."""
     usable, item_notes = isolated("item analysis", items.analysable(results), _item_ready)
-    state: dict = {}
+    try:
+        stats: list[items.CheckStats] | Exception = items.analyse(usable)
+        atomic_write(out / CHECKS_CSV, checks_csv(stats).encode("utf-8"))
+    except Exception as exc:   # the two sections built on it say so, the others stand
+        stats = exc
 
-    def stats() -> list[items.CheckStats]:
-        if "stats" not in state:
-            state["stats"] = items.analyse(usable)
-            atomic_write(out / CHECKS_CSV, checks_csv(state["stats"]).encode("utf-8"))
-        return state["stats"]
+    def item_stats() -> list[items.CheckStats]:
+        if isinstance(stats, Exception):
+            raise stats
+        return stats
 
     flags = section("Checks that may be wrong", lambda: analysis_html.flags_section(
-        items.flags(stats(), usable), len(usable), item_notes))
+        items.flags(item_stats(), usable), len(usable), item_notes))
     regrade_part = (analysis_html.unavailable("Re-grade impact", impact) if isinstance(impact, str)
                     else section("Re-grade impact", lambda: analysis_html.regrade_section(impact)))
     problems = section("Score distribution of each problem", lambda: analysis_html.problems_section(usable))
-    checks = section("Item analysis of each check", lambda: analysis_html.checks_section(stats(), item_notes))
+    checks = section("Item analysis of each check", lambda: analysis_html.checks_section(item_stats(), item_notes))
     alike_part = section("Answers alike (to review)", lambda: _alike(results, paths))
     return Sections(top=(flags, regrade_part), bottom=(problems, checks, alike_part))
 

@@ -119,3 +119,15 @@ def test_a_broken_result_costs_the_item_analysis_of_that_submission_only(tmp_pat
     page = "".join(built.top + built.bottom)
     assert "item analysis: submission s2 could not be analysed (AttributeError)" in page
     assert (tmp_path / classreport.CHECKS_CSV).read_text().splitlines()[1].startswith("A.one,A,2,1,")
+
+
+def test_an_analysis_failing_as_a_whole_costs_its_own_section_only(tmp_path, monkeypatch):
+    def broken(_):
+        raise RecursionError("deep")
+
+    monkeypatch.setattr(alike, "clusters", broken)
+    built = classreport.build(tmp_path, {"s1": result(2.0), "s2": result(0.0)}, {}, "n/a")
+    alike_part = built.bottom[-1]
+    assert alike_part.startswith("<h2>Answers alike (to review)</h2>") and "Not available: RecursionError" in alike_part
+    assert all("Not available" not in part for part in (built.top[0], *built.bottom[:-1]))
+    assert (tmp_path / classreport.CHECKS_CSV).is_file()
