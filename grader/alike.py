@@ -19,17 +19,18 @@ from __future__ import annotations
 import ast
 import hashlib
 import io
-import json
 import zipfile
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import notebook
 from .outcome import GradingResult
 
 RARE_SHARE = 0.1     # an answer given by at most this share of the class is rare
 MIN_SHARED = 2       # rare answers two submissions must share to be listed
 MAX_SOURCE = 2_000_000   # bytes of source read per submission (a larger one is not compared)
+MAX_FILES = 2_000        # Python files read per submission (more: not compared)
 
 
 @dataclass(frozen=True)
@@ -96,10 +97,13 @@ def identical_code(sources: dict[str, str | None]) -> list[tuple[str, ...]]:
 
 
 def code_digest(path: Path) -> str | None:
-    """The hash of a submission's normalised Python (a folder, .py, .zip or notebook); None if none."""
+    """The hash of a submission's normalised Python (a folder, .py, .zip or notebook); None if it has
+    none that can be read. Reading is bounded (MAX_SOURCE bytes in all; notebooks through the
+    grader's streaming reader, never `json.loads`); anything else that goes wrong raises, for the
+    caller to name this submission (grader/classreport.py)."""
     try:
         sources = sorted(_sources(Path(path)))
-    except (OSError, ValueError, zipfile.BadZipFile):
+    except (OSError, zipfile.BadZipFile, _TooMuchSource):
         return None
     normalised = [n for n in (normalise(text) for _, text in sources) if n]
     if not normalised:
@@ -107,35 +111,41 @@ def code_digest(path: Path) -> str | None:
     return hashlib.sha256("\0".join(normalised).encode()).hexdigest()
 
 
+class _TooMuchSource(Exception):
+    """More than MAX_SOURCE bytes or MAX_FILES files of Python: not compared."""
+
+
 def _sources(path: Path):
     """(name, text) of each Python file of a submission, without following links, bounded in size."""
-    budget = [MAX_SOURCE]
+    budget, files = [MAX_SOURCE], [MAX_FILES]
 
     def take(name: str, data: bytes):
         budget[0] -= len(data)
-        if budget[0] < 0:
-            raise ValueError("too much source to compare")
+        files[0] -= 1
+        if budget[0] < 0 or files[0] < 0:
+            raise _TooMuchSource()
         return name, data.decode("utf-8", "replace")
+
+    def read(file: Path) -> bytes:
+        with open(file, "rb") as fh:
+            return fh.read(budget[0] + 1)     # never more than the budget left (and one byte to tell)
 
     if path.is_symlink():
         return
     if path.is_dir():
         for file in sorted(path.rglob("*.py")):
             if not file.is_symlink() and file.is_file() and not any(p.startswith(".") for p in file.parts[-2:]):
-                yield take(file.relative_to(path).as_posix(), file.read_bytes())
+                yield take(file.relative_to(path).as_posix(), read(file))
     elif path.suffix == ".zip":
         with zipfile.ZipFile(path) as zf:
             for info in zf.infolist():
-                if info.filename.endswith(".py") and info.file_size <= MAX_SOURCE:
+                if info.filename.endswith(".py") and info.file_size <= budget[0]:
                     yield take(info.filename, zf.read(info))
     elif path.suffix == ".ipynb":
-        if path.stat().st_size <= 4 * MAX_SOURCE:
-            cells = json.loads(path.read_bytes()).get("cells", [])
-            code = "\n".join("".join(c.get("source", "")) if isinstance(c.get("source"), list) else
-                             str(c.get("source", "")) for c in cells if c.get("cell_type") == "code")
-            yield take(path.name, code.encode())
+        cells = notebook.code_cells(path)     # streamed, depth- and size-bounded; NotebookError if not a notebook
+        yield take(path.name, "\n".join(source for _, source in cells).encode("utf-8", "surrogatepass"))
     elif path.suffix == ".py":
-        yield take(path.name, path.read_bytes())
+        yield take(path.name, read(path))
 
 
 def normalise(source: str) -> str:
@@ -145,10 +155,10 @@ def normalise(source: str) -> str:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return " ".join(line.split("#")[0].strip() for line in io.StringIO(source) if line.strip())
     tree.body = _without_docstring(tree.body)
-    _Renamer().visit(tree)
     try:
+        _Renamer().visit(tree)
         return ast.dump(tree, annotate_fields=False)
-    except RecursionError:
+    except RecursionError:     # nested deeper than the interpreter's stack: not compared
         return ""
 
 

@@ -50,11 +50,12 @@ from typing import Iterable
 import yaml
 
 from . import batch_analysis, procfs, regrade, sandbox
+from . import manual as manual_module
 from . import rubric as rubric_module
 from . import zygote as _zygote
 from .draws import identity_of
 from .outcome import GradingResult
-from .report import gradebook, gradescope, html
+from .report import analysis_html, feedback, gradebook, gradescope, html
 from .report._common import atomic_write
 
 METADATA = "submission_metadata.yml"
@@ -487,6 +488,8 @@ class BatchSummary:
     rows: tuple[gradebook.BatchRow, ...] = field(repr=False)
     error: str = ""              # the batch itself failed (a bug of ours): what happened; the CSV is still written
     impact: regrade.Impact | None = None   # what a change of rubric/reference/checks did (grader/regrade.py)
+    kept: tuple[str, ...] = ()   # rows of earlier runs kept though not in FOLDER (see `--prune`)
+    pruned: tuple[str, ...] = ()  # submissions not in FOLDER whose results `--prune` removed from OUT
 
 
 @dataclass
@@ -501,7 +504,8 @@ def run_batch(folder: Path, out: Path, *, jobs: int | None = None, force: bool =
               rubric_path: Path | None = None, problems: list[str] | None = None,
               executor: cf.Executor | None = None, progress: str | bool | None = None,
               zygote: bool = True, watchdog: float | None = None, confine: bool = True,
-              dry_run: bool = False, analysis: bool = True) -> BatchSummary:
+              dry_run: bool = False, analysis: bool = True, manual: Path | None = None,
+              only: Iterable[str] | None = None, prune: bool = False) -> BatchSummary:
     """Grade every submission of `folder` into `out`; returns what was done.
 
     `executor`: where to grade (a DaskExecutor, say); by default a local pool of `jobs`
@@ -513,10 +517,14 @@ def run_batch(folder: Path, out: Path, *, jobs: int | None = None, force: bool =
     `confine` False: children without their Landlock sandbox (`--no-sandbox`).
     `dry_run`: grade into a staging folder and report the re-grade impact, replacing nothing in `out`.
     `analysis` False: no checks.csv, regrade.csv or instructor sections (to measure their cost).
+    `manual`: a CSV of hand-graded scores (grader/manual.py), checked whole before OUT changes.
+    `only`: grade just these submission ids (always, as `force`); every other row of OUT is kept.
+    `prune`: results in OUT of submissions FOLDER no longer holds are removed, not kept.
     """
     previous = _zygote.set_dumpable(False)   # while it runs, no child may trace the batch or write its memory
     options = dict(jobs=jobs, force=force, rubric_path=rubric_path, problems=problems, executor=executor,
-                   progress=progress, zygote=zygote, watchdog=watchdog, confine=confine)
+                   progress=progress, zygote=zygote, watchdog=watchdog, confine=confine, manual=manual,
+                   only=tuple(only or ()), prune=prune)
     try:
         if dry_run:
             return batch_analysis.dry_run(Path(folder), Path(out), options, _run_batch)
@@ -527,24 +535,33 @@ def run_batch(folder: Path, out: Path, *, jobs: int | None = None, force: bool =
 
 
 def _run_batch(folder: Path, out: Path, *, jobs, force, rubric_path, problems, executor, progress, zygote,
-               watchdog, confine, analysis=True, exclude=()) -> BatchSummary:
+               watchdog, confine, analysis=True, exclude=(), manual=None, only=(), prune=False) -> BatchSummary:
     started = time.monotonic()
     folder, out = Path(folder), Path(out)
     rubric = rubric_module.load(rubric_path)
     chosen = rubric.parse_problem_keys(problems)
     problems = sorted(chosen) if chosen else None
     items = discover(folder, exclude=[out, *exclude])
-    out.mkdir(parents=True, exist_ok=True)
+    setup = setup_digest(rubric, problems)
+    _check_only(only, items)
+    earlier = _earlier_rows(out, setup, {i.submission_id for i in items})
+    hand = _hand_graded(out, manual, manual_module.parts_for(rubric.manual, problems), items, earlier)
+    out.mkdir(parents=True, exist_ok=True)      # nothing in OUT changed before this line
+    if manual is not None:
+        manual_module.save(out, hand)
+    pruned = _prune(out, earlier) if prune else ()
+    kept = () if prune else tuple(r.submission_id for r in earlier)
     tasks: list[_Task] = []
     skipped = 0
-    setup = setup_digest(rubric, problems)
     contents = {item.submission_id: _content(item) for item in items}
     stamps = {sid: None if c is None else combined(setup, c) for sid, c in contents.items()}
     if analysis:   # before anything is replaced: the results graded with another rubric, reference or checks
         regrade.keep_previous(out, setup, batch_analysis.records(out, contents))
     for item in items:
         stamp = stamps[item.submission_id]
-        if not force and stamp is not None and _cached(out / item.submission_id, stamp) is not None:
+        if only and item.submission_id not in only:
+            continue            # not this run's to grade: its row stays as it is (`_write_summaries`)
+        if not force and not only and stamp is not None and _cached(out / item.submission_id, stamp) is not None:
             skipped += 1
         else:
             tasks.append(_Task(item, stamp))
@@ -567,7 +584,8 @@ def _run_batch(folder: Path, out: Path, *, jobs, force, rubric_path, problems, e
                     gradings = _grade_all(pool, tasks, inflight, args, zygote, stop, confine)
                 for task, result in gradings:
                     _save(out / task.item.submission_id, result, task.stamp,
-                          {"setup": setup, "content": contents[task.item.submission_id]})
+                          {"setup": setup, "content": contents[task.item.submission_id],
+                           "students": list(task.item.students)})
                     graded += 1
                     failed += gradebook.row_status(result) == "grader_error"
                     reporter.advance(task.item, result)
@@ -579,12 +597,72 @@ def _run_batch(folder: Path, out: Path, *, jobs, force, rubric_path, problems, e
             if pool is not None:
                 with _stop_on_signals(stop, second_interrupts=False):   # cleaning up: Ctrl-C only asks again
                     pool.close(abandon=stop.is_set() or bool(error))
-    complete = not stop.is_set() and not error and graded == len(tasks)
+    complete = not stop.is_set() and not error and graded == len(tasks) and not only
     report = batch_analysis.Analysis(out, setup, contents, {i.submission_id: i.path for i in items}, complete) if analysis else None
+    listed = [i for i in items if not only or i.submission_id in only]
+    others = [i.submission_id for i in items if i not in listed]
     with _stop_on_signals(stop, second_interrupts=False):           # the CSV always matches the disk
-        rows = _write_summaries(out, items, stamps, time.monotonic() - started, graded, report)
+        rows = _write_summaries(out, listed, stamps, time.monotonic() - started, graded, report,
+                                kept=(() if prune else earlier) + _earlier_rows(out, setup, set(), others),
+                                hand=hand, left=kept, title=rubric.assignment.name if rubric.assignment else "")
     return BatchSummary(graded, skipped, failed, len(tasks) - graded, stop.is_set(),
-                        time.monotonic() - started, rows, error, report.impact if report else None)
+                        time.monotonic() - started, rows, error, report.impact if report else None, kept, pruned)
+
+
+def _write_feedback(out: Path, rows: list[gradebook.BatchRow], title: str, hand) -> list[str]:
+    """OUT/<id>/feedback.html for every row; one that cannot be written costs its own page only."""
+    unwritten = []
+    for row in rows:
+        try:
+            feedback.write_feedback(row, feedback.path_for(out, row.submission_id), title or "Feedback", hand)
+        except Exception as exc:
+            unwritten.append(f"{row.submission_id} ({type(exc).__name__})")
+    return unwritten
+
+
+def _check_only(only: tuple[str, ...], items: list[BatchItem]) -> None:
+    unknown = sorted(set(only) - {i.submission_id for i in items})
+    if unknown:
+        known = ", ".join(i.submission_id for i in items[:20]) + (" ..." if len(items) > 20 else "")
+        raise BatchError(f"--only: no submission {', '.join(unknown)} in the folder (there are: {known or 'none'})")
+
+
+def _earlier_rows(out: Path, setup: str, present: set[str], ids: Iterable[str] | None = None
+                  ) -> tuple[gradebook.BatchRow, ...]:
+    """Rows of OUT graded by an earlier run under this setup: of `ids`, or (by default) of every
+    submission folder in OUT that is not `present`. Results of another setup are never mixed in."""
+    if ids is None:
+        ids = [p.name for p in sorted(out.iterdir()) if p.is_dir() and not p.name.startswith(".")] \
+            if out.is_dir() else []
+    rows = []
+    for sid, record in batch_analysis.records(out, [i for i in ids if i not in present]).items():
+        if record.get("setup") != setup:
+            continue
+        try:
+            result = GradingResult.from_dict(record["result"])
+            students = tuple(dict(s) for s in record.get("students") or () if isinstance(s, dict))
+        except Exception:   # unreadable: not listed (the next run that holds it grades it again)
+            continue
+        rows.append(gradebook.BatchRow(sid, students, result))
+    return tuple(rows)
+
+
+def _hand_graded(out: Path, path: Path | None, parts, items: list[BatchItem],
+                 earlier: tuple[gradebook.BatchRow, ...]) -> "manual_module.ManualScores | None":
+    """The hand-graded scores in force: a new file (checked whole: ManualError), or those kept in OUT."""
+    if path is None:
+        return manual_module.load(out, parts)
+    students = {r.submission_id: r.students for r in earlier} | {i.submission_id: i.students for i in items}
+    return manual_module.read(path, parts, students)
+
+
+def _prune(out: Path, earlier: tuple[gradebook.BatchRow, ...]) -> tuple[str, ...]:
+    """`--prune`: the results of submissions no longer in FOLDER leave OUT."""
+    import shutil
+
+    for row in earlier:
+        shutil.rmtree(out / row.submission_id, ignore_errors=True)
+    return tuple(r.submission_id for r in earlier)
 
 
 def _grade_all(pool: "_ExecutorPool", tasks: list[_Task], inflight: dict, args: tuple, zygote: bool,
@@ -1048,19 +1126,25 @@ def _save(folder: Path, result: GradingResult, stamp: str | None, parts: dict | 
 
 
 def _write_summaries(out: Path, items: list[BatchItem], stamps: dict[str, str | None], wall_time: float,
-                     graded: int, analysis: "batch_analysis.Analysis | None" = None) -> tuple[gradebook.BatchRow, ...]:
-    """grades.csv and report.html from what is on disk for the fingerprints of this run."""
-    rows = []
+                     graded: int, analysis: "batch_analysis.Analysis | None" = None,
+                     kept: tuple[gradebook.BatchRow, ...] = (), hand=None, left: tuple[str, ...] = (),
+                     title: str = "") -> tuple[gradebook.BatchRow, ...]:
+    """grades.csv and report.html from what is on disk for the fingerprints of this run, with the
+    `kept` rows of earlier runs (submissions this run did not grade) and the hand-graded scores."""
+    rows = list(kept)
     for item in items:
         result = _load(out / item.submission_id, stamps[item.submission_id])
         if result is not None:
             rows.append(gradebook.BatchRow(item.submission_id, item.students, result))
-    gradebook.write_grades_csv(rows, out / "grades.csv")
+    gradebook.write_grades_csv(rows, out / "grades.csv", hand)
     timings = {"wall time of this run": wall_time}
     if graded:
         timings["wall time per submission graded in this run"] = wall_time / graded
     top, bottom = analysis.sections(rows) if analysis else ((), ())
-    html.write_report(rows, out / "report.html", timings=timings, top=top, bottom=bottom)
+    unwritten = _write_feedback(out, rows, title, hand)
+    notes = analysis_html.gradebook_notes(rows, hand, left, unwritten)
+    html.write_report(rows, out / "report.html", timings=timings, top=(notes, *top) if notes else top,
+                      bottom=bottom)
     return tuple(rows)
 
 
@@ -1142,6 +1226,13 @@ def add_arguments(commands) -> None:
                        help="show what a changed rubric, reference or checks does to every score, replacing nothing")
     batch.add_argument("--no-analysis", action="store_true",
                        help="no checks.csv, regrade.csv or instructor sections in the report (to measure their cost)")
+    batch.add_argument("--manual", type=Path, metavar="SCORES.CSV",
+                       help="hand-graded scores: one row per student (submission_id, email or sid), one column "
+                            "per manual: part of the rubric; checked whole before OUT changes")
+    batch.add_argument("--only", nargs="+", metavar="ID",
+                       help="grade only these submissions (again); every other row of OUT is kept")
+    batch.add_argument("--prune", action="store_true",
+                       help="remove from OUT the results of submissions no longer in FOLDER (kept by default)")
     batch.set_defaults(func=_cmd_batch)
 
 
@@ -1156,8 +1247,8 @@ def _cmd_batch(args) -> int:
         summary = run_batch(args.folder, args.output, jobs=args.jobs, force=args.force, rubric_path=args.rubric,
                             problems=args.problems, executor=executor, progress=progress,
                             zygote=not args.no_zygote, confine=not args.no_sandbox, dry_run=args.dry_run,
-                            analysis=not args.no_analysis)
-    except BatchError as exc:
+                            analysis=not args.no_analysis, manual=args.manual, only=args.only, prune=args.prune)
+    except (BatchError, manual_module.ManualError) as exc:
         print(f"hw3grade: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:   # OUT cannot be made or written, say
@@ -1173,6 +1264,12 @@ def _cmd_batch(args) -> int:
           + (f"nothing replaced (--dry-run); the changes: {args.output / regrade.DRY_RUN_CSV_NAME}" if args.dry_run else f"{args.output / 'grades.csv'}, {args.output / 'report.html'}"))
     for line in regrade.impact_lines(summary.impact):
         print(line)
+    if summary.kept:
+        print(f"kept {len(summary.kept)} row(s) of earlier runs, of submissions not in {args.folder}: "
+              f"{', '.join(summary.kept[:20])}{' ...' if len(summary.kept) > 20 else ''} (--prune removes them)")
+    if summary.pruned:
+        print(f"pruned {len(summary.pruned)} submission(s) no longer in {args.folder}: "
+              f"{', '.join(summary.pruned[:20])}")
     if summary.interrupted:
         print(f"hw3grade: interrupted; the finished results are in {args.output}", file=sys.stderr)
         return 130

@@ -4,12 +4,12 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from html import escape
 from pathlib import Path
 from typing import Callable
 
 from . import classreport, regrade
 from .outcome import GradingResult
+from .report import analysis_html
 from .report._common import atomic_write
 
 GRADING_FILE = "grading.json"
@@ -38,17 +38,20 @@ class Analysis:
         self.impact: regrade.Impact | None = None
 
     def sections(self, rows) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """(top, bottom) sections for report.html; an analysis that fails says so, in one line."""
+        """(top, bottom) sections for report.html. Each analysis fails alone, and within it each
+        submission (grader/classreport.py): never the batch's end, never the report."""
         results = {row.submission_id: row.result for row in rows}
         try:
             current = {sid: (self.contents.get(sid), r) for sid, r in results.items()}
             self.impact = regrade.conclude(self.out, self.setup, current, self.complete)
-            built = classreport.build(self.out, results, self.paths, self.impact)
+            impact: regrade.Impact | str = self.impact
+        except Exception as exc:
+            impact = f"{type(exc).__name__}: {exc}"
+        try:
+            built = classreport.build(self.out, results, self.paths, impact)
             return built.top, built.bottom
-        except (OSError, ValueError, TypeError, KeyError) as exc:   # never the batch's end
-            note = f"<h2>Instructor analyses</h2><p class=\"warn\">Not available: {escape(type(exc).__name__)}: " \
-                   f"{escape(str(exc))}</p>"
-            return (note,), ()
+        except Exception as exc:   # a bug of ours outside every analysis: one line, the report still written
+            return (analysis_html.unavailable("Instructor analyses", exc),), ()
 
 
 def dry_run(folder: Path, out: Path, options: dict, run: Callable) -> object:

@@ -13,6 +13,7 @@ results of the new setup (never a mix presented as one).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -50,6 +51,7 @@ class Impact:
     changes: tuple[Change, ...] = ()
     compared: int = 0                # submissions graded under both setups
     waiting: int = 0                 # (partial) submissions not regraded yet
+    unreadable: tuple[str, ...] = ()  # kept results that could not be read back: left out, named
 
 
 # ---------------------------------------------------------------- comparing two generations
@@ -150,8 +152,14 @@ def conclude(out: Path, setup: str, current: dict[str, tuple[str | None, Grading
             atomic_write(out / CSV_NAME, csv_text([]).encode())
             (out / DRY_RUN_CSV_NAME).unlink(missing_ok=True)
         return Impact("none")
-    impact = impact_of({sid: (r.get("content"), _result(r)) for sid, r in kept.items()}, current,
-                       "complete" if complete else "partial")
+    old, unreadable = {}, []
+    for sid, record in kept.items():   # one unreadable kept result costs that submission's comparison only
+        try:
+            old[sid] = (record.get("content"), _result(record))
+        except Exception:
+            unreadable.append(sid)
+    impact = dataclasses.replace(impact_of(old, current, "complete" if complete else "partial"),
+                                 unreadable=tuple(sorted(unreadable)))
     if complete:
         atomic_write(out / CSV_NAME, csv_text(list(impact.changes)).encode())
         (out / PREVIOUS).unlink(missing_ok=True)

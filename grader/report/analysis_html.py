@@ -16,8 +16,38 @@ FLAG_WORDS = {"strong_fail": "strong submissions fail it", "low_discrimination":
 SHOWN_CHANGES = 200
 
 
-def flags_section(flags: list[Flag], graded: int) -> str:
-    head = "<h2 id=\"flags\">Checks that may be wrong</h2>\n"
+def unavailable(title: str, why: BaseException | str) -> str:
+    """In place of a section whose analysis failed as a whole (the others are unaffected)."""
+    text = why if isinstance(why, str) else f"{type(why).__name__}: {why}"
+    return f"<h2>{escape(title)}</h2>\n<p class=\"warn\">Not available: {escape(text[:500])}</p>"
+
+
+def notes_html(notes: list[str]) -> str:
+    """The submissions an analysis had to leave out, each named with what went wrong."""
+    return "".join(f"<p class=\"warn\">{escape(note)}</p>" for note in notes)
+
+
+def gradebook_notes(rows, hand, left, unwritten=()) -> str:
+    """What the gradebook holds beyond this run's gradings: rows kept from earlier runs of
+    submissions no longer in FOLDER, and the students without a hand-graded score ("" if neither)."""
+    parts = []
+    if unwritten:
+        parts.append(f"<p class=\"warn\">feedback.html could not be written for: {escape(', '.join(unwritten))}</p>")
+    if left:
+        parts.append(f"<p class=\"warn\">{len(left)} row(s) kept from earlier runs, of submissions not in this "
+                     f"folder (not graded in this run; --prune removes them): {escape(', '.join(left))}</p>")
+    if hand is not None:
+        missing = [(r.submission_id, hand.missing(r.submission_id)) for r in rows]
+        missing = [(sid, ids) for sid, ids in missing if ids]
+        body = "".join(f"<tr><td>{escape(sid)}</td><td>{escape(', '.join(ids))}</td></tr>" for sid, ids in missing)
+        parts.append(f"<p class=\"warn\">{len(missing)} submission(s) lack hand-graded scores (missing, not 0):</p>"
+                     f"<table><tr><th>submission</th><th>missing parts</th></tr>{body}</table>" if missing else
+                     f"<p class=\"ok\">Every submission has all {len(hand.parts)} hand-graded scores.</p>")
+    return "<h2 id=\"gradebook\">Gradebook</h2>\n" + "".join(parts) if parts else ""
+
+
+def flags_section(flags: list[Flag], graded: int, notes: list[str] = ()) -> str:
+    head = "<h2 id=\"flags\">Checks that may be wrong</h2>\n" + notes_html(list(notes))
     if not flags:
         return head + (f"<p class=\"ok\">No check flagged among {graded} graded submissions "
                        "(docs/BATCH.md: what each flag means, and the minimum counts).</p>")
@@ -28,15 +58,16 @@ def flags_section(flags: list[Flag], graded: int) -> str:
             f"{body}</table>")
 
 
-def checks_section(stats: list[CheckStats]) -> str:
+def checks_section(stats: list[CheckStats], notes: list[str] = ()) -> str:
     rows = "".join(
         f"<tr><td>{escape(s.check_id)}</td><td class=\"n\">{s.graded}</td>"
         f"<td class=\"n\">{_pct(s.pass_rate)}</td><td class=\"n\">{_num(s.discrimination)}</td>"
         f"<td class=\"n\">{_num(s.upper_lower)}</td><td>{escape(s.message)}</td></tr>" for s in stats)
     return ("<h2>Item analysis of each check</h2>\n<p class=\"muted\">discrimination: correlation of passing "
             "with the rest-score; upper-lower: pass rate of the top 27% minus the bottom 27%. Also in "
-            "checks.csv.</p><table><tr><th>check</th><th>graded</th><th>pass rate</th><th>discrimination</th>"
-            f"<th>upper-lower</th><th>most common failure (numbers as #)</th></tr>{rows}</table>")
+            "checks.csv.</p>" + notes_html(list(notes)) + "<table><tr><th>check</th><th>graded</th><th>pass rate</th>"
+            "<th>discrimination</th><th>upper-lower</th><th>most common failure (numbers as #)</th></tr>"
+            f"{rows}</table>")
 
 
 def problems_section(results: dict[str, GradingResult]) -> str:
@@ -75,14 +106,16 @@ def regrade_section(impact: Impact) -> str:
         for c in impact.changes[:SHOWN_CHANGES])
     table = ("<table><tr><th>submission</th><th>old</th><th>new</th><th>change</th><th>checks that flipped</th>"
              f"</tr>{rows}</table>") if rows else ""
-    return head + intro + (f"<ul>{lines}</ul>" if lines else "") + table
+    notes = notes_html([f"re-grade impact: submission {sid} could not be analysed (its earlier result is unreadable)"
+                        for sid in impact.unreadable])
+    return head + intro + notes + (f"<ul>{lines}</ul>" if lines else "") + table
 
 
-def alike_section(found: list[Cluster], pairs: list[tuple[str, ...]]) -> str:
+def alike_section(found: list[Cluster], pairs: list[tuple[str, ...]], notes: list[str] = ()) -> str:
     head = ("<h2 id=\"alike\">Answers alike (to review)</h2>\n<p class=\"muted\">Submissions sharing wrong "
             "answers that few others give, and submissions with the same code once comments, names and layout "
             "are removed. A list to review, not a finding: a shared textbook mistake or a study group reads the "
-            "same. Never shown to students.</p>")
+            "same. Never shown to students.</p>") + notes_html(list(notes))
     clusters = "".join(
         f"<tr><td>{escape(', '.join(c.members))}</td><td>"
         + escape("; ".join(f"{check} (given by {n} of {c.graded})" for check, n in c.shared)) + "</td></tr>"

@@ -6,9 +6,13 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.outcome import GradingResult, Status
 from grader.report._common import PLACES, atomic_write, by_problem, problem_sort_key, totals
+
+if TYPE_CHECKING:
+    from grader.manual import ManualScores
 
 
 @dataclass(frozen=True)
@@ -29,16 +33,29 @@ def row_status(result: GradingResult) -> str:
     return "grader_error" if failed else "graded"
 
 
-def write_grades_csv(rows: list[BatchRow], path: str | os.PathLike) -> Path:
-    """Write the CSV atomically, rows sorted by submission_id, so reruns give the same file."""
+def write_grades_csv(rows: list[BatchRow], path: str | os.PathLike, manual: "ManualScores | None" = None) -> Path:
+    """Write the CSV atomically, rows sorted by submission_id, so reruns give the same file.
+    `manual`: hand-graded scores (grader/manual.py): one column per part, counted in `total`,
+    `max_total` and their problem's column; an empty cell is missing (named in `manual_missing`), not 0."""
     rows = sorted(rows, key=lambda r: r.submission_id)
-    problems = sorted({o.problem for r in rows for o in r.result.outcomes}, key=problem_sort_key)
+    parts = manual.parts if manual else ()
+    problems = sorted({o.problem for r in rows for o in r.result.outcomes} | {p.problem for p in parts},
+                      key=problem_sort_key)
+    extra = [p.id for p in parts] + (["manual_missing"] if manual else [])
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=FIXED_COLUMNS + problems + ["status"])
+    writer = csv.DictWriter(buf, fieldnames=FIXED_COLUMNS + problems + extra + ["status"])
     writer.writeheader()
     for r in rows:
         score, max_score = totals(r.result.outcomes)
         per_problem = by_problem(r.result.outcomes)
+        hand: dict[str, float | None] = {}
+        if manual:
+            hand = manual.of(r.submission_id)
+            for key, (got, top) in manual.by_problem(r.submission_id).items():
+                old = per_problem.get(key, (0.0, 0.0))
+                per_problem[key] = (old[0] + got, old[1] + top)
+            score += sum(v for v in hand.values() if v is not None)
+            max_score += sum(p.points for p in parts)
         writer.writerow({
             "submission_id": _cell(r.submission_id),
             "names": _joined(r.students, "name"),
@@ -48,6 +65,8 @@ def write_grades_csv(rows: list[BatchRow], path: str | os.PathLike) -> Path:
             "max_total": _number(max_score),
             # a problem with no outcome in this row (a grader failure) stays blank, not 0
             **{p: _number(per_problem[p][0]) for p in problems if p in per_problem},
+            **{pid: "" if v is None else _number(v) for pid, v in hand.items()},
+            **({"manual_missing": " ".join(manual.missing(r.submission_id))} if manual else {}),
             "status": row_status(r.result),
         })
     return atomic_write(path, buf.getvalue().encode("utf-8"))

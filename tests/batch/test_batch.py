@@ -222,6 +222,28 @@ def test_report_lists_every_submission(mixed_run):
     assert "wall time of this run" in page
 
 
+# ---------------------------------------------------------------- feedback.html
+def test_no_feedback_page_shows_a_hidden_checks_message(mixed_run):
+    """OUT/<id>/feedback.html shows what Gradescope shows a student: no hidden check's message
+    (what the student sees of it, nor the instructor's full text), no full text of any check."""
+    out, _ = mixed_run
+    from html import escape
+
+    hidden_failures = 0
+    for record in out.glob("*/grading.json"):
+        page = (record.parent / "feedback.html").read_text("utf-8")
+        outcomes = json.loads(record.read_text())["result"]["outcomes"]
+        shown = {o[k].strip() for o in outcomes if o["visibility"] == "visible" for k in ("message", "title")}
+        for o in outcomes:
+            secret = [o["detail"]] if o["visibility"] != "visible" else []
+            if o["visibility"] == "hidden":
+                secret += [o["message"], o["title"]]
+                hidden_failures += o["status"] != "passed"
+            for text in {t.strip() for t in secret} - shown - {""}:   # a visible check may say the same
+                assert text not in page and escape(text) not in page, (record.parent.name, o["check_id"])
+    assert hidden_failures > 0     # the class fails some hidden checks: the test can fail
+
+
 # ---------------------------------------------------------------- the report in a real browser
 def _chromium() -> str | None:
     for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
