@@ -26,6 +26,7 @@ from pathlib import Path
 
 from . import notebook
 from .outcome import GradingResult
+from .submission import SubmissionError, open_zip
 
 RARE_SHARE = 0.1     # an answer given by at most this share of the class is rare
 MIN_SHARED = 2       # rare answers two submissions must share to be listed
@@ -103,7 +104,7 @@ def code_digest(path: Path) -> str | None:
     caller to name this submission (grader/classreport.py)."""
     try:
         sources = sorted(_sources(Path(path)))
-    except (OSError, zipfile.BadZipFile, _TooMuchSource):
+    except (OSError, zipfile.BadZipFile, SubmissionError, _TooMuchSource):
         return None
     normalised = [n for n in (normalise(text) for _, text in sources) if n]
     if not normalised:
@@ -137,7 +138,7 @@ def _sources(path: Path):
             if not file.is_symlink() and file.is_file() and not any(p.startswith(".") for p in file.parts[-2:]):
                 yield take(file.relative_to(path).as_posix(), read(file))
     elif path.suffix == ".zip":
-        with zipfile.ZipFile(path) as zf:
+        with open_zip(path) as zf:       # its list of files sized first: a million entries is refused unread
             for info in zf.infolist():
                 if info.filename.endswith(".py") and info.file_size <= budget[0]:
                     yield take(info.filename, zf.read(info))

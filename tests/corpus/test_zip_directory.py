@@ -79,3 +79,11 @@ def test_no_end_record_is_left_to_zipfile(tmp_path):
 
 def _never(*args, **kwargs):
     raise AssertionError("ZipFile was asked to parse a directory already known to be too large")
+
+
+def test_the_class_analyses_do_not_parse_a_huge_zip_either(tmp_path, monkeypatch):
+    from grader import alike
+
+    path = _zip(tmp_path / "many.zip", [f"f{i}.py" for i in range(MAX_ZIP_ENTRIES + 1)])
+    monkeypatch.setattr(submission.zipfile, "ZipFile", _never)
+    assert alike.code_digest(path) is None        # not compared, and nothing parsed
