@@ -2,7 +2,10 @@
 
 tests/corpus/correct_styles/ holds whole submissions written from HOMEWORK.md alone, each in
 a style of its own (numpy-first with temporaries, plain Python loops, torch.nn.functional
-one-liners, float32 tensors, a notebook). Each is graded three ways, as its three users
+one-liners, float32 tensors, a notebook) and five notebooks in the forms students hand in
+(nb_*: a Colab export, %%time / %%capture definition cells, giant cells with top-level
+training, names redefined and a last cell that raises, a notebook beside the untouched stubs).
+In the kit, every notebook is dropped next to the kit's untouched stubs. Each is graded three ways, as its three users
 would: `hw3grade grade`, the Gradescope flow (run_autograder, the child as an unprivileged
 user) under Gradescope's limits (768 MB and half a CPU, in a cgroup), and the student kit's
 `python check.py`. The gradings of all styles run once per session, three at a time (the
@@ -78,9 +81,7 @@ def _kit(style: Path, kit_zip: Path, dest: Path) -> dict:
     with zipfile.ZipFile(kit_zip) as archive:
         archive.extractall(dest)
     folder = dest / KIT_NAME
-    if list(style.glob("*.ipynb")):      # a notebook student replaces the stubs with the notebook
-        for name in MODULES:
-            (folder / f"{name}.py").unlink(missing_ok=True)
+    # a notebook student drops the notebook next to the kit's untouched stubs, which define nothing
     for path in style.iterdir():
         shutil.copy(path, folder / path.name)
     out = folder / "selfcheck.json"
@@ -135,10 +136,12 @@ def _full_marks(tests: dict[str, dict], style: str, rubric) -> None:
 
 
 def test_there_are_styles_for_every_user():
-    assert {"numpy_first", "loops", "torch_functional", "float32", "notebook"} <= set(STYLES)
+    assert {"numpy_first", "loops", "torch_functional", "float32", "notebook",
+            "nb_colab", "nb_magics", "nb_giant", "nb_redefined", "nb_beside_stubs"} <= set(STYLES)
     for style in STYLES:
         files = {p.name for p in (STYLES_DIR / style).iterdir()}
-        assert files == {f"{m}.py" for m in MODULES} or files == {"hw3.ipynb"}, (style, files)
+        modules, notebooks = {f"{m}.py" for m in MODULES}, {f for f in files if f.endswith(".ipynb")}
+        assert files in (modules, notebooks, modules | notebooks) and len(notebooks) <= 1, (style, files)
 
 
 @pytest.mark.slow
