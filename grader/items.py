@@ -76,8 +76,19 @@ class Flag:
 
 
 def blank_numbers(text: str) -> str:
-    """A message with its numbers as '#': the same mistake with other values reads the same."""
-    return _NUMBER.sub("#", text.strip().splitlines()[0] if text.strip() else "")
+    """A message's headline with its numbers as '#': the same mistake with other values reads the same."""
+    return _NUMBER.sub("#", headline(text))
+
+
+def headline(text: str) -> str:
+    """The line that says what went wrong: the first, or, for a traceback (a unittest's failure),
+    its last line, the exception ("AssertionError: 0 != 4"), not "Traceback (most recent call last):"."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    if any(line.startswith("Traceback (") or line.lstrip().startswith('File "') for line in lines):
+        return lines[-1].strip()
+    return lines[0]
 
 
 def analysable(results: dict[str, GradingResult]) -> dict[str, GradingResult]:

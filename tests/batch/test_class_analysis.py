@@ -99,6 +99,16 @@ def test_a_small_class_gets_no_statistical_flag():
     assert items.flags(items.analyse(results), results) == []
 
 
+def test_a_traceback_is_summed_up_by_its_exception_not_its_first_line():
+    """A failed unittest's message is a traceback: its most common message must say what failed."""
+    failed = ('Traceback (most recent call last):\n  File "test_vectors.py", line 38, in test_mean\n'
+              '    self.assertEqual(right, 4)\nAssertionError: 0 != 4 : 0 of 4 means were right')
+    assert items.blank_numbers(failed) == "AssertionError: # != # : # of # means were right"
+    framed = '    return func(*args, **kwargs)\n  File "test_vectors.py", line 38, in t\nAssertionError: 1 != 2'
+    assert items.headline(framed) == "AssertionError: 1 != 2"
+    assert items.headline("expected 3, got 4\nHint: read it") == "expected 3, got 4"
+
+
 def test_messages_have_their_numbers_blanked():
     assert items.blank_numbers("expected 3.25e-4, got -7 (shape (2, 3))\nmore") == \
         "expected #, got # (shape (#, #))"
