@@ -60,7 +60,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["NotebookError", "code_cells", "count_definitions", "notebook_to_module", "read_code_cells"]
+__all__ = ["NotebookError", "code_cells", "count_definitions", "module_text", "notebook_to_module",
+           "read_code_cells"]
 
 #: The largest notebook file read at all (what makes a notebook large is its outputs, which are
 #: skipped unread: this bounds the time, about 1 s per 100 MB of printed lines on the 2-core machine).
@@ -1549,7 +1550,18 @@ def notebook_to_module(ipynb: Path, out: Path) -> list[str]:
 
     Raises :class:`NotebookError` when the file is not a readable notebook.
     """
-    ipynb, out = Path(ipynb), Path(out)
+    text, notes = module_text(ipynb)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    return notes
+
+
+def module_text(ipynb: Path) -> tuple[str, list[str]]:
+    """The graded part of `ipynb` as a module's text, and notes for the student (see
+    :func:`notebook_to_module`). A MemoryError is the notebook's size, never its nesting: it
+    propagates (grader/confined_notebook.py converts under a memory limit and says so)."""
+    ipynb = Path(ipynb)
     cells, notes = read_code_cells(ipynb)
     skipped_magic: list[tuple[int, str]] = []
     parsed: list[tuple[int, ast.Module]] = []
@@ -1565,7 +1577,7 @@ def notebook_to_module(ipynb: Path, out: Path) -> list[str]:
             shown = f": {line[:60]}" if line else ""
             notes.append(f"Code cell {number} has a syntax error ({exc.msg}, line {exc.lineno}{shown}), "
                          "so the whole cell was skipped.")
-        except (ValueError, RecursionError, MemoryError) as exc:
+        except (ValueError, RecursionError) as exc:
             notes.append(f"Code cell {number} is nested too deeply to read ({type(exc).__name__}), "
                          "so it was skipped.")
     constants = contract_constants()
@@ -1577,7 +1589,7 @@ def notebook_to_module(ipynb: Path, out: Path) -> list[str]:
             conv.scope.begin()
             try:
                 texts = [ast.unparse(node) for node in conv.statement(number, stmt)]
-            except (RecursionError, MemoryError):
+            except RecursionError:
                 conv.scope.rollback()
                 notes.append(f"A statement of code cell {number} (line {getattr(stmt, 'lineno', '?')}) is "
                              "nested too deeply to convert, so it was skipped.")
@@ -1596,6 +1608,4 @@ def notebook_to_module(ipynb: Path, out: Path) -> list[str]:
     dropped = conv.dropped_names_note()
     if dropped:
         notes.append(dropped)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(conv.render(ipynb.name), encoding="utf-8")
-    return notes
+    return conv.render(ipynb.name), notes
