@@ -286,17 +286,24 @@ def _confine(request: dict) -> None:
             adj.write("1000")   # when the machine runs out of memory, this process goes first
     except OSError:
         pass
-    with open("/proc/self/statm") as statm:
-        mapped = int(statm.read().split()[0]) * resource.getpagesize()
-    budget = mapped + int(request["memory_mb"]) * 2**20
     cpu = int(request["cpu_seconds"])
-    for limit, value in ((resource.RLIMIT_AS, (budget, budget)), (resource.RLIMIT_CPU, (cpu, cpu + 5)),
-                         (resource.RLIMIT_CORE, (0, 0)), (resource.RLIMIT_FSIZE, (0, 0))):
-        resource.setrlimit(limit, value)
-    from .probes import landlock
+    limits = [(resource.RLIMIT_CPU, cpu, cpu + 5), (resource.RLIMIT_CORE, 0, 0), (resource.RLIMIT_FSIZE, 0, 0)]
+    try:   # address space: what is mapped now, plus the budget (macOS has no /proc, nor enforces it)
+        with open("/proc/self/statm") as statm:
+            budget = int(statm.read().split()[0]) * resource.getpagesize() + int(request["memory_mb"]) * 2**20
+        limits.append((resource.RLIMIT_AS, budget, budget))
+    except OSError:
+        pass
+    for kind, soft, hard in limits:
+        _, ceiling = resource.getrlimit(kind)   # never above a limit this process already has
+        if ceiling != resource.RLIM_INFINITY:
+            soft, hard = min(soft, ceiling), min(hard, ceiling)
+        resource.setrlimit(kind, (soft, hard))
+    if sys.platform.startswith("linux"):
+        from .probes import landlock
 
-    readable, _ = landlock.child_policy(request["notebooks"], "")
-    landlock.restrict(readable, [])   # where the kernel has no Landlock, the limits above still hold
+        readable, _ = landlock.child_policy(request["notebooks"], "")
+        landlock.restrict(readable, [])   # where the kernel has no Landlock, the limits above still hold
 
 
 def _choose_and_convert(notebooks: list[Path]) -> tuple[dict, str]:

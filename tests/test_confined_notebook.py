@@ -241,3 +241,27 @@ def test_the_child_cannot_write_files(tmp_path):
                           capture_output=True, timeout=120)
     header = json.loads(done.stdout.partition(b"\n")[0])
     assert "bug" in header and not (tmp_path / "hw3.planted").exists()
+
+
+@pytest.mark.skipif(not confined_notebook.sys.platform.startswith("linux"), reason="Landlock is Linux's")
+def test_the_child_reads_nothing_of_the_grader_beyond_the_notebooks(tmp_path):
+    from grader.probes import landlock
+
+    if landlock.abi_version() < 1:
+        pytest.skip("this kernel has no Landlock")
+    script = textwrap.dedent(f"""
+        import sys; sys.path.insert(0, {str(ROOT)!r})
+        from grader import confined_notebook
+        def read_the_reference(notebooks):
+            return {{"secret": open({str(ROOT / "reference" / "losses.py")!r}).read()[:10]}}, ""
+        confined_notebook._choose_and_convert = read_the_reference
+        confined_notebook.main()
+    """)
+    nb = tmp_path / "hw3.ipynb"
+    nb.write_text(json.dumps({"nbformat": 4, "cells": []}))
+    request = {"notebooks": [str(nb)], "manifest": str(ROOT / "assignment.yaml"), "memory_mb": 64, "cpu_seconds": 5,
+               "caps": {}}
+    done = subprocess.run([sys.executable, "-I", "-c", script], input=json.dumps(request).encode(),
+                          capture_output=True, timeout=120)
+    header = json.loads(done.stdout.partition(b"\n")[0])
+    assert header.get("bug", "").startswith("PermissionError"), header
