@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import copy
 import importlib.util
 import json
 import re
@@ -61,13 +60,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["NotebookError", "code_cells", "count_definitions", "notebook_to_module", "read_code_cells"]
+__all__ = ["NotebookError", "code_cells", "count_definitions", "module_text", "notebook_to_module",
+           "read_code_cells"]
 
 #: The largest notebook file read at all (what makes a notebook large is its outputs, which are
 #: skipped unread: this bounds the time, about 1 s per 100 MB of printed lines on the 2-core machine).
 MAX_NOTEBOOK_BYTES = 512 * 2**20
 #: The most source text (code cells together) a notebook may hold.
 MAX_SOURCE_BYTES = 16 * 2**20
+#: The most cells (of any type) a notebook may hold, and fields a notebook, worksheet or cell object
+#: may have: far above any real notebook, they bound the reader's per-cell and per-field work.
+MAX_CELLS = 20_000
+MAX_FIELDS = 1_000
 
 
 class NotebookError(ValueError):
@@ -89,7 +93,6 @@ _RUN_WINDOW = 1 << 16
 _SCALAR = re.compile(rb"[-+.0-9A-Za-z]*")
 _JSON_SCALAR = re.compile(rb"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?|true|false|null")
 _SURROGATES = re.compile("[\ud800-\udfff]")
-_NOT_OBJECT = object()
 
 
 class _Invalid(Exception):
@@ -104,6 +107,14 @@ class _TooMuchSource(Exception):
     pass
 
 
+class _TooMany(Exception):
+    """More cells, or more fields in one object, than a notebook may have."""
+
+    def __init__(self, what: str, limit: int) -> None:
+        super().__init__(what)
+        self.what, self.limit = what, limit
+
+
 class _Reader:
     """A JSON reader over a file that holds one chunk at a time: values are either skipped
     (nothing kept, whatever their size) or captured as their raw bytes, up to a limit."""
@@ -112,7 +123,8 @@ class _Reader:
         self.fh = fh
         self.buf = b""
         self.pos = 0
-        self.lines = 0            # newlines before buf[0]
+        self.lines = 0            # newlines before buf[counted]
+        self.counted = 0          # line() counts from here on: each byte is counted once
         self.eof = False
         self.parts: list[bytes] | None = None   # the value being captured
         self.mark = 0
@@ -120,6 +132,8 @@ class _Reader:
         self.limit = 0
         self.over = False
         self.source_budget = MAX_SOURCE_BYTES
+        self.cells = 0            # cells met so far, of any type
+        self.not_object = False   # a cell that is not a JSON object was met
 
     def more(self) -> bool:
         """Read the next chunk, keeping only buf[pos:]; False at the end of the file."""
@@ -128,7 +142,8 @@ class _Reader:
         if self.parts is not None:
             self._take(self.buf[self.mark:self.pos])
             self.mark = 0
-        self.lines += self.buf.count(b"\n", 0, self.pos)
+        self.lines += self.buf.count(b"\n", self.counted, self.pos)
+        self.counted = 0
         chunk = self.fh.read(_CHUNK)
         self.buf = self.buf[self.pos:] + chunk
         self.pos = 0
@@ -143,7 +158,11 @@ class _Reader:
             self.parts.append(piece)
 
     def line(self) -> int:
-        return self.lines + self.buf.count(b"\n", 0, self.pos) + 1
+        # pos only moves forward within buf: counting from where the last call stopped keeps
+        # line() linear in the file, however many cells ask for their line
+        self.lines += self.buf.count(b"\n", self.counted, self.pos)
+        self.counted = self.pos
+        return self.lines + 1
 
     def error(self) -> _Invalid:
         return _Invalid(self.line())
@@ -170,7 +189,8 @@ class _Reader:
             quote = self.buf.find(b'"', self.pos)
             if quote < 0:
                 tail = self.buf[self.pos:]
-                self.pos = len(self.buf) - (len(tail) - len(tail.rstrip(b"\\")))   # a run of \ stays whole
+                # only the parity of a trailing run of \ matters: one (odd) or none is kept for the next chunk
+                self.pos = len(self.buf) - (len(tail) - len(tail.rstrip(b"\\"))) % 2
                 if not self.more():
                     raise self.error()
                 continue
@@ -253,7 +273,11 @@ class _Reader:
         if self.peek() == 0x7D:
             self.pos += 1
             return
+        fields = 0
         while True:
+            fields += 1
+            if fields > MAX_FIELDS:
+                raise _TooMany("fields in one object", MAX_FIELDS)
             key = self.key()
             self.expect(0x3A)
             yield key
@@ -281,10 +305,15 @@ class _Reader:
 
 
 def _read_cell(r: _Reader):
-    """A cell as {key: (raw bytes, line)} for cell_type, source and input; everything else is skipped."""
+    """A code cell as {key: (raw bytes, line)} for cell_type, source and input, else None: everything
+    else is skipped, and nothing of another cell is kept (a cell that is no object is only noted)."""
+    r.cells += 1
+    if r.cells > MAX_CELLS:
+        raise _TooMany("cells", MAX_CELLS)
     if r.peek() != 0x7B:
         r.skip()
-        return _NOT_OBJECT
+        r.not_object = True
+        return None
     cell: dict[str, tuple[bytes, int]] = {}
     too_long = False
     for key in r.members():
@@ -302,7 +331,7 @@ def _read_cell(r: _Reader):
         else:
             r.skip()                  # outputs, attachments, metadata ...
     if not _is_code(cell.get("cell_type", (None, 0))[0]):   # only code counts (keys come in any order)
-        return {"cell_type": cell["cell_type"]} if "cell_type" in cell else {}
+        return None
     if too_long:
         raise _TooMuchSource()
     r.source_budget -= sum(len(cell[k][0]) for k in ("source", "input") if k in cell)
@@ -324,7 +353,9 @@ def _read_cell_list(r: _Reader) -> list | None:
         return None
     cells = []
     for _ in r.items():
-        cells.append(_read_cell(r))
+        cell = _read_cell(r)
+        if cell is not None:
+            cells.append(cell)
     return cells
 
 
@@ -333,7 +364,9 @@ def _read_worksheets(r: _Reader) -> list | None:
         r.skip()
         return None
     cells: list = []
-    for _ in r.items():
+    for count, _ in enumerate(r.items(), start=1):
+        if count > MAX_FIELDS:
+            raise _TooMany("worksheets", MAX_FIELDS)
         if r.peek() != 0x7B:
             r.skip()
             continue
@@ -345,8 +378,9 @@ def _read_worksheets(r: _Reader) -> list | None:
     return cells
 
 
-def _scan(fh, name: str) -> tuple[list | None, list | None]:
-    """(the "cells" list, the nbformat-3 worksheets' cells) of the notebook, outputs never read."""
+def _scan(fh, name: str) -> tuple[list | None, list | None, bool]:
+    """(the "cells" list's code cells, the nbformat-3 worksheets' code cells, whether a cell is no
+    object) of the notebook, outputs never read."""
     r = _Reader(fh)
     while len(r.buf) < 4 and r.more():   # enough for a byte-order mark
         pass
@@ -371,7 +405,7 @@ def _scan(fh, name: str) -> tuple[list | None, list | None]:
             r.skip()
     if r.peek() is not None:
         raise r.error()
-    return cells, worksheets
+    return cells, worksheets, r.not_object
 
 
 def _decode(raw: bytes, line: int, name: str) -> tuple[object, bool]:
@@ -405,7 +439,7 @@ def read_code_cells(ipynb: Path) -> tuple[list[tuple[int, str]], list[str]]:
                 "its outputs (plots, printed logs) make it that large. Clear them (Kernel > Restart & Clear "
                 "Output), save, and resubmit")
         with open(path, "rb") as fh:
-            cells, worksheets = _scan(fh, name)
+            cells, worksheets, not_object = _scan(fh, name)
     except OSError as exc:
         raise NotebookError(f"{name} could not be opened ({exc.strerror or exc})") from None
     except _Invalid as exc:
@@ -414,6 +448,9 @@ def read_code_cells(ipynb: Path) -> tuple[list[tuple[int, str]], list[str]]:
     except _TooMuchSource:
         raise NotebookError(f"the code cells of {name} hold more than {_megabytes(MAX_SOURCE_BYTES)} of text, "
                             "more than any homework needs: remove the data pasted into cells and resubmit") from None
+    except _TooMany as exc:
+        raise NotebookError(f"{name} has more than {exc.limit:,} {exc.what}, more than any saved Jupyter "
+                            "notebook: save it again from Jupyter and re-upload") from None
     except RecursionError:
         raise NotebookError(f"{name} is not valid notebook JSON; save it again from Jupyter and re-upload") from None
     if isinstance(cells, list):
@@ -422,13 +459,11 @@ def read_code_cells(ipynb: Path) -> tuple[list[tuple[int, str]], list[str]]:
         cells, key = worksheets, "input"
     else:
         raise NotebookError(f"{name} is JSON but not a notebook (no cells)")
+    if not_object:
+        raise NotebookError(f"{name} has a cell that is not a JSON object")
     out: list[tuple[int, str]] = []
     not_utf8: list[tuple[int, list[int]]] = []
     for cell in cells:
-        if cell is _NOT_OBJECT:
-            raise NotebookError(f"{name} has a cell that is not a JSON object")
-        if not _is_code(cell.get("cell_type", (None, 0))[0]):
-            continue
         raw = cell.get(key, cell.get("source"))
         source, bad = _decode(*raw, name) if raw is not None else ("", False)
         if isinstance(source, list) and all(isinstance(s, str) for s in source):
@@ -636,6 +671,9 @@ class _Scope:
     classes: set[str] = field(default_factory=set)    # ... by a kept `class`
     uncertain: set[str] = field(default_factory=set)  # bound only by kept code wrapped in try: may be missing
     star: bool = False                                  # a kept `from x import *`: any name may exist
+    # how to undo each change since `begin` (a statement that cannot be converted is undone): changes
+    # cost their own size, never the scope's, so converting stays linear in the notebook
+    undo: list = field(default_factory=list, repr=False)
 
     def canonical(self, dotted: str) -> str:
         head, _, rest = dotted.partition(".")
@@ -647,13 +685,60 @@ class _Scope:
 
     def bind(self, names: set[str], kind: str = "value", *, certain: bool = True) -> None:
         if certain:
-            self.uncertain -= names
+            self._remove(self.uncertain, names)
         else:   # a name defined for sure before keeps that value when the wrapped statement fails
-            self.uncertain |= {n for n in names if n not in self.defined or n in self.uncertain}
-        self.defined |= names
-        self.user |= names
-        self.functions = (self.functions | names) if kind == "function" else (self.functions - names)
-        self.classes = (self.classes | names) if kind == "class" else (self.classes - names)
+            self._add(self.uncertain, {n for n in names if n not in self.defined or n in self.uncertain})
+        self._add(self.defined, names)
+        self._add(self.user, names)
+        (self._add if kind == "function" else self._remove)(self.functions, names)
+        (self._add if kind == "class" else self._remove)(self.classes, names)
+
+    def bind_module(self, name: str, target: str, *, available: bool) -> None:
+        """`name` is an imported module or object (`target`), no longer one of the notebook's own."""
+        old = self.aliases.get(name, _UNSET)
+        self.aliases[name] = target
+        self.undo.append((self.aliases.pop, name) if old is _UNSET else (self.aliases.__setitem__, name, old))
+        self._remove(self.user, {name})
+        self._remove(self.functions, {name})
+        self._remove(self.classes, {name})
+        if available:
+            self._add(self.defined, {name})
+
+    def bind_star(self) -> None:
+        if not self.star:
+            self.star = True
+            self.undo.append((setattr, self, "star", False))
+
+    def may_be_missing(self, names: set[str]) -> None:
+        self._add(self.uncertain, names)
+
+    def certain(self, names: set[str]) -> set[str]:
+        """Those of `names` defined for sure."""
+        return {n for n in names if n in self.defined and n not in self.uncertain}
+
+    def begin(self) -> None:
+        """From here on, `rollback` undoes every change."""
+        self.undo.clear()
+
+    def rollback(self) -> None:
+        while self.undo:
+            action, *args = self.undo.pop()
+            action(*args)
+
+    def _add(self, names: set[str], new: set[str]) -> None:
+        for n in new:
+            if n not in names:
+                names.add(n)
+                self.undo.append((names.discard, n))
+
+    def _remove(self, names: set[str], gone: set[str]) -> None:
+        for n in gone:
+            if n in names:
+                names.discard(n)
+                self.undo.append((names.add, n))
+
+
+_UNSET = object()
 
 
 def _cheap_call(call: ast.Call, scope: _Scope) -> bool:
@@ -762,6 +847,9 @@ def _global_reads(node: ast.AST | None, *, deferred: bool) -> set[str]:
     :mod:`symtable`: parameters and locals are not globals)."""
     if node is None:
         return set()
+    names = _reads_without_scopes(node)
+    if names is not None:
+        return names
     try:
         mode = "eval" if isinstance(node, ast.expr) else "exec"
         table = symtable.symtable(ast.unparse(node), "<cell>", mode)
@@ -778,6 +866,22 @@ def _global_reads(node: ast.AST | None, *, deferred: bool) -> set[str]:
                 visit(child, False)
 
     visit(table, True)
+    return names
+
+
+_SCOPES = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.FunctionDef,
+           ast.AsyncFunctionDef, ast.ClassDef, ast.Global, ast.Nonlocal)
+
+
+def _reads_without_scopes(node: ast.AST) -> set[str] | None:
+    """The names `node` reads when it opens no scope of its own (most assignments and tests): every
+    loaded name, as symtable would say, without unparsing it; None when it does open one."""
+    names = set()
+    for n in ast.walk(node):
+        if isinstance(n, _SCOPES):
+            return None
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+            names.add(n.id)
     return names
 
 
@@ -926,19 +1030,24 @@ def _analyse(trees: list[ast.Module], constants: frozenset[str]) -> _Needs:
             except (RecursionError, MemoryError):
                 continue
 
+    binding: dict[str, list[int]] = {}   # name -> the assignments that bind it
+    for i, (bound, _) in enumerate(assignments):
+        for n in bound:
+            binding.setdefault(n, []).append(i)
+
     def close(names: set[str]) -> set[str]:
-        names, changed = set(names), True
-        while changed:
-            changed = False
-            for bound, reads in assignments:
-                hit = bound & names
-                if not hit:
-                    continue
-                for n in reads:
-                    readers.setdefault(n, set()).update(hit - {n})
-                if not reads <= names:
-                    names |= reads
-                    changed = True
+        """`names` and, transitively, what the assignments binding them read: each name is followed
+        once (a pass over every assignment per step of a chain would be quadratic)."""
+        names, todo = set(names), list(names)
+        while todo:
+            name = todo.pop()
+            for i in binding.get(name, ()):
+                for n in assignments[i][1]:
+                    if n != name:
+                        readers.setdefault(n, set()).add(name)
+                    if n not in names:
+                        names.add(n)
+                        todo.append(n)
         return names
 
     return _Needs(close(start | constants), close(set(constants)), readers, lazy)
@@ -952,15 +1061,29 @@ class _Skipped:
 
     order: list[str] = field(default_factory=list)
     cells: dict[str, list[int]] = field(default_factory=dict)
-    examples: dict[str, list[str]] = field(default_factory=dict)
+    examples: dict[str, dict[str, None]] = field(default_factory=dict)   # distinct, in order
 
     def add(self, kind: str, cell: int, example: str = "") -> None:
         if kind not in self.cells:
             self.order.append(kind)
-            self.cells[kind], self.examples[kind] = [], []
+            self.cells[kind], self.examples[kind] = [], {}
         self.cells[kind].append(cell)
-        if example and example not in self.examples[kind]:
-            self.examples[kind].append(example)
+        if example:
+            self.examples[kind].setdefault(example)
+
+    def mark(self) -> dict[str, tuple[int, int]]:
+        """What `restore` goes back to: only ever appended to, the record is marked by its lengths
+        (a copy would cost the whole record at every block)."""
+        return {kind: (len(self.cells[kind]), len(self.examples[kind])) for kind in self.order}
+
+    def restore(self, mark: dict[str, tuple[int, int]]) -> None:
+        for kind in self.order[len(mark):]:
+            del self.cells[kind], self.examples[kind]
+        del self.order[len(mark):]
+        for kind, (cells, examples) in mark.items():
+            del self.cells[kind][cells:]
+            while len(self.examples[kind]) > examples:
+                self.examples[kind].popitem()   # the latest first
 
     def note(self) -> str | None:
         if not self.order:
@@ -1103,7 +1226,8 @@ class _Converter:
     def bind_import(self, stmt: ast.Import | ast.ImportFrom, *, available: bool) -> None:
         for alias in stmt.names:
             if alias.name == "*":
-                self.scope.star = self.scope.star or available
+                if available:
+                    self.scope.bind_star()
                 continue
             if isinstance(stmt, ast.Import):
                 bound = alias.asname or alias.name.split(".")[0]
@@ -1111,12 +1235,7 @@ class _Converter:
             else:
                 bound = alias.asname or alias.name
                 target = f"{stmt.module}.{alias.name}" if stmt.module else alias.name
-            self.scope.aliases[bound] = target
-            self.scope.user.discard(bound)
-            self.scope.functions.discard(bound)
-            self.scope.classes.discard(bound)
-            if available:
-                self.scope.defined.add(bound)
+            self.scope.bind_module(bound, target, available=available)
 
     def lazy(self) -> bool:
         return self.needs.lazy_annotations
@@ -1130,12 +1249,13 @@ class _Converter:
         """Whether evaluating `node` may raise: it calls beyond the cheap list, or reads a name that may be missing."""
         return not _is_cheap(node, self.scope) or bool(_global_reads(node, deferred=False) & self.scope.uncertain)
 
-    def certain(self) -> set[str]:
-        return self.scope.defined - self.scope.uncertain
+    def certain(self, s: ast.stmt) -> set[str]:
+        """What `s` may bind that is defined for sure now (what a block keeps of it binds no other name)."""
+        return self.scope.certain(_bound_by(s))
 
     def conditional(self, node: ast.stmt, before: set[str]) -> None:
         """Names that kept code binds inside an if or a try may be missing afterwards."""
-        self.scope.uncertain |= _bound_by(node) - before
+        self.scope.may_be_missing(_bound_by(node) - before)
 
     def skip(self, cell: int, s: ast.stmt, kind: str | None = None, example: str = "") -> None:
         if kind is None:
@@ -1287,14 +1407,14 @@ class _Converter:
         if _is_main_guard(s):   # in a notebook __name__ is "__main__": the body runs, the else never does
             return self.unwrap("main", cell, s, s.body, guarded, 'an `if __name__ == "__main__":` block in cell {cell}')
         if self.evaluable(s.test):   # kept as an if, holding what its branches keep
-            before, risky, certain = copy.deepcopy(self.skipped), self.risky(s.test), self.certain()
+            before, risky, certain = self.skipped.mark(), self.risky(s.test), self.certain(s)
             body, orelse = self.block(cell, s.body, guarded), self.block(cell, s.orelse, guarded)
             if body or orelse:
                 node = ast.If(test=s.test, body=body or [ast.Pass()], orelse=orelse)
                 self.conditional(node, certain)
                 return [_guarded(node, "Exception")] if risky else [node]
             if not _definitions_in([s]):
-                self.skipped = before
+                self.skipped.restore(before)
             self.skip(cell, s, "if")
             return []
         # the test needs skipped results: the first branch stands in for the block
@@ -1311,18 +1431,18 @@ class _Converter:
     def unwrap(self, kind: str, cell: int, s: ast.stmt, body: list[ast.stmt], guarded: bool,
                text: str) -> list[ast.stmt]:
         """A block that is not kept as such: what its body keeps takes its place."""
-        before = copy.deepcopy(self.skipped)
+        before = self.skipped.mark()
         kept = self.block(cell, body, guarded)
         if kept:
             self.unwrapped.append(text.format(cell=cell))
             return kept
         if not _definitions_in(body):   # only experiments inside: said as one block
-            self.skipped = before
+            self.skipped.restore(before)
         self.skip(cell, s, kind)
         return []
 
     def try_block(self, cell: int, s: ast.Try, guarded: bool) -> list[ast.stmt]:
-        before, certain = copy.deepcopy(self.skipped), self.certain()
+        before, certain = self.skipped.mark(), self.certain(s)
         catches = any(_catches_import_error(h.type) for h in s.handlers)
         body = self.block(cell, s.body, guarded or catches)
         handlers, kept_handler = [], False
@@ -1338,7 +1458,7 @@ class _Converter:
         orelse, final = self.block(cell, s.orelse, guarded), self.block(cell, s.finalbody, guarded)
         if not (body or kept_handler or orelse or final):
             if not _definitions_in([s]):
-                self.skipped = before
+                self.skipped.restore(before)
             self.skip(cell, s, "try")
             return []
         if not handlers:   # every handler needed skipped results
@@ -1430,7 +1550,18 @@ def notebook_to_module(ipynb: Path, out: Path) -> list[str]:
 
     Raises :class:`NotebookError` when the file is not a readable notebook.
     """
-    ipynb, out = Path(ipynb), Path(out)
+    text, notes = module_text(ipynb)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    return notes
+
+
+def module_text(ipynb: Path) -> tuple[str, list[str]]:
+    """The graded part of `ipynb` as a module's text, and notes for the student (see
+    :func:`notebook_to_module`). A MemoryError is the notebook's size, never its nesting: it
+    propagates (grader/confined_notebook.py converts under a memory limit and says so)."""
+    ipynb = Path(ipynb)
     cells, notes = read_code_cells(ipynb)
     skipped_magic: list[tuple[int, str]] = []
     parsed: list[tuple[int, ast.Module]] = []
@@ -1446,7 +1577,7 @@ def notebook_to_module(ipynb: Path, out: Path) -> list[str]:
             shown = f": {line[:60]}" if line else ""
             notes.append(f"Code cell {number} has a syntax error ({exc.msg}, line {exc.lineno}{shown}), "
                          "so the whole cell was skipped.")
-        except (ValueError, RecursionError, MemoryError) as exc:
+        except (ValueError, RecursionError) as exc:
             notes.append(f"Code cell {number} is nested too deeply to read ({type(exc).__name__}), "
                          "so it was skipped.")
     constants = contract_constants()
@@ -1455,11 +1586,11 @@ def notebook_to_module(ipynb: Path, out: Path) -> list[str]:
         conv.skipped.add("cell-magic", number, magic)
     for number, tree in parsed:
         for stmt in tree.body:
-            saved = copy.deepcopy(conv.scope)
+            conv.scope.begin()
             try:
                 texts = [ast.unparse(node) for node in conv.statement(number, stmt)]
-            except (RecursionError, MemoryError):
-                conv.scope = saved
+            except RecursionError:
+                conv.scope.rollback()
                 notes.append(f"A statement of code cell {number} (line {getattr(stmt, 'lineno', '?')}) is "
                              "nested too deeply to convert, so it was skipped.")
                 continue
@@ -1477,6 +1608,4 @@ def notebook_to_module(ipynb: Path, out: Path) -> list[str]:
     dropped = conv.dropped_names_note()
     if dropped:
         notes.append(dropped)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(conv.render(ipynb.name), encoding="utf-8")
-    return notes
+    return conv.render(ipynb.name), notes

@@ -5,7 +5,9 @@ notebook or a single module file. :func:`locate` never imports or reads the
 student's modules; it only decides which file is which and says, in kind words,
 what it found, chose and ignored. A zip is extracted safely into the scratch
 folder (no absolute paths, no ``..``, no links, bounded size and entry count), and
-a notebook is converted there into ``hw3_notebook.py`` by :mod:`grader.notebook`.
+a notebook is converted there into ``hw3_notebook.py`` by :mod:`grader.notebook`, in a confined
+child process (:mod:`grader.confined_notebook`), and only when it can supply something the .py
+modules do not.
 
 Standard library only.
 """
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from . import messages
-from .notebook import NotebookError, count_definitions, notebook_to_module
+from .confined_notebook import ConversionFailed, NotebookRefused, can_supply, convert
 
 
 
@@ -113,7 +115,12 @@ def locate(path: Path, scratch: Path) -> Located:
 
     choices: list[str] = []
     modules = _choose_modules(root, scan.py, choices)
-    notebook = _choose_notebook(root, scan.notebooks, scratch, choices)
+    notebooks = scan.notebooks
+    if notebooks and not can_supply(modules):   # a bounded scan of the modules: nothing of them is parsed
+        choices.append(f"{_names([_rel(root, p) for p in notebooks])} {'was' if len(notebooks) == 1 else 'were'} "
+                       f"not read: your .py modules define everything the assignment asks for.")
+        notebooks = []
+    notebook = _choose_notebook(root, notebooks, scratch, choices)
     head, tail = _summarize(root, modules, notebook, scan)
     notes = head + notes + _compiled_note(compiled + scan.compiled, modules) + choices + tail
     if modules and (path.is_dir() or zipped):
@@ -279,27 +286,26 @@ def _choose_modules(root: Path, candidates: list[Path], notes: list[str]) -> dic
 def _choose_notebook(root: Path, notebooks: list[Path], scratch: Path, notes: list[str]) -> Path | None:
     if not notebooks:
         return None
-    # counting reads every notebook once more: only worth it when there is a choice to make
-    scored = sorted(((count_definitions(p) if len(notebooks) > 1 else 0, p) for p in notebooks),
-                    key=lambda cp: (-cp[0], *_order(root, cp[1])))
-    count, use = scored[0]
-    name = _rel(root, use)
-    if len(scored) > 1:
-        others = [_rel(root, p) for _, p in scored[1:]]
-        notes.append(f"Found {len(scored)} notebooks: used {name}, which defines the most functions and classes "
-                     f"({max(count, 0)}), and ignored {_names(others)}.")
+    # the child counts definitions only when there is a choice to make; ties go to the least nested
+    ordered = sorted(notebooks, key=lambda p: _order(root, p))
     out = scratch / NOTEBOOK_FILE
     try:
-        converted = notebook_to_module(use, out)
-    except NotebookError as exc:
+        converted = convert(ordered, out)
+    except NotebookRefused as exc:
         notes.append(f"The notebook could not be read: {exc}.".replace("..", "."))
         return None
-    except Exception as exc:  # writing the scratch copy failed, or a bug of ours: said plainly, never fatal
-        notes.append(f"The grader could not convert the notebook {name} ({type(exc).__name__}: {exc}); "
-                     "please tell your instructor.")
+    except (ConversionFailed, OSError) as exc:  # a bug of ours, or writing the scratch copy failed: never fatal
+        notes.append(f"The grader could not convert the notebook {_names([_rel(root, p) for p in ordered])} "
+                     f"({exc}); please tell your instructor.")
         return None
+    name = _rel(root, ordered[converted.chosen])
+    if len(ordered) > 1:
+        others = [_rel(root, ordered[i]) for i in sorted(range(len(ordered)), key=lambda i: -converted.definitions[i])
+                  if i != converted.chosen]
+        notes.append(f"Found {len(ordered)} notebooks: used {name}, which defines the most functions and classes "
+                     f"({max(converted.definitions[converted.chosen], 0)}), and ignored {_names(others)}.")
     _readable_file(out)
-    notes += [f"{name}: {n}" for n in converted]
+    notes += [f"{name}: {n}" for n in converted.notes]
     return out.absolute()
 
 

@@ -478,13 +478,19 @@ def test_a_notebook_above_the_cap_is_a_note_with_what_to_do(tmp_path, monkeypatc
 
 
 def test_a_single_notebook_is_read_once(tmp_path, monkeypatch):
-    def counted(path):
-        raise AssertionError("count_definitions reads the notebook again: only needed to choose among several")
+    from grader import confined_notebook
 
-    monkeypatch.setattr(submission, "count_definitions", counted)
+    answers = []
+
+    def spy(notebooks, out):
+        answers.append(confined_notebook.convert(notebooks, out))
+        return answers[-1]
+
+    monkeypatch.setattr(submission, "convert", spy)
     sub = tmp_path / "s"
     touch(sub, "hw3.ipynb", notebook_json("def relu(z):\n    return z\n"))
     assert locate(sub, tmp_path / "scratch").notebook is not None
+    assert answers[0].definitions == ()   # not counted: there is nothing to choose between
 
 
 def test_among_several_notebooks_definitions_in_blocks_count(tmp_path):
