@@ -228,25 +228,26 @@ IMPORT_PROBE = textwrap.dedent("""
     import matplotlib.pyplot
     spec = importlib.util.spec_from_file_location("hw3_notebook", sys.argv[1])
     module = importlib.util.module_from_spec(spec)
-    start = time.perf_counter()
+    backward, steps = torch.Tensor.backward, []
+    torch.Tensor.backward = lambda self, *a, **k: (steps.append(1), backward(self, *a, **k))[1]
     spec.loader.exec_module(module)
-    seconds = time.perf_counter() - start
+    torch.Tensor.backward = backward
     out = module.MLP()(torch.zeros(7, 1))
-    print(json.dumps({"seconds": seconds, "constants": [module.alpha, module.K, module.B, module.N],
+    print(json.dumps({"backward_calls": len(steps), "constants": [module.alpha, module.K, module.B, module.N],
                       "shape": list(out.shape), "f_true_at_2": float(module.f_true(torch.tensor(2.0))),
                       "leftovers": [n for n in ("model", "optimizer", "X_train", "f_val_plot") if hasattr(module, n)]}))
 """)
 
 
-def test_seed_001_module_imports_quickly_without_training(tmp_path):
+def test_seed_001_module_imports_without_training(tmp_path):
     convert(tmp_path, SEED_CELLS)
     module = tmp_path / "scratch" / "hw3_notebook.py"
     env = dict(os.environ, MPLBACKEND="Agg")
     done = subprocess.run([sys.executable, "-c", IMPORT_PROBE, str(module)], capture_output=True, text=True,
-                          timeout=10, env=env, cwd=tmp_path)
+                          timeout=300, env=env, cwd=tmp_path)   # a guard against a hang, not a measurement
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report["seconds"] < 1.0
+    assert report["backward_calls"] == 0       # importing ran no training step
     assert report["constants"] == [0.1, 1000, 128, 512]
     assert report["shape"] == [7, 1]
     assert report["f_true_at_2"] == 0.0
