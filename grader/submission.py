@@ -312,7 +312,7 @@ def _summarize(root: Path, modules: dict[str, Path], notebook: Path | None,
                      "Upload the files themselves (or one zip of them).")
     missing = [m for m in _modules() if m not in modules]
     if not modules and notebook is None:
-        head.append("Nothing gradeable was found in the submission: none of {_all_modules()} "
+        head.append(f"Nothing gradeable was found in the submission: none of {_all_modules()} "
                     f"({_module_list()}) and no notebook, so every check scores 0.")
         _case_hints(root, scan, missing, notes)
         return head, notes

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from grader.cell_magics import CELL_MAGICS, UNKNOWN
 from grader.notebook import NotebookError, code_cells, count_definitions, notebook_to_module
+from tests.hw3testing import unfilled_fields, watch_notes
 
 # The code cells of seed 001 (a real student's notebook), transcribed faithfully from
 # the exported text: In [1]-[6], [9] and [10]. The export breaks two long lines
@@ -140,6 +141,11 @@ plt.show()
 ]
 SEED_001_MARKDOWN = ["# 1 Mathematical Foundations of Deep Neural Networks",
                      "1.2 Problem 1: 3-layer MLP to fit a univariate function."]
+
+
+@pytest.fixture(autouse=True)
+def _no_unfilled_field_in_any_note(monkeypatch):
+    watch_notes(monkeypatch, sys.modules[__name__])
 
 
 def write_notebook(path: Path, cells, *, as_string: bool = False) -> Path:

@@ -18,8 +18,14 @@ import pytest
 
 from grader.outcome import Status
 from grader.runner import grade
+from tests.hw3testing import watch_notes
 
 NOTEBOOK = Path(__file__).resolve().parent / "corpus" / "correct_styles" / "notebook" / "hw3.ipynb"
+
+
+@pytest.fixture(autouse=True)
+def _no_unfilled_field_in_any_note(monkeypatch):
+    watch_notes(monkeypatch)
 
 
 def _code_cells(nb: dict) -> list[dict]:

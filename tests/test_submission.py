@@ -5,6 +5,7 @@ import io
 import json
 import os
 import stat
+import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -15,7 +16,12 @@ from hypothesis import strategies as st
 
 from grader import submission
 from grader.submission import Located, SubmissionError, locate
-from tests.hw3testing import MODULES
+from tests.hw3testing import MODULES, unfilled_fields, watch_notes
+
+
+@pytest.fixture(autouse=True)
+def _no_unfilled_field_in_any_note(monkeypatch):
+    watch_notes(monkeypatch, sys.modules[__name__])
 
 
 def touch(root: Path, rel: str, text: str = "x = 1\n") -> Path:
@@ -159,7 +165,15 @@ def test_empty_folder_is_not_an_error(tmp_path):
     (tmp_path / "empty").mkdir()
     located = locate(tmp_path / "empty", tmp_path / "scratch")
     assert located.modules == {} and located.notebook is None
-    assert len(located.notes) == 1 and located.notes[0].startswith("Nothing gradeable was found")
+    assert located.notes == ("Nothing gradeable was found in the submission: none of the seven modules "
+                             "(threelayerSGD.py, losses.py, activations.py, gradients.py, softmax.py, interpolation.py, "
+                             "convolution.py) and no notebook, so every check scores 0.",)
+
+
+def test_unfilled_fields_are_found_and_code_in_a_note_is_not_one():
+    assert unfilled_fields(["none of {_all_modules()} (a.py)", "cell {cell}", "{name!r}", "{a.b}"]) == [
+        "{_all_modules()}", "{cell}", "{name!r}", "{a.b}"]
+    assert unfilled_fields(["(d = {'k': 1}, s = {x, y}, {k: v for k in d}, f'{x + 1}')"]) == []
 
 
 def test_missing_path_raises_naming_it(tmp_path):
