@@ -22,7 +22,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from . import messages
+from . import messages, stubs
 from .notebook import NotebookError, count_definitions, notebook_to_module
 
 
@@ -112,7 +112,7 @@ def locate(path: Path, scratch: Path) -> Located:
 
     choices: list[str] = []
     modules = _choose_modules(root, scan.py, choices)
-    notebook = _choose_notebook(root, scan.notebooks, scratch, choices)
+    notebook = _choose_notebook(root, scan.notebooks, scratch, choices, modules)
     head, tail = _summarize(root, modules, notebook, scan)
     notes = head + notes + _compiled_note(compiled + scan.compiled, modules) + choices + tail
     if modules and (path.is_dir() or zipped):
@@ -275,7 +275,8 @@ def _choose_modules(root: Path, candidates: list[Path], notes: list[str]) -> dic
     return chosen
 
 
-def _choose_notebook(root: Path, notebooks: list[Path], scratch: Path, notes: list[str]) -> Path | None:
+def _choose_notebook(root: Path, notebooks: list[Path], scratch: Path, notes: list[str],
+                     modules: dict[str, Path]) -> Path | None:
     if not notebooks:
         return None
     # counting reads every notebook once more: only worth it when there is a choice to make
@@ -299,7 +300,19 @@ def _choose_notebook(root: Path, notebooks: list[Path], scratch: Path, notes: li
         return None
     _readable_file(out)
     notes += [f"{name}: {n}" for n in converted]
+    notes += _stubs_note(name, out, modules)
     return out.absolute()
+
+
+def _stubs_note(name: str, converted: Path, modules: dict[str, Path]) -> list[str]:
+    """Which untouched stubs of the modules the notebook's definitions replace (grader.stubs decides,
+    from the sources: the child grades alike)."""
+    found = stubs.from_notebook_files(modules, converted)
+    if not found:
+        return []
+    graded = [f"{', '.join(names)} ({module}.py)" for module, names in found.items()]
+    return [f"Graded from the notebook {name}, since the .py files still hold the template's stubs (which raise "
+            f"NotImplementedError, or leave an answer None): {_names(graded, 7)}."]
 
 
 def _summarize(root: Path, modules: dict[str, Path], notebook: Path | None,
