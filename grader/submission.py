@@ -22,7 +22,8 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from . import messages, stubs
+from . import messages
+from .probes import stubs
 from .notebook import NotebookError, count_definitions, notebook_to_module
 
 
@@ -305,7 +306,7 @@ def _choose_notebook(root: Path, notebooks: list[Path], scratch: Path, notes: li
 
 
 def _stubs_note(name: str, converted: Path, modules: dict[str, Path]) -> list[str]:
-    """Which untouched stubs of the modules the notebook's definitions replace (grader.stubs decides,
+    """Which untouched stubs of the modules the notebook's definitions replace (grader.probes.stubs decides,
     from the sources: the child grades alike)."""
     found = stubs.from_notebook_files(modules, converted)
     if not found:

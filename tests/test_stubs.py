@@ -1,4 +1,4 @@
-"""grader.stubs: the template's untouched stubs, told from the syntax tree, define nothing."""
+"""grader.probes.stubs: the template's untouched stubs, told from the syntax tree, define nothing."""
 from __future__ import annotations
 
 import textwrap
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from grader.stubs import defined_names, from_notebook, stub_names
+from grader.probes.stubs import defined_names, from_notebook, stub_names
 from tests.hw3testing import MODULES, REFERENCE_DIR
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "student_template"

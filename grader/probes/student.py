@@ -22,7 +22,7 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
-from .. import stubs
+from . import stubs
 
 NOTEBOOK_MODULE = "hw3_notebook"
 
@@ -86,7 +86,7 @@ class Student:
         return module
 
     def from_notebook(self) -> dict[str, list[str]]:
-        """{module: its untouched stubs that the notebook defines} (grader.stubs, from the sources: the
+        """{module: its untouched stubs that the notebook defines} (grader.probes.stubs, from the sources: the
         parent's notes say the same)."""
         if self._from_notebook is None:
             self._from_notebook = {}
