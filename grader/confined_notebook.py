@@ -76,16 +76,22 @@ def can_supply(modules: dict[str, Path]) -> bool:
     if any(m not in modules for m in assignment.modules):
         return True
     names: dict[str, set[str]] = {}
-    for name, (module, _) in assignment.signatures().items():
+    answers: set[str] = set()      # modules with a constant to fill in: `Q7 = None` is a stub too
+    for name, (module, text) in assignment.signatures().items():
         names.setdefault(module, set()).add(name)
-    return any(not _mentions_all(path, names.get(module, set())) for module, path in modules.items())
+        if text.endswith("= ..."):
+            answers.add(module)
+    return any(not _mentions_all(path, names.get(module, set()), stubby=(b"NotImplementedError",)
+                                 + ((b"None",) if module in answers else ()))
+               for module, path in modules.items())
 
 
-def _mentions_all(path: Path, names: set[str]) -> bool:
-    """Whether the file mentions every one of `names` as a word, and never NotImplementedError."""
+def _mentions_all(path: Path, names: set[str], stubby: tuple[bytes, ...] = (b"NotImplementedError",)) -> bool:
+    """Whether the file mentions every one of `names` as a word, and none of the `stubby` words
+    (NotImplementedError; None where a constant is to be filled in)."""
     import re
 
-    words = {n.encode() for n in names} | {b"NotImplementedError"}
+    words = {n.encode() for n in names} | set(stubby)
     pattern = re.compile(rb"(?<![\w])(" + b"|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
                          + rb")(?![\w])")
     overlap = max(len(w) for w in words) + 1
@@ -100,11 +106,11 @@ def _mentions_all(path: Path, names: set[str]) -> bool:
                 window = tail + chunk
                 found.update(m.group(1) for m in pattern.finditer(window))
                 tail = window[-overlap:]
-                if b"NotImplementedError" in found:
+                if found & set(stubby):
                     return False
     except OSError:
         return False
-    return b"NotImplementedError" not in found and found >= words - {b"NotImplementedError"}
+    return not found & set(stubby) and found >= words - set(stubby)
 
 
 # ---------------------------------------------------------------- the parent's side

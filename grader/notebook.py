@@ -30,6 +30,11 @@ left out too. What a kept definition runs when it is defined (a class body, a de
 argument, a decorator, an annotation) runs as written, and a note says so when it calls
 anything beyond the cheap whitelist.
 
+A cell is read as IPython runs it: line magics and shell lines are left out; a cell that starts with a
+cell magic which runs its body as the notebook's Python in its namespace (``%%time``, ``%%capture``)
+is read without that line, and any other cell magic (``%%timeit``, ``%%bash``, ``%%writefile``, an
+unknown one) makes its cell define nothing, with a note saying why (:mod:`grader.cell_magics`).
+
 Kept code never stops the import: what may raise (an assignment or an ``if`` test that
 calls beyond the cheap whitelist, a definition that runs such code when defined, and any
 statement that reads a name which a wrapped statement or an ``if``/``try`` body may have
@@ -45,7 +50,8 @@ costs a few MB), files above :data:`MAX_NOTEBOOK_BYTES` and sources above
 read as U+FFFD with a note naming the cell and line. What is skipped is checked only for
 its brackets and strings.
 
-Standard library only (and :mod:`grader.contract`, which reads the template with ``ast``):
+Standard library only (and :mod:`grader.contract`, which reads the template with ``ast``, and
+:mod:`grader.cell_magics`):
 nothing of the notebook runs here.
 """
 from __future__ import annotations
@@ -59,6 +65,8 @@ import symtable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
+
+from .cell_magics import CellMagic, leading_cell_magic
 
 __all__ = ["NotebookError", "code_cells", "count_definitions", "module_text", "notebook_to_module",
            "read_code_cells"]
@@ -506,17 +514,30 @@ def _not_utf8_note(cells: list[tuple[int, list[int]]]) -> str:
 _MAGIC = re.compile(r"^(\s*)(%|!|\?|[A-Za-z_][\w.,\s]*=\s*[%!])")   # %magic, !shell, ?help, x = !ls
 
 
-def _without_magics(source: str) -> tuple[str | None, str]:
-    """The cell with IPython line magics / shell lines replaced by ``pass`` (line numbers kept).
+def _cell_python(source: str) -> tuple[str | None, list[CellMagic]]:
+    """What of the cell IPython runs as the notebook's Python, in the notebook's namespace, and the
+    cell magics it starts with: the body of ``%%time``, ``%%capture`` ... (their lines blanked, so
+    line numbers stay the cell's), or None when a magic does not run its body there (``%%bash``,
+    ``%%timeit``, an unknown one: see :mod:`grader.cell_magics`)."""
+    magics: list[CellMagic] = []
+    while (magic := leading_cell_magic(source)) is not None:   # `%%capture` over `%%time` runs both
+        magics.append(magic)
+        if not magic.runs_body:
+            return None, magics
+        source = magic.body
+    return source, magics
 
-    Returns ``(None, magic)`` for a cell that starts with a ``%%`` cell magic.
+
+def _without_magics(source: str) -> tuple[str | None, str]:
+    """The cell's Python with IPython line magics / shell lines replaced by ``pass`` (line numbers kept).
+
+    Returns ``(None, "%%name")`` for a cell whose cell magic does not run its body as the notebook's Python.
     """
-    lines = source.splitlines()
-    first = next((line.strip() for line in lines if line.strip()), "")
-    if first.startswith("%%"):
-        return None, first.split()[0]
+    python, magics = _cell_python(source)
+    if python is None:
+        return None, "%%" + magics[-1].name
     kept = []
-    for line in lines:
+    for line in python.splitlines():
         m = _MAGIC.match(line)
         stripped = line.rstrip()
         if m:
@@ -534,11 +555,13 @@ def _is_help(line: str) -> bool:
 
 
 def _parse(source: str) -> ast.Module:
-    """Parse a cell, first as is (a ``%`` inside a string must survive), then without magics."""
+    """Parse what of a cell runs as the notebook's Python, first as is (a ``%`` inside a string must
+    survive), then without line magics."""
+    python = _cell_python(source)[0] or ""
     try:
-        return ast.parse(source)
+        return ast.parse(python)
     except SyntaxError:
-        cleaned, _ = _without_magics(source)
+        cleaned, _ = _without_magics(python)
         return ast.parse(cleaned or "")
 
 
@@ -1103,7 +1126,6 @@ class _Skipped:
 
 
 _KINDS = {  # kind -> (one, several)
-    "cell-magic": ("a cell starting with a %% magic", "cells starting with a %% magic"),
     "main": ('an `if __name__ == "__main__":` block', '`if __name__ == "__main__":` blocks'),
     "for": ("a for-loop", "for-loops"),
     "while": ("a while-loop", "while-loops"),
@@ -1211,6 +1233,7 @@ class _Converter:
         self.loop_definitions: list[tuple[str, int, list[str]]] = []
         self.set_by_skipped: dict[str, list[int]] = {}           # name -> cells of skipped code binding it
         self.kept_definitions: list[ast.stmt] = []
+        self.magic_cells: dict[tuple[str, str], list[tuple[int, list[str]]]] = {}   # (magic, why) -> cells
 
     # ------------------------------------------------------------ bookkeeping
 
@@ -1278,6 +1301,17 @@ class _Converter:
             inside = _definitions_in([s])
             if inside:
                 self.loop_definitions.append((kind, cell, inside))
+
+    def magic_cell(self, cell: int, magic: CellMagic) -> None:
+        """A cell whose cell magic does not run its body as the notebook's Python: it defines nothing."""
+        try:
+            body = ast.parse(_without_magics(magic.body)[0] or "").body
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            body = []   # not Python (a shell script, HTML ...): nothing it could define
+        for s in body:
+            for name in _bound_by(s):
+                self.set_by_skipped.setdefault(name, []).append(cell)
+        self.magic_cells.setdefault((magic.name, magic.why_not), []).append((cell, _definitions_in(body)))
 
     # ------------------------------------------------------------ statements
 
@@ -1506,6 +1540,21 @@ class _Converter:
                          f"{_and(parts, 4)}. Define them at the top level of a cell.")
         return notes
 
+    def magic_cells_notes(self) -> list[str]:
+        """Which cells define nothing because of their cell magic, and why (IPython's reason): a note a magic."""
+        parts = []
+        for (name, why), cells in self.magic_cells.items():
+            numbers = [c for c, _ in cells]
+            one = len(numbers) == 1
+            text = (f"{_cells_text(numbers).capitalize()} start{'s' if one else ''} with %%{name}: {why}, "
+                    f"so {'it defines' if one else 'they define'} nothing")
+            defined = [d for _, names in cells for d in names]
+            if defined:
+                text += (f" ({_and(defined, 4)} there {'is' if len(defined) == 1 else 'are'} not graded: define "
+                         f"{'it' if len(defined) == 1 else 'them'} in a cell without %%{name})")
+            parts.append(text + ".")
+        return parts
+
     def dropped_names_note(self) -> str | None:
         """Which kept functions (and answers) read a name that only skipped code sets."""
         scope = self.scope
@@ -1563,12 +1612,12 @@ def module_text(ipynb: Path) -> tuple[str, list[str]]:
     propagates (grader/confined_notebook.py converts under a memory limit and says so)."""
     ipynb = Path(ipynb)
     cells, notes = read_code_cells(ipynb)
-    skipped_magic: list[tuple[int, str]] = []
+    not_run: list[tuple[int, CellMagic]] = []
     parsed: list[tuple[int, ast.Module]] = []
     for number, source in cells:
-        cleaned, magic = _without_magics(source)
-        if cleaned is None:
-            skipped_magic.append((number, magic))
+        python, magics = _cell_python(source)
+        if python is None:
+            not_run.append((number, magics[-1]))
             continue
         try:
             parsed.append((number, _parse(source)))
@@ -1582,8 +1631,8 @@ def module_text(ipynb: Path) -> tuple[str, list[str]]:
                          "so it was skipped.")
     constants = contract_constants()
     conv = _Converter(ipynb.parent, _analyse([tree for _, tree in parsed], constants), constants)
-    for number, magic in skipped_magic:
-        conv.skipped.add("cell-magic", number, magic)
+    for number, magic in not_run:
+        conv.magic_cell(number, magic)
     for number, tree in parsed:
         for stmt in tree.body:
             conv.scope.begin()
@@ -1602,6 +1651,7 @@ def module_text(ipynb: Path) -> tuple[str, list[str]]:
                      f"so `{lines}` is skipped when your notebook is imported; "
                      "graded functions should need only torch, numpy and matplotlib.")
     notes += conv.summary_notes()
+    notes += conv.magic_cells_notes()
     summary = conv.skipped.note()
     if summary:
         notes.append(summary)

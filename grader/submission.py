@@ -27,6 +27,7 @@ from pathlib import Path, PurePosixPath
 
 from . import messages
 from .confined_notebook import ConversionFailed, NotebookRefused, can_supply, convert
+from .probes import stubs
 
 
 
@@ -120,7 +121,7 @@ def locate(path: Path, scratch: Path) -> Located:
         choices.append(f"{_names([_rel(root, p) for p in notebooks])} {'was' if len(notebooks) == 1 else 'were'} "
                        f"not read: your .py modules define everything the assignment asks for.")
         notebooks = []
-    notebook = _choose_notebook(root, notebooks, scratch, choices)
+    notebook = _choose_notebook(root, notebooks, scratch, choices, modules)
     head, tail = _summarize(root, modules, notebook, scan)
     notes = head + notes + _compiled_note(compiled + scan.compiled, modules) + choices + tail
     if modules and (path.is_dir() or zipped):
@@ -283,7 +284,8 @@ def _choose_modules(root: Path, candidates: list[Path], notes: list[str]) -> dic
     return chosen
 
 
-def _choose_notebook(root: Path, notebooks: list[Path], scratch: Path, notes: list[str]) -> Path | None:
+def _choose_notebook(root: Path, notebooks: list[Path], scratch: Path, notes: list[str],
+                     modules: dict[str, Path]) -> Path | None:
     if not notebooks:
         return None
     # the child counts definitions only when there is a choice to make; ties go to the least nested
@@ -306,7 +308,19 @@ def _choose_notebook(root: Path, notebooks: list[Path], scratch: Path, notes: li
                      f"({max(converted.definitions[converted.chosen], 0)}), and ignored {_names(others)}.")
     _readable_file(out)
     notes += [f"{name}: {n}" for n in converted.notes]
+    notes += _stubs_note(name, out, modules)
     return out.absolute()
+
+
+def _stubs_note(name: str, converted: Path, modules: dict[str, Path]) -> list[str]:
+    """Which untouched stubs of the modules the notebook's definitions replace (grader.probes.stubs decides,
+    from the sources: the child grades alike)."""
+    found = stubs.from_notebook_files(modules, converted)
+    if not found:
+        return []
+    graded = [f"{', '.join(names)} ({module}.py)" for module, names in found.items()]
+    return [f"Graded from the notebook {name}, since the .py files still hold the template's stubs (which raise "
+            f"NotImplementedError, or leave an answer None): {_names(graded, 7)}."]
 
 
 def _summarize(root: Path, modules: dict[str, Path], notebook: Path | None,
@@ -319,7 +333,7 @@ def _summarize(root: Path, modules: dict[str, Path], notebook: Path | None,
                      "Upload the files themselves (or one zip of them).")
     missing = [m for m in _modules() if m not in modules]
     if not modules and notebook is None:
-        head.append("Nothing gradeable was found in the submission: none of {_all_modules()} "
+        head.append(f"Nothing gradeable was found in the submission: none of {_all_modules()} "
                     f"({_module_list()}) and no notebook, so every check scores 0.")
         _case_hints(root, scan, missing, notes)
         return head, notes

@@ -56,3 +56,38 @@ def grade_checks(submission: Path, rubric: rubric_module.Rubric, ids: list[str] 
     assert entries, f"no rubric entry matches {ids or problems}"
     result: GradingResult = grade(submission, rubric, entries=entries)
     return {o.check_id: o for o in result.outcomes}
+
+
+#: A replacement field left in a note: `{name}`, `{name()}`, `{a.b!r}` (a string that was meant to be an f-string,
+#: or a template never formatted). A student's code quoted in a note would hold braces with spaces or quotes.
+_UNFILLED = re.compile(r"\{[A-Za-z_][\w.]*(\([\w, ]*\))?(![rsa])?\}")
+
+
+def unfilled_fields(texts) -> list[str]:
+    """The replacement fields left unformatted in these notes or messages."""
+    return [m.group() for text in texts for m in _UNFILLED.finditer(str(text))]
+
+
+def watch_notes(monkeypatch, *namespaces) -> None:
+    """Every note and error message that grader.notebook and grader.submission give while a test runs (through
+    `notebook_to_module` and `locate`, as the namespaces hold them) is checked for an unfilled field."""
+    import grader.notebook
+    import grader.runner
+    import grader.submission
+
+    def checked(function, notes_of):
+        def call(*args, **kwargs):
+            try:
+                result = function(*args, **kwargs)
+            except (grader.notebook.NotebookError, grader.submission.SubmissionError) as exc:
+                assert not unfilled_fields([exc]), exc
+                raise
+            assert not unfilled_fields(notes_of(result)), notes_of(result)
+            return result
+        return call
+
+    targets = {"notebook_to_module": lambda notes: notes, "locate": lambda located: located.notes}
+    for namespace in (grader.submission, grader.runner, *namespaces):
+        for name, notes_of in targets.items():
+            if hasattr(namespace, name):
+                monkeypatch.setattr(namespace, name, checked(getattr(namespace, name), notes_of))

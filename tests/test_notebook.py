@@ -13,7 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from grader.cell_magics import CELL_MAGICS, UNKNOWN
 from grader.notebook import NotebookError, code_cells, count_definitions, notebook_to_module
+from tests.hw3testing import unfilled_fields, watch_notes
 
 # The code cells of seed 001 (a real student's notebook), transcribed faithfully from
 # the exported text: In [1]-[6], [9] and [10]. The export breaks two long lines
@@ -139,6 +141,11 @@ plt.show()
 ]
 SEED_001_MARKDOWN = ["# 1 Mathematical Foundations of Deep Neural Networks",
                      "1.2 Problem 1: 3-layer MLP to fit a univariate function."]
+
+
+@pytest.fixture(autouse=True)
+def _no_unfilled_field_in_any_note(monkeypatch):
+    watch_notes(monkeypatch, sys.modules[__name__])
 
 
 def write_notebook(path: Path, cells, *, as_string: bool = False) -> Path:
@@ -309,7 +316,7 @@ def test_utf8_bom_and_unicode_are_fine(tmp_path):
 def test_magics_and_shell_lines_are_dropped(tmp_path):
     cells = [
         "%matplotlib inline\n!pip install torch\nimport math\n",
-        "%%time\ndef hidden():\n    return 1\nfor i in range(10**9):\n    pass\n",
+        "%%bash\ndef hidden():\n    return 1\n",
         "def f(x):\n    %time y = 1\n    return x\n",
         "math.sqrt?\nrate = 0.5\n",
         "s = '''\n%not a magic inside a string\n'''\n",
@@ -323,7 +330,83 @@ def test_magics_and_shell_lines_are_dropped(tmp_path):
     exec(text, ns)
     assert ns["f"](3) == 3 and ns["s"] == "\n%not a magic inside a string\n"
     assert not [n for n in notes if "syntax error" in n]
-    assert "2 cells starting with a %% magic in cells 2, 6" in notes[-1]
+    assert ("Cell 2 starts with %%bash: the body is not the notebook's Python (IPython hands it to another program), "
+            "so it defines nothing (hidden there is not graded: define it in a cell without %%bash).") in notes
+    # IPython reads %% only at the start of the cell once the common indentation is removed: the cell fails
+    assert any("Cell 6 starts with %%capture: IPython does not read a %% line indented past the rest of the cell "
+               "as a cell magic" in n for n in notes)
+
+
+# ---------------------------------------------------------------- cell magics, as IPython runs them
+
+#: What IPython does with a cell magic's body (read from its source, and run in IPython 9.19 for
+#: time, capture, prun, timeit, python3, bash, writefile, file and html): these four run it as the
+#: notebook's Python, in the notebook's namespace; every other one defines nothing.
+RUN_IN_THE_NOTEBOOK = {"time", "capture", "prun", "debug"}
+#: The cell magics IPython ships (IPython/core/magics/_table.py, with its script magics and aliases),
+#: and Colab's %%shell: each must be decided by the table.
+SHIPPED = {"time", "capture", "prun", "debug", "timeit", "code_wrap", "script", "sh", "bash", "perl", "ruby",
+           "python", "python2", "python3", "pypy", "sx", "system", "!", "writefile", "file", "html", "HTML",
+           "javascript", "js", "latex", "markdown", "svg", "SVG", "shell"}
+
+
+def test_every_cell_magic_ipython_ships_is_in_the_table():
+    assert SHIPPED <= set(CELL_MAGICS)
+    assert {m for m, why in CELL_MAGICS.items() if why is None} == RUN_IN_THE_NOTEBOOK
+
+
+@pytest.mark.parametrize("magic", sorted(CELL_MAGICS) + ["cython", "sql", ""])
+def test_a_cell_magic_keeps_the_definitions_exactly_when_ipython_runs_the_body_in_the_notebook(tmp_path, magic):
+    body = "def train(x):\n    %time y = x\n    return x + 1\nRATE = 0.5\nfor i in range(10**9):\n    pass\n"
+    text, notes, tree = convert(tmp_path, ["import math\n", f"%%{magic} -q\n{body}", "print(train(1))\n"])
+    if magic in RUN_IN_THE_NOTEBOOK:
+        assert top_names(tree) == ["train", "RATE"]
+        ns: dict = {}
+        exec(text, ns)
+        assert ns["train"](1) == 2
+        assert not [n for n in notes if "%%" in n]
+        assert "a for-loop in cell 2" in notes[-1]   # the rest of the body is the notebook's code, as always
+    else:
+        assert top_names(tree) == []
+        why = CELL_MAGICS.get(magic) or UNKNOWN
+        assert (f"Cell 2 starts with %%{magic}: {why}, so it defines nothing (train there is not graded: define it "
+                f"in a cell without %%{magic}).") in notes
+
+
+@pytest.mark.parametrize("cell, kept", [
+    ("%%capture out\ndef f():\n    return 1\n", True),               # with an output name
+    ("%%capture --no-stderr\n%%time\ndef f():\n    return 1\n", True),   # nested: both run the body here
+    ("%%capture\n%%timeit\ndef f():\n    return 1\n", False),
+    ("\n  \n%%time\ndef f():\n    return 1\n", True),               # leading blank lines are dropped
+    ("    %%time\n    def f():\n        return 1\n", True),           # so is indentation common to all lines
+    ("%%time\n%%bash\nls\n", False),
+])
+def test_cell_magics_are_read_as_ipython_reads_them(tmp_path, cell, kept):
+    _, notes, tree = convert(tmp_path, [cell])
+    assert top_names(tree) == (["f"] if kept else [])
+    assert bool([n for n in notes if "defines nothing" in n]) is not kept
+
+
+def test_a_syntax_error_under_a_cell_magic_is_named_by_its_line_in_the_cell(tmp_path):
+    _, notes, _ = convert(tmp_path, ["\n%%time\nx = 1\ndef broken(:\n    pass\n"])
+    assert any("Code cell 1 has a syntax error" in n and "line 4" in n for n in notes), notes
+
+
+def test_the_last_definition_wins_as_when_the_notebook_runs_top_to_bottom(tmp_path):
+    cells = [
+        "def f(x):\n    return 'first'\nRATE = 1\n",
+        "%%time\ndef f(x):\n    return 'second'\n",
+        "class Model:\n    kind = 'first'\n",
+        # a leftover cell that raises after its definitions: they were run, and count
+        "def f(x):\n    return 'third'\nclass Model:\n    kind = 'second'\nRATE = 2\nf(undefined_name)\n"
+        "raise RuntimeError('leftover')\n",
+        "%%timeit\ndef f(x):\n    return 'never run in the notebook'\n",
+        "%%capture\nRATE = 3\n",
+    ]
+    text, _, _ = convert(tmp_path, cells)
+    ns: dict = {}
+    exec(text, ns)
+    assert (ns["f"](0), ns["Model"].kind, ns["RATE"]) == ("third", "second", 3)
 
 
 def test_cell_with_syntax_error_is_skipped_whole(tmp_path):
@@ -503,8 +586,9 @@ def test_kept_statements_come_out_in_order_and_import(tmp_path, case):
 
 def test_count_definitions(tmp_path):
     nb = write_notebook(tmp_path / "a.ipynb", ["def a():\n    pass\nclass B:\n    pass\n",
-                                               "%%time\ndef c():\n    pass\n", "def d(:\n", "x = 1\n"])
-    assert count_definitions(nb) == 2
+                                               "%%time\ndef c():\n    pass\n", "%%timeit\ndef e():\n    pass\n",
+                                               "def d(:\n", "x = 1\n"])
+    assert count_definitions(nb) == 3   # a, B and c (%%time runs its body in the notebook; %%timeit does not)
 
 
 def test_shell_assignments_are_dropped(tmp_path):

@@ -18,8 +18,14 @@ import pytest
 
 from grader.outcome import Status
 from grader.runner import grade
+from tests.hw3testing import watch_notes
 
 NOTEBOOK = Path(__file__).resolve().parent / "corpus" / "correct_styles" / "notebook" / "hw3.ipynb"
+
+
+@pytest.fixture(autouse=True)
+def _no_unfilled_field_in_any_note(monkeypatch):
+    watch_notes(monkeypatch)
 
 
 def _code_cells(nb: dict) -> list[dict]:
@@ -87,3 +93,50 @@ def test_a_correct_notebook_in_a_natural_style_gets_full_marks(variant, tmp_path
     else:
         assert ("Also kept, although they call functions, the assignments of names that kept code needs: DTYPE (cell "
                 "2, read by to_np), HALF (cell 2, read by heaviside) and Q7 (cell 31, an answer the grader reads).") in text
+
+
+# ---------------------------------------------------------------- a notebook beside the template's stubs
+
+TEMPLATE = Path(__file__).resolve().parents[1] / "student_template"
+BESIDE_STUBS = {"P1.mlp", "P1.initialize", "P3.cross_entropy.single", "P3.cross_entropy.batch", "P3.ce_scaled_onehot",
+                "P5.activations", "P5.softplus_derivative", "Q1.heaviside", "Q1.relu_via_heaviside", "Q7.answers",
+                "Q8.layer1"}
+
+
+def beside_the_stubs(folder: Path, nb: dict) -> Path:
+    """The template's .py stubs as handed out, and the notebook next to them."""
+    folder.mkdir(parents=True)
+    for path in TEMPLATE.glob("*.py"):
+        if path.name != "__init__.py":
+            (folder / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "hw3.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    return folder
+
+
+def _fill(path: Path, stub_line: str, code: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert stub_line in text
+    path.write_text(text.replace(stub_line, code), encoding="utf-8")
+
+
+def test_a_notebook_beside_the_templates_stubs_is_graded_where_they_are_stubs(tmp_path, rubric):
+    nb = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
+    for cell in _code_cells(nb):   # the notebook leaves softplus_derivative out: its stub stays a stub
+        _set(cell, _source(cell).replace("def softplus_derivative(", "def softplus_derivative_draft("))
+    folder = beside_the_stubs(tmp_path / "sub", nb)
+    # real code in a module wins over the notebook, even wrong ...
+    _fill(folder / "losses.py", 'raise NotImplementedError("Problem 3: implement cross_entropy")', "return 0.0")
+    # ... and calls the notebook's definition of a stub of its own module (heaviside)
+    _fill(folder / "activations.py", 'raise NotImplementedError("Question 1: implement relu_via_heaviside")',
+          "x = torch.as_tensor(x, dtype=torch.float64)\n    return x * heaviside(x)")
+    result = grade(folder, rubric, entries=[e for e in rubric.checks if e.id in BESIDE_STUBS])
+    statuses = {o.check_id: o.status for o in result.outcomes}
+    assert statuses == {**dict.fromkeys(BESIDE_STUBS, Status.PASSED), "P3.cross_entropy.single": Status.FAILED,
+                        "P3.cross_entropy.batch": Status.FAILED, "P5.softplus_derivative": Status.NOT_ATTEMPTED}, \
+        ({o.check_id: o.message for o in result.outcomes}, result.notes)
+    note = next(n for n in result.notes if n.startswith("Graded from the notebook"))
+    assert note.startswith("Graded from the notebook hw3.ipynb, since the .py files still hold the template's stubs "
+                           "(which raise NotImplementedError, or leave an answer None): MLP, count_params, initialize, "
+                           "make_data, plot_fit, train (threelayerSGD.py), ce_scaled_onehot (losses.py), heaviside, ")
+    assert note.endswith("Q7, Q8, cnn_output_shape, conv1d, conv_output_size, conv_params, pool_output_size (convolution.py).")
+    assert "cross_entropy" not in note and "softplus_derivative" not in note and "relu_via_heaviside" not in note

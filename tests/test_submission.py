@@ -5,6 +5,7 @@ import io
 import json
 import os
 import stat
+import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -15,7 +16,12 @@ from hypothesis import strategies as st
 
 from grader import submission
 from grader.submission import Located, SubmissionError, locate
-from tests.hw3testing import MODULES
+from tests.hw3testing import MODULES, unfilled_fields, watch_notes
+
+
+@pytest.fixture(autouse=True)
+def _no_unfilled_field_in_any_note(monkeypatch):
+    watch_notes(monkeypatch, sys.modules[__name__])
 
 
 def touch(root: Path, rel: str, text: str = "x = 1\n") -> Path:
@@ -159,7 +165,15 @@ def test_empty_folder_is_not_an_error(tmp_path):
     (tmp_path / "empty").mkdir()
     located = locate(tmp_path / "empty", tmp_path / "scratch")
     assert located.modules == {} and located.notebook is None
-    assert len(located.notes) == 1 and located.notes[0].startswith("Nothing gradeable was found")
+    assert located.notes == ("Nothing gradeable was found in the submission: none of the seven modules "
+                             "(threelayerSGD.py, losses.py, activations.py, gradients.py, softmax.py, interpolation.py, "
+                             "convolution.py) and no notebook, so every check scores 0.",)
+
+
+def test_unfilled_fields_are_found_and_code_in_a_note_is_not_one():
+    assert unfilled_fields(["none of {_all_modules()} (a.py)", "cell {cell}", "{name!r}", "{a.b}"]) == [
+        "{_all_modules()}", "{cell}", "{name!r}", "{a.b}"]
+    assert unfilled_fields(["(d = {'k': 1}, s = {x, y}, {k: v for k in d}, f'{x + 1}')"]) == []
 
 
 def test_missing_path_raises_naming_it(tmp_path):
@@ -501,3 +515,33 @@ def test_among_several_notebooks_definitions_in_blocks_count(tmp_path):
     assert "def g" in located.notebook.read_text()
     assert any(n.startswith("Found 2 notebooks: used b_blocks.ipynb, which defines the most functions and classes (2)")
                for n in located.notes)
+
+
+# ---------------------------------------------------------------- a notebook beside the template's stubs
+
+TEMPLATE = Path(__file__).resolve().parents[1] / "student_template"
+
+
+def test_the_notes_name_the_stubs_a_notebook_replaces_and_real_code_stays(tmp_path):
+    sub = tmp_path / "sub"
+    for module in MODULES:
+        touch(sub, f"{module}.py", (TEMPLATE / f"{module}.py").read_text(encoding="utf-8"))
+    touch(sub, "losses.py", "def cross_entropy(f, y):\n    return 0.0\n\ndef ce_scaled_onehot(k, lam):\n"
+                            "    raise NotImplementedError\n")
+    touch(sub, "hw3.ipynb", notebook_json("def cross_entropy(f, y):\n    return 1.0\n",
+                                          "%%time\ndef ce_scaled_onehot(k, lam):\n    return 2.0\n",
+                                          "def make_data(n, noise=0.0, generator=None):\n    return n\n",
+                                          "Q7 = {'output_dim': 1, 'last_layer_params': 2}\n",
+                                          "def train(model, X, Y):\n    raise NotImplementedError\n"))
+    located = locate(sub, tmp_path / "scratch")
+    assert set(located.modules) == set(MODULES) and located.notebook is not None
+    assert ("Graded from the notebook hw3.ipynb, since the .py files still hold the template's stubs "
+            "(which raise NotImplementedError, or leave an answer None): make_data (threelayerSGD.py), "
+            "ce_scaled_onehot (losses.py), Q7 (convolution.py).") in located.notes
+
+
+def test_no_such_note_without_a_stub_the_notebook_defines(tmp_path):
+    sub = tmp_path / "sub"
+    all_modules(sub)
+    touch(sub, "hw3.ipynb", notebook_json("def cross_entropy(f, y):\n    return 1.0\n"))
+    assert not [n for n in locate(sub, tmp_path / "scratch").notes if "Graded from the notebook" in n]

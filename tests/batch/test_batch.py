@@ -628,3 +628,21 @@ def test_dask_cluster_gives_the_same_gradebook(small, small_run, tmp_path):
         ours = json.loads((out / sub / "results.json").read_text())
         theirs = json.loads((local_out / sub / "results.json").read_text())
         assert comparable_results(ours) == comparable_results(theirs)
+
+
+def test_a_notebook_beside_the_templates_stubs_is_graded_in_a_batch(tmp_path, rubric):
+    folder = tmp_path / "submissions" / "beside_stubs"
+    folder.mkdir(parents=True)
+    for path in (REPO / "student_template").glob("*.py"):
+        if path.name != "__init__.py":
+            shutil.copy(path, folder / path.name)
+    notebook(folder / "hw3.ipynb", ("losses", "convolution"))
+    out = tmp_path / "out"
+    summary = batch.run_batch(folder.parent, out, jobs=1, problems=["P3", "Q7"])
+    assert summary.graded == 1
+    row = read_csv(out / "grades.csv")["beside_stubs"]
+    for problem in ("P3", "Q7"):
+        full = sum(e.points for e in rubric.select({problem}))
+        assert float(row[problem]) == pytest.approx(full), (problem, row)
+    notes = json.loads((out / "beside_stubs" / "grading.json").read_text())["result"]["notes"]
+    assert any(n.startswith("Graded from the notebook hw3.ipynb") for n in notes), notes

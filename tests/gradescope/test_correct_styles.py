@@ -5,11 +5,12 @@ a style of its own (numpy-first with temporaries, plain Python loops, torch.nn.f
 one-liners, float32 tensors, a notebook) and five notebooks in the forms students hand in
 (nb_*: a Colab export, %%time / %%capture definition cells, giant cells with top-level
 training, names redefined and a last cell that raises, a notebook beside the untouched stubs).
-In the kit, every notebook is dropped next to the kit's untouched stubs. Each is graded three ways, as its three users
-would: `hw3grade grade`, the Gradescope flow (run_autograder, the child as an unprivileged
+Each is graded three ways, as its three users would: `hw3grade grade`, the Gradescope flow (run_autograder, the child as an unprivileged
 user) under Gradescope's limits (768 MB and half a CPU, in a cgroup), and the student kit's
 `python check.py`. The gradings of all styles run once per session, three at a time (the
-half-CPU ones leave the other cores to the rest).
+half-CPU ones leave the other cores to the rest). The notebook is graded alone by `hw3grade
+grade`, and next to the template's untouched stubs on Gradescope and in the kit (a student who
+drops the notebook beside them): their stubs define nothing.
 
 A float32 style may lose the checks that rubric.yaml declares float64_only, and only with a
 message that says float64 is required.
@@ -36,6 +37,7 @@ from tests.hw3testing import KIT_PENDING_DEPENDENT, MODULES
 from test_autograder import GradescopeRoot, base_dir, isolation, validate, zip_path  # noqa: F401  (fixtures)
 
 STYLES_DIR = Path(__file__).resolve().parents[1] / "corpus" / "correct_styles"
+TEMPLATE = Path(__file__).resolve().parents[2] / "student_template"
 STYLES = sorted(p.name for p in STYLES_DIR.iterdir() if p.is_dir())
 FLOAT32_STYLES = {"float32"}
 KIT_JUDGED_ON_GRADESCOPE_ONLY = "Judged on Gradescope only"
@@ -49,6 +51,7 @@ class StyleRuns:
     usage: cgroup_limits.Usage | None
     kit: dict                    # check id -> the kit's outcome
     notes: str = ""              # why something was skipped
+    gradescope_output: str = ""  # results.json's output (the notes) from run_autograder
 
 
 def _by_id(results: dict, rubric) -> dict[str, dict]:
@@ -66,6 +69,9 @@ def _grade_cli(style: Path, out: Path) -> dict:
 
 def _gradescope(style: Path, layout: GradescopeRoot, limits: cgroup_limits.GradescopeLimits | None) -> dict:
     shutil.copytree(style, layout.root / "submission")
+    if list(style.glob("*.ipynb")):      # handed in next to the template's untouched stubs
+        for name in MODULES:
+            shutil.copy(TEMPLATE / f"{name}.py", layout.root / "submission" / f"{name}.py")
     env = layout.env()
     command = [str(layout.root / "run_autograder")]
     run = (limits.run if limits else subprocess.run)(command, env=env, cwd=layout.root, capture_output=True,
@@ -118,7 +124,7 @@ def style_runs(zip_path, base_dir, isolation, tmp_path_factory) -> dict[str, Sty
         for style in STYLES:
             gs_results, usage = jobs[style, "gradescope"].result()
             runs[style] = StyleRuns(_by_id(jobs[style, "grade"].result(), rubric), _by_id(gs_results, rubric), usage,
-                                    jobs[style, "kit"].result(), why_no_cgroup)
+                                    jobs[style, "kit"].result(), why_no_cgroup, gs_results.get("output", ""))
     return runs
 
 
@@ -175,3 +181,12 @@ def test_student_kit_passes_every_visible_check(style_runs, style, rubric):
             continue
         assert check_id in KIT_PENDING_DEPENDENT and outcome["message"].startswith(KIT_JUDGED_ON_GRADESCOPE_ONLY), \
             (check_id, outcome["status"], outcome["message"])
+
+
+@pytest.mark.slow
+def test_gradescope_grades_a_notebook_beside_the_templates_stubs(style_runs):
+    """The notebook style ran on Gradescope next to the template's stubs (full marks: the test above); the
+    notes say which stubs the notebook's definitions replaced."""
+    output = style_runs["notebook"].gradescope_output
+    assert "Graded from the notebook hw3.ipynb, since the .py files still hold the template's stubs" in output
+    assert "MLP, count_params, initialize, make_data, plot_fit, train (threelayerSGD.py)" in output

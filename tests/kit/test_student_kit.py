@@ -185,6 +185,20 @@ def test_problem_filter(kit, tmp_path):
     assert bad.returncode == 2 and "unknown problem P9" in bad.stderr
 
 
+def test_a_notebook_dropped_beside_the_kits_stubs_is_checked(kit, tmp_path, rubric):
+    """A notebook student unpacks the kit and drops hw3.ipynb next to its untouched stubs: the notebook is checked."""
+    folder = unpack(kit, tmp_path)
+    shutil.copy(REPO / "tests" / "corpus" / "correct_styles" / "notebook" / "hw3.ipynb", folder / "hw3.ipynb")
+    run = run_check(folder, "P3", "Q1", "Q7", "Q8")
+    assert run.returncode == 0, (run.stdout, run.stderr)
+    assert set(run.outcomes) == set(visible_ids(rubric, {"P3", "Q1", "Q7", "Q8"}))
+    assert {o["status"] for o in run.outcomes.values()} == {"passed"}, run.stdout
+    notes = " ".join(run.data["result"]["notes"])
+    assert "Graded from the notebook hw3.ipynb, since the .py files still hold the template's stubs" in notes
+    assert "MLP, count_params, initialize, make_data, plot_fit, train (threelayerSGD.py)" in notes
+    assert "Q7, Q8, cnn_output_shape, conv1d, conv_output_size, conv_params, pool_output_size (convolution.py)" in notes
+
+
 # ============================================================================ same score as the autograder
 
 def _normalized(message: str) -> str:
