@@ -842,3 +842,33 @@ def test_hostile_bytecode_never_runs(gs):
         in results["output"]
     assert "__pycache__/, ce_helper.pyc" in results["output"]
     assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) == before
+
+
+def test_hostile_shared_files_never_meet_the_next_child(gs):
+    """A file the visible child writes in /dev/shm or /tmp is there for no later child (the hidden
+    checks' fresh one), and none is left after the grading (issue 17.4): the child's own /dev/shm
+    where a mount namespace can be made, and the grader removes the sandbox user's files in the
+    shared places when each child is closed."""
+    needs_isolation(gs.isolation)   # the sweep is of the sandbox user's files
+    tag = os.path.basename(gs.spy.parent)
+    markers = [f"/dev/shm/hw3grade-marker-{tag}", f"/tmp/hw3grade-marker-{tag}"]
+    hostile(gs, f"""
+        for marker in {markers!r}:
+            try:
+                with open(marker) as fh:
+                    if fh.read() != str(_os.getpid()):
+                        with open(_os.path.join(SPY, "met"), "a") as spy:
+                            spy.write(marker + "\\n")
+            except OSError:
+                pass
+            try:
+                with open(marker, "w") as fh:
+                    fh.write(str(_os.getpid()))
+            except OSError:
+                pass
+    """)
+    run, results = gs.run()
+    validate(gs.results)
+    assert not (gs.spy / "met").exists(), (gs.spy / "met").read_text()
+    assert not [m for m in markers if os.path.exists(m)]
+    assert results["score"] == P3_TOTAL
