@@ -95,3 +95,13 @@ def test_the_correct_submission_still_passes_every_unittest(hw0, tmp_path):
     rubric = hw0.load_rubric()
     entries = [e for e in rubric.checks if e.id.startswith("test_vectors.")]
     assert grade(folder, rubric, entries=entries).score == UNITTEST_POINTS
+
+
+def test_building_an_autograder_with_unittests_warns(tmp_path):
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "grader", "--assignment", str(HW0), "build", "autograder",
+                          "-o", str(tmp_path / "hw0.zip")], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "lists unittests" in run.stdout + run.stderr and "same process" in run.stdout + run.stderr
