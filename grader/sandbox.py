@@ -42,7 +42,8 @@ class SandboxConfig:
     zygote: bool = False
     # Landlock the child where the kernel has it (grader/probes/landlock.py): it reads the system,
     # Python and the libraries, and writes only its own folder; it cannot signal or trace the grader.
-    # For `grade`, `batch` and the kit; on Gradescope (run_as_user) another user isolates the child.
+    # For `grade`, `batch` and the kit; on Gradescope (run_as_user) another user keeps it from the
+    # grader's files, and only Landlock's network rules and scopes apply (False: neither).
     confine: bool = True
     # New network and mount namespaces where they can be made (grader/probes/namespaces.py): no
     # network at all, and a /dev/shm of the child's own; everywhere, Gradescope included.
@@ -128,7 +129,9 @@ class Child:
         setup = {"modules": modules, "notebook": notebook, "workdir": self.workdir,
                  "probe_files": dict(config.probe_files),
                  "memory_mb": config.memory_mb, "file_mb": config.file_mb,
-                 "confine": config.confine and not config.run_as_user, "isolate": config.isolate}
+                 "confine": config.confine and not config.run_as_user, "isolate": config.isolate,
+                 # another user keeps the child from the grader's files: Landlock's network and scopes only
+                 "reach": config.confine and bool(config.run_as_user)}
         try:
             ready = self._request({"op": "setup", **setup}, config.startup_timeout, expect_ready=True)
             # why the sandbox asked for did not apply ("" when it did, or was not asked for)

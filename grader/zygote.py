@@ -518,18 +518,16 @@ def _reap(sock: socket.socket | None, live: set[int], block: bool, requested: se
 def _end_strays(live: set[int]) -> None:
     """Kill what a child left behind when it ended: orphans came to us (a subreaper) whatever they
     did to hide (setsid, double forks, every descriptor closed). A child we forked is in `live`
-    from its fork's end; nothing forks meanwhile (this loop is the only thread that forks).
-    Each stray is reaped before the next look: one still dying hands us its own orphans only
-    then, and the next child must not meet them (a slow machine widens that window)."""
-    from grader.sandbox import _kill_all, _reap_adopted
+    from its fork's end; nothing forks meanwhile (this loop is the only thread that forks)."""
+    from grader.sandbox import kill_tree
 
-    end = time.monotonic() + 10
-    while time.monotonic() < end:
-        strays = [pid for pid in procfs.children(os.getpid()) if pid not in live]
-        if not strays:
-            return
-        _kill_all(strays)
-        _reap_adopted(strays)
+    for pid in procfs.children(os.getpid()):
+        if pid not in live:
+            kill_tree(pid)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def _fork(sock, fds: list[int], message: dict, live: set[int], home: str, wake: tuple[int, int], child) -> None:

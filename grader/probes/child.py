@@ -156,8 +156,8 @@ def _confine(config: dict, private_shm: bool = False) -> str:
     from . import landlock
 
     if not config.get("confine"):
-        if config.get("isolate"):
-            landlock.restrict_reach()   # best effort: the user and the namespaces are the walls there
+        if config.get("reach"):
+            landlock.restrict_reach()   # best effort: the user and the namespaces are the walls there too
         return "not asked for"
     workdir = config.get("workdir") or os.getcwd()
     paths = [*config.get("modules", {}).values(), config.get("notebook") or ""]
