@@ -64,6 +64,8 @@ def _wall_exists(wall: str, attempt: str) -> str:
             return "Landlock's scopes need ABI 6 (Linux 6.12)"
     if wall == "namespaces" and attempt.startswith("signal"):
         return "no pid namespace: signals are Landlock's (or the other user's) to stop"
+    if wall == "namespaces" and attempt == "tcp_bind":
+        return "a port bound in the child's own network namespace is one nobody else can reach"
     return ""
 
 
