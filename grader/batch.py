@@ -476,6 +476,45 @@ def dask_executor(address: str) -> DaskExecutor:
     return DaskExecutor(address)
 
 
+def check_scheduler(address: str, allow_insecure: bool = False) -> str:
+    """Refuse a plain-TCP scheduler on another machine (Dask has no authentication of its own:
+    anyone who reaches that address runs code on every worker, and reads every submission);
+    "" for a secure address, else a warning to print (plain TCP on this machine, or allowed)."""
+    from urllib.parse import urlsplit
+
+    scheme, _, rest = address.rpartition("://")
+    scheme = scheme or "tcp"
+    if scheme not in ("tcp", "ws"):
+        return ""      # tls://, wss://, inproc://, ucx://: encrypted, or not a network address
+    host = urlsplit(f"//{rest}").hostname or ""
+    if _loopback(host):
+        return (f"the scheduler {address} is plain TCP: every process on this machine that reaches it can run "
+                "code on its workers (Dask has no authentication of its own); use TLS on a shared machine "
+                "(docs/BATCH.md)")
+    if not allow_insecure:
+        raise BatchError(f"the scheduler {address} is plain TCP on another machine: whoever reaches it runs code on "
+                         "every worker and reads every submission. Use a tls:// scheduler with certificates "
+                         "(docs/BATCH.md, \"A shared cluster\"), or --allow-insecure-scheduler on a network "
+                         "that is yours alone")
+    return f"the scheduler {address} is plain TCP on another machine (--allow-insecure-scheduler)"
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+    import socket
+
+    if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:   # a name: loopback only if every address it has is
+        try:
+            addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+        except OSError:
+            return False
+        return bool(addresses) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses)
+
+
 # ---------------------------------------------------------------- the batch
 @dataclass(frozen=True)
 class BatchSummary:
@@ -1214,6 +1253,8 @@ def add_arguments(commands) -> None:
     batch.add_argument("-j", "--jobs", type=int, default=None, help="parallel workers (default: number of cores)")
     batch.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
     batch.add_argument("--scheduler", metavar="ADDRESS", help="grade on this Dask cluster instead of locally")
+    batch.add_argument("--allow-insecure-scheduler", action="store_true",
+                       help="accept a plain tcp:// scheduler on another machine (Dask has no authentication)")
     batch.add_argument("--rubric", type=Path)
     batch.add_argument("--problems", nargs="+", metavar="KEY", help="only these problems (keys of the rubric)")
     batch.add_argument("--no-zygote", action="store_true",
@@ -1243,6 +1284,10 @@ def _cmd_batch(args) -> int:
     progress = None if args.no_progress else ("bar" if sys.stderr.isatty() else "lines")
     executor = None
     try:
+        if args.scheduler:
+            warning = check_scheduler(args.scheduler, args.allow_insecure_scheduler)
+            if warning:
+                print(f"hw3grade: warning: {warning}", file=sys.stderr)
         executor = dask_executor(args.scheduler) if args.scheduler else None
         summary = run_batch(args.folder, args.output, jobs=args.jobs, force=args.force, rubric_path=args.rubric,
                             problems=args.problems, executor=executor, progress=progress,

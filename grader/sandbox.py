@@ -42,8 +42,12 @@ class SandboxConfig:
     zygote: bool = False
     # Landlock the child where the kernel has it (grader/probes/landlock.py): it reads the system,
     # Python and the libraries, and writes only its own folder; it cannot signal or trace the grader.
-    # For `grade`, `batch` and the kit; on Gradescope (run_as_user) another user isolates the child.
+    # For `grade`, `batch` and the kit; on Gradescope (run_as_user) another user keeps it from the
+    # grader's files, and only Landlock's network rules and scopes apply (False: neither).
     confine: bool = True
+    # New network and mount namespaces where they can be made (grader/probes/namespaces.py): no
+    # network at all, and a /dev/shm of the child's own; everywhere, Gradescope included.
+    isolate: bool = True
 
 
 @dataclass
@@ -125,11 +129,15 @@ class Child:
         setup = {"modules": modules, "notebook": notebook, "workdir": self.workdir,
                  "probe_files": dict(config.probe_files),
                  "memory_mb": config.memory_mb, "file_mb": config.file_mb,
-                 "confine": config.confine and not config.run_as_user}
+                 "confine": config.confine and not config.run_as_user, "isolate": config.isolate,
+                 # another user keeps the child from the grader's files: Landlock's network and scopes only
+                 "reach": config.confine and bool(config.run_as_user)}
         try:
             ready = self._request({"op": "setup", **setup}, config.startup_timeout, expect_ready=True)
             # why the sandbox asked for did not apply ("" when it did, or was not asked for)
             self.unconfined = ready.get("confined", "") if setup["confine"] else ""
+            # why it has the machine's network and /dev/shm ("" when it has its own)
+            self.unisolated = ready.get("isolated", "") if setup["isolate"] else ""
         except ChildFailure as failure:
             # Before "ready" the child has run only its own imports (torch, numpy, grader.probes):
             # whatever stopped it is the install's fault, never the student's.
@@ -328,32 +336,39 @@ class Child:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
+        # Again, now that the child is gone: a process of its tree that was still dying (a fork under
+        # way when it was stopped, a parent killed but not yet dead) hands its orphans to us only
+        # when it dies; on a slow machine that is after the first look (issue 17: a leftover met the
+        # next child).
+        self._kill_orphans()
 
     def _kill_orphans(self) -> None:
         """Processes this child started that outlived it. In a process that adopts orphans
-        (`adopt_orphans`), they came to it: its children other than this child and its zygotes.
-        Elsewhere init adopted them: those that still hold the child's pipes (one that closed
-        every descriptor escapes here). Only those started since the child did: never the grader,
-        its workers or a zygote. Never this process's own children in the second case: a sibling
-        that another thread is starting holds every pipe of this process until its exec."""
+        (`adopt_orphans`), they came to it: its children other than this child and its zygotes,
+        killed and reaped until none is left (each one reaped has handed its own orphans to us
+        before it could be reaped: the next look sees them). Elsewhere init adopted them: those
+        that still hold the child's pipes (one that closed every descriptor escapes here). Only
+        those started since the child did: never the grader, its workers or a zygote. Never this
+        process's own children in the second case: a sibling that another thread is starting
+        holds every pipe of this process until its exec."""
         started, pipes = getattr(self, "_started", None), getattr(self, "_pipes", set())
         if started is None or not pipes:    # a child that never started (or a test's stand-in)
             return
-        if _ADOPTS_ORPHANS:
-            from . import zygote
+        strays = [p for p in procfs.pipe_holders(pipes, started) if procfs.parent(p) != os.getpid()]
+        _kill_all(strays)
+        if not _ADOPTS_ORPHANS:
+            return
+        from . import zygote
 
+        end = time.monotonic() + 10
+        while time.monotonic() < end:
             known = {self.process.pid, *zygote.pids()}
-            strays = [p for p in procfs.children(os.getpid())
-                      if p not in known and (procfs.start_time(p) or 0) >= started]
-        else:
-            strays = []
-        strays += [p for p in procfs.pipe_holders(pipes, started) if procfs.parent(p) != os.getpid()]
-        for pid in strays:
-            kill_tree(pid)
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-        if _ADOPTS_ORPHANS:
-            _reap_adopted(strays)
+            adopted = [p for p in procfs.children(os.getpid())
+                       if p not in known and (procfs.start_time(p) or 0) >= started]
+            if not adopted:
+                return
+            _kill_all(adopted)
+            _reap_adopted(adopted)
 
     def close(self) -> None:
         for fd in (self._request_w, self._answer_r):
@@ -364,6 +379,10 @@ class Child:
         self.kill()
         self._drain.join(timeout=2)
         scratch.remove(self.workdir)   # whatever it left there, or did to it
+        if self.config.run_as_user:    # another user's files in /dev/shm, /tmp...: the child's alone
+            uid = _uid_of(self.config.run_as_user)
+            if uid not in (None, 0, os.geteuid()):
+                scratch.remove_owned(uid)
 
     def __enter__(self) -> "Child":
         return self
@@ -386,6 +405,13 @@ def adopt_orphans() -> bool:
 
     _ADOPTS_ORPHANS = become_subreaper()
     return _ADOPTS_ORPHANS
+
+
+def _kill_all(pids: list[int]) -> None:
+    for pid in pids:
+        kill_tree(pid)
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _reap_adopted(pids: list[int], within: float = 2.0) -> None:
@@ -502,6 +528,15 @@ def _memory_cgroup_of(pid: int) -> Path | None:
 def _memory_cgroup() -> Path | None:
     """The memory cgroup of this process (the child is started in it too), or None."""
     return _memory_cgroup_of(os.getpid())
+
+
+def _uid_of(user: str) -> int | None:
+    import pwd
+
+    try:
+        return pwd.getpwnam(user).pw_uid
+    except KeyError:
+        return None
 
 
 def _runuser() -> str:

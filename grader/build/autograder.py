@@ -281,6 +281,11 @@ def build_autograder(output: str | os.PathLike = "autograder.zip", *, root: Path
         warnings.append(f"{len(undeclared)} rubric check(s) have no declaration in {assignment.checks} and would "
                         f"be reported as autograder errors: {', '.join(undeclared[:8])}"
                         + (" ..." if len(undeclared) > 8 else ""))
+    if assignment.unittests:
+        warnings.append(f"{assignment.manifest.name} lists unittests: their tests run in the same process as the "
+                        "student's code, which can patch what a verdict rests on; the grader catches the known "
+                        "ways (README.md, \"A unittest's verdict\") but cannot make it impossible: check "
+                        "surprising passes by hand, or write checks that judge in the grader")
     if not assignment.smoke_checks:
         warnings.append(f"{assignment.manifest.name} lists no smoke_checks: setup.sh cannot prove the install "
                         "by grading the reference")

@@ -32,14 +32,15 @@ def main(argv: list[str]) -> int:
     adopt_orphans()
     config = wire.receive(request_fd)
     sys.dont_write_bytecode = True
+    isolated = _isolate(config)    # first: a new user namespace needs a single thread (before torch)
     _apply_limits(config)
     registry = _load_probe_kinds(config.get("probe_files") or {})
     # Nothing of the submission is on sys.path or loaded until here: a death before "ready" is
     # the grader's (interpreter, libraries, install), never the student's (the parent says so).
     student = Student(config.get("modules", {}), config.get("notebook"))
     student.guard_imports()
-    confined = _confine(config)
-    wire.send(answer_fd, {"token": config.get("token"), "ready": True, "confined": confined})
+    confined = _confine(config, private_shm=not isolated)
+    wire.send(answer_fd, {"token": config.get("token"), "ready": True, "confined": confined, "isolated": isolated})
     while True:
         try:
             request = wire.receive(request_fd)
@@ -135,20 +136,33 @@ def _apply_limits(config: dict) -> None:
 
         os.environ["TMPDIR"] = workdir
         tempfile.tempdir = None
+        os.environ["MPLCONFIGDIR"] = os.path.join(workdir, ".matplotlib")   # not a cache the next child reads
 
 
-def _confine(config: dict) -> str:
-    """Landlock this process and all it starts (grader/probes/landlock.py): "" when it applies,
-    else why not (the parent says so once per run); nothing of the submission has run yet."""
-    if not config.get("confine"):
+def _isolate(config: dict) -> str:
+    """No network and a private /dev/shm (grader/probes/namespaces.py): "" when that holds, else why not."""
+    if not config.get("isolate"):
         return "not asked for"
+    from . import namespaces
+
+    return namespaces.isolate(int(config.get("memory_mb") or 64))
+
+
+def _confine(config: dict, private_shm: bool = False) -> str:
+    """Landlock this process and all it starts (grader/probes/landlock.py): "" when it applies,
+    else why not (the parent says so once per run); nothing of the submission has run yet.
+    Without the file rules (another user keeps the child from the grader's files: Gradescope),
+    still no TCP, and no signal or abstract unix socket outside the child's own processes."""
     from . import landlock
 
+    if not config.get("confine"):
+        if config.get("reach"):
+            landlock.restrict_reach()   # best effort: the user and the namespaces are the walls there too
+        return "not asked for"
     workdir = config.get("workdir") or os.getcwd()
-    os.environ["MPLCONFIGDIR"] = os.path.join(workdir, ".matplotlib")   # matplotlib's cache: not the home folder
     paths = [*config.get("modules", {}).values(), config.get("notebook") or ""]
     try:
-        return landlock.restrict(*landlock.child_policy(paths, workdir))
+        return landlock.restrict(*landlock.child_policy(paths, workdir, private_shm))
     except OSError as exc:
         return f"the sandbox could not be set up ({exc})"
 

@@ -8,8 +8,12 @@ on it, and every process it starts, may
   the submission's private copy;
 - write only its working folder (and /dev/null);
 - not signal, ptrace or read the memory of any process outside its own Landlock domain
-  (the grader, its zygote, a batch worker, a classmate's child): ptrace is scoped since
-  ABI 1, signals since ABI 6.
+  (the grader, its zygote, a batch worker, a classmate's child, the next child): ptrace is
+  scoped since ABI 1, signals and abstract unix sockets since ABI 6;
+- not connect or bind any TCP port (ABI 4: no rule allows one).
+
+`restrict_reach` is the same without the file rules, for a child that another user already
+keeps from the grader's files (Gradescope): no TCP, no signal or abstract socket outside.
 
 Unprivileged (no root, no user namespace) and irreversible. Where the kernel has no
 Landlock (older than 5.13, or disabled), `restrict` says why and changes nothing: the
@@ -32,6 +36,7 @@ EXECUTE, WRITE_FILE, READ_FILE, READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
 _DIR_ONLY = sum(1 << i for i in range(3, 13)) | (1 << 13)          # READ_DIR, REMOVE_*, MAKE_*, REFER
 _TRUNCATE, _IOCTL_DEV = 1 << 14, 1 << 15
 _SCOPE_ABSTRACT_UNIX_SOCKET, _SCOPE_SIGNAL = 1, 2
+_NET_BIND_TCP, _NET_CONNECT_TCP = 1, 2
 
 
 def _handled_fs(abi: int) -> int:
@@ -62,23 +67,43 @@ def abi_version() -> int:
 
 def restrict(readable: Iterable[str], writable: Iterable[str]) -> str:
     """Sandbox this process and its future children; "" when done, else why it could not be."""
+    return _restrict(readable, writable, files=True)
+
+
+def restrict_reach() -> str:
+    """No TCP, and no signal or abstract unix socket outside this process's own domain, for this
+    process and its future children; files untouched. "" when done, else why not."""
+    return _restrict((), (), files=False)
+
+
+def _ruleset_attr(abi: int, files: bool) -> bytes:
+    """struct landlock_ruleset_attr: handled file rights, handled network rights, scopes."""
+    handled_net = _NET_BIND_TCP | _NET_CONNECT_TCP if abi >= 4 else 0
+    scoped = _SCOPE_ABSTRACT_UNIX_SOCKET | _SCOPE_SIGNAL if abi >= 6 else 0
+    attr = struct.pack("<QQQ", _handled_fs(abi) if files else 0, handled_net, scoped)
+    return attr[: 24 if abi >= 6 else 16 if abi >= 4 else 8]
+
+
+def _restrict(readable: Iterable[str], writable: Iterable[str], *, files: bool) -> str:
     abi = abi_version()
     if abi < 1:
         return "this kernel has no Landlock (Linux 5.13 or later, with Landlock enabled)"
+    if not files and abi < 4:
+        return f"this kernel's Landlock (ABI {abi}) has no network rules (ABI 4, Linux 6.7)"
     libc = _libc()
-    handled = _handled_fs(abi)
-    scoped = _SCOPE_ABSTRACT_UNIX_SOCKET | _SCOPE_SIGNAL if abi >= 6 else 0
-    attr = struct.pack("<QQQ", handled, 0, scoped)[: 24 if abi >= 6 else 8]
+    handled = _handled_fs(abi) if files else 0
+    attr = _ruleset_attr(abi, files)
     ruleset = libc.syscall(_SYS_CREATE_RULESET, ctypes.c_char_p(attr), ctypes.c_size_t(len(attr)), 0)
     if ruleset < 0:
         return f"landlock_create_ruleset failed: {os.strerror(ctypes.get_errno())}"
     try:
-        read_rights = (EXECUTE | READ_FILE | READ_DIR) & handled
-        for path in dict.fromkeys(readable):
-            _allow(libc, ruleset, path, read_rights)
-        for path in dict.fromkeys(writable):
-            _allow(libc, ruleset, path, handled)
-        _allow(libc, ruleset, os.devnull, (READ_FILE | WRITE_FILE | _TRUNCATE | _IOCTL_DEV) & handled)
+        if files:
+            read_rights = (EXECUTE | READ_FILE | READ_DIR) & handled
+            for path in dict.fromkeys(readable):
+                _allow(libc, ruleset, path, read_rights)
+            for path in dict.fromkeys(writable):
+                _allow(libc, ruleset, path, handled)
+            _allow(libc, ruleset, os.devnull, (READ_FILE | WRITE_FILE | _TRUNCATE | _IOCTL_DEV) & handled)
         if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             return f"prctl(PR_SET_NO_NEW_PRIVS) failed: {os.strerror(ctypes.get_errno())}"
         if libc.syscall(_SYS_RESTRICT_SELF, ruleset, 0) != 0:
@@ -114,14 +139,15 @@ def denied(exc: BaseException) -> bool:
 
 SYSTEM_READABLE = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/opt", "/dev", "/proc", "/sys",
                    "/run", "/var/lib", "/var/cache")
-SHARED_WRITABLE = ("/dev/shm",)            # torch's DataLoader workers share tensors there
 OWN_PACKAGES = frozenset({"grader", "reference", "student_template"})
 
 
-def child_policy(submission_paths: Iterable[str], workdir: str) -> tuple[list[str], list[str]]:
+def child_policy(submission_paths: Iterable[str], workdir: str, private_shm: bool = False) -> tuple[list[str], list[str]]:
     """(readable, writable) for the child: the system, the interpreter and the installed libraries
     (the grader's own packages left out, but for the probe code this child runs), the submission's
-    copy; writable only its working folder. Computed in the child before any student code."""
+    copy; writable only its working folder, and /dev/shm when it is the child's own
+    (`private_shm`: grader/probes/namespaces.py mounted a fresh one; the machine's is shared with
+    every later child). Computed in the child before any student code."""
     import sys
     import sysconfig
 
@@ -135,7 +161,7 @@ def child_policy(submission_paths: Iterable[str], workdir: str) -> tuple[list[st
     if paths:
         readable.append(os.path.commonpath([os.path.dirname(p) for p in paths]))
     # its own /proc entry: clear_refs resets the peak-memory mark the VJP probe reports
-    return readable, [workdir, f"/proc/{os.getpid()}", *SHARED_WRITABLE]
+    return readable, [workdir, f"/proc/{os.getpid()}", *(["/dev/shm"] if private_shm else [])]
 
 
 def _library_entries(entry: str, probes: str) -> list[str]:

@@ -78,7 +78,7 @@ _MAX_INT_BITS = 13_000
 
 #: The kinds of answer the child sends, and the fields each may carry besides "token".
 ANSWER_KINDS = {
-    "ready": ("confined",), "ok": ("value",), "raised": (), "missing": (), "import_error": (),
+    "ready": ("confined", "isolated"), "ok": ("value",), "raised": (), "missing": (), "import_error": (),
     "not_implemented": (), "grader_error": (), "too_large": (),
 }
 
@@ -621,6 +621,8 @@ def _read_answer(text: bytes | bytearray, blob: bytes | bytearray) -> dict:
         answer["ready"] = True
         if "confined" in message:      # "" when the child's sandbox applies, else why not
             answer["confined"] = _text_field(message["confined"], "confined")[:500]
+        if "isolated" in message:      # "" when the child's namespaces apply, else why not
+            answer["isolated"] = _text_field(message["isolated"], "isolated")[:500]
     elif kind == "raised":
         answer["raised"] = _raised(field)
     else:
