@@ -10,6 +10,9 @@ new user namespace to a threaded process) and before any student code. Where it 
 - a new mount namespace with a fresh tmpfs on /dev/shm: what the child's code (or torch's
   shared memory, or a multiprocessing semaphore) puts there is its own, and is gone with the
   last of its processes; nothing a child writes there meets the next child;
+- a new IPC namespace: System V shared memory, message queues and semaphores, and POSIX message
+  queues, are the child's own and go with it (a segment left behind would pin memory on the
+  machine and carry data from the visible checks' child to the hidden checks' one);
 - a new user namespace first when the child is not root (unprivileged namespaces), mapping its
   own uid and gid only; then every capability is dropped, so the child cannot unmount that
   tmpfs to reach the machine's /dev/shm (a Landlock domain that handles files refuses any
@@ -24,7 +27,7 @@ from __future__ import annotations
 import ctypes
 import os
 
-CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x10000000, 0x40000000
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x08000000, 0x10000000, 0x40000000
 _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REC, _MS_PRIVATE = 2, 4, 8, 1 << 14, 1 << 18
 _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS = 24, 38
 _CAP_VERSION_3 = 0x20080522
@@ -54,9 +57,9 @@ def isolate(shm_mb: int = 64) -> str:
         return "the child is not single-threaded (a new user namespace needs one thread)"
     libc = _libc()
     uid, gid = os.getuid(), os.getgid()
-    flags = CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWUSER
+    flags = CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUSER
     if libc.unshare(flags) != 0 and (uid != 0 or libc.unshare(flags & ~CLONE_NEWUSER) != 0):
-        return _fail("unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS)")
+        return _fail("unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC)")
     if os.path.exists("/proc/self/uid_map") and _unmapped():
         try:
             _map_ids(uid, gid)

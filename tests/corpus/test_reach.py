@@ -166,3 +166,33 @@ def cross_entropy(f, y):
     result = grade(folder, rubric, entries=checks)
     assert result.score == result.max_score > 0, [o.message for o in result.outcomes]
     assert not os.path.exists(marker)
+
+
+def test_system_v_ipc_is_the_childs_own(submission, rubric, namespaces_work):
+    """A System V segment or message queue a child makes is seen by no later child and is gone after
+    the grading (red team: 32 MB segments outlived it, pinning memory and carrying data across)."""
+    if not namespaces_work:
+        pytest.skip("this machine makes no IPC namespace for the child")
+    key = 0x5EED0000 + (uuid.uuid4().int & 0xFFF)
+    folder = submission(patch={"losses": f"""
+import ctypes as _ctypes
+_reference_cross_entropy = cross_entropy
+_libc = _ctypes.CDLL(None, use_errno=True)
+_made = []
+
+def cross_entropy(f, y):
+    # left by an earlier child (this one makes them at its first call)
+    seen = not _made and (_libc.shmget({key}, 0, 0) >= 0 or _libc.msgget({key} + 1, 0) >= 0)
+    _libc.shmget({key}, 1 << 20, 0o1666)     # IPC_CREAT | rw for everyone
+    _libc.msgget({key} + 1, 0o1666)
+    _made.append(1)
+    return _reference_cross_entropy(f, y) + (1.0 if seen else 0.0)
+"""})
+    entries = [e for e in rubric.checks if e.id in CE_CHECKS]
+    checks = [dataclasses.replace(e, visibility="after_due_date") if i else e for i, e in enumerate(entries)]
+    result = grade(folder, rubric, entries=checks)
+    assert result.score == result.max_score > 0, [o.message for o in result.outcomes]
+    for table in ("/proc/sysvipc/shm", "/proc/sysvipc/msg"):
+        with open(table) as fh:
+            keys = {int(line.split()[0]) for line in fh.readlines()[1:] if line.split()}
+        assert key not in keys and key + 1 not in keys, table
