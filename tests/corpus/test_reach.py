@@ -48,6 +48,9 @@ ATTEMPTS = {
     "abstract_unix": "s = _socket.socket(_socket.AF_UNIX); s.connect({abstract!r}); s.sendall(b'x')",
     "signal_outside": "_os.kill({victim}, _signal.SIGTERM)",
     "signal_probe": "_os.kill({victim}, 0)",
+    # the grader's environment holds HW3GRADE_COURSE_SECRET (the hidden checks' inputs); as root,
+    # Landlock alone let the child read it (red team)
+    "parent_environ": "open('/proc/%d/environ' % _os.getppid(), 'rb').read()",
 }
 
 #: (confine, isolate): Landlock's rules alone, the namespaces alone, both (the default)
@@ -64,6 +67,8 @@ def _wall_exists(wall: str, attempt: str) -> str:
             return "Landlock's scopes need ABI 6 (Linux 6.12)"
     if wall == "namespaces" and attempt.startswith("signal"):
         return "no pid namespace: signals are Landlock's (or the other user's) to stop"
+    if wall == "landlock" and attempt == "parent_environ" and os.getuid() == 0:
+        return "a root child in the grader's user namespace may read its parent's /proc: the namespaces stop it"
     if wall == "namespaces" and attempt == "tcp_bind":
         return "a port bound in the child's own network namespace is one nobody else can reach"
     return ""
