@@ -15,6 +15,8 @@ relative to the manifest's folder:
                                       # reference, to prove the image works (default: none)
     plots: {A1: exercise1_fit.png}    # optional: where the kit's self-check saves a problem's plot
     samples: {submissions/ok: 10}     # optional: sample submissions and the score `self-test` expects
+    arrays: torch                     # optional: how array arguments reach student and reference code,
+                                      # `torch` tensors (default) or `numpy` arrays (dtype kept)
 
 Which assignment is graded: ``--assignment PATH`` (a manifest or its folder), else
 ``$HW3GRADE_ASSIGNMENT``, else ``assignment.yaml`` next to the engine's package (a source
@@ -40,7 +42,9 @@ MANIFEST = "assignment.yaml"
 ENVIRONMENT = "HW3GRADE_ASSIGNMENT"
 ENTRY_POINTS = "hw3grade.assignments"
 _FIELDS = {"name", "root", "reference", "template", "rubric", "checks", "probes", "unittests", "smoke_checks", "plots",
-           "samples"}
+           "samples", "arrays"}
+#: How array arguments reach student and reference code (`arrays:` of the manifest, `arrays=` of a check).
+ARRAY_TYPES = ("torch", "numpy")
 _REQUIRED = ("name", "reference", "template", "rubric", "checks")
 
 
@@ -62,6 +66,7 @@ class Assignment:
     smoke_checks: tuple[str, ...] = ()
     plots: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
     samples: dict[Path, float] = field(default_factory=dict, hash=False, compare=False)
+    arrays: str = "torch"                # what array arguments are in student code: one of ARRAY_TYPES
 
     # ------------------------------------------------------------ derived from the template
 
@@ -243,6 +248,7 @@ def load(path: str | Path) -> Assignment:
         smoke_checks=tuple(_strings(data, "smoke_checks", manifest)),
         plots=dict(data.get("plots") or {}),
         samples=_samples(data, root, manifest),
+        arrays=_arrays(data, manifest),
     )
 
 
@@ -271,6 +277,14 @@ def _samples(data: dict, root: Path, manifest: Path) -> dict[Path, float]:
         raise AssignmentError(f"{manifest}: 'samples' must map a submission's path to the score it should get, "
                               f"got {value!r}")
     return {(root / path).resolve(): float(score) for path, score in value.items()}
+
+
+def _arrays(data: dict, manifest: Path) -> str:
+    value = data.get("arrays", "torch")
+    if value not in ARRAY_TYPES:
+        raise AssignmentError(f"{manifest}: 'arrays' must be one of {', '.join(ARRAY_TYPES)} (what array arguments "
+                              f"are in student and reference code), got {value!r}")
+    return value
 
 
 def _slug(text: str) -> str:

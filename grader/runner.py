@@ -258,7 +258,8 @@ def _probe_one(item: _Pending, session: _Session, deadline: float) -> None:
         timeout = min(item.entry.timeout, max(deadline - time.monotonic(), 1.0))
         params = wire.encode(probe.params)
         session.probed = True
-        answer = session.request({"op": "probe", "kind": probe.kind, "params": params}, timeout, what=probe.label)
+        request = {"op": "probe", "kind": probe.kind, "params": params, "arrays": base.arrays_of(probe, item.check)}
+        answer = session.request(request, timeout, what=probe.label)
         if "ok" in answer:   # already decoded and validated (wire.read_answer)
             item.observations.append(base.Observation(probe, returned=answer["value"]))
         elif "raised" in answer:

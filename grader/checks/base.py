@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..assignment import ARRAY_TYPES
 from ..compare import Mismatch, Tolerance, assert_close
 
 
@@ -30,6 +31,10 @@ class Probe:
     params: dict
     module: str                    # the student module it needs, imported first
     label: str = ""                # how messages name this call, e.g. "norm(u)"
+    arrays: str | None = None      # "numpy" or "torch": what its array arguments are (None: the check's, else the manifest's)
+
+    def __post_init__(self) -> None:
+        _known_arrays(self.arrays)
 
     @property
     def function(self) -> str:
@@ -38,10 +43,11 @@ class Probe:
         return target.partition(".")[2] if isinstance(target, str) else self.label
 
 
-def call(target: str, *args: Any, label: str = "", **kwargs: Any) -> Probe:
-    """Call ``module.function`` of the student with these arguments (arrays become tensors)."""
+def call(target: str, *args: Any, label: str = "", arrays: str | None = None, **kwargs: Any) -> Probe:
+    """Call ``module.function`` of the student with these arguments (numpy arrays arrive as the
+    assignment's `arrays:` says, torch tensors by default; `arrays=` overrides it for this call)."""
     module, _, name = target.partition(".")
-    return Probe("call", {"target": target, "args": args, "kwargs": kwargs}, module, label or f"{name}(...)")
+    return Probe("call", {"target": target, "args": args, "kwargs": kwargs}, module, label or f"{name}(...)", arrays)
 
 
 def value_of(target: str) -> Probe:
@@ -137,6 +143,10 @@ class Check:
     # what earlier checks (a training, matplotlib) left mapped in a shared child.
     fresh_child: bool = False
     declared_in: str = ""          # the module that registered it (so one process can hold two assignments)
+    arrays: str | None = None      # "numpy" or "torch" for the probes that do not say (None: the manifest's)
+
+    def __post_init__(self) -> None:
+        _known_arrays(self.arrays)
 
 
 CHECKS: dict[str, Check] = {}
@@ -164,6 +174,33 @@ def reference(target: str) -> Any:
 
     module, _, name = target.partition(".")
     return getattr(active().reference_module(module), name)
+
+
+def _known_arrays(arrays: str | None) -> None:
+    if arrays is not None and arrays not in ARRAY_TYPES:
+        raise ValueError(f"arrays={arrays!r}: array arguments are one of {', '.join(ARRAY_TYPES)}")
+
+
+def arrays_of(probe: Probe, check: Check | None = None) -> str:
+    """What the array arguments of `probe` are in student and reference code: the probe's own
+    `arrays`, else its check's, else the active assignment's (`arrays:` of the manifest)."""
+    from ..assignment import active
+
+    return probe.arrays or (check.arrays if check is not None else None) or active().arrays
+
+
+def as_arguments(value: Any, arrays: str) -> Any:
+    """Probe arguments as the child passes them to student code, for the reference: tensors under
+    "torch" (`as_torch`), numpy arrays (copies, dtype kept) under "numpy"."""
+    if arrays == "torch":
+        return as_torch(value)
+    if isinstance(value, np.ndarray):
+        return np.array(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(as_arguments(v, arrays) for v in value)
+    if isinstance(value, dict) and "__fn__" not in value:
+        return {k: as_arguments(v, arrays) for k, v in value.items()}
+    return value
 
 
 def as_torch(value: Any) -> Any:
@@ -199,23 +236,31 @@ def same_as_reference(
     *,
     hint: str = "",
     kwargs: Callable[[tuple], dict] | None = None,
+    arrays: str | None = None,
 ) -> Check:
     """Declare a check: the student's `target` must match the reference's on every argument tuple.
 
-    `make_args(rng)` returns a list of positional-argument tuples, one call each.
+    `make_args(rng)` returns a list of positional-argument tuples, one call each. Both sides get
+    the arrays as `arrays` says ("numpy" or "torch"; default: the manifest's `arrays:`).
     """
     name = target.partition(".")[2]
 
     def probes(rng: np.random.Generator) -> list[Probe]:
-        return [call(target, *args, label=f"{name}({summarize(args)})", **(kwargs(args) if kwargs else {}))
+        return [call(target, *args, label=f"{name}({summarize(args)})", arrays=arrays,
+                     **(kwargs(args) if kwargs else {}))
                 for args in make_args(rng)]
 
     def judge(ctx: JudgeContext) -> Verdict:
         ref = reference(target)
-        return judge_each(ctx, lambda obs: to_numpy(ref(*as_torch(obs.probe.params["args"]),
-                                                        **as_torch(obs.probe.params["kwargs"]))))
 
-    return register(Check(check_id, probes, judge, hint))
+        def expected(obs: Observation) -> Any:
+            kind = arrays_of(obs.probe)
+            return to_numpy(ref(*as_arguments(obs.probe.params["args"], kind),
+                                **as_arguments(obs.probe.params["kwargs"], kind)))
+
+        return judge_each(ctx, expected)
+
+    return register(Check(check_id, probes, judge, hint, arrays=arrays))
 
 
 def judge_each(

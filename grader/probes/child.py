@@ -23,7 +23,8 @@ import numpy as np
 from . import callables, wire
 from .student import ImportFailed, Missing, Student, describe_exception
 
-PROBE_MODULES = ("grader.probes.registry", "grader.probes.calls_extra", "grader.probes.unittests")
+PROBE_MODULES = ("grader.probes.registry", "grader.probes.calls_extra", "grader.probes.unittests",
+                 "grader.probes.classes")
 
 
 def main(argv: list[str]) -> int:
@@ -183,7 +184,7 @@ def handle(request: dict, student: Student, registry: dict) -> dict[str, Any]:
             kind = registry.get(request.get("kind"))
             if kind is None:   # a grader bug (a check naming a probe nobody registered), not the student's
                 return {"grader_error": f"unknown probe kind {request.get('kind')!r}"}
-            params = to_student_args(wire.decode(request.get("params", {})), student)
+            params = to_student_args(wire.decode(request.get("params", {})), student, request.get("arrays", "torch"))
             returned = kind(student, **params)
             return {"ok": True, "value": wire.encode_value(returned, _answer_limit(request))}
         return {"grader_error": f"unknown op {op!r}"}
@@ -201,20 +202,23 @@ def handle(request: dict, student: Student, registry: dict) -> dict[str, Any]:
         return {"raised": {"type": type(exc).__name__, "message": describe_exception(exc, student.source_paths())}}
 
 
-def to_student_args(value: Any, student: Student) -> Any:
-    """Arrays become torch tensors (float64 / int64 as the contract says); fn specs become callables."""
-    import torch
-
+def to_student_args(value: Any, student: Student, arrays: str = "torch") -> Any:
+    """Arrays become torch tensors (float64 / int64 as the contract says), or stay numpy arrays
+    (dtype kept) when the check's `arrays` is "numpy"; fn specs become callables."""
     if isinstance(value, np.ndarray):
+        if arrays == "numpy":
+            return np.array(value)
+        import torch
+
         return torch.from_numpy(np.array(value))
     if isinstance(value, list):
-        return [to_student_args(v, student) for v in value]
+        return [to_student_args(v, student, arrays) for v in value]
     if isinstance(value, tuple):
-        return tuple(to_student_args(v, student) for v in value)
+        return tuple(to_student_args(v, student, arrays) for v in value)
     if isinstance(value, dict):
         if "__fn__" in value:
             return callables.build(value, student)
-        return {k: to_student_args(v, student) for k, v in value.items()}
+        return {k: to_student_args(v, student, arrays) for k, v in value.items()}
     return value
 
 

@@ -1,0 +1,1 @@
+"""Homework 4: the reference solution."""
