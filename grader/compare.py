@@ -18,7 +18,7 @@ import contextlib
 import contextvars
 import math
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -30,23 +30,49 @@ MAX_INDICES_SHOWN = 5
 
 @dataclass(frozen=True)
 class Tolerance:
-    """rtol/atol for float64 answers, and how far a float32 answer may be off (as torch.testing does,
-    the tolerance follows the dtype the student chose). A float32 answer is judged norm-wise at
-    `float32_rtol` (relative to the largest expected entry), unless precision is the point of the
-    check (`float64_only`), where it gets no slack and the message says why it failed."""
+    """rtol/atol: the check's own tolerance. `float32_rtol`: float32's level, how far an answer made
+    with float32 arithmetic anywhere on the way may be off (norm-wise: relative to the largest expected
+    entry), whatever dtype it comes back in. `float64_only`: precision is the point of the check, so
+    float32's level does not pass and the message says float64 is required (`judge_precision`)."""
 
     rtol: float = 1e-6
     atol: float = 1e-8
     float32_rtol: float = 1e-4     # ~800 float32 ulps: a few dozen roundings, times the check's conditioning
     float64_only: bool = False
 
-    def for_answer(self, actual: Any, expected: Any = None) -> "Tolerance":
-        """The tolerance that applies to `actual`: widened to float32 precision when it carries no more."""
-        if self.float64_only or not float32_precision(actual):
-            return self
-        scale = _largest_finite(expected) if expected is not None else 0.0
+    def at_float32(self, scale: float = 0.0) -> "Tolerance":
+        """float32's level for expected values whose largest finite magnitude is `scale`."""
         return Tolerance(max(self.rtol, self.float32_rtol), max(self.atol, self.float32_rtol * scale),
                          self.float32_rtol, self.float64_only)
+
+
+@dataclass(frozen=True)
+class Judged:
+    """What `judge_precision` decided: passed or not, the tolerance the verdict was reached at (for
+    the message), and the sentence to add to a failure ("" or FLOAT64_REQUIRED)."""
+
+    passed: bool
+    tol: Tolerance
+    note: str = ""
+
+
+def judge_precision(fits: Callable[[Tolerance], bool], tol: Tolerance, scale: float, actual: Any,
+                    what: str = "the result") -> Judged:
+    """The one place where precision is decided, from the numbers: an answer within `tol` passes; one
+    within float32's level only (float32 arithmetic somewhere on the way, whatever dtype it was returned
+    in) passes too, noted for the student (FLOAT32_NOTE), except on a `float64_only` check, where it fails
+    saying float64 is required (as does a float32 answer there that misses even float32's level).
+    `fits(t)` says whether the answer is within tolerance `t`; `scale` is the largest expected magnitude."""
+    if fits(tol):
+        return Judged(True, tol)
+    wide = tol.at_float32(scale)
+    within_float32 = fits(wide)
+    if within_float32 and not tol.float64_only:
+        _note_float32_slack(what)
+        return Judged(True, wide)
+    if tol.float64_only:
+        return Judged(False, tol, FLOAT64_REQUIRED if within_float32 or float32_precision(actual) else "")
+    return Judged(False, wide)
 
 
 class Mismatch(Exception):
@@ -128,15 +154,12 @@ def _compare_arrays(actual: np.ndarray, expected: np.ndarray, tol: Tolerance, wh
         raise Mismatch(f"{what} has complex dtype {actual.dtype}; expected real numbers")
     a = actual.astype(np.float64)
     e = expected.astype(np.float64)
-    applied = tol.for_answer(actual, e)
-    close = np.isclose(a, e, rtol=applied.rtol, atol=applied.atol, equal_nan=equal_nan)
-    if not close.all():
-        message = _value_mismatch(a, e, close, applied, what)
-        if tol.float64_only and float32_precision(actual):
-            message += "\n" + FLOAT64_REQUIRED
-        raise Mismatch(message)
-    if applied is not tol and not np.isclose(a, e, rtol=tol.rtol, atol=tol.atol, equal_nan=equal_nan).all():
-        _note_float32_slack(what)
+    judged = judge_precision(lambda t: bool(np.isclose(a, e, rtol=t.rtol, atol=t.atol, equal_nan=equal_nan).all()),
+                             tol, _largest_finite(e), actual, what)
+    if not judged.passed:
+        close = np.isclose(a, e, rtol=judged.tol.rtol, atol=judged.tol.atol, equal_nan=equal_nan)
+        message = _value_mismatch(a, e, close, judged.tol, what)
+        raise Mismatch(f"{message}\n{judged.note}" if judged.note else message)
 
 
 _FLOAT32_SLACK: contextvars.ContextVar[list | None] = contextvars.ContextVar("float32_slack", default=None)

@@ -12,9 +12,10 @@ GRADER_BUG = ("The grader itself failed on this check (not your fault). "
 NO_DECLARATION = "rubric.yaml lists check {id!r}, but the assignment's check package declares no check with that id."
 FLOAT64_REQUIRED = ("This check needs float64: your result carries float32 precision only (about 7 significant "
                     "digits), and precision is what this check is about. Keep the float64 inputs in float64 "
-                    "(no .float() or dtype=torch.float32).")
-FLOAT32_NOTE = ("Judged at float32 precision, because your result is float32 (about 7 significant digits); "
-                "in float64, the dtype of the inputs, it would match to about 15 digits.")
+                    "all the way (no .float(), dtype=torch.float32 or float32 constants on the way).")
+FLOAT32_NOTE = ("Judged at float32 precision: your result is off by about float32's rounding error (7 significant "
+                "digits), so some arithmetic on the way ran in float32, whatever dtype it was returned in; "
+                "kept in float64, the dtype of the inputs, it would match to about 15 digits.")
 BUDGET_EXHAUSTED = ("Not run: the time for the whole grading ran out before this check. "
                     "Look for slow or endless code in the checks that timed out above.")
 

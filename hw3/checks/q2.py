@@ -10,7 +10,7 @@ import numpy as np
 
 from grader.checks.base import (Check, JudgeContext, Probe, Verdict, as_torch, call, reference, register, same_as_reference,
                    summarize, to_numpy)
-from grader.compare import Mismatch, Tolerance, assert_close
+from grader.compare import Mismatch, Tolerance, assert_close, judge_precision
 
 STABLE_HINT = ("exp(1e4) overflows to inf and inf / inf is nan: subtract the largest logit along dim before exp, "
                "S(x) = S(x - max x), so no exp ever sees a large positive number.")
@@ -265,7 +265,8 @@ def _large_problem(got: dict, probe: Probe, tol: Tolerance) -> str:
                      what=f"{what}, at {actual.size} sampled entries,")
     except Mismatch as exc:
         return str(exc)
-    if abs(got["sum"] - expected["sum"]) > tol.for_answer(actual).rtol * expected["l1"]:
+    off = abs(got["sum"] - expected["sum"])
+    if not judge_precision(lambda t: bool(off <= t.rtol * expected["l1"]), tol, 0.0, actual, what).passed:
         return f"{what}: the sum of all entries is {got['sum']:.6g}, expected {expected['sum']:.6g}."
     return ""
 
