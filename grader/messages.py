@@ -10,9 +10,10 @@ from .outcome import Status
 GRADER_BUG = ("The grader itself failed on this check (not your fault). "
               "Your instructor can see the details; please let them know.")
 NO_DECLARATION = "rubric.yaml lists check {id!r}, but the assignment's check package declares no check with that id."
-FLOAT64_REQUIRED = ("This check needs float64: your result carries float32 precision only (about 7 significant "
-                    "digits), and precision is what this check is about. Keep the float64 inputs in float64 "
-                    "all the way (no .float(), dtype=torch.float32 or float32 constants on the way).")
+FLOAT64_REQUIRED = ("This check needs float64 accuracy: your result is off by about float32's rounding error (7 "
+                    "significant digits), and precision is what this check is about. Keep the float64 inputs in "
+                    "float64 all the way (no .float(), dtype=torch.float32 or float32 constants), and avoid steps "
+                    "that lose digits (cancellation, badly conditioned systems).")
 FLOAT32_NOTE = ("Judged at float32 precision: your result is off by about float32's rounding error (7 significant "
                 "digits), so some arithmetic on the way ran in float32, whatever dtype it was returned in; "
                 "kept in float64, the dtype of the inputs, it would match to about 15 digits.")
