@@ -66,6 +66,13 @@ def _out_of_memory(raised: dict) -> bool:
     return raised.get("type") == "MemoryError" or "alloc" in message and "memory" in message
 
 
+def probe_answered_else(label: str, returned: str, summary: str) -> str:
+    """A grader probe kind that answered something else than its summary: student code replaced it."""
+    return (f"{label}: the grader's probe answered {returned} instead of its summary of your code's run "
+            f"({summary}). Does your code replace or patch the grader's own code at import? "
+            "Define the functions the homework asks for, and leave the grader's modules alone.")
+
+
 def unconfined(why: str) -> str:
     """Said once per grading when the child ran without its sandbox (grader/probes/landlock.py)."""
     return (f"Note for the instructor: the student's code ran without a sandbox ({why}), so it could read and "

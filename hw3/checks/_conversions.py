@@ -68,8 +68,8 @@ def judge_conversion(obs: Observation, tol: Tolerance, rng: np.random.Generator)
         if not isinstance(seq, (tuple, list)):
             return f"{label}: {what} should be a list of {L} tensors, one per layer, but it is {describe(seq)}."
         if len(seq) != L:
-            return (f"{label}: {what} has {len(seq)} entries for a network of L = {L} layers; "
-                    f"expected one per layer, {L}.")
+            return (f"{label}: {what} is {describe(seq)} for a network of L = {L} layers; "
+                    f"expected one tensor per layer, {L}.")
     layers = []
     try:
         for l in range(L):

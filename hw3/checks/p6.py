@@ -364,7 +364,7 @@ def trained(obs, label: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     value = obs.value
     p = obs.probe.params["args"][0].shape
     if not isinstance(value, (tuple, list)) or len(value) != 3:
-        raise Mismatch(f"{label} should return the tuple (a, b, u), but it returned {type(value).__name__}")
+        raise Mismatch(f"{label} should return the tuple (a, b, u), but it returned {describe(value)}")
     out = []
     for name, v in zip("abu", value):
         arr = as_array(v, what=f"{label}: {name}").astype(np.float64)

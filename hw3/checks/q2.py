@@ -10,7 +10,7 @@ import numpy as np
 
 from grader.checks.base import (Check, JudgeContext, Probe, Verdict, as_torch, call, reference, register, same_as_reference,
                    summarize, to_numpy)
-from grader.compare import Mismatch, Tolerance, assert_close, judge_precision
+from grader.compare import Mismatch, Tolerance, as_array, assert_close, judge_precision
 
 STABLE_HINT = ("exp(1e4) overflows to inf and inf / inf is nan: subtract the largest logit along dim before exp, "
                "S(x) = S(x - max x), so no exp ever sees a large positive number.")
@@ -68,8 +68,8 @@ def close(actual, expected, tol: Tolerance) -> bool:
 
 def has_nan(value) -> bool:
     try:
-        return bool(np.isnan(np.asarray(value, dtype=np.float64)).any())
-    except (TypeError, ValueError):
+        return bool(np.isnan(as_array(value).astype(np.float64)).any())
+    except Mismatch:
         return False
 
 
@@ -164,6 +164,9 @@ CHUNK = 250_000
 N_PICKS = 300
 
 
+LARGE_SUMMARY = frozenset({"type", "shape", "dtype", "elapsed", "rss_before_mb", "inputs_mb", "peak_mb"})
+
+
 def _large_probes(rng: np.random.Generator) -> list[Probe]:
     picks = np.unique(np.concatenate([rng.choice(LARGE_N, N_PICKS, replace=False), [0, 1, LARGE_N - 1]]))
     probes = []
@@ -174,7 +177,7 @@ def _large_probes(rng: np.random.Generator) -> list[Probe]:
             "g": {"c": float(rng.uniform(0.3, 3.0)), "d": float(rng.uniform(0.5, 1.0))},
             "indices": picks.astype(np.int64),
         }
-        probes.append(Probe("vjp_large", params, "softmax", f"{name}(x, g) with {LARGE_N_TEXT}"))
+        probes.append(Probe("vjp_large", params, "softmax", f"{name}(x, g) with {LARGE_N_TEXT}", summary=LARGE_SUMMARY))
     return probes
 
 

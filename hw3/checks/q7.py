@@ -82,9 +82,10 @@ def _integer_check(ctx: JudgeContext, expected_of, explain) -> Verdict:
 
 
 def _as_number(value: Any) -> float | None:
+    """One number (through the type gate: "73728" is none), else None."""
     try:
-        return float(np.asarray(value, dtype=np.float64).reshape(()))
-    except (TypeError, ValueError):
+        return float(as_array(value).astype(np.float64).reshape(()))
+    except (Mismatch, ValueError):
         return None
 
 
@@ -316,7 +317,10 @@ def _judge_q7(ctx: JudgeContext) -> Verdict:
     good, messages = 0, []
     for key, value in expected.items():
         what = f"Q7[{key!r}]"
-        answer = answers.get(key)
+        if key not in answers:
+            messages.append(f"{what} is missing: Q7 is {describe(answers)}.")
+            continue
+        answer = answers[key]
         if answer is None:
             messages.append(f"{what}: not answered yet.")
             continue
