@@ -17,6 +17,7 @@ from grader.probes import wire
 from grader.rubric import load
 from grader.runner import judge_observations
 from grader.draws import rng_for
+from tests.hw3testing import UNFILLED
 
 RUBRIC = load()
 
@@ -72,3 +73,4 @@ def test_an_unusable_answer_is_the_students_failure_naming_what_came_back(entry,
         outcome = judge_observations(entry, check, observations)
     assert outcome.status is Status.FAILED, (outcome.status, outcome.detail)
     assert any(word.lower() in outcome.message.lower() for word in words), outcome.message
+    assert not UNFILLED.findall(outcome.message)
