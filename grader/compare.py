@@ -99,6 +99,19 @@ def not_numbers(value: Any, what: str = "the result") -> str:
     return f"{what} returned {describe(value)}; {EXPECTED_NUMBERS}"
 
 
+def form(value: Any) -> tuple:
+    """The structure judges rely on: containers and their lengths (dicts their keys), the shape of
+    numbers (nested lists of numbers are arrays; one number in any shape is a number)."""
+    arr = _numeric_array(value)
+    if arr is not None:
+        return ("numbers", () if arr.size == 1 else arr.shape)
+    if isinstance(value, dict):
+        return ("dict", tuple(sorted((str(k), form(v)) for k, v in value.items())))
+    if isinstance(value, (list, tuple)):
+        return ("sequence", tuple(form(v) for v in value))
+    return ("other", type(value).__name__)
+
+
 def holds_only_numbers(value: Any) -> bool:
     """Whether an answer is numbers all the way down: arrays, numbers, and tuples, lists and dicts
     (their values) of them (a tuple of arrays of different shapes is one)."""
@@ -174,7 +187,8 @@ def _leaf_kind(value: Any) -> str:
         inner = sorted({_leaf_kind(v) for v in value}) or ["nothing"]
         return f"{type(value).__name__}s of {' and '.join(inner)}"
     if isinstance(value, np.ndarray):
-        return f"{'torch.Tensor' if isinstance(value, TorchArray) else 'numpy.ndarray'} ({value.dtype})"
+        kind = "torch.Tensor" if isinstance(value, TorchArray) else "numpy.ndarray"
+        return f"{kind} of shape {tuple(value.shape)} ({value.dtype})"
     if isinstance(value, Opaque):
         return value.type_name
     return "None" if value is None else type(value).__name__

@@ -18,7 +18,8 @@ from . import answers, messages, scratch
 from .assignment import Assignment, active, using
 from .checks import base
 from .checks.catalog import load_checks
-from .compare import Mismatch, Tolerance, holds_only_numbers, not_numbers, noting_float32_slack
+from .checks.callables import reference_answer
+from .compare import Mismatch, Tolerance, describe, form, holds_only_numbers, not_numbers, noting_float32_slack
 from .draws import identity_key, rng_for
 from .outcome import GradingResult, Outcome, Status
 from .probes import wire
@@ -321,15 +322,29 @@ def judge_observations(entry: CheckEntry, check: base.Check, observations: Seque
 
 
 def _unusable_answer(observations: Sequence[base.Observation]) -> str:
-    """The type gate's message for the first answer of the student's own values that holds something
-    else than numbers ("" when every answer is of a form judges take)."""
+    """Why the first answer a judge cannot use is not of the right form ("" when every answer is):
+    the student's own values hold something else than numbers, or a call's answer differs in form
+    (containers, lengths, shapes) from the reference's."""
     for obs in observations:
         if obs.raised is not None or not obs.probe.answers_summary(obs.returned):
             continue                   # Observation.value says why, before any judge could fail on it
         found, value = obs.students_value
         if found and not holds_only_numbers(value):
             return not_numbers(value, obs.probe.label)
+        expected = _reference_answer(obs.probe)
+        if found and expected is not None and form(value) != form(expected):
+            return f"{obs.probe.label} returned {describe(value)}; expected {describe(expected)}."
     return ""
+
+
+def _reference_answer(probe: base.Probe):
+    """The reference's answer to a call probe (None for other kinds, or when it cannot be had)."""
+    if probe.kind not in ("call", "call_keep_args", "call_catch"):
+        return None
+    try:
+        return reference_answer(probe)
+    except Exception:
+        return None
 
 
 def tolerance_of(entry: CheckEntry) -> Tolerance:

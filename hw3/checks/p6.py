@@ -172,9 +172,9 @@ def _grad_diagnosis(value: Any, args, kwargs: dict) -> str:
     if not isinstance(value, (tuple, list)) or len(value) != 3:
         return ""
     got = [readable(v) for v in value]
-    if any(g is None for g in got):
-        return ""
     a, b, u, x, y = (np.asarray(v, dtype=np.float64) for v in args)
+    if any(g is None or g.shape != a.shape for g in got):    # a diagnosis reads three vectors like a's
+        return ""
     x, y = float(x), float(y)
     activation, alpha = kwargs.get("activation", "relu"), kwargs.get("alpha", 0.01)
     z, s, ds, r = pieces(a, b, u, x, y, activation, alpha)

@@ -10,7 +10,7 @@ import numpy as np
 
 from grader.checks.base import (Check, JudgeContext, Probe, Verdict, as_torch, call, reference, register, same_as_reference,
                    summarize, to_numpy)
-from grader.compare import Mismatch, Tolerance, as_array, assert_close, judge_precision
+from grader.compare import Mismatch, Tolerance, as_array, assert_close, describe, judge_precision
 
 STABLE_HINT = ("exp(1e4) overflows to inf and inf / inf is nan: subtract the largest logit along dim before exp, "
                "S(x) = S(x - max x), so no exp ever sees a large positive number.")
@@ -252,14 +252,16 @@ def _large_problem(got: dict, probe: Probe, tol: Tolerance) -> str:
     """What is wrong with one VJP's summary at n = LARGE_N ("" when nothing is)."""
     params, what = probe.params, probe.label
     n = int(params["n"])
-    if got.get("shape") != (n,):
-        shape = got.get("shape")
+    shape = got.get("shape")
+    if not isinstance(shape, tuple) or shape != (n,):
         described = "something that is not an array of numbers" if shape is None else f"shape {shape}"
         return f"{what} returned {got.get('type')} of {described}, expected shape ({n},) like x."
     if "values" not in got:
         return f"{what} returned {got.get('type')} of dtype {got.get('dtype')}: expected real floating-point numbers."
     expected = expected_large(params)
-    actual = np.asarray(got["values"], dtype=np.float64)
+    actual = as_array(got["values"], what).astype(np.float64)
+    if not isinstance(got["sum"], (int, float)):
+        return f"{what}: the probe's sum is {describe(got['sum'])}, not a number."
     if has_nan(actual) or not math.isfinite(got["sum"]):
         return f"{what} contains nan or inf (x has entries in [-5, 5])."
     scale = float(np.abs(expected["values"]).max())
