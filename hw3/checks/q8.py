@@ -148,8 +148,10 @@ def _judge(keys: tuple[str, ...]):
         if not isinstance(answers, dict):
             return Verdict.failed(f"Q8 should be a dict with keys {', '.join(map(repr, PARTS))} and '2b', "
                                   f"but it is {describe(answers)}.")
-        problems = [f"{key} is missing: Q8 is {describe(answers)}." if key not in answers
-                    else judge_2b(answers[key]) if key == "2b" else judge_part(PARTS[key], answers[key])
+        if not set(answers) & {*PARTS, "2b"}:
+            return Verdict.failed(f"Q8 has none of the keys {', '.join(map(repr, PARTS))} and '2b': "
+                                  f"it is {describe(answers)}.")
+        problems = [judge_2b(answers.get(key)) if key == "2b" else judge_part(PARTS[key], answers.get(key))
                     for key in keys]
         wrong = [p for p in problems if p]
         if not wrong:
