@@ -18,7 +18,7 @@ import contextlib
 import contextvars
 import math
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -30,31 +30,127 @@ MAX_INDICES_SHOWN = 5
 
 @dataclass(frozen=True)
 class Tolerance:
-    """rtol/atol for float64 answers, and how far a float32 answer may be off (as torch.testing does,
-    the tolerance follows the dtype the student chose). A float32 answer is judged norm-wise at
-    `float32_rtol` (relative to the largest expected entry), unless precision is the point of the
-    check (`float64_only`), where it gets no slack and the message says why it failed."""
+    """rtol/atol: the check's own tolerance. `float32_rtol`: float32's level, how far an answer made
+    with float32 arithmetic anywhere on the way may be off (norm-wise: relative to the largest expected
+    entry), whatever dtype it comes back in. `float64_only`: precision is the point of the check, so
+    float32's level does not pass and the message says float64 is required (`judge_precision`)."""
 
     rtol: float = 1e-6
     atol: float = 1e-8
     float32_rtol: float = 1e-4     # ~800 float32 ulps: a few dozen roundings, times the check's conditioning
     float64_only: bool = False
 
-    def for_answer(self, actual: Any, expected: Any = None) -> "Tolerance":
-        """The tolerance that applies to `actual`: widened to float32 precision when it carries no more."""
-        if self.float64_only or not float32_precision(actual):
-            return self
-        scale = _largest_finite(expected) if expected is not None else 0.0
+    def at_float32(self, scale: float = 0.0) -> "Tolerance":
+        """float32's level for expected values whose largest finite magnitude is `scale`."""
         return Tolerance(max(self.rtol, self.float32_rtol), max(self.atol, self.float32_rtol * scale),
                          self.float32_rtol, self.float64_only)
+
+
+@dataclass(frozen=True)
+class Judged:
+    """What `judge_precision` decided: passed or not, the tolerance the verdict was reached at (for
+    the message), and the sentence to add to a failure ("" or FLOAT64_REQUIRED)."""
+
+    passed: bool
+    tol: Tolerance
+    note: str = ""
+
+
+def judge_precision(fits: Callable[[Tolerance], bool], tol: Tolerance, scale: float, actual: Any,
+                    what: str = "the result") -> Judged:
+    """The one place where precision is decided, from the numbers: an answer within `tol` passes; one
+    within float32's level only (float32 arithmetic somewhere on the way, whatever dtype it was returned
+    in) passes too, noted for the student (FLOAT32_NOTE), except on a `float64_only` check, where it fails
+    saying float64 is required (as does a float32 answer there that misses even float32's level).
+    `fits(t)` says whether the answer is within tolerance `t`; `scale` is the largest expected magnitude."""
+    if fits(tol):
+        return Judged(True, tol)
+    wide = tol.at_float32(scale)
+    within_float32 = fits(wide)
+    if within_float32 and not tol.float64_only:
+        _note_float32_slack(what)
+        return Judged(True, wide)
+    if tol.float64_only:
+        return Judged(False, tol, FLOAT64_REQUIRED if within_float32 or float32_precision(actual) else "")
+    return Judged(False, wide)
 
 
 class Mismatch(Exception):
     """Raised by `assert_close` with a message a student can act on."""
 
 
+EXPECTED_NUMBERS = "expected numbers (a tensor, array, number or nested lists of numbers)"
+
+
+def as_array(value: Any, what: str = "the result") -> np.ndarray:
+    """The one type gate, where answers become numbers for judging: a tensor, array, number or nested
+    lists of numbers -> a bool/int/float ndarray; anything else (a string anywhere in it, a dict, None,
+    an object, bytes, ragged lists, complex numbers) -> Mismatch naming what came back and what was expected."""
+    arr = _numeric_array(value)
+    if arr is None:
+        raise Mismatch(not_numbers(value, what))
+    return arr
+
+
+def not_numbers(value: Any, what: str = "the result") -> str:
+    """The type gate's message: '<what> returned a list of str; expected numbers (...)'."""
+    if _is_complex(value):
+        return f"{what} returned complex numbers ({describe(value)}); expected real numbers"
+    return f"{what} returned {describe(value)}; {EXPECTED_NUMBERS}"
+
+
+def form(value: Any) -> tuple:
+    """The structure judges rely on: containers and their lengths (dicts their keys), the shape of
+    numbers (nested lists of numbers are arrays; one number in any shape is a number)."""
+    arr = _numeric_array(value)
+    if arr is not None:
+        return ("numbers", () if arr.size == 1 else arr.shape)
+    if isinstance(value, dict):
+        return ("dict", tuple(sorted((str(k), form(v)) for k, v in value.items())))
+    if isinstance(value, (list, tuple)):
+        return ("sequence", tuple(form(v) for v in value))
+    return ("other", type(value).__name__)
+
+
+def holds_only_numbers(value: Any) -> bool:
+    """Whether an answer is numbers all the way down: arrays, numbers, and tuples, lists and dicts
+    (their values) of them (a tuple of arrays of different shapes is one)."""
+    if isinstance(value, dict):
+        return all(holds_only_numbers(v) for v in value.values())
+    if _numeric_array(value) is not None:
+        return True
+    return isinstance(value, (list, tuple)) and bool(value) and all(holds_only_numbers(v) for v in value)
+
+
+def _numeric_array(value: Any) -> np.ndarray | None:
+    if isinstance(value, (Opaque, str, bytes, dict)) or value is None:
+        return None
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if arr.dtype == object and _only_ints(value):     # Python ints beyond int64: still numbers
+        with contextlib.suppress(OverflowError, ValueError, TypeError):
+            arr = np.asarray(value, dtype=np.float64)
+    return arr if arr.dtype.kind in "biuf" else None
+
+
+def _only_ints(value: Any) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(_only_ints(v) for v in value)
+    return isinstance(value, int)
+
+
+def _is_complex(value: Any) -> bool:
+    try:
+        return np.asarray(value).dtype.kind == "c"
+    except (ValueError, TypeError, OverflowError):
+        return False
+
+
 def describe(value: Any) -> str:
-    """A short type description: 'a torch.Tensor of shape (3, 2) and dtype float64'."""
+    """What came back, the one way messages name it: 'a torch.Tensor of shape (3, 2) and dtype float64',
+    'a list of length 2 holding lists of str', 'a ragged list ...', 'a dict', 'None', 'an int (4353)'."""
     if isinstance(value, np.ndarray):
         kind = "a torch.Tensor" if isinstance(value, TorchArray) else "a numpy.ndarray"
         return f"{kind} of shape {tuple(value.shape)} and dtype {value.dtype}"
@@ -63,21 +159,49 @@ def describe(value: Any) -> str:
     if value is None:
         return "None"
     if isinstance(value, (list, tuple)):
-        return f"a {type(value).__name__} of length {len(value)}"
-    return f"a {type(value).__name__} ({value!r})"
+        return _describe_sequence(value)
+    if isinstance(value, dict):
+        return f"a dict with keys {', '.join(map(repr, list(value)[:6]))}" if value else "an empty dict"
+    name = type(value).__name__
+    article = "an" if name[:1] in "aeiou" else "a"
+    return f"{article} {name} ({_short_repr(value)})"
 
 
-def as_array(value: Any, what: str = "the result") -> np.ndarray:
-    """Tensor, ndarray, number or nested lists -> float/int/bool ndarray, or Mismatch saying why not."""
-    if isinstance(value, (Opaque, str, dict)) or value is None:
-        raise Mismatch(f"{what} should be a tensor, an array or a number, but it is {describe(value)}")
-    try:
-        arr = np.asarray(value)
-    except (ValueError, TypeError) as exc:
-        raise Mismatch(f"{what} could not be read as an array ({exc}); is a list ragged?") from None
-    if arr.dtype == object:
-        raise Mismatch(f"{what} could not be read as an array of numbers: it is {describe(value)}")
-    return arr
+def _short_repr(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _describe_sequence(value: list | tuple) -> str:
+    kind = type(value).__name__
+    if not value:
+        return f"an empty {kind}"
+    ragged = "ragged " if _ragged(value) else ""
+    inner = sorted({_leaf_kind(v) for v in value})
+    return f"a {ragged}{kind} of length {len(value)} holding {' and '.join(inner)}"
+
+
+def _leaf_kind(value: Any) -> str:
+    """How an item of a sequence is named: 'str', 'lists of float', 'torch.Tensor', 'None'."""
+    if isinstance(value, (list, tuple)):
+        inner = sorted({_leaf_kind(v) for v in value}) or ["nothing"]
+        return f"{type(value).__name__}s of {' and '.join(inner)}"
+    if isinstance(value, np.ndarray):
+        kind = "torch.Tensor" if isinstance(value, TorchArray) else "numpy.ndarray"
+        return f"{kind} of shape {tuple(value.shape)} ({value.dtype})"
+    if isinstance(value, Opaque):
+        return value.type_name
+    return "None" if value is None else type(value).__name__
+
+
+def _ragged(value: Any) -> bool:
+    """Whether nested sequences have rows of different lengths (or mix rows and numbers)."""
+    items = [v for v in value if isinstance(v, (list, tuple))]
+    if not items:
+        return False
+    if len(items) != len(value) or len({len(v) for v in items}) > 1:
+        return True
+    return any(_ragged(v) for v in items)
 
 
 def assert_close(actual: Any, expected: Any, tol: Tolerance = Tolerance(), *, what: str = "the result",
@@ -124,19 +248,14 @@ def _compare_arrays(actual: np.ndarray, expected: np.ndarray, tol: Tolerance, wh
             actual = actual.reshape(expected.shape)
         else:
             raise Mismatch(f"{what} has shape {tuple(actual.shape)}, expected shape {tuple(expected.shape)}")
-    if np.iscomplexobj(actual) and not np.iscomplexobj(expected):
-        raise Mismatch(f"{what} has complex dtype {actual.dtype}; expected real numbers")
     a = actual.astype(np.float64)
     e = expected.astype(np.float64)
-    applied = tol.for_answer(actual, e)
-    close = np.isclose(a, e, rtol=applied.rtol, atol=applied.atol, equal_nan=equal_nan)
-    if not close.all():
-        message = _value_mismatch(a, e, close, applied, what)
-        if tol.float64_only and float32_precision(actual):
-            message += "\n" + FLOAT64_REQUIRED
-        raise Mismatch(message)
-    if applied is not tol and not np.isclose(a, e, rtol=tol.rtol, atol=tol.atol, equal_nan=equal_nan).all():
-        _note_float32_slack(what)
+    judged = judge_precision(lambda t: bool(np.isclose(a, e, rtol=t.rtol, atol=t.atol, equal_nan=equal_nan).all()),
+                             tol, _largest_finite(e), actual, what)
+    if not judged.passed:
+        close = np.isclose(a, e, rtol=judged.tol.rtol, atol=judged.tol.atol, equal_nan=equal_nan)
+        message = _value_mismatch(a, e, close, judged.tol, what)
+        raise Mismatch(f"{message}\n{judged.note}" if judged.note else message)
 
 
 _FLOAT32_SLACK: contextvars.ContextVar[list | None] = contextvars.ContextVar("float32_slack", default=None)
@@ -209,8 +328,9 @@ def _value_mismatch(a: np.ndarray, e: np.ndarray, close: np.ndarray, tol: Tolera
     finite = np.isfinite(a) & np.isfinite(e)
     if (bad & ~finite).any():
         lines.append(_nonfinite_hint(a))
-    abs_diff = np.where(finite, np.abs(a - e), np.inf)
-    rel_diff = np.where(finite, abs_diff / np.maximum(np.abs(e), np.finfo(np.float64).tiny), np.inf)
+    with np.errstate(over="ignore", invalid="ignore"):
+        abs_diff = np.where(finite, np.abs(a - e), np.inf)
+        rel_diff = np.where(finite, abs_diff / np.maximum(np.abs(e), np.finfo(np.float64).tiny), np.inf)
     for label, diff, allowed in (("absolute", abs_diff, tol.atol), ("relative", rel_diff, tol.rtol)):
         masked = np.where(bad, diff, -1.0)
         idx = np.unravel_index(int(np.argmax(masked)), a.shape)
@@ -237,11 +357,11 @@ def _fmt(x: float) -> str:
 def check_integer(actual: Any, expected: int, what: str) -> None:
     """An int answer: a Python int, or an integral float/0-d tensor holding the right value."""
     try:
-        array = np.asarray(actual)
-        if array.dtype.kind not in "iuf":   # '4353' or True is no count, even if float() would take it
+        array = as_array(actual, what)
+        if array.dtype.kind not in "iuf" or array.size != 1:   # True is no count, even if float() would take it
             raise TypeError
         value = float(array.reshape(()))
-    except (TypeError, ValueError):
+    except (Mismatch, TypeError, ValueError):
         raise Mismatch(f"{what} should be an integer, but it is {describe(actual)}") from None
     if value != expected:
         raise Mismatch(f"{what} is {_fmt(value)}, expected {expected}")

@@ -10,11 +10,13 @@ from .outcome import Status
 GRADER_BUG = ("The grader itself failed on this check (not your fault). "
               "Your instructor can see the details; please let them know.")
 NO_DECLARATION = "rubric.yaml lists check {id!r}, but the assignment's check package declares no check with that id."
-FLOAT64_REQUIRED = ("This check needs float64: your result carries float32 precision only (about 7 significant "
-                    "digits), and precision is what this check is about. Keep the float64 inputs in float64 "
-                    "(no .float() or dtype=torch.float32).")
-FLOAT32_NOTE = ("Judged at float32 precision, because your result is float32 (about 7 significant digits); "
-                "in float64, the dtype of the inputs, it would match to about 15 digits.")
+FLOAT64_REQUIRED = ("This check needs float64 accuracy: your result is off by about float32's rounding error (7 "
+                    "significant digits), and precision is what this check is about. Keep the float64 inputs in "
+                    "float64 all the way (no .float(), dtype=torch.float32 or float32 constants), and avoid steps "
+                    "that lose digits (cancellation, badly conditioned systems).")
+FLOAT32_NOTE = ("Judged at float32 precision: your result is off by about float32's rounding error (7 significant "
+                "digits), so some arithmetic on the way ran in float32, whatever dtype it was returned in; "
+                "kept in float64, the dtype of the inputs, it would match to about 15 digits.")
 BUDGET_EXHAUSTED = ("Not run: the time for the whole grading ran out before this check. "
                     "Look for slow or endless code in the checks that timed out above.")
 
@@ -62,6 +64,13 @@ def raised(label: str, raised: dict) -> str:
 def _out_of_memory(raised: dict) -> bool:
     message = str(raised.get("message", "")).lower()
     return raised.get("type") == "MemoryError" or "alloc" in message and "memory" in message
+
+
+def probe_answered_else(label: str, returned: str, summary: str) -> str:
+    """A grader probe kind that answered something else than its summary: student code replaced it."""
+    return (f"{label}: the grader's probe answered {returned} instead of its summary of your code's run "
+            f"({summary}). Does your code replace or patch the grader's own code at import? "
+            "Define the functions the homework asks for, and leave the grader's modules alone.")
 
 
 def unconfined(why: str) -> str:

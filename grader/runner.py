@@ -18,7 +18,8 @@ from . import answers, messages, scratch
 from .assignment import Assignment, active, using
 from .checks import base
 from .checks.catalog import load_checks
-from .compare import Mismatch, Tolerance, noting_float32_slack
+from .checks.callables import reference_answer
+from .compare import Mismatch, Tolerance, describe, form, holds_only_numbers, not_numbers, noting_float32_slack
 from .draws import identity_key, rng_for
 from .outcome import GradingResult, Outcome, Status
 from .probes import wire
@@ -297,23 +298,57 @@ def _judge(item: _Pending) -> Outcome:
     """The check's outcome as the instructor sees it (redacted for students afterwards)."""
     if item.outcome is not None:
         return item.outcome
-    entry = item.entry
-    ctx = base.JudgeContext(tuple(item.observations), tolerance_of(entry), rng_for(entry, item.key))
+    return judge_observations(item.entry, item.check, item.observations, item.key)
+
+
+def judge_observations(entry: CheckEntry, check: base.Check, observations: Sequence[base.Observation],
+                       key: str = "") -> Outcome:
+    """Judge what the child answered, and decide who is to blame when judging fails: an answer the
+    judge cannot use is the student's failure, the grader's error only an answer of the right form."""
+    ctx = base.JudgeContext(tuple(observations), tolerance_of(entry), rng_for(entry, key))
     try:
         with noting_float32_slack() as slack:
-            verdict = item.check.judge(ctx)
+            verdict = check.judge(ctx)
         status = Status.PASSED if verdict.fraction >= 1.0 else Status.FAILED
         message = verdict.message
         if status is Status.PASSED and slack:
             message = f"{message}\n{messages.FLOAT32_NOTE}".strip()
-        outcome = _decided(entry, status, message, fraction=verdict.fraction)
+        return _decided(entry, status, message, fraction=verdict.fraction)
     except base.StudentRaised as exc:
-        outcome = _decided(entry, Status.ERROR, messages.raised(exc.label, exc.raised))
+        return _decided(entry, Status.ERROR, messages.raised(exc.label, exc.raised))
     except Mismatch as exc:
-        outcome = _decided(entry, Status.FAILED, str(exc))
+        return _decided(entry, Status.FAILED, str(exc))
     except Exception:
-        outcome = _decided(entry, Status.GRADER_ERROR, messages.GRADER_BUG, traceback.format_exc())
-    return outcome
+        unusable = _unusable_answer(observations)
+        if unusable:
+            return _decided(entry, Status.FAILED, unusable, f"{unusable}\n{traceback.format_exc()}")
+        return _decided(entry, Status.GRADER_ERROR, messages.GRADER_BUG, traceback.format_exc())
+
+
+def _unusable_answer(observations: Sequence[base.Observation]) -> str:
+    """Why the first answer a judge cannot use is not of the right form ("" when every answer is):
+    the student's own values hold something else than numbers, or a call's answer differs in form
+    (containers, lengths, shapes) from the reference's."""
+    for obs in observations:
+        if obs.raised is not None or not obs.probe.answers_summary(obs.returned):
+            continue                   # Observation.value says why, before any judge could fail on it
+        found, value = obs.students_value
+        if found and not holds_only_numbers(value):
+            return not_numbers(value, obs.probe.label)
+        expected = _reference_answer(obs.probe)
+        if found and expected is not None and form(value) != form(expected):
+            return f"{obs.probe.label} returned {describe(value)}; expected {describe(expected)}."
+    return ""
+
+
+def _reference_answer(probe: base.Probe):
+    """The reference's answer to a call probe (None for other kinds, or when it cannot be had)."""
+    if probe.kind not in ("call", "call_keep_args", "call_catch"):
+        return None
+    try:
+        return reference_answer(probe)
+    except Exception:
+        return None
 
 
 def tolerance_of(entry: CheckEntry) -> Tolerance:

@@ -22,6 +22,17 @@ REPO = Path(__file__).resolve().parents[1]
 KIT_PENDING_DEPENDENT: set[str] = set()
 
 
+#: An unfilled placeholder of a message template: "{id}", "{label!r}", "{what[0]}", "{x:.3g}"
+#: (a dict or set a message shows, "{'k': 8}" or "{1, 2}", is no placeholder).
+UNFILLED = re.compile(r"\{[A-Za-z_]\w*(?:\.\w+|\[[^\]{}]*\])*(?:![rsa])?(?::[^{}]*)?\}")
+
+
+def unfilled_placeholders(result: GradingResult) -> list[tuple[str, str]]:
+    """(check id or "note", placeholder) for every unfilled placeholder in what the student reads."""
+    texts = [(o.check_id, o.message) for o in result.outcomes] + [("note", n) for n in result.notes]
+    return [(where, found) for where, text in texts for found in UNFILLED.findall(text)]
+
+
 def write_submission(folder: Path, *, patch: dict[str, str] | None = None, replace: dict[str, str] | None = None,
                      drop: tuple[str, ...] = ()) -> Path:
     """The reference's seven modules as a student would upload them, then:

@@ -7,6 +7,7 @@ import pytest
 
 from grader.outcome import Status
 from grader.runner import grade
+from tests.hw3testing import unfilled_placeholders
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -52,6 +53,7 @@ def test_buggy_example_loses_exactly_the_buggy_checks(rubric):
     unexpected = sorted(set(failed) - set(EXPECTED_BUGGY_FAILURES) - _consequences())
     assert not unexpected, [(c, failed[c].message) for c in unexpected]
     assert 0 < result.score < result.max_score
+    assert not unfilled_placeholders(result)        # every message the buggy example produces is filled in
 
 
 def _consequences() -> set[str]:

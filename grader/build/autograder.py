@@ -209,19 +209,40 @@ case "${HW3GRADE_BUDGET_SECONDS%.*}" in
                  export HW3GRADE_BUDGET_SECONDS=@@BUDGET_SECONDS@@ ;;
 esac
 LIMIT=$(( ${HW3GRADE_BUDGET_SECONDS%.*} + 10 ))
+# The kernel's count of out-of-memory kills in this cgroup (v2; "" where it cannot be read).
+oom_kills() { awk '$1 == "oom_kill" {print $2}' /sys/fs/cgroup/memory.events 2>/dev/null; }
+oom_before=$(oom_kills)
+started=$SECONDS
 status=0
 (cd "$SOURCE" && PYTHONPATH="$SOURCE" exec timeout --signal=KILL "$LIMIT" \
     "$PYTHON" -s -m grader.build.gradescope_entry) || status=$?
+elapsed=$(( SECONDS - started ))
 
 # Python exits 0 only after writing results.json itself; anything else may have left a
 # partial file or one the submission wrote, so it is replaced.
 if [ "$status" -ne 0 ] || [ ! -s "$RESULTS/results.json" ]; then
     echo "hw3grade: the grader exited with status $status without results; writing the fallback results.json"
-    case "$status" in
-        124|137) reason="it ran out of time (limit ${LIMIT} s)" ;;
-        127) reason="its Python ($PYTHON) was not found: rebuild the autograder" ;;
-        *) reason="it exited with status $status" ;;
-    esac
+    # The real cause: memory (the kernel's OOM kill, or a SIGKILL before the time limit), time, or a crash.
+    signal=""
+    if [ "$status" -gt 128 ]; then signal="SIG$(kill -l $(( status - 128 )) 2>/dev/null || echo $(( status - 128 )))"; fi
+    oom_after=$(oom_kills)
+    if [ -n "$oom_before" ] && [ -n "$oom_after" ] && [ "$oom_after" -gt "$oom_before" ]; then
+        reason="it ran out of memory: the kernel's out-of-memory killer stopped it after ${elapsed} s"
+    elif [ "$status" -eq 124 ] || { [ "$status" -eq 137 ] && [ "$elapsed" -ge "$LIMIT" ]; }; then
+        reason="it ran out of time: stopped at the limit of ${LIMIT} s"
+    elif [ "$status" -eq 137 ] && [ -n "$oom_after" ]; then
+        reason="it was killed (SIGKILL) after ${elapsed} s, before the time limit of ${LIMIT} s, and not for memory (the kernel counted no out-of-memory kill)"
+    elif [ "$status" -eq 137 ]; then
+        reason="it was killed (SIGKILL) after ${elapsed} s, before the time limit of ${LIMIT} s: most likely out of memory (the system's out-of-memory killer)"
+    elif [ "$status" -eq 127 ]; then
+        reason="its Python ($PYTHON) was not found: rebuild the autograder"
+    elif [ -n "$signal" ]; then
+        reason="it crashed: killed by $signal after ${elapsed} s (exit status $status)"
+    elif [ "$status" -eq 0 ]; then
+        reason="it exited after ${elapsed} s without writing results.json"
+    else
+        reason="it exited with status $status after ${elapsed} s"
+    fi
     reason=${reason//\\/\/}; reason=${reason//\"/\'}   # JSON-safe: no backslash, no double quote
     message="The autograder could not grade this submission because of an error in the autograder. This is not a problem with your submission: please contact the instructor."
     cat > "$RESULTS/.results.json.tmp" <<EOF

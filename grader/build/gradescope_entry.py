@@ -513,8 +513,8 @@ def main(argv: list[str] | None = None) -> int:
     except SetupError as exc:
         say(f"autograder setup problem: {exc}")
         data = gradescope.fallback_results(f"Autograder setup problem: {exc}")
-    except BaseException:
-        detail = traceback.format_exc()
+    except BaseException as exc:
+        detail = f"{failure_cause(exc)}\n{traceback.format_exc()}"
         say(f"the grader failed:\n{detail}")
         data = gradescope.fallback_results(detail)
     wrote = finish(data)
@@ -523,6 +523,15 @@ def main(argv: list[str] | None = None) -> int:
     sys.stderr.flush()
     # No interpreter teardown (torch's can crash): the results are written, and that is the contract.
     os._exit(0 if wrote or writer.written else 1)
+
+
+def failure_cause(exc: BaseException) -> str:
+    """The technical detail's first line: the real cause (memory, time, a crash), not a generic text."""
+    if isinstance(exc, MemoryError):
+        return "The grader ran out of memory (MemoryError) while grading; the traceback shows where."
+    if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+        return f"The grader was stopped ({type(exc).__name__}: {exc}) before it wrote the results."
+    return f"The grader crashed: {type(exc).__name__}: {exc}"
 
 
 def smoke_test(started: float) -> int:

@@ -19,8 +19,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .. import messages
 from ..assignment import ARRAY_TYPES
-from ..compare import Mismatch, Tolerance, assert_close
+from ..compare import Mismatch, Tolerance, assert_close, describe
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,26 @@ class Probe:
     module: str                    # the student module it needs, imported first
     label: str = ""                # how messages name this call, e.g. "norm(u)"
     arrays: str | None = None      # "numpy" or "torch": what its array arguments are (None: the check's, else the manifest's)
+    # A probe kind that answers a summary of the run (a dict): the keys its code always sends, or for
+    # the engine's kinds `ENGINE_SUMMARIES`'s. Any other answer (student code that replaced the probe
+    # kind) fails the check (`Observation.value`). A summary's "returned" is the student's own value.
+    summary: frozenset[str] = frozenset()
+
+    @property
+    def is_summary(self) -> bool:
+        return bool(self.summary) or self.kind in ENGINE_SUMMARIES
+
+    def answers_summary(self, answer: Any) -> bool:
+        """Whether `answer` has the form this probe kind answers (always, for kinds that answer the student's value)."""
+        if not self.is_summary:
+            return True
+        forms = ENGINE_SUMMARIES.get(self.kind, (self.summary,))
+        return isinstance(answer, dict) and any(keys <= answer.keys() for keys in forms)
+
+    @property
+    def summary_text(self) -> str:
+        forms = ENGINE_SUMMARIES.get(self.kind, (self.summary,))
+        return " or ".join(f"a dict of {', '.join(sorted(keys))}" for keys in forms)
 
     def __post_init__(self) -> None:
         _known_arrays(self.arrays)
@@ -41,6 +62,13 @@ class Probe:
         """The student function or constant this probe uses ("norm"), for short messages."""
         target = self.params.get("target")
         return target.partition(".")[2] if isinstance(target, str) else self.label
+
+
+#: The engine's probe kinds that answer a summary (grader/probes/calls_extra.py), each form it may take.
+ENGINE_SUMMARIES: dict[str, tuple[frozenset[str], ...]] = {
+    "call_keep_args": (frozenset({"returned", "args_after", "kwargs_after"}),),
+    "call_catch": (frozenset({"returned"}), frozenset({"raised"})),
+}
 
 
 def call(target: str, *args: Any, label: str = "", arrays: str | None = None, **kwargs: Any) -> Probe:
@@ -105,7 +133,19 @@ class Observation:
     def value(self) -> Any:
         if self.raised is not None:
             raise StudentRaised(self.probe.label, self.raised)
+        if not self.probe.answers_summary(self.returned):
+            raise Mismatch(messages.probe_answered_else(self.probe.label, describe(self.returned),
+                                                        self.probe.summary_text))
         return self.returned
+
+    @property
+    def students_value(self) -> tuple[bool, Any]:
+        """(found, value): what the student's code itself returned, the answer or a summary's "returned"."""
+        if not self.probe.is_summary:
+            return True, self.returned
+        if isinstance(self.returned, dict) and "returned" in self.returned:
+            return True, self.returned["returned"]
+        return False, None
 
 
 @dataclass(frozen=True)

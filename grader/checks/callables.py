@@ -4,13 +4,28 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from .base import as_torch
+from .base import Probe, as_torch, reference, to_numpy
+
+class _Reference:
+    """Resolves "module.name" to the reference's, where the child resolves the student's."""
+
+    @staticmethod
+    def resolve(target: str) -> Any:
+        return reference(target)
+
 
 def build_fn(spec: dict) -> Callable[..., Any]:
     """A callable argument as the child builds it (torch functions, polynomials ...), for the reference."""
     from grader.probes import callables
 
-    return callables.build(spec, None)
+    return callables.build(spec, _Reference())
+
+
+def reference_answer(probe: Probe) -> Any:
+    """What the reference returns for a "call" probe, as numpy data."""
+    params = probe.params
+    function = reference(params["target"])
+    return to_numpy(function(*reference_args(params["args"]), **reference_args(params.get("kwargs") or {})))
 
 
 def reference_args(value: Any) -> Any:
@@ -19,6 +34,8 @@ def reference_args(value: Any) -> Any:
         return build_fn(value)
     if isinstance(value, (list, tuple)):
         return type(value)(reference_args(v) for v in value)
+    if isinstance(value, dict):
+        return {k: reference_args(v) for k, v in value.items()}
     return as_torch(value)
 
 

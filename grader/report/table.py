@@ -109,14 +109,22 @@ def _table(result: GradingResult, show_details: bool) -> Table:
 def _check_cell(o: Outcome, show_details: bool) -> Text:
     """The title, and for a check that did not pass its message on the lines below."""
     cell = Text(clean_text(o.title))
-    extra = [] if o.status.passed else [o.message]
-    if show_details:
-        extra.append(o.detail)
+    message = "" if o.status.passed else o.message
+    extra = [message, _beyond(o.detail, message) if show_details else ""]
     for text in extra:
         text = clean_text(text).strip()
         if text:
             cell.append("\n" + text, style="dim")
     return cell
+
+
+def _beyond(detail: str, message: str) -> str:
+    """What the instructor-only detail adds to the message shown: the detail often is the message
+    (a missing function), or the message with a traceback after it."""
+    detail, message = detail.strip(), message.strip()
+    if not detail or detail in message:
+        return ""
+    return detail[len(message):] if message and detail.startswith(message) else detail
 
 
 def _points(score: float, max_score: float) -> str:

@@ -68,8 +68,8 @@ def judge_conversion(obs: Observation, tol: Tolerance, rng: np.random.Generator)
         if not isinstance(seq, (tuple, list)):
             return f"{label}: {what} should be a list of {L} tensors, one per layer, but it is {describe(seq)}."
         if len(seq) != L:
-            return (f"{label}: {what} has {len(seq)} entries for a network of L = {L} layers; "
-                    f"expected one per layer, {L}.")
+            return (f"{label}: {what} is {describe(seq)} for a network of L = {L} layers; "
+                    f"expected one tensor per layer, {L}.")
     layers = []
     try:
         for l in range(L):
@@ -91,7 +91,7 @@ def judge_conversion(obs: Observation, tol: Tolerance, rng: np.random.Generator)
     given = _network(list(zip(Ws, vs)), x, given_act)
     new = _network([(W.astype(np.float64), v.astype(np.float64)) for W, v in layers], x, new_act)
     try:
-        assert_close(new, given, tol.for_answer(value, given), what=f"y_L of your {new_act} network on {len(x)} inputs x")
+        assert_close(new, given, tol, what=f"y_L of your {new_act} network on {len(x)} inputs x")
     except Mismatch as exc:
         sentence = _conversion_diagnosis(to_tanh, Ws, vs, layers, new, given)
         return (f"{label}: the {new_act} network you returned does not compute the same x -> y_L map as the given "

@@ -157,7 +157,8 @@ same_as_reference(
 
 def _mlp_probes(rng: np.random.Generator) -> list[Probe]:
     x = (rng.normal(size=(16, 1)) * 1.5).astype(np.float32)
-    return [Probe("p1_mlp", {"x": x, "seed": int(rng.integers(2**31))}, MODULE, "MLP()(x) for x of shape (16, 1)")]
+    return [Probe("p1_mlp", {"x": x, "seed": int(rng.integers(2**31))}, MODULE, "MLP()(x) for x of shape (16, 1)",
+                  summary=frozenset({"linears", "attributes", "params", "contract", "out"}))]
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -279,7 +280,7 @@ INIT_TESTS = 12
 
 def _initialize_probes(rng: np.random.Generator) -> list[Probe]:
     return [Probe("p1_initialize", {"seed": int(rng.integers(2**31)), "sentinel": SENTINEL}, MODULE,
-                  "initialize(MLP())")]
+                  "initialize(MLP())", summary=frozenset({"params"}))]
 
 
 def _weight_problem(name: str, w: np.ndarray, p: float) -> str:
@@ -389,7 +390,8 @@ def _make_data_probes(rng: np.random.Generator) -> list[Probe]:
 
     def probe(n, noise, gen, glob):
         shown = "make_data()" if n is None else f"make_data({n}, noise_std={noise}, generator=<seeded generator>)"
-        return Probe("p1_make_data", {"n": n, "noise_std": noise, "gen_seed": gen, "global_seed": glob}, MODULE, shown)
+        return Probe("p1_make_data", {"n": n, "noise_std": noise, "gen_seed": gen, "global_seed": glob}, MODULE, shown,
+                     summary=frozenset({"returned", "global_rng_used"}))
 
     return [probe(500, 0.0, s1, g1),      # 0: clean labels
             probe(500, 0.0, s1, g2),      # 1: the same generator seed, another global state
@@ -525,7 +527,8 @@ def train_probe(rng: np.random.Generator, setup: TrainSetup) -> Probe:
     params = {"X": X, "Y": f_true_np(X), "init": init, "epochs": setup.epochs, "lr": setup.lr,
               "batch_size": setup.batch_size, "gen_seed": int(rng.integers(2**31)),
               "global_seed": int(rng.integers(2**31)), "max_snapshots": MAX_SNAPSHOTS}
-    return Probe("p1_train", params, MODULE, setup.call)
+    return Probe("p1_train", params, MODULE, setup.call, summary=frozenset(
+        {"calls", "call_sizes", "backprop", "snap_of_call", "snapshots", "final", "losses", "seconds"}))
 
 
 @dataclass
@@ -743,10 +746,10 @@ def _losses_problem(rec: TrainRecord, tol: Tolerance) -> str:
     s = rec.setup
     returned = rec.losses
     try:
-        values = np.asarray(returned, dtype=np.float64).reshape(-1)
+        values = as_array(returned).astype(np.float64).reshape(-1)     # the type gate: "0.5" is no loss
         if not isinstance(returned, (list, tuple, np.ndarray)):
             raise TypeError
-    except (TypeError, ValueError):
+    except (Mismatch, TypeError, ValueError):
         return (f"{s.call} returned {describe(returned)}: return a list of {s.epochs} floats, one per epoch "
                 "(the mean of that epoch's batch losses, loss.item()).")
     steps = len(rec.steps)
@@ -1050,7 +1053,7 @@ def _plot_probes(rng: np.random.Generator) -> list[Probe]:
     params = {n: (rng.normal(size=PARAM_SHAPES[n]) * (1.0 if n.endswith("weight") else 0.1)).astype(np.float32)
               for n in PARAM_NAMES}
     return [Probe("p1_plot_fit", {"X": X, "Y": f_true_np(X), "params": params, "filename": "plot_fit_check.png"},
-                  MODULE, "plot_fit(model, X, Y, path)")]
+                  MODULE, "plot_fit(model, X, Y, path)", summary=frozenset({"written", "regular", "size", "png", "files"}))]
 
 
 def _answer(value: Any, what: str) -> dict:
@@ -1143,7 +1146,8 @@ def fit_probes(spec: FitSpec):
         seeds = [int(s) for s in rng.choice(2**31, size=FIT_RUNS, replace=False)]
         return [Probe("p1_fit", {"seeds": seeds, "noise_std": spec.noise_std, "grid": FIT_GRID,
                                  "good_enough": FIT_RMSE},
-                      MODULE, f"your pipeline ({call}, MLP(), initialize(model), train(model, X, Y))")]
+                      MODULE, f"your pipeline ({call}, MLP(), initialize(model), train(model, X, Y))",
+                      summary=frozenset({"runs"}))]
     return probes
 
 

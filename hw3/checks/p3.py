@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from grader.checks.base import Check, JudgeContext, Verdict, call, register, same_as_reference
+from grader.checks.elementwise import readable
 from grader.compare import Mismatch, assert_close
 
 OVERFLOW_HINT = ("cross_entropy overflows for large logits: subtract the largest logit before exp "
@@ -55,7 +56,7 @@ def _judge_scaled_onehot_large(ctx: JudgeContext) -> Verdict:
         try:
             assert_close(actual, expected, dataclasses.replace(ctx.tol, atol=0.0), what=obs.probe.label)
         except Mismatch as exc:
-            if np.all(np.asarray(actual, dtype=float) == 0.0):
+            if np.all(readable(actual) == 0.0):
                 return Verdict.failed(f"{exc}\nThe result is exactly 0: log(1 + tiny) lost the tiny part "
                                       "to rounding; torch.log1p / math.log1p keeps it.")
             return Verdict.failed(str(exc))

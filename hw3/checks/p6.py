@@ -172,9 +172,9 @@ def _grad_diagnosis(value: Any, args, kwargs: dict) -> str:
     if not isinstance(value, (tuple, list)) or len(value) != 3:
         return ""
     got = [readable(v) for v in value]
-    if any(g is None for g in got):
-        return ""
     a, b, u, x, y = (np.asarray(v, dtype=np.float64) for v in args)
+    if any(g is None or g.shape != a.shape for g in got):    # a diagnosis reads three vectors like a's
+        return ""
     x, y = float(x), float(y)
     activation, alpha = kwargs.get("activation", "relu"), kwargs.get("alpha", 0.01)
     z, s, ds, r = pieces(a, b, u, x, y, activation, alpha)
@@ -364,7 +364,7 @@ def trained(obs, label: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     value = obs.value
     p = obs.probe.params["args"][0].shape
     if not isinstance(value, (tuple, list)) or len(value) != 3:
-        raise Mismatch(f"{label} should return the tuple (a, b, u), but it returned {type(value).__name__}")
+        raise Mismatch(f"{label} should return the tuple (a, b, u), but it returned {describe(value)}")
     out = []
     for name, v in zip("abu", value):
         arr = as_array(v, what=f"{label}: {name}").astype(np.float64)

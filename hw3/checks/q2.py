@@ -10,7 +10,7 @@ import numpy as np
 
 from grader.checks.base import (Check, JudgeContext, Probe, Verdict, as_torch, call, reference, register, same_as_reference,
                    summarize, to_numpy)
-from grader.compare import Mismatch, Tolerance, assert_close
+from grader.compare import Mismatch, Tolerance, as_array, assert_close, describe, judge_precision
 
 STABLE_HINT = ("exp(1e4) overflows to inf and inf / inf is nan: subtract the largest logit along dim before exp, "
                "S(x) = S(x - max x), so no exp ever sees a large positive number.")
@@ -68,8 +68,8 @@ def close(actual, expected, tol: Tolerance) -> bool:
 
 def has_nan(value) -> bool:
     try:
-        return bool(np.isnan(np.asarray(value, dtype=np.float64)).any())
-    except (TypeError, ValueError):
+        return bool(np.isnan(as_array(value).astype(np.float64)).any())
+    except Mismatch:
         return False
 
 
@@ -164,6 +164,9 @@ CHUNK = 250_000
 N_PICKS = 300
 
 
+LARGE_SUMMARY = frozenset({"type", "shape", "dtype", "elapsed", "rss_before_mb", "inputs_mb", "peak_mb"})
+
+
 def _large_probes(rng: np.random.Generator) -> list[Probe]:
     picks = np.unique(np.concatenate([rng.choice(LARGE_N, N_PICKS, replace=False), [0, 1, LARGE_N - 1]]))
     probes = []
@@ -174,7 +177,7 @@ def _large_probes(rng: np.random.Generator) -> list[Probe]:
             "g": {"c": float(rng.uniform(0.3, 3.0)), "d": float(rng.uniform(0.5, 1.0))},
             "indices": picks.astype(np.int64),
         }
-        probes.append(Probe("vjp_large", params, "softmax", f"{name}(x, g) with {LARGE_N_TEXT}"))
+        probes.append(Probe("vjp_large", params, "softmax", f"{name}(x, g) with {LARGE_N_TEXT}", summary=LARGE_SUMMARY))
     return probes
 
 
@@ -249,14 +252,16 @@ def _large_problem(got: dict, probe: Probe, tol: Tolerance) -> str:
     """What is wrong with one VJP's summary at n = LARGE_N ("" when nothing is)."""
     params, what = probe.params, probe.label
     n = int(params["n"])
-    if got.get("shape") != (n,):
-        shape = got.get("shape")
+    shape = got.get("shape")
+    if not isinstance(shape, tuple) or shape != (n,):
         described = "something that is not an array of numbers" if shape is None else f"shape {shape}"
         return f"{what} returned {got.get('type')} of {described}, expected shape ({n},) like x."
     if "values" not in got:
         return f"{what} returned {got.get('type')} of dtype {got.get('dtype')}: expected real floating-point numbers."
     expected = expected_large(params)
-    actual = np.asarray(got["values"], dtype=np.float64)
+    actual = as_array(got["values"], what).astype(np.float64)
+    if not isinstance(got["sum"], (int, float)):
+        return f"{what}: the probe's sum is {describe(got['sum'])}, not a number."
     if has_nan(actual) or not math.isfinite(got["sum"]):
         return f"{what} contains nan or inf (x has entries in [-5, 5])."
     scale = float(np.abs(expected["values"]).max())
@@ -265,7 +270,8 @@ def _large_problem(got: dict, probe: Probe, tol: Tolerance) -> str:
                      what=f"{what}, at {actual.size} sampled entries,")
     except Mismatch as exc:
         return str(exc)
-    if abs(got["sum"] - expected["sum"]) > tol.for_answer(actual).rtol * expected["l1"]:
+    off = abs(got["sum"] - expected["sum"])
+    if not judge_precision(lambda t: bool(off <= t.rtol * expected["l1"]), tol, 0.0, actual, what).passed:
         return f"{what}: the sum of all entries is {got['sum']:.6g}, expected {expected['sum']:.6g}."
     return ""
 

@@ -111,7 +111,7 @@ def _judge_two_class(ctx: JudgeContext) -> Verdict:
             return Verdict.failed(f"{obs.probe.label} should be one number z, but it is {describe(actual)}.")
         s = _softmax(x)
         got = np.array([_sigmoid(z), _sigmoid(-z)])
-        if not np.allclose(got, s, rtol=ctx.tol.rtol, atol=ctx.tol.atol):
+        if not close(got, s, ctx.tol):
             message = (f"{obs.probe.label} is z = {z:.6g}: [sigmoid(z), 1 - sigmoid(z)] = "
                        f"[{got[0]:.6g}, {got[1]:.6g}], but S(x) = [{s[0]:.6g}, {s[1]:.6g}].")
             if np.allclose(got[::-1], s, rtol=ctx.tol.rtol, atol=ctx.tol.atol):

@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from grader.checks.base import Check, JudgeContext, Probe, Verdict, as_torch, call, reference, register, summarize, to_numpy, torch_fn
-from grader.compare import Mismatch, as_array, assert_close, describe, float32_precision
-from grader.messages import FLOAT64_REQUIRED
+from grader.compare import Mismatch, Tolerance, as_array, assert_close, describe, judge_precision
 
 RELU_HINT = ("Sort the samples by w . x and put unit j's kink between consecutive projections (a gap of its own "
              "for each unit, e.g. halfway): M is then triangular and well conditioned; solve M [W2, b2]^T = F.")
@@ -107,8 +106,9 @@ def _relu(z: np.ndarray) -> np.ndarray:
     return np.maximum(z, 0.0)
 
 
-def check_interpolator(returned, X: np.ndarray, F: np.ndarray, act: str, rtol: float) -> str:
-    """What is wrong with a returned (W1, b1, W2, b2) for samples X, F ("" when it interpolates)."""
+def check_interpolator(returned, X: np.ndarray, F: np.ndarray, act: str, tol: Tolerance, reason: str = "") -> str:
+    """What is wrong with a returned (W1, b1, W2, b2) for samples X, F ("" when it interpolates); a miss
+    is followed by `reason` and, on a float64_only check missed at float32's level, by FLOAT64_REQUIRED."""
     N, n = X.shape
     m = F.shape[1]
     if not isinstance(returned, (tuple, list)) or len(returned) != 4:
@@ -138,9 +138,12 @@ def check_interpolator(returned, X: np.ndarray, F: np.ndarray, act: str, rtol: f
     miss = np.abs(Y - F).max(axis=1) / scale
     miss = np.where(np.isfinite(miss), miss, np.inf)
     worst = int(np.argmax(miss))
-    if miss[worst] > rtol:
-        return f"the network misses sample {worst} by {_short(miss[worst])} (relative to max|F|)"
-    return ""
+    judged = judge_precision(lambda t: bool(miss[worst] <= t.rtol), tol, 0.0, returned, "the network")
+    if judged.passed:
+        return ""
+    text = f"the network misses sample {worst} by {_short(miss[worst])} (relative to max|F|)"
+    text += f": {reason}" if reason else ""
+    return f"{text}\n{judged.note}" if judged.note else text
 
 
 def _short(x: float) -> str:
@@ -155,11 +158,7 @@ def _judge_interpolator(act: str, reason: str):
     def judge(ctx: JudgeContext) -> Verdict:
         for obs in ctx.observations:
             X, F = obs.probe.params["args"]
-            problem = check_interpolator(obs.value, X, F, act, ctx.tol.for_answer(obs.value).rtol)
-            if problem.startswith("the network misses"):
-                needs_float64 = ctx.tol.float64_only and float32_precision(obs.value)
-                return Verdict.failed(f"{obs.probe.label}: {problem}: {reason}"
-                                      + (f"\n{FLOAT64_REQUIRED}" if needs_float64 else ""))
+            problem = check_interpolator(obs.value, X, F, act, ctx.tol, reason)
             if problem:
                 return Verdict.failed(f"{obs.probe.label}: {problem}")
         return Verdict.passed()

@@ -82,9 +82,10 @@ def _integer_check(ctx: JudgeContext, expected_of, explain) -> Verdict:
 
 
 def _as_number(value: Any) -> float | None:
+    """One number (through the type gate: "73728" is none), else None."""
     try:
-        return float(np.asarray(value, dtype=np.float64).reshape(()))
-    except (TypeError, ValueError):
+        return float(as_array(value).astype(np.float64).reshape(()))
+    except (Mismatch, ValueError):
         return None
 
 
@@ -308,6 +309,8 @@ def _judge_q7(ctx: JudgeContext) -> Verdict:
     if not isinstance(answers, dict):
         return Verdict.failed(f"Q7 should be a dict {{'output_dim': int, 'last_layer_params': int}}, "
                               f"but it is {describe(answers)}.")
+    if not {"output_dim", "last_layer_params"} & set(answers):
+        return Verdict.failed(f"Q7 has neither key 'output_dim' nor 'last_layer_params': it is {describe(answers)}.")
     # 128 x 24 x 24 = 73728 and 128 x 64 x 4 x 4 = 131072; messages never show them (the check is visible)
     expected = {"output_dim": 128 * 24 * 24, "last_layer_params": 128 * 64 * 4 * 4}
     asked = {"output_dim": "the dimensionality of the last layer's output",

@@ -14,7 +14,7 @@ import numpy as np
 
 from grader.checks.base import Check, JudgeContext, Verdict, register, value_of
 from .q7 import not_answered
-from grader.compare import describe
+from grader.compare import Mismatch, as_array, describe
 
 SETTINGS_HINT = ("Along one axis a conv gives floor((i + 2p - d (k - 1) - 1) / s) + 1 and a pooling "
                  "floor((i - k) / s) + 1; answer each part with a dict {'k', 's', 'p', 'd'} (missing keys take "
@@ -52,8 +52,8 @@ def _as_int(value: Any) -> int | None:
     if isinstance(value, (int, np.integer)):
         return int(value)
     try:
-        number = float(np.asarray(value, dtype=np.float64).reshape(()))
-    except (TypeError, ValueError, OverflowError):
+        number = float(as_array(value).astype(np.float64).reshape(()))
+    except (Mismatch, TypeError, ValueError, OverflowError):
         return None
     return int(number) if np.isfinite(number) and number == int(number) else None
 
@@ -126,10 +126,10 @@ def judge_2b(answer: Any) -> str:
     if answer is None:
         return "2b: not answered yet."
     try:
-        arr = np.asarray(answer, dtype=np.float64)
-    except (TypeError, ValueError):
+        arr = as_array(answer).astype(np.float64)       # the type gate: ("64", "7", "7") is no shape
+    except Mismatch:
         arr = None
-    if isinstance(answer, (str, dict)) or arr is None or arr.shape != (3,):
+    if arr is None or arr.shape != (3,):
         return f"2b should be the output shape as a tuple (C, H, W), but it is {describe(answer)}."
     shape = tuple(int(v) if v == int(v) else float(v) for v in arr)
     if shape == SHAPE_2B:
@@ -148,6 +148,9 @@ def _judge(keys: tuple[str, ...]):
         if not isinstance(answers, dict):
             return Verdict.failed(f"Q8 should be a dict with keys {', '.join(map(repr, PARTS))} and '2b', "
                                   f"but it is {describe(answers)}.")
+        if not set(answers) & {*PARTS, "2b"}:
+            return Verdict.failed(f"Q8 has none of the keys {', '.join(map(repr, PARTS))} and '2b': "
+                                  f"it is {describe(answers)}.")
         problems = [judge_2b(answers.get(key)) if key == "2b" else judge_part(PARTS[key], answers.get(key))
                     for key in keys]
         wrong = [p for p in problems if p]

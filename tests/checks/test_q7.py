@@ -164,7 +164,7 @@ def test_q7_judge_says_not_answered_when_it_sees_none():
 def test_q7_shape_instead_of_number_and_forgotten_channels():
     verdict = _judge_q7({"output_dim": (128, 24, 24), "last_layer_params": 128 * 4 * 4})
     assert verdict.fraction == 0
-    assert re.search(re.escape("Q7['output_dim'] is a tuple of length 3: give one integer, the number of values "
+    assert re.search(re.escape("Q7['output_dim'] is a tuple of length 3 holding int: give one integer, the number of values "
                                "C x H x W (not the shape)."), verdict.message)
     assert re.search(re.escape("Q7['last_layer_params'] = 2048 is not the number of weights of the last layer: "
                                "each kernel spans the 64 input channels: 128 kernels of 64 x 4 x 4."), verdict.message)

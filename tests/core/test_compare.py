@@ -1,4 +1,5 @@
-"""compare.py: the tolerance follows the dtype the student chose, decided from the numbers themselves."""
+"""compare.py: precision is judged from the numbers themselves (float32 arithmetic anywhere on the way is
+judged at float32 precision, whatever the dtype returned), except on float64_only checks."""
 from __future__ import annotations
 
 import numpy as np
@@ -36,22 +37,55 @@ def test_a_float32_answer_wrong_beyond_float32_precision_fails(expected, index):
         assert_close(as_float32(wrong), expected, TOL)
 
 
-@given(values)
-def test_float64_answers_get_no_float32_slack(expected):
-    off = expected * (1 + 1e-5)     # the error a float32 pipeline makes, but in a float64 answer
+float32_errors = arrays(np.float64, 40, elements=st.floats(1.0, 16.0)).map(lambda k: k * 2.0 ** -24)
+signs = arrays(np.float64, 40, elements=st.sampled_from([-1.0, 1.0]))
+
+
+def at_float32_error(expected: np.ndarray, error: np.ndarray, sign: np.ndarray) -> np.ndarray:
+    """A float64 answer off by 1 to 16 float32 roundings in every entry (float32 arithmetic on the way)."""
+    return expected * (1 + sign[:expected.size] * error[:expected.size])
+
+
+@given(values, float32_errors, signs)
+def test_float64_answers_at_float32_error_pass_on_ordinary_checks_and_say_so(expected, error, sign):
+    answer = at_float32_error(expected, error, sign)
+    assert answer.dtype == np.float64
+    with noting_float32_slack() as slack:
+        assert_close(answer, expected, Tolerance(1e-9, 0.0), what="x")
+    assert slack == ["x"]
+
+
+@given(values, float32_errors, signs)
+def test_float64_answers_at_float32_error_fail_on_float64_only_checks_saying_why(expected, error, sign):
+    with pytest.raises(Mismatch) as info:
+        assert_close(at_float32_error(expected, error, sign), expected, Tolerance(1e-9, 0.0, float64_only=True))
+    assert str(info.value).endswith("\n" + FLOAT64_REQUIRED)
+
+
+@given(values, st.integers(0, 39), st.sampled_from([np.float64, np.float32]), st.booleans())
+def test_errors_well_above_float32_level_fail_as_before(expected, index, dtype, float64_only):
+    wrong = expected.copy()
+    wrong[index % wrong.size] += 1e-2 * np.abs(expected).max()
+    with noting_float32_slack() as slack, pytest.raises(Mismatch) as info:
+        assert_close(wrong.astype(dtype), expected, Tolerance(1e-6, 1e-8, float64_only=float64_only))
+    assert "values are not close!" in str(info.value) or " is " in str(info.value)
+    assert slack == []
+    assert (FLOAT64_REQUIRED in str(info.value)) is (float64_only and dtype is np.float32)
+
+
+def test_sigmoid_in_float32_times_a_float64_g_passes_at_float32_precision():
+    """Issue 16.3: a correct sigmoid_vjp whose sigmoid ran in float32 (then times the float64 g)."""
+    x = np.array([-6.3, -4.1, -0.7, 0.2, 1.9, 3.3, 5.8, 7.4])       # 1 - s cancels in float32 at large x
+    g = np.random.default_rng(1).normal(size=x.size)
+    exact = 1 / (1 + np.exp(-x))
+    s32 = (1 / (1 + np.exp(-x.astype(np.float32)))).astype(np.float32)
+    answer = (s32 * (1 - s32)).astype(np.float64) * g
+    assert answer.dtype == np.float64 and not float32_precision(answer)
     with pytest.raises(Mismatch):
-        assert_close(off, expected, TOL)
-
-
-def test_float64_only_checks_give_no_slack_and_say_why():
-    expected = np.array([0.1, 0.7, 1.3])
-    strict = Tolerance(1e-9, 0.0, float64_only=True)
-    with pytest.raises(Mismatch) as info:
-        assert_close(expected.astype(np.float32), expected, strict)
-    assert FLOAT64_REQUIRED in str(info.value)
-    with pytest.raises(Mismatch) as info:
-        assert_close(expected * (1 + 1e-6), expected, strict)    # a float64 answer that is wrong is just wrong
-    assert FLOAT64_REQUIRED not in str(info.value)
+        assert_close(answer, exact * (1 - exact) * g, Tolerance(1e-6, 1e-8, float64_only=True))
+    with noting_float32_slack() as slack:
+        assert_close(answer, exact * (1 - exact) * g, TOL, what="sigmoid_vjp(x, g)")
+    assert slack == ["sigmoid_vjp(x, g)"]
 
 
 def test_slack_is_noted_only_when_it_was_needed():

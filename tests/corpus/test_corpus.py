@@ -17,7 +17,7 @@ import pytest
 from grader.outcome import Status
 from grader.runner import grade
 
-from tests.hw3testing import MODULES, REFERENCE_DIR, write_submission  # noqa: F401
+from tests.hw3testing import MODULES, REFERENCE_DIR, UNFILLED, unfilled_placeholders, write_submission  # noqa: F401
 
 DATA = Path(__file__).resolve().parent / "data"
 TEMPLATE = REFERENCE_DIR.parent / "student_template"
@@ -108,3 +108,13 @@ def test_whole_submission_gets_its_verdict(case, tmp_path, rubric):
     if message:
         texts = [o.message for o in result.outcomes] + list(result.notes)
         assert any(message in t for t in texts), texts
+    assert not unfilled_placeholders(result)
+
+
+@pytest.mark.parametrize("text, unfilled", [
+    ("rubric.yaml lists check {id!r}, but", ["{id!r}"]),
+    ("{label} returned {what[0]}: {x:.3g}", ["{label}", "{what[0]}", "{x:.3g}"]),
+    ("Q7 should be a dict {'output_dim': int}, and {1, 2} is a set", []),
+])
+def test_the_placeholder_scan_finds_what_a_template_left_unfilled(text, unfilled):
+    assert UNFILLED.findall(text) == unfilled

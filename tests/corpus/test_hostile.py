@@ -82,7 +82,7 @@ CASES = {
     "returns_a_string": (
         {"patch": {"losses": "def cross_entropy(f, y):\n    return 'loss'\n"}},
         {c: Status.FAILED for c in CE_CHECKS},
-        r"should be a tensor, an array or a number, but it is a str",
+        re.escape("returned a str ('loss'); expected numbers (a tensor, array, number or nested lists of numbers)"),
     ),
     "returns_the_mean": (
         {"patch": {"losses": "def cross_entropy(f, y):\n"

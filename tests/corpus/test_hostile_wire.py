@@ -122,7 +122,7 @@ WIRE_CASES = {
             _forge(message={"ok": True, "value": {"__dict__": [[[1, 2], 0.0], [{"a": 1}, 1.0],
                                                                [{"__float__": "nan"}, 2.0]]}})
             return _reference_cross_entropy(f, y)
-        """), ALL_CE_FAILED, r"should be a tensor, an array or a number, but it is a dict"),
+        """), ALL_CE_FAILED, r"returned a dict with keys .*; expected numbers \(a tensor, array"),
     "ok_without_a_value": (
         hostile("""
             _forge(message={"ok": True})

@@ -406,6 +406,11 @@ def test_problems_and_settings():
         gradescope_entry.Settings.from_env({"HW3GRADE_BUDGET_SECONDS": "soon"})
 
 
+def test_the_pythons_fallback_names_the_cause():
+    assert gradescope_entry.failure_cause(MemoryError()).startswith("The grader ran out of memory")
+    assert gradescope_entry.failure_cause(KeyError("x")) == "The grader crashed: KeyError: 'x'"
+
+
 # ---------------------------------------------------------------- the shell's fallback
 
 def test_fallback_when_python_is_missing(gs):
@@ -424,6 +429,22 @@ def test_fallback_replaces_what_a_dying_grader_left(gs):
     gs.submit()
     run, results = gs.run(HW3GRADE_PYTHON=str(fake))
     assert results["score"] == 0 and "Autograder error" in by_test_name(results)
+    detail = by_test_name(results)["Autograder error: technical details"]["output"]
+    assert "killed (SIGKILL) after " in detail and "before the time limit" in detail    # not "out of time"
+
+
+@pytest.mark.parametrize("dies, cause", [
+    ("kill -SEGV $$", "it crashed: killed by SIGSEGV after "),
+    ("exit 3", "it exited with status 3 after "),
+    ("exit 0", "without writing results.json"),
+])
+def test_the_fallback_names_the_real_cause(gs, dies, cause):
+    fake = gs.root.parent / "dying-python"
+    fake.write_text(f"#!/bin/sh\n{dies}\n")
+    fake.chmod(0o755)
+    gs.submit()
+    run, results = gs.run(HW3GRADE_PYTHON=str(fake))
+    assert cause in by_test_name(results)["Autograder error: technical details"]["output"]
 
 
 def test_grader_failure_gives_score_zero(gs):

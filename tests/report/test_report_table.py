@@ -85,3 +85,16 @@ def test_grader_failure_and_empty_result():
 def test_points_keep_precision_when_needed(make_outcome):
     result = GradingResult(outcomes=(make_outcome(status=Status.FAILED, score=1 / 3, max_score=1),))
     assert "0.3333/1" in render_table(result, color=False)
+
+
+def test_details_say_each_message_once(make_outcome):
+    missing = "`softmax` is not defined in softmax.py (softmax(x, dim=-1): ...)."
+    result = GradingResult(outcomes=(
+        make_outcome("Q2", "softmax", Status.MISSING, message=missing, detail=missing),
+        make_outcome("Q2", "vjp", Status.FAILED, message="wrong\nHint: J^T g", detail="wrong"),
+        make_outcome("Q2", "crash", Status.GRADER_ERROR, message="The grader failed.", detail="Traceback: boom"),
+        make_outcome("Q2", "str", Status.FAILED, message="returned a str", detail="returned a str\nTraceback: x"),
+    ))
+    text = render_table(result, color=False, show_details=True, width=200)
+    for once in ("is not defined in softmax.py", "wrong", "returned a str", "Traceback: x", "Traceback: boom"):
+        assert text.count(once) == 1, (once, text)
