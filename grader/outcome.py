@@ -40,6 +40,7 @@ class Outcome:
     message: str = ""
     detail: str = ""
     duration: float = 0.0
+    figure: str = ""      # base64 of a PNG the student's code drew (a visible check's only): feedback.html shows it
 
     @property
     def name(self) -> str:

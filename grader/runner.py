@@ -6,6 +6,7 @@ parent's torch and the student's allocations never add up in memory.
 """
 from __future__ import annotations
 
+import base64
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from .rubric import CheckEntry, Rubric
 from .sandbox import Child, ChildFailure, SandboxConfig
 from .staging import private_copy
 from .submission import Located, SubmissionError, locate
+
+MAX_FIGURE_BYTES = 1 << 20     # a plot larger than this is judged but not kept for the feedback page
 
 
 @dataclass
@@ -313,7 +316,7 @@ def judge_observations(entry: CheckEntry, check: base.Check, observations: Seque
         message = verdict.message
         if status is Status.PASSED and slack:
             message = f"{message}\n{messages.FLOAT32_NOTE}".strip()
-        return _decided(entry, status, message, fraction=verdict.fraction)
+        return _decided(entry, status, message, fraction=verdict.fraction, figure=verdict.figure)
     except base.StudentRaised as exc:
         return _decided(entry, Status.ERROR, messages.raised(exc.label, exc.raised))
     except Mismatch as exc:
@@ -373,12 +376,14 @@ def _causes(outcomes: Sequence[Outcome], entries: Sequence[CheckEntry], module_f
     return sentences
 
 
-def _decided(entry: CheckEntry, status: Status, message: str, detail: str = "", fraction: float | None = None) -> Outcome:
+def _decided(entry: CheckEntry, status: Status, message: str, detail: str = "", fraction: float | None = None,
+             figure: bytes = b"") -> Outcome:
     if fraction is None:
         fraction = 1.0 if status is Status.PASSED else 0.0
     fraction = min(max(float(fraction), 0.0), 1.0) if np.isfinite(fraction) else 0.0
+    shown = base64.b64encode(figure).decode("ascii") if figure and len(figure) <= MAX_FIGURE_BYTES else ""
     return Outcome(entry.id, entry.problem, entry.title, status, round(fraction * entry.points, 6), entry.points,
-                   entry.visibility, message, detail or message)
+                   entry.visibility, message, detail or message, figure=shown)
 
 
 def _redacted(outcome: Outcome, entry: CheckEntry, check: base.Check | None, duration: float = 0.0,
@@ -389,4 +394,5 @@ def _redacted(outcome: Outcome, entry: CheckEntry, check: base.Check | None, dur
     message = messages.for_student(outcome.status, outcome.message, hint, secret=entry.secret, cause=cause)
     detail = f"{outcome.detail}\n{cause}".strip() if cause else outcome.detail
     return Outcome(outcome.check_id, outcome.problem, outcome.title, outcome.status, outcome.score,
-                   outcome.max_score, outcome.visibility, message, detail, round(duration, 3))
+                   outcome.max_score, outcome.visibility, message, detail, round(duration, 3),
+                   figure="" if entry.secret else outcome.figure)

@@ -50,6 +50,13 @@ TEMPLATE_INIT = '''\
 __all__ = ["basics"]
 '''
 
+TEMPLATE_README = """\
+# {name}
+
+Fill in the functions of `basics.py` (each still raises `NotImplementedError`) and the answer
+`ANSWER`. Check your work with `python check.py` before you hand in `basics.py`.
+"""
+
 TEMPLATE_BASICS = '''\
 """Exercise 1."""
 import torch
@@ -135,6 +142,7 @@ def files(name: str, pkg: str) -> dict[str, str]:
         "assignment.yaml": MANIFEST.format(**fill),
         "rubric.yaml": RUBRIC.format(**fill),
         f"{pkg}_template/__init__.py": TEMPLATE_INIT.format(**fill),
+        f"{pkg}_template/README.md": TEMPLATE_README.format(**fill),
         f"{pkg}_template/basics.py": TEMPLATE_BASICS,
         f"{pkg}_reference/__init__.py": REFERENCE_INIT.format(**fill),
         f"{pkg}_reference/basics.py": REFERENCE_BASICS,

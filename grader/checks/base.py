@@ -152,10 +152,11 @@ class Observation:
 class Verdict:
     fraction: float                # of the check's points, in [0, 1]
     message: str = ""
+    figure: bytes = b""            # a PNG the student's code drew, decoded by the judge: shown on their feedback page
 
     @classmethod
-    def passed(cls, message: str = "") -> "Verdict":
-        return cls(1.0, message)
+    def passed(cls, message: str = "", figure: bytes = b"") -> "Verdict":
+        return cls(1.0, message, figure)
 
     @classmethod
     def failed(cls, message: str) -> "Verdict":

@@ -44,6 +44,7 @@ def write_feedback(row: BatchRow, path: str | os.PathLike, title: str,
         f"<p class=\"total\">Total: <b>{fmt_points(score)} / {fmt_points(possible)}</b></p>",
         _problems(shown, hidden, hand),
         _checks(shown),
+        _figures(result.outcomes),
         _hidden(hidden),
         _manual(hand),
         _notes(result.notes),
@@ -89,6 +90,18 @@ def _checks(shown: list[dict]) -> str:
         f"<td><pre>{escape(t['output']) if t['status'] != 'passed' else ''}</pre></td></tr>" for t in shown)
     return ("<h2>Checks</h2>\n<table><tr><th>check</th><th>result</th><th>points</th><th>what went wrong, "
             f"and a hint</th></tr>{rows}</table>")
+
+
+def _figures(outcomes) -> str:
+    """The plots the student's code drew, as the checks that judged them decoded them (a visible check's
+    only: the grader keeps no figure of a hidden one). Embedded as data: the page stays self-contained."""
+    drawn = [o for o in outcomes if o.figure and o.visibility != "hidden"]
+    if not drawn:
+        return ""
+    shown = "".join(f"<figure><img alt=\"{escape(o.title)}\" style=\"max-width:100%\" "
+                    f"src=\"data:image/png;base64,{escape(o.figure)}\"><figcaption>{escape(o.name)}</figcaption>"
+                    "</figure>" for o in drawn)
+    return f"<h2>Your plots</h2>\n{shown}"
 
 
 def _hidden(hidden: list[dict]) -> str:

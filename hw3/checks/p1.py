@@ -1106,7 +1106,7 @@ def _judge_plot(ctx: JudgeContext) -> Verdict:
     if width < 100 or height < 100 or len(data) < 1000:
         return Verdict.failed(f"the PNG is only {width} x {height} pixels ({len(data)} bytes): draw the data, "
                               "f_true and the learned function on a figure of normal size.")
-    return Verdict.passed(f"wrote a {width} x {height} PNG ({len(data)} bytes)")
+    return Verdict.passed(f"wrote a {width} x {height} PNG ({len(data)} bytes)", figure=data)
 
 
 register(Check(

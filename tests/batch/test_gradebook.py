@@ -297,3 +297,38 @@ def test_feedback_renders_in_a_headless_browser(graded_class, tmp_path):
     inked = (pixels.min(axis=2) < 0.6).mean()                             # text and table lines
     red = ((pixels[..., 0] > 0.5) & (pixels[..., 1] < 0.2)).sum()         # the failed check's "failed"
     assert inked > 0.01 and red > 20, (inked, red)
+
+
+def test_feedback_shows_the_plots_a_visible_check_decoded_and_none_of_a_hidden_one(tmp_path):
+    """P1.plot_fit decodes the student's PNG; the page shows it, embedded. A hidden check's figure is never kept."""
+    import base64
+    import io as _io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from grader.report.feedback import write_feedback
+    from grader.report.gradebook import BatchRow
+
+    buffer = _io.BytesIO()
+    Figure(figsize=(2, 2)).savefig(buffer, format="png")
+    drawn = base64.b64encode(buffer.getvalue()).decode()
+    outcomes = (Outcome("P1.plot_fit", "P1", "plot_fit writes a PNG", Status.PASSED, 1.0, 1.0, "visible", figure=drawn),
+                Outcome("P1.secret", "P1", "a hidden one", Status.PASSED, 1.0, 1.0, "hidden", figure="c2VjcmV0"))
+    row = BatchRow("alice", (), GradingResult(outcomes))
+    page = write_feedback(row, tmp_path / "feedback.html", "Homework 3").read_text()
+    assert f'src="data:image/png;base64,{drawn}"' in page and "<h2>Your plots</h2>" in page
+    assert "c2VjcmV0" not in page and "a hidden one" not in page
+
+
+def test_the_plot_check_keeps_the_png_it_decoded(tmp_path):
+    """Judged on the reference's plot_fit: the outcome carries the very PNG the child wrote (visible check)."""
+    from tests.hw3testing import grade_checks, write_submission
+
+    rubric = rubric_module.load()
+    outcome = grade_checks(write_submission(tmp_path / "ref"), rubric, ["P1.plot_fit"])["P1.plot_fit"]
+    assert outcome.status is Status.PASSED
+    import base64
+
+    assert base64.b64decode(outcome.figure).startswith(b"\x89PNG\r\n\x1a\n")

@@ -32,6 +32,12 @@ def test_problem_keys_come_from_the_rubric_in_its_order():
     assert rubric_module.parse(without).problem_keys == ("P3",)   # then: the keys the checks use
 
 
+def test_problem_keys_given_as_one_word_with_commas_are_split(rubric):
+    """`--problems P2,P3` reaches the rubric as ["P2,P3"]: the same keys as `--problems P2 P3`."""
+    assert rubric.parse_problem_keys(["P2,P3"]) == rubric.parse_problem_keys(["P2", "P3"]) == {"P2", "P3"}
+    assert rubric.parse_problem_keys(["p2, q8", "P3"]) == {"P2", "P3", "Q8"}
+
+
 def test_packaged_rubric_has_100_points_and_every_problem():
     rubric = rubric_module.load()
     assert sum(e.points for e in rubric.checks) == 100
