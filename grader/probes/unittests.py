@@ -149,7 +149,13 @@ def _module(source: str, filename: str) -> types.ModuleType:
 
 
 def _last_lines(exc: BaseException) -> str:
-    """The assertion's own lines (the end of the traceback), not the frames of unittest."""
-    text = "".join(_FORMAT_EXCEPTION(type(exc), exc, exc.__traceback__))
+    """The assertion's own lines (the end of the traceback), not the frames of unittest (those whose
+    globals hold `__unittest`, as unittest's own reports leave them out)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None and "__unittest" not in tb.tb_next.tb_frame.f_globals:
+        tb = tb.tb_next      # keep the frames up to the test's own line, cut where unittest's begin
+    if tb is not None and tb.tb_next is not None:
+        tb.tb_next = None
+    text = "".join(_FORMAT_EXCEPTION(type(exc), exc, tb))
     lines = [line for line in text.rstrip().splitlines() if line.strip(" ^~\t")]
     return "\n".join(lines[-3:])[-MESSAGE_CHARS:]

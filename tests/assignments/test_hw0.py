@@ -58,6 +58,10 @@ def test_correct_buggy_and_notebook_submissions_get_the_expected_verdicts(hw0):
     failed = {o.check_id for o in results["buggy"].outcomes if o.status is not Status.PASSED}
     assert failed == {"A1.norm", "A1.norm.hidden", "A2.mean", "test_vectors.TestVectors.test_norm_is_scale_equivariant",
                       "test_vectors.TestVectors.test_mean_of_constants"}
+    # a failed unittest says the test's own line and its assertion, not the frames of unittest's library
+    mean = next(o for o in results["buggy"].outcomes if o.check_id == "test_vectors.TestVectors.test_mean_of_constants")
+    assert 'File "test_vectors.py", line' in mean.message and "AssertionError: 0 != 4" in mean.message
+    assert "unittest/case.py" not in mean.message and "/lib/python" not in mean.message
     hidden = next(o for o in results["buggy"].outcomes if o.check_id == "A1.norm.hidden")
     assert "not shown" in hidden.message and "expected" in hidden.detail and hidden.detail not in hidden.message
     # HW3 is still the default, and grading HW0 did not change that
