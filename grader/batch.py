@@ -637,7 +637,8 @@ def _run_batch(folder: Path, out: Path, *, jobs, force, rubric_path, problems, e
                 with _stop_on_signals(stop, second_interrupts=False):   # cleaning up: Ctrl-C only asks again
                     pool.close(abandon=stop.is_set() or bool(error))
     complete = not stop.is_set() and not error and graded == len(tasks) and not only
-    report = batch_analysis.Analysis(out, setup, contents, {i.submission_id: i.path for i in items}, complete) if analysis else None
+    paths = {i.submission_id: i.path for i in items}
+    report = batch_analysis.Analysis(out, setup, contents, paths, complete) if analysis else None
     listed = [i for i in items if not only or i.submission_id in only]
     others = [i.submission_id for i in items if i not in listed]
     with _stop_on_signals(stop, second_interrupts=False):           # the CSV always matches the disk
@@ -1306,7 +1307,8 @@ def _cmd_batch(args) -> int:
           + (f", not graded (interrupted) {summary.pending}" if summary.interrupted else "")
           + (f", not graded (the batch failed) {summary.pending}" if summary.error and not summary.interrupted else "")
           + f" in {summary.wall_time:.1f} s -> "
-          + (f"nothing replaced (--dry-run); the changes: {args.output / regrade.DRY_RUN_CSV_NAME}" if args.dry_run else f"{args.output / 'grades.csv'}, {args.output / 'report.html'}"))
+          + (f"nothing replaced (--dry-run); the changes: {args.output / regrade.DRY_RUN_CSV_NAME}" if args.dry_run
+             else f"{args.output / 'grades.csv'}, {args.output / 'report.html'}"))
     for line in regrade.impact_lines(summary.impact):
         print(line)
     if summary.kept:

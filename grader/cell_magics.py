@@ -101,7 +101,8 @@ class CellMagic:
     def why_not(self) -> str:
         """Why the cell defines nothing (only when it does not run its body)."""
         if self.indented:
-            return "IPython does not read a %% line indented past the rest of the cell as a cell magic: the cell fails there"
+            return ("IPython does not read a %% line indented past the rest of the cell as a cell magic: "
+                    "the cell fails there")
         return CELL_MAGICS.get(self.name) or UNKNOWN
 
 

@@ -37,7 +37,7 @@ from . import notebook
 
 @dataclass(frozen=True)
 class Limits:
-    memory_mb: int = 320           # beyond what the child's Python has mapped: a 3 MB cell of tiny statements needs more
+    memory_mb: int = 320           # beyond what the child's Python has mapped (3 MB of tiny statements need more)
     cpu_seconds: int = 40          # 30,000 constants convert in a few seconds
     wall_seconds: float = 120.0    # half a CPU, and a loaded machine
     answer_bytes: int = 2 * notebook.MAX_SOURCE_BYTES + 2**20   # the module (at most its sources, rewritten) + notes

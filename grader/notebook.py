@@ -1573,7 +1573,8 @@ class _Converter:
         if answers:
             cells = sorted({c for n in answers for c in self.set_by_skipped[n]})
             parts.append(f"{_and(answers)} {'is' if len(answers) == 1 else 'are'} set only by skipped code "
-                         f"({_cells_text(cells)}), so the grader does not find {'it' if len(answers) == 1 else 'them'}.")
+                         f"({_cells_text(cells)}), so the grader does not find "
+                         f"{'it' if len(answers) == 1 else 'them'}.")
         return " ".join(parts) or None
 
     def render(self, name: str) -> str:

@@ -90,8 +90,8 @@ def _grade(submission, rubric: Rubric, entries, sandbox, budget_seconds, submiss
                                 deadline)
     judged = [_judge(p) for p in pending]
     causes = _causes(judged, entries, {p.entry.id for p in pending if p.module_failed})
-    outcomes = tuple(_redacted(o, p.entry, p.check, p.duration if p.outcome is None else 0.0, causes.get(o.check_id, ""))
-                     for o, p in zip(judged, pending))
+    outcomes = tuple(_redacted(o, p.entry, p.check, p.duration if p.outcome is None else 0.0,
+                               causes.get(o.check_id, "")) for o, p in zip(judged, pending))
     notes = tuple(copy_notes) + located.notes
     if unconfined:
         notes += (messages.unconfined(unconfined),)

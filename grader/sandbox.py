@@ -81,7 +81,8 @@ class _Output:
 class Child:
     """One child process holding one submission. Use as a context manager."""
 
-    def __init__(self, modules: dict[str, str], notebook: str | None, workdir: str | None, config: SandboxConfig) -> None:
+    def __init__(self, modules: dict[str, str], notebook: str | None, workdir: str | None,
+                 config: SandboxConfig) -> None:
         """`workdir`: the grading's (sealed) scratch folder, where the child gets a fresh working folder
         of its own (`scratch.child_folder`; None: in the temporary folder), removed when it is closed."""
         self.config = config
@@ -305,7 +306,8 @@ class Child:
             reason = f"was killed by signal {name}" if name else f"died (signal {killed_by})"
         else:
             reason = f"exited with code {code}"
-        return ChildFailure("crash", f"the process running your code {reason} (os._exit, a crash, or running out of memory)")
+        return ChildFailure("crash", f"the process running your code {reason} "
+                                     "(os._exit, a crash, or running out of memory)")
 
     def _note_if_suspect(self, signum: int) -> None:
         """A signal from outside ended a child this process started (a zygote's children are its

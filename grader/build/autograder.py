@@ -329,7 +329,8 @@ def build_autograder(output: str | os.PathLike = "autograder.zip", *, root: Path
         entries[f"{SMOKE_SUBMISSION}/{rel}"] = (text.encode("utf-8"), 0o644)
     for rel, path in [*_source_files(root), *placed]:
         if rel in entries:
-            raise BuildError(f"{rel} in the source clashes with a file the build writes or another one of the same path")
+            raise BuildError(f"{rel} in the source clashes with a file the build writes "
+                             "or another one of the same path")
         entries[rel] = (path.read_bytes(), 0o644)
     info = {"name": "hw3grade", "version": _version(root), "git_commit": _git_commit(root, [p for _, p in placed]),
             "assignment": manifest, "assignment_name": assignment.name,

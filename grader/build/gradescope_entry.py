@@ -370,7 +370,7 @@ def foreign_modules(source: Path, assignment=None) -> list[tuple[str, str]]:
 
     import grader.build
     import grader.report.gradescope
-    import grader.runner
+    import grader.runner  # noqa: F401  (loaded to see where it comes from)
 
     packages = {"grader"}
     if assignment is not None:
@@ -576,7 +576,8 @@ def smoke_test(started: float) -> int:
         lines.append(f"{len(grader_errors)} check(s) could not run at all; the first says: "
                      + (grader_errors[0].detail or grader_errors[0].message).strip()[-2000:])
     for outcome in bad[:5]:
-        lines.append(f"  {outcome.check_id}: {outcome.status.value}: {outcome.message.splitlines()[0] if outcome.message else ''}")
+        first = outcome.message.splitlines()[0] if outcome.message else ""
+        lines.append(f"  {outcome.check_id}: {outcome.status.value}: {first}")
     lines += [f"  results.json: {problem}" for problem in problems[:5]]
     print("\n".join(lines), flush=True)
     return 1

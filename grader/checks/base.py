@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -32,7 +32,7 @@ class Probe:
     params: dict
     module: str                    # the student module it needs, imported first
     label: str = ""                # how messages name this call, e.g. "norm(u)"
-    arrays: str | None = None      # "numpy" or "torch": what its array arguments are (None: the check's, else the manifest's)
+    arrays: str | None = None      # "numpy" or "torch": its array arguments (None: the check's, else the manifest's)
     # A probe kind that answers a summary of the run (a dict): the keys its code always sends, or for
     # the engine's kinds `ENGINE_SUMMARIES`'s. Any other answer (student code that replaced the probe
     # kind) fails the check (`Observation.value`). A summary's "returned" is the student's own value.

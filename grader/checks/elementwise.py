@@ -67,7 +67,8 @@ def elementwise_check(check_id: str, make_cases: Callable[[np.random.Generator],
     return register(Check(check_id, probes, judge, hint))
 
 
-def judge_elementwise(obs: Observation, tol: Tolerance, diagnoses: Sequence[Diagnosis] = (), var: str = "z") -> str | None:
+def judge_elementwise(obs: Observation, tol: Tolerance, diagnoses: Sequence[Diagnosis] = (),
+                      var: str = "z") -> str | None:
     """The failure message for one call of an elementwise function, or None when it is right."""
     target = obs.probe.params["target"]
     name = target.partition(".")[2]

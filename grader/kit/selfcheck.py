@@ -38,7 +38,7 @@ from ..runner import grade, sandbox_for
 from . import table
 from .frozen import FrozenReference
 
-SELFCHECK_DIR = ".selfcheck"          # in the kit: the grader's copy, assignment.yaml, rubric.yaml, frozen.json, kit.json
+SELFCHECK_DIR = ".selfcheck"   # in the kit: the grader's copy, assignment.yaml, rubric.yaml, frozen.json, kit.json
 PLOT_HOOK = "selfcheck_plot"          # a check module's function that draws its check's plot (see above)
 
 

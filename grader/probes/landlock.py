@@ -142,7 +142,8 @@ SYSTEM_READABLE = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", 
 OWN_PACKAGES = frozenset({"grader", "reference", "student_template"})
 
 
-def child_policy(submission_paths: Iterable[str], workdir: str, private_shm: bool = False) -> tuple[list[str], list[str]]:
+def child_policy(submission_paths: Iterable[str], workdir: str,
+                 private_shm: bool = False) -> tuple[list[str], list[str]]:
     """(readable, writable) for the child: the system, the interpreter and the installed libraries
     (the grader's own packages left out, but for the probe code this child runs), the submission's
     copy; writable only its working folder, and /dev/shm when it is the child's own
@@ -154,7 +155,8 @@ def child_policy(submission_paths: Iterable[str], workdir: str, private_shm: boo
     probes = os.path.dirname(os.path.abspath(__file__))
     readable = [*SYSTEM_READABLE, os.path.dirname(os.path.realpath(sys.executable)), probes]
     # the base installation's standard library (a venv's platstdlib would be the venv, site-packages and all)
-    readable += [sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib", vars={"platbase": sys.base_exec_prefix})]
+    readable += [sysconfig.get_path("stdlib"),
+                 sysconfig.get_path("platstdlib", vars={"platbase": sys.base_exec_prefix})]
     for entry in sys.path:
         readable += _library_entries(entry, probes)
     paths = [os.path.abspath(p) for p in submission_paths if p]

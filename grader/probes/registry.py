@@ -32,7 +32,8 @@ def call(student, target: str, args: tuple = (), kwargs: dict | None = None) -> 
 
 @probe("value")
 def value(student, target: str) -> Any:
-    """Read a module-level constant (an answer the template leaves as None); the template's placeholder None is "not started"."""
+    """Read a module-level constant (an answer the template leaves as None); the template's
+    placeholder None is "not started"."""
     found = student.resolve(target)
     if found is None:
         raise NotImplementedError(f"{target.partition('.')[2]} is still None")

@@ -42,8 +42,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from grader.checks.base import Check, JudgeContext, Probe, Verdict, reference, register, same_as_reference
-from grader.compare import Mismatch, Tolerance, as_array, assert_close, check_integer, describe
+from grader.checks.base import Check, JudgeContext, Probe, Verdict, register, same_as_reference
+from grader.compare import Mismatch, Tolerance, as_array, assert_close, describe
 
 MODULE = "threelayerSGD"
 PARAM_NAMES = ("l1.weight", "l1.bias", "l2.weight", "l2.bias", "l3.weight", "l3.bias")
@@ -581,7 +581,8 @@ def train_record(obs) -> TrainRecord:
         ("negative batch sizes", (sizes < 0).any()),
         ("batch sizes that do not add up to the rows recorded", int(sizes.sum()) != calls.size),
         ("rows outside X", calls.size and (calls.min() < -1 or calls.max() >= setup.n)),
-        ("a flag count that differs from the call count", backprop.size != sizes.size or snap_of_call.size != sizes.size),
+        ("a flag count that differs from the call count",
+         backprop.size != sizes.size or snap_of_call.size != sizes.size),
         ("snapshots of the wrong size", snapshots.shape[1:] != (size,) or final.shape != (size,)),
         ("snapshots that are not in call order", not np.array_equal(snap_of_call[snap_of_call >= 0],
                                                                     np.arange(len(snapshots)))
@@ -1053,7 +1054,8 @@ def _plot_probes(rng: np.random.Generator) -> list[Probe]:
     params = {n: (rng.normal(size=PARAM_SHAPES[n]) * (1.0 if n.endswith("weight") else 0.1)).astype(np.float32)
               for n in PARAM_NAMES}
     return [Probe("p1_plot_fit", {"X": X, "Y": f_true_np(X), "params": params, "filename": "plot_fit_check.png"},
-                  MODULE, "plot_fit(model, X, Y, path)", summary=frozenset({"written", "regular", "size", "png", "files"}))]
+                  MODULE, "plot_fit(model, X, Y, path)",
+                  summary=frozenset({"written", "regular", "size", "png", "files"}))]
 
 
 def _answer(value: Any, what: str) -> dict:

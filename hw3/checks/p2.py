@@ -18,7 +18,8 @@ GENERAL_MODELS = {
     "sequential": ("nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))", 58, 58),
     "no_bias": ("nn.Linear(6, 3, bias=False)", 18, 18),
     "conv": ("nn.Conv2d(3, 4, 3)", 112, 112),
-    "frozen_layer": ("a Sequential whose first nn.Linear(10, 10) has requires_grad=False, then nn.Linear(10, 1)", 11, 121),
+    "frozen_layer": ("a Sequential whose first nn.Linear(10, 10) has requires_grad=False, then nn.Linear(10, 1)",
+                     11, 121),
     "frozen_bias": ("nn.Linear(4, 6) with its bias frozen (requires_grad=False)", 24, 30),
 }
 TENSORS = {"mlp": 6, "linear_3_5": 2, "sequential": 4, "no_bias": 1, "conv": 2, "frozen_layer": 4, "frozen_bias": 2}

@@ -54,7 +54,8 @@ P5_DIAGNOSES = {"sigmoid": [_sigmoid_sign]}
 
 elementwise_check(
     "P5.activations",
-    lambda rng: [(f"activations.{name}", (z,), {}) for name in ACTIVATIONS for z in shaped_inputs(rng, 4.0, zeros=True)],
+    lambda rng: [(f"activations.{name}", (z,), {})
+                 for name in ACTIVATIONS for z in shaped_inputs(rng, 4.0, zeros=True)],
     hint=("relu(z) = max(0, z), softplus(z) = log(1 + exp(z)), sigmoid(z) = 1 / (1 + exp(-z)), tanh(z) = "
           "(1 - exp(-2z)) / (1 + exp(-2z)): elementwise, each returning a result of its input's shape."),
     diagnoses=P5_DIAGNOSES,

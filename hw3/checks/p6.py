@@ -15,7 +15,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from grader.checks.base import Check, JudgeContext, Probe, Verdict, as_torch, call, reference, register, summarize, to_numpy
+from grader.checks.base import (Check, JudgeContext, Probe, Verdict, as_torch, call, reference, register, summarize,
+                                to_numpy)
 from grader.checks.elementwise import matches, readable
 from grader.compare import Mismatch, Tolerance, as_array, assert_close, describe
 

@@ -43,7 +43,8 @@ elementwise_check(
     hint=("relu'(z) is 0 for z < 0 and 1 for z > 0; at the kink z = 0 it does not exist, and the contract "
           "fixes relu_derivative(0) = heaviside(0) = 1/2."),
     diagnoses={"relu_derivative": [_at_zero(
-        "relu_derivative", "relu has no derivative at 0, and the contract fixes relu_derivative(0) = heaviside(0) = 1/2.")]},
+        "relu_derivative",
+        "relu has no derivative at 0, and the contract fixes relu_derivative(0) = heaviside(0) = 1/2.")]},
 )
 
 

@@ -8,8 +8,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from grader.checks.base import (Check, JudgeContext, Probe, Verdict, as_torch, call, reference, register, same_as_reference,
-                   summarize, to_numpy)
+from grader.checks.base import (Check, JudgeContext, Probe, Verdict, as_torch, call, reference, register,
+                                same_as_reference, summarize, to_numpy)
 from grader.compare import Mismatch, Tolerance, as_array, assert_close, describe, judge_precision
 
 STABLE_HINT = ("exp(1e4) overflows to inf and inf / inf is nan: subtract the largest logit along dim before exp, "
@@ -237,7 +237,8 @@ def _judge_large(ctx: JudgeContext) -> Verdict:
             timings.append(_measured(obs.probe.params["target"].partition(".")[2], got))
     if failures:
         return Verdict.failed("\n".join(failures))
-    return Verdict.passed(f"At {LARGE_N_TEXT}: {'; '.join(timings)} (x and g included: {2 * 8 * LARGE_N / 2**20:.0f} MB).")
+    return Verdict.passed(f"At {LARGE_N_TEXT}: {'; '.join(timings)} "
+                          f"(x and g included: {2 * 8 * LARGE_N / 2**20:.0f} MB).")
 
 
 def _measured(name: str, got: dict) -> str:

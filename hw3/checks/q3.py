@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checks.base import (Check, JudgeContext, Probe, Verdict, call, judge_each, reference, register, summarize,
-                                to_numpy)
+from grader.checks.base import (Check, JudgeContext, Probe, Verdict, call, judge_each, register, summarize)
 from .q2 import calls_as_reference, close, has_nan
 from grader.compare import Mismatch, Tolerance, as_array, assert_close, describe
 
@@ -153,7 +152,8 @@ def _judge_reduce(ctx: JudgeContext) -> Verdict:
         except Mismatch as exc:
             message = f"{exc}\nS([0, y]) must equal S(x)."
             if close(y, x[1:], Tolerance()):
-                message += " y = x[1:] forgets to subtract x[0]: the first logit becomes 0, so every logit is shifted by -x[0]."
+                message += (" y = x[1:] forgets to subtract x[0]: the first logit becomes 0, so every logit is "
+                            "shifted by -x[0].")
             return Verdict.failed(message)
     return Verdict.passed()
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checks.base import Check, JudgeContext, Probe, Verdict, as_torch, call, reference, register, summarize, to_numpy, torch_fn
+from grader.checks.base import (Check, JudgeContext, Probe, Verdict, as_torch, call, reference, register, summarize,
+                                to_numpy, torch_fn)
 from grader.compare import Mismatch, Tolerance, as_array, assert_close, describe, judge_precision
 
 RELU_HINT = ("Sort the samples by w . x and put unit j's kink between consecutive projections (a gap of its own "
@@ -59,7 +60,8 @@ def _why_matrix(actual, expected: np.ndarray) -> str:
 
 register(Check(
     "Q5.interpolation_matrix", _matrix_probes, _judge_matrix,
-    hint="Row i of M is [phi(w . x_i + b1_1), ..., phi(w . x_i + b1_{N-1}), 1]: one row per sample, one column per unit.",
+    hint="Row i of M is [phi(w . x_i + b1_1), ..., phi(w . x_i + b1_{N-1}), 1]: one row per sample, "
+         "one column per unit.",
 ))
 
 

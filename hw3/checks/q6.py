@@ -35,7 +35,8 @@ def explain_conv(actual, x: np.ndarray, k: np.ndarray, mode: str) -> str:
     if mode == "same":
         start = (m - 1) // 2
         for shift in (-1, 1):
-            if 0 <= start + shift and start + shift + n <= full.size and close(actual, full[start + shift:start + shift + n], tol):
+            window = full[start + shift:start + shift + n]
+            if 0 <= start + shift and start + shift + n <= full.size and close(actual, window, tol):
                 return (f"'same' is off by one: numpy.convolve keeps the entries of 'full' from index (m - 1) // 2 = "
                         f"{start} (m = {m}, the shorter length), not {start + shift}.")
     if mode == "valid" and x.size < k.size:

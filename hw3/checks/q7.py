@@ -123,9 +123,11 @@ def _explain_conv_size(obs, actual, expected) -> str:
     if got is None:
         return ""
     guesses = [
-        ((i + 2 * p - k) // s + 1, "The dilation is missing: a kernel of size k with dilation d spans d (k - 1) + 1 inputs."),
+        ((i + 2 * p - k) // s + 1,
+         "The dilation is missing: a kernel of size k with dilation d spans d (k - 1) + 1 inputs."),
         ((i + p - d * (k - 1) - 1) // s + 1, "The padding is added on both sides: use i + 2p."),
-        (-(-(i + 2 * p - d * (k - 1) - 1) // s) + 1, "Round down: a window that does not fit entirely is dropped (floor)."),
+        (-(-(i + 2 * p - d * (k - 1) - 1) // s) + 1,
+         "Round down: a window that does not fit entirely is dropped (floor)."),
         ((i + 2 * p - d * (k - 1) - 1) // s, "The + 1 is missing: the first window counts too."),
     ]
     for value, why in guesses:

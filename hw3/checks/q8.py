@@ -108,8 +108,10 @@ def judge_part(part: Part, answer: Any) -> str:
     if part.kind == "pool" and full["s"] != full["k"]:
         return f"{key} must be non-overlapping: s = k (here k = {full['k']}, s = {full['s']})."
     # torch's CPU layers refuse these; its shape-only "meta" layers do not check them, so we do
-    for name, lowest, rule in (("k", 1, "the kernel size must be at least 1"), ("s", 1, "the stride must be at least 1"),
-                               ("p", 0, "the padding cannot be negative"), ("d", 1, "the dilation must be at least 1")):
+    for name, lowest, rule in (("k", 1, "the kernel size must be at least 1"),
+                               ("s", 1, "the stride must be at least 1"),
+                               ("p", 0, "the padding cannot be negative"),
+                               ("d", 1, "the dilation must be at least 1")):
         if full[name] < lowest:
             return f"{key}: {_shown(full)} is not a valid setting: {rule}."
     try:
