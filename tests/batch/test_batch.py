@@ -239,7 +239,9 @@ def test_no_feedback_page_shows_a_hidden_checks_message(mixed_run):
             if o["visibility"] == "hidden":
                 secret += [o["message"], o["title"]]
                 hidden_failures += o["status"] != "passed"
-            for text in {t.strip() for t in secret} - shown - {""}:   # a visible check may say the same
+            for text in {t.strip() for t in secret} - {""}:
+                if any(text in said for said in shown):   # a visible check says the same (an import error, say)
+                    continue
                 assert text not in page and escape(text) not in page, (record.parent.name, o["check_id"])
     assert hidden_failures > 0     # the class fails some hidden checks: the test can fail
 
