@@ -76,25 +76,26 @@ def can_supply(modules: dict[str, Path]) -> bool:
     if any(m not in modules for m in assignment.modules):
         return True
     names: dict[str, set[str]] = {}
-    answers: set[str] = set()      # modules with a constant to fill in: `Q7 = None` is a stub too
+    answers: dict[str, set[str]] = {}     # constants to fill in: `ANSWER = None` left as is is a stub too
     for name, (module, text) in assignment.signatures().items():
         names.setdefault(module, set()).add(name)
         if text.endswith("= ..."):
-            answers.add(module)
-    return any(not _mentions_all(path, names.get(module, set()), stubby=(b"NotImplementedError",)
-                                 + ((b"None",) if module in answers else ()))
+            answers.setdefault(module, set()).add(name)
+    return any(not _mentions_all(path, names.get(module, set()), answers.get(module, set()))
                for module, path in modules.items())
 
 
-def _mentions_all(path: Path, names: set[str], stubby: tuple[bytes, ...] = (b"NotImplementedError",)) -> bool:
-    """Whether the file mentions every one of `names` as a word, and none of the `stubby` words
-    (NotImplementedError; None where a constant is to be filled in)."""
+def _mentions_all(path: Path, names: set[str], answers: set[str] = frozenset()) -> bool:
+    """Whether the file mentions every one of `names` as a word, never NotImplementedError, and
+    leaves none of `answers` assigned None at the start of a line (the template's placeholder)."""
     import re
 
-    words = {n.encode() for n in names} | set(stubby)
+    words = {n.encode() for n in names} | {b"NotImplementedError"}
     pattern = re.compile(rb"(?<![\w])(" + b"|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
                          + rb")(?![\w])")
-    overlap = max(len(w) for w in words) + 1
+    unanswered = (re.compile(rb"(?m)^(?:" + b"|".join(re.escape(a.encode()) for a in sorted(answers))
+                             + rb")[ \t]*=[ \t]*None(?![\w])") if answers else None)
+    overlap = max(max(len(w) for w in words) + 1, 512)
     found: set[bytes] = set()
     tail = b""
     try:
@@ -105,12 +106,12 @@ def _mentions_all(path: Path, names: set[str], stubby: tuple[bytes, ...] = (b"No
                     break
                 window = tail + chunk
                 found.update(m.group(1) for m in pattern.finditer(window))
-                tail = window[-overlap:]
-                if found & set(stubby):
+                if b"NotImplementedError" in found or (unanswered is not None and unanswered.search(window)):
                     return False
+                tail = window[-overlap:]
     except OSError:
         return False
-    return not found & set(stubby) and found >= words - set(stubby)
+    return found >= words - {b"NotImplementedError"}
 
 
 # ---------------------------------------------------------------- the parent's side

@@ -88,7 +88,7 @@ class Rubric:
         Unknown keys raise RubricError with the keys there are."""
         if isinstance(keys, str):
             keys = [keys]
-        keys = [k for item in (keys or ()) for k in str(item).replace(",", " ").split()]   # "P2,P3" as one word too
+        keys = [k for item in (keys or ()) for k in str(item).replace(",", " ").split()]   # "A1,B2" as one word too
         by_upper = {k.upper(): k for k in self.problem_keys}
         wanted = [k.strip() for k in (keys or ()) if k.strip()]
         unknown = sorted(k for k in wanted if k.upper() not in by_upper)

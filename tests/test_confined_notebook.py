@@ -265,3 +265,12 @@ def test_the_child_reads_nothing_of_the_grader_beyond_the_notebooks(tmp_path):
                           capture_output=True, timeout=120)
     header = json.loads(done.stdout.partition(b"\n")[0])
     assert header.get("bug", "").startswith("PermissionError"), header
+
+
+def test_a_notebook_is_read_when_a_module_leaves_an_answer_as_the_template_does(tmp_path, monkeypatch):
+    """`Q7 = None` is the template's placeholder: the notebook may hold the answer (a `None` elsewhere does not count)."""
+    calls = _spy(monkeypatch)
+    sub = write_submission(tmp_path / "s", patch={"convolution": "\nQ7 = None\n"})
+    (sub / "hw3.ipynb").write_text(json.dumps({"nbformat": 4, "cells": []}))
+    locate(sub, tmp_path / "scratch")
+    assert len(calls) == 1

@@ -97,18 +97,18 @@ def module_outputs(check_id: str, target: str, inputs: Inputs, *, init: Sequence
     return _declare(check_id, target, judge, hint, init, init_kwargs, seed, inputs, ("outputs",))
 
 
-def module_trains(check_id: str, target: str, train: str, data: Callable[[np.random.Generator], tuple],
+def module_trains(check_id: str, target: str, trainer: str, data: Callable[[np.random.Generator], tuple],
                   *, loss: str = "cross_entropy", train_kwargs: dict | None = None, at_most: float = 0.9,
                   init: Sequence = (), init_kwargs: dict | None = None, seed: int = 0, hint: str = "") -> Check:
-    """The student's `train(model, X, y, **train_kwargs)` on the student's class brings the loss
+    """The student's training function `trainer(model, X, y, **train_kwargs)` on the student's class brings the loss
     (`loss` of torch.nn.functional, measured by the grader on X, y) to at most `at_most` times
     what it was before."""
-    name = train.partition(".")[2]
+    name = trainer.partition(".")[2]
     call_text = f"{name}(model, X, y{''.join(f', {k}={v!r}' for k, v in (train_kwargs or {}).items())})"
 
     def training(rng: np.random.Generator) -> dict:
         X, y = data(rng)
-        return {"target": train, "X": X, "y": y, "kwargs": dict(train_kwargs or {}), "loss": loss}
+        return {"target": trainer, "X": X, "y": y, "kwargs": dict(train_kwargs or {}), "loss": loss}
 
     def judge(ctx: JudgeContext) -> Verdict:
         report = _reported(ctx.observations[0], "training")

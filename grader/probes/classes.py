@@ -5,12 +5,12 @@ The class is constructed with the request's arguments right after ``torch.manual
 so that the reference, constructed the same way in the parent, starts from the same draw when
 its layers are the same. What it reports, as asked by ``report``:
 
-- ``"shapes"``: the output's shape for each of ``inputs`` (``model.eval()``, no gradients);
+- ``"shapes"``: the output's shape for each of ``inputs`` (``model.eval()``, autograd off);
 - ``"outputs"``: the outputs themselves;
 - ``"parameters"``: the number of trainable parameters (``requires_grad``);
-- ``"training"``: the named training function called as ``train(model, X, y, **kwargs)``
+- ``"training"``: the named training function called with ``(model, X, y, **kwargs)``
   (after ``torch.manual_seed(seed)`` again), with the loss of the model on (X, y) measured here
-  before and after it, and the losses it returned (an array of floats, or None).
+  before and after it, and the values it returned (an array of floats, or None).
 
 Floating inputs are cast to the dtype of the model's parameters (float32 for an ordinary
 module), integer inputs (class labels) are kept. The same function builds the reference's
@@ -26,7 +26,7 @@ import numpy as np
 from .registry import probe
 
 REPORTS = ("shapes", "outputs", "parameters", "training")
-#: The losses a training can be measured with (torch.nn.functional's names).
+#: The loss functions a training can be measured with (torch.nn.functional's names).
 LOSSES = ("cross_entropy", "mse_loss", "nll_loss", "l1_loss", "binary_cross_entropy_with_logits")
 
 
@@ -83,14 +83,14 @@ def _train(student, model, seed: int, target: str, X: Any, y: Any, kwargs: dict 
 
     if loss not in LOSSES:
         raise ValueError(f"loss {loss!r} is not one of {', '.join(LOSSES)}")
-    train = student.resolve(target)
+    fit = student.resolve(target)
     X, y = _as_input(model, X), _as_input(model, y)
     before = _loss(model, X, y, loss)
     model.train()
     torch.manual_seed(seed)
-    returned = train(model, X, y, **(kwargs or {}))
+    returned = fit(model, X, y, **(kwargs or {}))
     after = _loss(model, X, y, loss)
-    return {"loss_before": before, "loss_after": after, "losses": _floats(returned)}
+    return {"loss_before": before, "loss_after": after, "returned": _floats(returned)}
 
 
 def _loss(model, X, y, loss: str) -> float:
@@ -102,7 +102,8 @@ def _loss(model, X, y, loss: str) -> float:
 
 
 def _floats(returned: Any) -> np.ndarray | None:
-    """What `train` returned as an array of floats (a list of numbers or 0-d tensors, a tensor), or None."""
+    """What the training function returned as an array of floats (a list of numbers or 0-d tensors,
+    a tensor), or None."""
     import torch
 
     if returned is None:

@@ -3,9 +3,9 @@
 A function of a submitted module whose body (after an optional docstring) only raises
 ``NotImplementedError`` is the template's stub: where the submission also holds a notebook
 that defines the same name, the notebook's definition is graded (HOMEWORK.md, Conventions).
-A class counts as a stub when one of its methods is (``MLP`` with the template's ``forward``), and
-so does an answer the template leaves as ``None`` (``Q7 = None``: the grader reads None as not
-attempted). Everything else in a module, real code, still wins over the notebook.
+A class counts as a stub when one of its methods is (a model whose ``forward`` is still the
+template's), and so does an answer the template leaves as ``None`` (``ANSWER = None``: the grader
+reads None as not attempted). Everything else in a module, real code, still wins over the notebook.
 
 Decided with :mod:`ast` only: nothing of the submission runs here. The parent uses it for the
 notes (:mod:`grader.submission`), the child to pick the definition it grades
