@@ -947,7 +947,8 @@ def test_forged_fit_answers_decide_nothing():
     with pytest.raises(Mismatch, match=re.escape("run 1: the trained l2.weight came back as a numpy.ndarray of "
                                                  "shape (64, 65)")):
         _judge_fit([{"params": wide}])
-    with pytest.raises(Mismatch, match="malformed answer"):
+    # not the probe's summary at all: the judge says the probe was tampered with and judges nothing
+    with pytest.raises(Mismatch, match="instead of its summary of your code's run"):
         _judge_fit("runs")
 
 
@@ -984,8 +985,8 @@ def test_plot_judge_decodes_the_file_itself():
     assert verdict.fraction == 1.0 and verdict.message == f"wrote a 700 x 450 PNG ({len(good)} bytes)"
     # the old answer's flags (a file exists, its first bytes, its size) are no evidence
     head = np.frombuffer(good[:32], dtype=np.uint8)
-    forged = _judge_plot_answer({"exists": True, "size": 50000, "head": head, "files": []})
-    assert forged.fraction == 0.0 and "wrote no file at path" in forged.message
+    with pytest.raises(Mismatch, match="instead of its summary of your code's run"):
+        _judge_plot_answer({"exists": True, "size": 50000, "head": head, "files": []})
     cases = {
         "a PNG cut in half": (good[:len(good) // 2], "its chunk IDAT is cut off (the file is incomplete)"),
         "the header alone": (good[:33], "it has no IEND chunk (the file is cut off)"),
@@ -1000,6 +1001,9 @@ def test_plot_judge_decodes_the_file_itself():
                                   "png": np.zeros(0, dtype=np.uint8), "files": []})
     assert too_big.fraction == 0.0 and "more than the 2 MB any plot needs" in too_big.message
     with pytest.raises(Mismatch, match="could not read the file plot_fit wrote"):
+        _judge_plot_answer({"written": True, "regular": True, "size": 80, "png": np.zeros(10, dtype=np.float64),
+                            "files": []})
+    with pytest.raises(Mismatch, match="instead of its summary of your code's run"):
         _judge_plot_answer({"written": True, "png": np.zeros(10, dtype=np.float64)})
 
 

@@ -392,7 +392,7 @@ def test_judge_rejects_conversions_without_the_offsets(widths, seed):
 
 @pytest.mark.parametrize("returned, message", [
     ("not a pair", "should return a pair (Cs, ds): two lists of 2 tensors, one per layer, but it returned a str"),
-    (([np.zeros((3, 2))], [np.zeros(3)]), "Cs is a list of length 1 holding numpy.ndarray (float64) for a network of L = 2 layers; "
+    (([np.zeros((3, 2))], [np.zeros(3)]), "Cs is a list of length 1 holding numpy.ndarray of shape (3, 2) (float64) for a network of L = 2 layers; "
                                               "expected one tensor per layer, 2."),
     (([np.zeros((3, 2)), np.zeros((1, 3))], [np.zeros((3, 1)), np.zeros(1)]),
      "layer 1: d has shape (3, 1), expected (3,) (a vector of n_1 biases, as the given layer's)."),
