@@ -8,7 +8,6 @@ for the check that asked, never an exception of the grader.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import select
@@ -21,8 +20,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from . import procfs, scratch
+from . import scratch, zygote
 from .probes import wire
+from .supervision import interruptions, processes, procfs, signals
 
 CHILD_MODULE = "grader.probes.child"
 
@@ -156,8 +156,6 @@ class Child:
         """The child forked by this process's warm zygote (grader/zygote.py), or None."""
         if self.config.run_as_user:
             return None
-        from . import zygote
-
         flag = "-I" if not self.config.pythonpath else "-s"
         return zygote.start_child(self.config.python, flag, self._environment(), self.config.startup_timeout,
                                   request_r, answer_w, workdir)
@@ -302,7 +300,7 @@ class Child:
         if killed_by is not None and not requested:
             self._note_if_suspect(killed_by)
         if killed_by is not None:
-            name = signal.Signals(killed_by).name if killed_by in signal.Signals._value2member_map_ else None
+            name = signals.name_of(killed_by)
             reason = f"was killed by signal {name}" if name else f"died (signal {killed_by})"
         else:
             reason = f"exited with code {code}"
@@ -312,19 +310,17 @@ class Child:
     def _note_if_suspect(self, signum: int) -> None:
         """A signal from outside ended a child this process started (a zygote's children are its
         zygote's to judge): the batch grades that submission again, alone, as it does for the zygote's."""
-        from . import zygote
-
-        if isinstance(self.process, subprocess.Popen) and signum in zygote.SUSPECT_SIGNALS:
-            name = signal.Signals(signum).name if signum in signal.Signals._value2member_map_ else f"signal {signum}"
-            zygote.note_interruption("suspect", f"the child {self.process.pid} was ended by {name}, which nothing "
-                                                "of the grader sent")
+        if isinstance(self.process, subprocess.Popen) and signum in signals.SUSPECT_SIGNALS:
+            name = signals.signal_name(signum)
+            interruptions.note_interruption("suspect", f"the child {self.process.pid} was ended by {name}, which "
+                                                       "nothing of the grader sent")
 
     def alive(self) -> bool:
         return self.process.poll() is None
 
     def kill(self) -> None:
         self._kill_requested = True
-        kill_tree(self.process.pid)      # what it started first: setsid and double forks included
+        processes.kill_tree(self.process.pid)      # what it started first: setsid and double forks included
         self._kill_orphans()
         if self.process.poll() is None:
             if not isinstance(self.process, subprocess.Popen):
@@ -345,32 +341,11 @@ class Child:
         self._kill_orphans()
 
     def _kill_orphans(self) -> None:
-        """Processes this child started that outlived it. In a process that adopts orphans
-        (`adopt_orphans`), they came to it: its children other than this child and its zygotes,
-        killed and reaped until none is left (each one reaped has handed its own orphans to us
-        before it could be reaped: the next look sees them). Elsewhere init adopted them: those
-        that still hold the child's pipes (one that closed every descriptor escapes here). Only
-        those started since the child did: never the grader, its workers or a zygote. Never this
-        process's own children in the second case: a sibling that another thread is starting
-        holds every pipe of this process until its exec."""
+        """Processes this child started that outlived it (`processes.end_orphans`)."""
         started, pipes = getattr(self, "_started", None), getattr(self, "_pipes", set())
         if started is None or not pipes:    # a child that never started (or a test's stand-in)
             return
-        strays = [p for p in procfs.pipe_holders(pipes, started) if procfs.parent(p) != os.getpid()]
-        _kill_all(strays)
-        if not _ADOPTS_ORPHANS:
-            return
-        from . import zygote
-
-        end = time.monotonic() + 10
-        while time.monotonic() < end:
-            known = {self.process.pid, *zygote.pids()}
-            adopted = [p for p in procfs.children(os.getpid())
-                       if p not in known and (procfs.start_time(p) or 0) >= started]
-            if not adopted:
-                return
-            _kill_all(adopted)
-            _reap_adopted(adopted)
+        processes.end_orphans(started, pipes, lambda: {self.process.pid, *zygote.pids()})
 
     def close(self) -> None:
         for fd in (self._request_w, self._answer_r):
@@ -391,65 +366,6 @@ class Child:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-_ADOPTS_ORPHANS = False
-
-
-def adopt_orphans() -> bool:
-    """Make this process a subreaper, for a process that grades one submission at a time and starts
-    nothing else meanwhile (a batch worker, `hw3grade grade`): what a child leaves behind when it
-    ends then comes to this process, where `Child.close` kills it, however it hid (setsid, double
-    forks, every descriptor closed). Not for a library caller's process: it would adopt the
-    orphans of everything else it runs. Whether it worked (Linux only)."""
-    global _ADOPTS_ORPHANS
-    from .probes.child import adopt_orphans as become_subreaper
-
-    _ADOPTS_ORPHANS = become_subreaper()
-    return _ADOPTS_ORPHANS
-
-
-def _kill_all(pids: list[int]) -> None:
-    for pid in pids:
-        kill_tree(pid)
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-
-
-def _reap_adopted(pids: list[int], within: float = 2.0) -> None:
-    """Wait for the adopted orphans just killed (children of ours now: unreaped, each stays a zombie)."""
-    end = time.monotonic() + within
-    for pid in pids:
-        while True:
-            try:
-                done, _ = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if done or time.monotonic() > end:
-                break
-            time.sleep(0.01)
-
-
-def kill_tree(root: int, rounds: int = 20) -> int:
-    """Stop every descendant of `root`, until no new one appears, then kill them all; how many.
-
-    The child is a subreaper (grader/probes/child.py), so a process its code started stays in its
-    tree even after setsid and a double fork; stopped processes cannot fork, and SIGSTOP and
-    SIGKILL cannot be caught or ignored. `root` itself is left to the caller. (/proc, not psutil:
-    the student kit ships this module and only torch, numpy, matplotlib and yaml.)"""
-    stopped: set[int] = set()
-    for _ in range(rounds):
-        found = [pid for pid in procfs.descendants(root) if pid not in stopped]
-        if not found:
-            break
-        for pid in found:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGSTOP)
-            stopped.add(pid)
-    for pid in stopped:   # zombies until the child (their subreaper) is killed and reaped
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-    return len(stopped)
 
 
 OUT_OF_MEMORY = "the process running your code ran out of memory, and the system stopped it"

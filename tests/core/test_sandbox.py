@@ -1,4 +1,4 @@
-"""sandbox.Child and kill_tree on their own: deadlines, how a child ended, its descendants, its output.
+"""sandbox.Child and processes.kill_tree on their own: deadlines, how a child ended, its descendants, its output.
 
 Most cases start a real process through the real `Child` (spawn, pipes, kills), but a
 scripted stand-in for the child (tests/core/scripted_child.py: the same wire, no torch), so
@@ -19,7 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grader import procfs, sandbox, scratch
+from grader import sandbox, scratch
+from grader.supervision import interruptions, processes, procfs
 from grader.probes import wire
 from grader.sandbox import Child, ChildFailure, SandboxConfig
 from tests.core.scripted_child import read_log, wrapper
@@ -96,13 +97,13 @@ def test_what_a_child_started_ends_even_when_the_child_exits_first(scripted):
 ADOPTING_GRADER = """
 import os, sys, time
 from pathlib import Path
-from grader import procfs, sandbox
+from grader.supervision import processes, procfs
 from grader.probes import wire
 from grader.sandbox import Child, ChildFailure, SandboxConfig
 from tests.core.scripted_child import read_log, wrapper
 from tests.hw3testing import REPO
 
-assert sandbox.adopt_orphans()
+assert processes.adopt_orphans()
 python, log = wrapper(Path(sys.argv[1]))
 child = Child({}, None, None, SandboxConfig(python=python))
 try:
@@ -158,7 +159,7 @@ def test_kill_tree_ends_every_descendant_and_leaves_the_root_to_its_caller():
             time.sleep(0.02)
         found = procfs.descendants(root.pid)
         assert len(found) >= 4, found
-        assert sandbox.kill_tree(root.pid) >= 4
+        assert processes.kill_tree(root.pid) >= 4
         assert all(_gone(pid) for pid in found)
         assert root.poll() is None   # the root is the caller's to kill
     finally:
@@ -197,14 +198,12 @@ def test_a_child_ended_by_a_signal_the_grader_did_not_send_is_a_suspect(scripted
     """Without a zygote, the batch learns from here that something outside (a classmate's code, say)
     ended the child, and grades that submission again alone; its own exit or the grader's kill at the
     time limit is no suspect."""
-    from grader import zygote
-
     child, _ = scripted()
     _oom_counter(monkeypatch, 0)
-    mark = zygote.interruptions()
+    mark = interruptions.interruptions()
     with pytest.raises(ChildFailure):
         _probe(child, behaviour, timeout=1)
-    assert [kind for kind, _ in zygote.interruptions_since(mark)] == (["suspect"] if suspect else [])
+    assert [kind for kind, _ in interruptions.interruptions_since(mark)] == (["suspect"] if suspect else [])
 
 
 SIGNALS = [signal.SIGHUP, signal.SIGINT, signal.SIGKILL, signal.SIGUSR1, signal.SIGUSR2, signal.SIGTERM,
@@ -406,7 +405,7 @@ def test_what_student_code_starts_stays_in_the_childs_tree_for_kill_tree(real_ch
     grandchild = _call(real_child, "spawn")     # setsid + double fork: adopted by the child (a subreaper)
     try:
         assert grandchild in procfs.descendants(real_child.process.pid)
-        assert sandbox.kill_tree(real_child.process.pid) >= 1
+        assert processes.kill_tree(real_child.process.pid) >= 1
         assert _gone(grandchild)
         assert real_child.alive()
     finally:
