@@ -22,6 +22,7 @@ from pathlib import Path
 
 from . import scratch, zygote
 from .probes import wire
+from .probes.wire import FailureKind
 from .supervision import interruptions, processes, procfs, signals
 
 CHILD_MODULE = "grader.probes.child"
@@ -54,7 +55,7 @@ class SandboxConfig:
 class ChildFailure(Exception):
     """The child did not answer: it timed out, died, or sent something unreadable."""
 
-    kind: str      # "timeout" | "crash" | "protocol" | "startup" (died before running any student code)
+    kind: FailureKind
     message: str
 
     def __str__(self) -> str:
@@ -91,7 +92,8 @@ class Child:
         try:
             self.workdir = str(scratch.child_folder(config.run_as_user, workdir))
         except OSError as exc:
-            raise ChildFailure("crash", f"the grader could not make a working folder for your code ({exc})") from None
+            raise ChildFailure(FailureKind.CRASH,
+                               f"the grader could not make a working folder for your code ({exc})") from None
         request_r, self._request_w = os.pipe()
         self._answer_r, answer_w = os.pipe()
         # The parent never blocks on the child: both of its ends wait with poll() and a deadline.
@@ -117,7 +119,7 @@ class Child:
                 for fd in (request_r, answer_w, self._request_w, self._answer_r):
                     os.close(fd)
                 scratch.remove(self.workdir)
-                raise ChildFailure("startup", f"the grader could not start {self.config.python} "
+                raise ChildFailure(FailureKind.STARTUP, f"the grader could not start {self.config.python} "
                                               f"({type(exc).__name__}: {exc})") from None
         # what names this child's channel for good: a process it started that outlives it (its orphans
         # go to init once it is gone) is found by the pipes it inherited (`kill`)
@@ -136,9 +138,9 @@ class Child:
         try:
             ready = self._request({"op": "setup", **setup}, config.startup_timeout, expect_ready=True)
             # why the sandbox asked for did not apply ("" when it did, or was not asked for)
-            self.unconfined = ready.get("confined", "") if setup["confine"] else ""
+            self.unconfined = ready.confined if setup["confine"] else ""
             # why it has the machine's network and /dev/shm ("" when it has its own)
-            self.unisolated = ready.get("isolated", "") if setup["isolate"] else ""
+            self.unisolated = ready.isolated if setup["isolate"] else ""
         except ChildFailure as failure:
             # Before "ready" the child has run only its own imports (torch, numpy, grader.probes):
             # whatever stopped it is the install's fault, never the student's.
@@ -173,9 +175,9 @@ class Child:
         """Why the child never became ready, for the instructor: exit status and the end of its output."""
         self.close()
         code = self.process.returncode
-        if failure.kind == "timeout":
+        if failure.kind is FailureKind.TIMEOUT:
             what = f"did not report ready within {self.config.startup_timeout:g} s"
-        elif failure.kind == "protocol":   # it answered, but not "ready": the kill that followed was the grader's
+        elif failure.kind is FailureKind.PROTOCOL:   # it answered, not "ready": the kill that followed was the grader's
             what = f"did not report ready ({failure.message})"
         elif code is not None and code < 0:
             what = f"was killed by signal {-code}"
@@ -188,7 +190,7 @@ class Child:
         output = self.output.text_since(0).strip()
         if output:
             text += f"; its output ends with: {output[-1500:]}"
-        return ChildFailure("startup", text)
+        return ChildFailure(FailureKind.STARTUP, text)
 
     def _drain_output(self) -> None:
         stream = self.process.stdout
@@ -198,11 +200,11 @@ class Child:
                 return
             self.output.feed(chunk)
 
-    def request(self, message: dict, timeout: float) -> dict:
+    def request(self, message: dict, timeout: float) -> wire.Answer:
         """Send one request and wait at most `timeout` seconds for its answer."""
         return self._request(message, timeout)
 
-    def _request(self, message: dict, timeout: float, expect_ready: bool = False) -> dict:
+    def _request(self, message: dict, timeout: float, expect_ready: bool = False) -> wire.Answer:
         token = secrets.token_hex(8)
         deadline = time.monotonic() + timeout
         # what the parent will read of the answer: the child refuses anything larger itself
@@ -212,9 +214,9 @@ class Child:
         self._write(data, deadline)
         while True:  # answers with a stale or forged token are skipped
             answer = self._receive(deadline, limit)
-            if answer.get("token") == token:
-                if expect_ready and not answer.get("ready"):
-                    raise ChildFailure("protocol", "the child did not start correctly")
+            if answer.token == token:
+                if expect_ready and not isinstance(answer, wire.Ready):
+                    raise ChildFailure(FailureKind.PROTOCOL, "the child did not start correctly")
                 return answer
 
     def _write(self, data: bytes, deadline: float) -> None:
@@ -237,17 +239,18 @@ class Child:
                 raise self._died() from None
             view = view[written:]
 
-    def _receive(self, deadline: float, limit: int) -> dict:
+    def _receive(self, deadline: float, limit: int) -> wire.Answer:
         """One answer, validated by `wire` (the one place that reads the child's bytes); anything
         malformed, forged or over `limit` ends the child and becomes a "protocol" failure."""
         try:
             text_size, blob_size = wire.parse_header(bytes(self._read(wire.HEADER_SIZE, deadline)), limit)
             text = self._read(text_size, deadline)
             blob = self._read(blob_size, deadline) if blob_size else bytearray()
-            return wire.read_answer(text, blob)
+            return wire.answer_of(wire.read_answer(text, blob))
         except wire.WireError as exc:
             self.kill()
-            raise ChildFailure("protocol", f"the answer from the student's code was unreadable ({exc})") from None
+            raise ChildFailure(FailureKind.PROTOCOL,
+                               f"the answer from the student's code was unreadable ({exc})") from None
 
     def _read(self, size: int, deadline: float) -> bytearray:
         """Exactly `size` bytes (already bounded by the answer's limit), read in place."""
@@ -280,8 +283,8 @@ class Child:
         memory = _memory_exhausted(self._oom_mark, cgroup_only=True)
         self.kill()
         if memory:
-            return ChildFailure("memory", OUT_OF_MEMORY)
-        return ChildFailure("timeout", "timed out")
+            return ChildFailure(FailureKind.MEMORY, OUT_OF_MEMORY)
+        return ChildFailure(FailureKind.TIMEOUT, "timed out")
 
     def _died(self) -> ChildFailure:
         """Its end of a pipe is closed: why (an exit, a signal, the system's out-of-memory killer)."""
@@ -289,14 +292,15 @@ class Child:
             code = self.process.wait(timeout=2)
         except subprocess.TimeoutExpired:   # alive, but it closed its channel: nothing more will come
             self.kill()
-            return ChildFailure("crash", "the process running your code closed its channel to the grader")
+            return ChildFailure(FailureKind.CRASH,
+                                "the process running your code closed its channel to the grader")
         requested = getattr(self, "_kill_requested", False)
         self.kill()
         killed_by = -code if code is not None and code < 0 else None
         if killed_by is None and self.config.run_as_user and code is not None and 128 < code < 160:
             killed_by = code - 128   # runuser reports its command's signal as 128 + signal
         if killed_by == signal.SIGKILL and _memory_exhausted(self._oom_mark, cgroup_only=False):
-            return ChildFailure("memory", OUT_OF_MEMORY)
+            return ChildFailure(FailureKind.MEMORY, OUT_OF_MEMORY)
         if killed_by is not None and not requested:
             self._note_if_suspect(killed_by)
         if killed_by is not None:
@@ -304,7 +308,7 @@ class Child:
             reason = f"was killed by signal {name}" if name else f"died (signal {killed_by})"
         else:
             reason = f"exited with code {code}"
-        return ChildFailure("crash", f"the process running your code {reason} "
+        return ChildFailure(FailureKind.CRASH, f"the process running your code {reason} "
                                      "(os._exit, a crash, or running out of memory)")
 
     def _note_if_suspect(self, signum: int) -> None:

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from grader import sandbox, scratch
 from grader.supervision import interruptions, processes, procfs
 from grader.probes import wire
+from grader.probes.wire import FailureKind
 from grader.sandbox import Child, ChildFailure, SandboxConfig
 from tests.core.scripted_child import read_log, wrapper
 from tests.hw3testing import REPO
@@ -73,7 +74,7 @@ def test_a_child_past_its_time_limit_is_killed_with_all_it_started(scripted):
         started = time.monotonic()
         with pytest.raises(ChildFailure) as info:
             _probe(child, "hang", timeout=0.5)
-        assert info.value.kind == "timeout"
+        assert info.value.kind is FailureKind.TIMEOUT
         assert 0.5 <= time.monotonic() - started < 3
         assert child.process.poll() is not None and not child.alive()
         assert _gone(grandchild)
@@ -177,11 +178,11 @@ def _oom_counter(monkeypatch, step: int) -> None:
 
 
 @pytest.mark.parametrize("behaviour, oom_kills, kind, says", [
-    ("exit", 0, "crash", "exited with code 3"),
-    ("exit", 1, "crash", "exited with code 3"),       # an out-of-memory kill elsewhere: an exit is no OOM
-    ("sigterm", 1, "crash", "killed by signal SIGTERM"),
-    ("sigkill", 0, "crash", "killed by signal SIGKILL"),
-    ("sigkill", 1, "memory", sandbox.OUT_OF_MEMORY),
+    ("exit", 0, FailureKind.CRASH, "exited with code 3"),
+    ("exit", 1, FailureKind.CRASH, "exited with code 3"),       # an out-of-memory kill elsewhere: an exit is no OOM
+    ("sigterm", 1, FailureKind.CRASH, "killed by signal SIGTERM"),
+    ("sigkill", 0, FailureKind.CRASH, "killed by signal SIGKILL"),
+    ("sigkill", 1, FailureKind.MEMORY, sandbox.OUT_OF_MEMORY),
 ])
 def test_how_a_child_ended_is_reported_as_its_kind(scripted, monkeypatch, behaviour, oom_kills, kind, says):
     child, _ = scripted()
@@ -229,7 +230,7 @@ def test_any_exit_code_or_signal_is_named_in_the_crash_message(monkeypatch, endi
     stand._oom_mark = (None, None)
     stand.process = subprocess.Popen(["sh", "-c", script], start_new_session=True)
     failure = stand._died()
-    assert failure.kind == "crash"
+    assert failure.kind is FailureKind.CRASH
     if how == "signal":
         assert f"was killed by signal {signal.Signals(number).name} " in str(failure)
     elif through_runuser and 128 < number < 160:
@@ -250,7 +251,7 @@ def test_an_answer_with_only_a_forged_token_is_a_timeout(scripted):
     child, _ = scripted()
     with pytest.raises(ChildFailure) as info:
         _probe(child, "forged_only", 5, timeout=0.5)
-    assert info.value.kind == "timeout" and not child.alive()
+    assert info.value.kind is FailureKind.TIMEOUT and not child.alive()
 
 
 @pytest.mark.parametrize("behaviour", ["garbage", "two_kinds"])
@@ -259,7 +260,7 @@ def test_a_malformed_answer_is_a_protocol_failure_and_ends_the_child(scripted, b
     started = time.monotonic()
     with pytest.raises(ChildFailure) as info:
         _probe(child, behaviour, timeout=10)
-    assert info.value.kind == "protocol" and "unreadable" in str(info.value)
+    assert info.value.kind is FailureKind.PROTOCOL and "unreadable" in str(info.value)
     assert time.monotonic() - started < 5 and not child.alive()
 
 
@@ -274,7 +275,7 @@ def test_a_child_that_answers_anything_but_ready_is_a_startup_failure_saying_why
     before = set(scratch.live())
     with pytest.raises(ChildFailure) as info:
         Child({}, None, None, SandboxConfig(python=python, startup_timeout=10))
-    assert info.value.kind == "startup"
+    assert info.value.kind is FailureKind.STARTUP
     assert why in str(info.value) and "before running any student code" in str(info.value)
     assert "killed by signal" not in str(info.value)   # the grader's own kill is not the cause
     assert set(scratch.live()) == before                # its working folder is gone
@@ -380,7 +381,7 @@ def real_child(tmp_path_factory):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    assert "ok" in child.request({"op": "import", "module": "losses"}, 30)
+    assert isinstance(child.request({"op": "import", "module": "losses"}, 30), wire.Returned)
     yield child
     child.close()
 
@@ -388,8 +389,8 @@ def real_child(tmp_path_factory):
 def _call(child: Child, function: str) -> object:
     params = wire.encode({"target": f"losses.{function}", "args": [], "kwargs": {}})
     answer = child.request({"op": "probe", "kind": "call", "params": params}, 30)
-    assert "ok" in answer, answer
-    return answer["value"]
+    assert isinstance(answer, wire.Returned), answer
+    return answer.value
 
 
 @pytest.mark.xdist_group("real_child")
