@@ -68,7 +68,7 @@ def scripted(tmp_path):
 
 def test_a_child_past_its_time_limit_is_killed_with_all_it_started(scripted):
     child, _ = scripted()
-    first, grandchild = _probe(child, "spawn")["value"]   # setsid and a double fork: out of its group
+    first, grandchild = _probe(child, "spawn").value   # setsid and a double fork: out of its group
     assert procfs.state(grandchild) not in (None, "Z")
     try:
         started = time.monotonic()
@@ -243,8 +243,8 @@ def test_any_exit_code_or_signal_is_named_in_the_crash_message(monkeypatch, endi
 
 def test_an_answer_with_a_forged_token_is_skipped_for_the_real_one(scripted):
     child, _ = scripted()
-    assert _probe(child, "forged_then_echo", 5)["value"] == 5
-    assert _probe(child, "echo", 6)["value"] == 6   # the channel is still in step
+    assert _probe(child, "forged_then_echo", 5).value == 5
+    assert _probe(child, "echo", 6).value == 6   # the channel is still in step
 
 
 def test_an_answer_with_only_a_forged_token_is_a_timeout(scripted):
@@ -287,7 +287,7 @@ def test_a_child_that_answers_anything_but_ready_is_a_startup_failure_saying_why
 def test_a_flood_of_output_is_capped_and_does_not_block_the_child(scripted):
     child, _ = scripted(output_cap=1000)
     flood = 2 * 2**20   # far more than a pipe holds: the child would block if nobody drained it
-    assert _probe(child, "flood", flood, timeout=10)["value"] == flood
+    assert _probe(child, "flood", flood, timeout=10).value == flood
     end = time.monotonic() + 5
     while child.output.dropped < flood - 1000 and time.monotonic() < end:
         time.sleep(0.02)
