@@ -49,7 +49,7 @@ from typing import Iterable
 
 import yaml
 
-from . import batch_analysis, procfs, regrade, sandbox
+from . import batch_analysis, regrade
 from . import manual as manual_module
 from . import rubric as rubric_module
 from . import zygote as _zygote
@@ -57,6 +57,7 @@ from .draws import identity_of
 from .outcome import GradingResult
 from .report import analysis_html, feedback, gradebook, gradescope, html
 from .report._common import atomic_write
+from .supervision import interruptions, prctl, processes, procfs, signals
 
 METADATA = "submission_metadata.yml"
 SUBMISSION_SUFFIXES = (".zip", ".ipynb", ".py")
@@ -328,7 +329,7 @@ def grade_one(path: str, rubric_path: str | None, problems: list[str] | None, su
     grades it again, alone (`_settle`)."""
     from .runner import grade, sandbox_for
 
-    mark = _zygote.interruptions()
+    mark = interruptions.interruptions()
     try:
         rubric = rubric_module.load(rubric_path, _assignment(assignment))
         entries = rubric.select(set(problems) if problems else None)
@@ -344,7 +345,7 @@ def grade_one(path: str, rubric_path: str | None, problems: list[str] | None, su
         if _TERMINATING:  # the batch was interrupted: the child is killed (above), now leave
             _leave()
     data = result.to_dict()
-    for kind, what in _zygote.interruptions_since(mark):
+    for kind, what in interruptions.interruptions_since(mark):
         data[kind] = f"{data[kind]}; {what}" if kind in data else what
     return data
 
@@ -399,15 +400,13 @@ def warm_imports(manifest: str | None = None) -> None:
 
 def _prepare_worker() -> None:
     """Any worker (local or Dask): undumpable, then warm."""
-    _zygote.set_dumpable(False)
+    prctl.set_dumpable(False)
     warm_imports()
 
 
 def _init_local_worker() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the batch's to handle, not each worker's
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    _zygote.ignore_signals()                      # SIGHUP, SIGUSR1, ...: nothing of the grader sends them
-    sandbox.adopt_orphans()                       # one grading at a time: what a child leaves comes here
+    signals.as_worker(_on_sigterm)   # Ctrl-C is the batch's; SIGTERM only when the batch asked; SIGHUP... ignored
+    processes.adopt_orphans()        # one grading at a time: what a child leaves comes here
     _prepare_worker()
 
 
@@ -560,7 +559,7 @@ def run_batch(folder: Path, out: Path, *, jobs: int | None = None, force: bool =
     `only`: grade just these submission ids (always, as `force`); every other row of OUT is kept.
     `prune`: results in OUT of submissions FOLDER no longer holds are removed, not kept.
     """
-    previous = _zygote.set_dumpable(False)   # while it runs, no child may trace the batch or write its memory
+    previous = prctl.set_dumpable(False)   # while it runs, no child may trace the batch or write its memory
     options = dict(jobs=jobs, force=force, rubric_path=rubric_path, problems=problems, executor=executor,
                    progress=progress, zygote=zygote, watchdog=watchdog, confine=confine, manual=manual,
                    only=tuple(only or ()), prune=prune)
@@ -570,7 +569,7 @@ def run_batch(folder: Path, out: Path, *, jobs: int | None = None, force: bool =
         return _run_batch(folder, out, **options, analysis=analysis)
     finally:
         if previous == 1:
-            _zygote.set_dumpable(True)
+            prctl.set_dumpable(True)
 
 
 def _run_batch(folder: Path, out: Path, *, jobs, force, rubric_path, problems, executor, progress, zygote,
@@ -613,7 +612,7 @@ def _run_batch(folder: Path, out: Path, *, jobs, force, rubric_path, problems, e
         inflight: dict[cf.Future, _Task] = {}
         pool: _LocalPool | _ExecutorPool | None = None
         try:
-            with _stop_on_signals(stop), reporter:
+            with signals.StopOnSignals(stop), reporter:
                 if executor is None:
                     pool = _LocalPool(min(jobs or default_jobs(), len(tasks)),
                                       watchdog or rubric.limits.budget_seconds + WATCHDOG_MARGIN)
@@ -634,14 +633,14 @@ def _run_batch(folder: Path, out: Path, *, jobs, force, rubric_path, problems, e
             error = traceback.format_exc()
         finally:
             if pool is not None:
-                with _stop_on_signals(stop, second_interrupts=False):   # cleaning up: Ctrl-C only asks again
+                with signals.StopOnSignals(stop, second_interrupts=False):   # cleaning up: Ctrl-C only asks again
                     pool.close(abandon=stop.is_set() or bool(error))
     complete = not stop.is_set() and not error and graded == len(tasks) and not only
     paths = {i.submission_id: i.path for i in items}
     report = batch_analysis.Analysis(out, setup, contents, paths, complete) if analysis else None
     listed = [i for i in items if not only or i.submission_id in only]
     others = [i.submission_id for i in items if i not in listed]
-    with _stop_on_signals(stop, second_interrupts=False):           # the CSV always matches the disk
+    with signals.StopOnSignals(stop, second_interrupts=False):           # the CSV always matches the disk
         rows = _write_summaries(out, listed, stamps, time.monotonic() - started, graded, report,
                                 kept=(() if prune else earlier) + _earlier_rows(out, setup, set(), others),
                                 hand=hand, left=kept, title=rubric.assignment.name if rubric.assignment else "")
@@ -1017,7 +1016,7 @@ class _LocalPool:
             self.workers.remove(worker)
         if not worker.ready:
             self.start_failures += 1
-        _kill_tree(worker.pid)
+        processes.kill_tree(worker.pid, with_root=True)
         worker.process.join(5)
         why = why or _death(worker)
         if worker.task is not None:
@@ -1033,7 +1032,7 @@ class _LocalPool:
                 pass
             if abandon and (worker.task is not None or not worker.ready):
                 if procfs.state(worker.pid) in procfs.STOPPED:
-                    _kill_tree(worker.pid)
+                    processes.kill_tree(worker.pid, with_root=True)
                 else:
                     try:
                         os.kill(worker.pid, signal.SIGTERM)   # with "stop" waiting: the worker obeys
@@ -1045,7 +1044,7 @@ class _LocalPool:
             while _running(worker.pid) and time.monotonic() < deadline:
                 time.sleep(0.05)
             if _running(worker.pid):
-                _kill_tree(worker.pid)
+                processes.kill_tree(worker.pid, with_root=True)
             worker.process.join(1)
         self.workers = []
 
@@ -1073,66 +1072,8 @@ def _death(worker: _Worker) -> str:
     if code == 255 and (worker.server is None or not _running(worker.server)):
         return "the process grading it died, and so did its forkserver, which would tell how (killed, then)"
     if code is not None and code < 0:
-        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else f"signal {-code}"
-        return f"the process grading it was killed by {name}"
+        return f"the process grading it was killed by {signals.signal_name(-code)}"
     return f"the process grading it exited (code {code})" if code is not None else "the process grading it was lost"
-
-
-def _kill_tree(pid: int) -> None:
-    """SIGKILL a worker and everything it started: its zygote, its child, their process groups."""
-    descendants = procfs.descendants(pid)
-    leaders = []
-    for child in descendants:
-        try:
-            if os.getpgid(child) == child:
-                leaders.append(child)
-        except OSError:
-            pass
-    for target in [pid, *descendants]:
-        try:
-            os.kill(target, signal.SIGKILL)
-        except OSError:
-            pass
-    for group in leaders:
-        try:
-            os.killpg(group, signal.SIGKILL)
-        except OSError:
-            pass
-
-
-class _stop_on_signals:
-    """While grading: the first Ctrl-C (or SIGTERM, SIGHUP) asks the batch to stop, a second one
-    interrupts; the other catchable signals that would end the process (SIGUSR1, SIGALRM, ...:
-    nothing of the grader sends them) are ignored, so that grades.csv is always written."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    IGNORED = tuple(s for s in _zygote.HARMLESS_SIGNALS if s != signal.SIGHUP)
-
-    def __init__(self, stop: threading.Event, *, second_interrupts: bool = True) -> None:
-        self.stop = stop
-        self.second_interrupts = second_interrupts
-        self.previous: dict = {}
-
-    def _handler(self, signum, frame) -> None:
-        if self.stop.is_set() and self.second_interrupts:
-            raise KeyboardInterrupt
-        self.stop.set()
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for sig in self.SIGNALS:
-                self.previous[sig] = signal.signal(sig, self._handler)
-            for sig in self.IGNORED:
-                try:
-                    self.previous[sig] = signal.signal(sig, _zygote._ignored)
-                except (OSError, ValueError):
-                    pass
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for sig, handler in self.previous.items():
-            if handler is not None:   # None: installed by C code, which Python cannot put back
-                signal.signal(sig, handler)
 
 
 # ---------------------------------------------------------------- results on disk

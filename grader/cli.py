@@ -79,7 +79,7 @@ def _add_optional(commands, name: str, module: str) -> None:
 def _cmd_grade(args: argparse.Namespace) -> int:
     from .report import gradescope, table
     from .runner import grade
-    from .sandbox import adopt_orphans
+    from .supervision.processes import adopt_orphans
 
     adopt_orphans()   # this process grades one submission and starts nothing else meanwhile
     rubric = rubric_module.load(args.rubric)

@@ -24,6 +24,7 @@ from .compare import Mismatch, Tolerance, describe, form, holds_only_numbers, no
 from .draws import identity_key, rng_for
 from .outcome import GradingResult, Outcome, Status
 from .probes import wire
+from .probes.wire import FailureKind
 from .rubric import CheckEntry, Rubric
 from .sandbox import Child, ChildFailure, SandboxConfig
 from .staging import private_copy
@@ -155,13 +156,13 @@ class _Session:
         if self.child is None or not self.child.alive():
             self.close()
             if self.failed_starts >= START_ATTEMPTS and self.start_failure is not None:
-                raise ChildFailure("startup", self.start_failure.message)
+                raise ChildFailure(FailureKind.STARTUP, self.start_failure.message)
             modules = {k: str(v) for k, v in self.located.modules.items()}
             notebook = str(self.located.notebook) if self.located.notebook else None
             try:
                 self.child = Child(modules, notebook, self.workdir, self.config)
             except ChildFailure as failure:
-                if failure.kind == "startup":
+                if failure.kind is FailureKind.STARTUP:
                     self.failed_starts, self.start_failure = self.failed_starts + 1, failure
                 raise
             self.failed_starts = 0
@@ -179,16 +180,17 @@ class _Session:
         if module in self.imported:
             return None
         answer = self.request({"op": "import", "module": module}, self.import_timeout, what=f"importing {module}.py")
-        if "ok" in answer:
+        if isinstance(answer, wire.Returned):
             self.imported.add(module)
             return None
-        if answer.get("failure") == "startup":   # the grader's failure, not the module's: not remembered
-            return (Status.GRADER_ERROR, messages.child_start_failed(), answer["message"])
+        if isinstance(answer, wire.Failure) and answer.kind is FailureKind.STARTUP:
+            # the grader's failure, not the module's: not remembered
+            return (Status.GRADER_ERROR, messages.child_start_failed(), answer.message)
         status, text = _status_of(answer, f"importing {module}.py", self.import_timeout)
         self.import_errors[module] = (status, messages.import_failed(module, text))
         return self.import_errors[module]
 
-    def request(self, message: dict, timeout: float, *, what: str) -> dict:
+    def request(self, message: dict, timeout: float, *, what: str) -> wire.Answer:
         """One request; a dead or silent child becomes an answer of its own kind. A start that
         failed is tried again at once, up to START_ATTEMPTS in a row: no student code ran, and a
         passing refusal (the machine's process limit, say) must not cost a check."""
@@ -196,7 +198,7 @@ class _Session:
             try:
                 child = self.ensure_child()
             except ChildFailure as failure:
-                if failure.kind == "startup" and self.failed_starts < START_ATTEMPTS:
+                if failure.kind is FailureKind.STARTUP and self.failed_starts < START_ATTEMPTS:
                     continue
                 return self._failed(failure)
             try:
@@ -204,13 +206,13 @@ class _Session:
             except ChildFailure as failure:
                 return self._failed(failure)
 
-    def _failed(self, failure: ChildFailure) -> dict:
+    def _failed(self, failure: ChildFailure) -> wire.Failure:
         """A failure of the child as an answer; the child is closed."""
         output = self.child.output.text_since(0)[-2000:] if self.child else ""
         self.close()
-        if failure.kind == "startup":   # its own output is in its message (the instructor's detail)
+        if failure.kind is FailureKind.STARTUP:   # its own output is in its message (the instructor's detail)
             output = str(failure)
-        return {"failure": failure.kind, "message": str(failure), "output": output}
+        return wire.Failure(None, failure.kind, str(failure), output)
 
     def close(self) -> None:
         if self.child is not None:
@@ -264,37 +266,37 @@ def _probe_one(item: _Pending, session: _Session, deadline: float) -> None:
         session.probed = True
         request = {"op": "probe", "kind": probe.kind, "params": params, "arrays": base.arrays_of(probe, item.check)}
         answer = session.request(request, timeout, what=probe.label)
-        if "ok" in answer:   # already decoded and validated (wire.read_answer)
-            item.observations.append(base.Observation(probe, returned=answer["value"]))
-        elif "raised" in answer:
-            item.observations.append(base.Observation(probe, raised=answer["raised"]))
+        if isinstance(answer, wire.Returned):   # already decoded and validated (wire.read_answer)
+            item.observations.append(base.Observation(probe, returned=answer.value))
+        elif isinstance(answer, wire.Raised):
+            item.observations.append(base.Observation(probe, raised=answer.exception))
         else:
             status, text = _status_of(answer, probe.label, timeout, probe.function)
-            item.outcome = _decided(item.entry, status, text, answer.get("output", ""))
+            item.outcome = _decided(item.entry, status, text, answer.output if isinstance(answer, wire.Failure) else "")
             return
 
 
-def _status_of(answer: dict, label: str, timeout: float, function: str = "") -> tuple[Status, str]:
+def _status_of(answer: wire.Answer, label: str, timeout: float, function: str = "") -> tuple[Status, str]:
     """A non-returning answer (or a failure of the child) as a status and a student-facing message."""
-    if "not_implemented" in answer:
-        return Status.NOT_ATTEMPTED, messages.not_attempted(function or label, answer["not_implemented"])
-    if "missing" in answer:
-        return Status.MISSING, messages.missing_name(answer["missing"], function)
-    if "import_error" in answer:
-        return Status.ERROR, answer["import_error"]
-    if "raised" in answer:
-        return Status.ERROR, messages.raised(label, answer["raised"])
-    if answer.get("failure") == "startup":
-        return Status.GRADER_ERROR, messages.child_start_failed()
-    if "too_large" in answer:
-        return Status.ERROR, messages.too_large(label, answer["too_large"])
-    if answer.get("failure") == "memory":
-        return Status.ERROR, messages.out_of_memory(label)
-    if answer.get("failure") == "timeout":
-        return Status.TIMEOUT, messages.timed_out(label, timeout)
-    if answer.get("failure") in ("crash", "protocol"):
-        return Status.ERROR, messages.crashed(label, answer["message"])
-    return Status.GRADER_ERROR, messages.GRADER_BUG
+    if isinstance(answer, wire.NotImplementedYet):
+        return Status.NOT_ATTEMPTED, messages.not_attempted(function or label, answer.text)
+    if isinstance(answer, wire.Missing):
+        return Status.MISSING, messages.missing_name(answer.text, function)
+    if isinstance(answer, wire.ImportFailed):
+        return Status.ERROR, answer.text
+    if isinstance(answer, wire.Raised):
+        return Status.ERROR, messages.raised(label, answer.exception)
+    if isinstance(answer, wire.Oversized):
+        return Status.ERROR, messages.too_large(label, answer.text)
+    if isinstance(answer, wire.Failure):
+        if answer.kind is FailureKind.STARTUP:
+            return Status.GRADER_ERROR, messages.child_start_failed()
+        if answer.kind is FailureKind.MEMORY:
+            return Status.ERROR, messages.out_of_memory(label)
+        if answer.kind is FailureKind.TIMEOUT:
+            return Status.TIMEOUT, messages.timed_out(label, timeout)
+        return Status.ERROR, messages.crashed(label, answer.message)   # CRASH, PROTOCOL
+    return Status.GRADER_ERROR, messages.GRADER_BUG   # GraderError, or a Ready out of turn
 
 
 def _judge(item: _Pending) -> Outcome:

@@ -8,7 +8,6 @@ for the check that asked, never an exception of the grader.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import select
@@ -21,8 +20,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from . import procfs, scratch
+from . import scratch, zygote
 from .probes import wire
+from .probes.wire import FailureKind
+from .supervision import interruptions, processes, procfs, signals
 
 CHILD_MODULE = "grader.probes.child"
 
@@ -54,7 +55,7 @@ class SandboxConfig:
 class ChildFailure(Exception):
     """The child did not answer: it timed out, died, or sent something unreadable."""
 
-    kind: str      # "timeout" | "crash" | "protocol" | "startup" (died before running any student code)
+    kind: FailureKind
     message: str
 
     def __str__(self) -> str:
@@ -91,7 +92,8 @@ class Child:
         try:
             self.workdir = str(scratch.child_folder(config.run_as_user, workdir))
         except OSError as exc:
-            raise ChildFailure("crash", f"the grader could not make a working folder for your code ({exc})") from None
+            raise ChildFailure(FailureKind.CRASH,
+                               f"the grader could not make a working folder for your code ({exc})") from None
         request_r, self._request_w = os.pipe()
         self._answer_r, answer_w = os.pipe()
         # The parent never blocks on the child: both of its ends wait with poll() and a deadline.
@@ -117,7 +119,7 @@ class Child:
                 for fd in (request_r, answer_w, self._request_w, self._answer_r):
                     os.close(fd)
                 scratch.remove(self.workdir)
-                raise ChildFailure("startup", f"the grader could not start {self.config.python} "
+                raise ChildFailure(FailureKind.STARTUP, f"the grader could not start {self.config.python} "
                                               f"({type(exc).__name__}: {exc})") from None
         # what names this child's channel for good: a process it started that outlives it (its orphans
         # go to init once it is gone) is found by the pipes it inherited (`kill`)
@@ -136,9 +138,9 @@ class Child:
         try:
             ready = self._request({"op": "setup", **setup}, config.startup_timeout, expect_ready=True)
             # why the sandbox asked for did not apply ("" when it did, or was not asked for)
-            self.unconfined = ready.get("confined", "") if setup["confine"] else ""
+            self.unconfined = ready.confined if setup["confine"] else ""
             # why it has the machine's network and /dev/shm ("" when it has its own)
-            self.unisolated = ready.get("isolated", "") if setup["isolate"] else ""
+            self.unisolated = ready.isolated if setup["isolate"] else ""
         except ChildFailure as failure:
             # Before "ready" the child has run only its own imports (torch, numpy, grader.probes):
             # whatever stopped it is the install's fault, never the student's.
@@ -156,8 +158,6 @@ class Child:
         """The child forked by this process's warm zygote (grader/zygote.py), or None."""
         if self.config.run_as_user:
             return None
-        from . import zygote
-
         flag = "-I" if not self.config.pythonpath else "-s"
         return zygote.start_child(self.config.python, flag, self._environment(), self.config.startup_timeout,
                                   request_r, answer_w, workdir)
@@ -175,9 +175,9 @@ class Child:
         """Why the child never became ready, for the instructor: exit status and the end of its output."""
         self.close()
         code = self.process.returncode
-        if failure.kind == "timeout":
+        if failure.kind is FailureKind.TIMEOUT:
             what = f"did not report ready within {self.config.startup_timeout:g} s"
-        elif failure.kind == "protocol":   # it answered, but not "ready": the kill that followed was the grader's
+        elif failure.kind is FailureKind.PROTOCOL:   # it answered, not "ready": the kill that followed was the grader's
             what = f"did not report ready ({failure.message})"
         elif code is not None and code < 0:
             what = f"was killed by signal {-code}"
@@ -190,7 +190,7 @@ class Child:
         output = self.output.text_since(0).strip()
         if output:
             text += f"; its output ends with: {output[-1500:]}"
-        return ChildFailure("startup", text)
+        return ChildFailure(FailureKind.STARTUP, text)
 
     def _drain_output(self) -> None:
         stream = self.process.stdout
@@ -200,11 +200,11 @@ class Child:
                 return
             self.output.feed(chunk)
 
-    def request(self, message: dict, timeout: float) -> dict:
+    def request(self, message: dict, timeout: float) -> wire.Answer:
         """Send one request and wait at most `timeout` seconds for its answer."""
         return self._request(message, timeout)
 
-    def _request(self, message: dict, timeout: float, expect_ready: bool = False) -> dict:
+    def _request(self, message: dict, timeout: float, expect_ready: bool = False) -> wire.Answer:
         token = secrets.token_hex(8)
         deadline = time.monotonic() + timeout
         # what the parent will read of the answer: the child refuses anything larger itself
@@ -214,9 +214,9 @@ class Child:
         self._write(data, deadline)
         while True:  # answers with a stale or forged token are skipped
             answer = self._receive(deadline, limit)
-            if answer.get("token") == token:
-                if expect_ready and not answer.get("ready"):
-                    raise ChildFailure("protocol", "the child did not start correctly")
+            if answer.token == token:
+                if expect_ready and not isinstance(answer, wire.Ready):
+                    raise ChildFailure(FailureKind.PROTOCOL, "the child did not start correctly")
                 return answer
 
     def _write(self, data: bytes, deadline: float) -> None:
@@ -239,17 +239,18 @@ class Child:
                 raise self._died() from None
             view = view[written:]
 
-    def _receive(self, deadline: float, limit: int) -> dict:
+    def _receive(self, deadline: float, limit: int) -> wire.Answer:
         """One answer, validated by `wire` (the one place that reads the child's bytes); anything
         malformed, forged or over `limit` ends the child and becomes a "protocol" failure."""
         try:
             text_size, blob_size = wire.parse_header(bytes(self._read(wire.HEADER_SIZE, deadline)), limit)
             text = self._read(text_size, deadline)
             blob = self._read(blob_size, deadline) if blob_size else bytearray()
-            return wire.read_answer(text, blob)
+            return wire.answer_of(wire.read_answer(text, blob))
         except wire.WireError as exc:
             self.kill()
-            raise ChildFailure("protocol", f"the answer from the student's code was unreadable ({exc})") from None
+            raise ChildFailure(FailureKind.PROTOCOL,
+                               f"the answer from the student's code was unreadable ({exc})") from None
 
     def _read(self, size: int, deadline: float) -> bytearray:
         """Exactly `size` bytes (already bounded by the answer's limit), read in place."""
@@ -282,8 +283,8 @@ class Child:
         memory = _memory_exhausted(self._oom_mark, cgroup_only=True)
         self.kill()
         if memory:
-            return ChildFailure("memory", OUT_OF_MEMORY)
-        return ChildFailure("timeout", "timed out")
+            return ChildFailure(FailureKind.MEMORY, OUT_OF_MEMORY)
+        return ChildFailure(FailureKind.TIMEOUT, "timed out")
 
     def _died(self) -> ChildFailure:
         """Its end of a pipe is closed: why (an exit, a signal, the system's out-of-memory killer)."""
@@ -291,40 +292,39 @@ class Child:
             code = self.process.wait(timeout=2)
         except subprocess.TimeoutExpired:   # alive, but it closed its channel: nothing more will come
             self.kill()
-            return ChildFailure("crash", "the process running your code closed its channel to the grader")
+            return ChildFailure(FailureKind.CRASH,
+                                "the process running your code closed its channel to the grader")
         requested = getattr(self, "_kill_requested", False)
         self.kill()
         killed_by = -code if code is not None and code < 0 else None
         if killed_by is None and self.config.run_as_user and code is not None and 128 < code < 160:
             killed_by = code - 128   # runuser reports its command's signal as 128 + signal
         if killed_by == signal.SIGKILL and _memory_exhausted(self._oom_mark, cgroup_only=False):
-            return ChildFailure("memory", OUT_OF_MEMORY)
+            return ChildFailure(FailureKind.MEMORY, OUT_OF_MEMORY)
         if killed_by is not None and not requested:
             self._note_if_suspect(killed_by)
         if killed_by is not None:
-            name = signal.Signals(killed_by).name if killed_by in signal.Signals._value2member_map_ else None
+            name = signals.name_of(killed_by)
             reason = f"was killed by signal {name}" if name else f"died (signal {killed_by})"
         else:
             reason = f"exited with code {code}"
-        return ChildFailure("crash", f"the process running your code {reason} "
+        return ChildFailure(FailureKind.CRASH, f"the process running your code {reason} "
                                      "(os._exit, a crash, or running out of memory)")
 
     def _note_if_suspect(self, signum: int) -> None:
         """A signal from outside ended a child this process started (a zygote's children are its
         zygote's to judge): the batch grades that submission again, alone, as it does for the zygote's."""
-        from . import zygote
-
-        if isinstance(self.process, subprocess.Popen) and signum in zygote.SUSPECT_SIGNALS:
-            name = signal.Signals(signum).name if signum in signal.Signals._value2member_map_ else f"signal {signum}"
-            zygote.note_interruption("suspect", f"the child {self.process.pid} was ended by {name}, which nothing "
-                                                "of the grader sent")
+        if isinstance(self.process, subprocess.Popen) and signum in signals.SUSPECT_SIGNALS:
+            name = signals.signal_name(signum)
+            interruptions.note_interruption("suspect", f"the child {self.process.pid} was ended by {name}, which "
+                                                       "nothing of the grader sent")
 
     def alive(self) -> bool:
         return self.process.poll() is None
 
     def kill(self) -> None:
         self._kill_requested = True
-        kill_tree(self.process.pid)      # what it started first: setsid and double forks included
+        processes.kill_tree(self.process.pid)      # what it started first: setsid and double forks included
         self._kill_orphans()
         if self.process.poll() is None:
             if not isinstance(self.process, subprocess.Popen):
@@ -345,32 +345,11 @@ class Child:
         self._kill_orphans()
 
     def _kill_orphans(self) -> None:
-        """Processes this child started that outlived it. In a process that adopts orphans
-        (`adopt_orphans`), they came to it: its children other than this child and its zygotes,
-        killed and reaped until none is left (each one reaped has handed its own orphans to us
-        before it could be reaped: the next look sees them). Elsewhere init adopted them: those
-        that still hold the child's pipes (one that closed every descriptor escapes here). Only
-        those started since the child did: never the grader, its workers or a zygote. Never this
-        process's own children in the second case: a sibling that another thread is starting
-        holds every pipe of this process until its exec."""
+        """Processes this child started that outlived it (`processes.end_orphans`)."""
         started, pipes = getattr(self, "_started", None), getattr(self, "_pipes", set())
         if started is None or not pipes:    # a child that never started (or a test's stand-in)
             return
-        strays = [p for p in procfs.pipe_holders(pipes, started) if procfs.parent(p) != os.getpid()]
-        _kill_all(strays)
-        if not _ADOPTS_ORPHANS:
-            return
-        from . import zygote
-
-        end = time.monotonic() + 10
-        while time.monotonic() < end:
-            known = {self.process.pid, *zygote.pids()}
-            adopted = [p for p in procfs.children(os.getpid())
-                       if p not in known and (procfs.start_time(p) or 0) >= started]
-            if not adopted:
-                return
-            _kill_all(adopted)
-            _reap_adopted(adopted)
+        processes.end_orphans(started, pipes, lambda: {self.process.pid, *zygote.pids()})
 
     def close(self) -> None:
         for fd in (self._request_w, self._answer_r):
@@ -391,65 +370,6 @@ class Child:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-_ADOPTS_ORPHANS = False
-
-
-def adopt_orphans() -> bool:
-    """Make this process a subreaper, for a process that grades one submission at a time and starts
-    nothing else meanwhile (a batch worker, `hw3grade grade`): what a child leaves behind when it
-    ends then comes to this process, where `Child.close` kills it, however it hid (setsid, double
-    forks, every descriptor closed). Not for a library caller's process: it would adopt the
-    orphans of everything else it runs. Whether it worked (Linux only)."""
-    global _ADOPTS_ORPHANS
-    from .probes.child import adopt_orphans as become_subreaper
-
-    _ADOPTS_ORPHANS = become_subreaper()
-    return _ADOPTS_ORPHANS
-
-
-def _kill_all(pids: list[int]) -> None:
-    for pid in pids:
-        kill_tree(pid)
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-
-
-def _reap_adopted(pids: list[int], within: float = 2.0) -> None:
-    """Wait for the adopted orphans just killed (children of ours now: unreaped, each stays a zombie)."""
-    end = time.monotonic() + within
-    for pid in pids:
-        while True:
-            try:
-                done, _ = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if done or time.monotonic() > end:
-                break
-            time.sleep(0.01)
-
-
-def kill_tree(root: int, rounds: int = 20) -> int:
-    """Stop every descendant of `root`, until no new one appears, then kill them all; how many.
-
-    The child is a subreaper (grader/probes/child.py), so a process its code started stays in its
-    tree even after setsid and a double fork; stopped processes cannot fork, and SIGSTOP and
-    SIGKILL cannot be caught or ignored. `root` itself is left to the caller. (/proc, not psutil:
-    the student kit ships this module and only torch, numpy, matplotlib and yaml.)"""
-    stopped: set[int] = set()
-    for _ in range(rounds):
-        found = [pid for pid in procfs.descendants(root) if pid not in stopped]
-        if not found:
-            break
-        for pid in found:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGSTOP)
-            stopped.add(pid)
-    for pid in stopped:   # zombies until the child (their subreaper) is killed and reaped
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-    return len(stopped)
 
 
 OUT_OF_MEMORY = "the process running your code ran out of memory, and the system stopped it"

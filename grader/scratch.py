@@ -32,7 +32,7 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
-from . import procfs
+from .supervision import procfs
 
 PREFIX = "hw3grade-"
 _NAME = re.compile(r"^hw3grade-(scratch|staging|child)-(\d+)\.(\d+)-")

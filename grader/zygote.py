@@ -38,7 +38,7 @@ again at once, as a freshly started child is (it writes its own
 ``/proc/self/oom_score_adj`` and ``clear_refs``, which an undumpable process of an
 ordinary user may not; the zygote stays out of its reach). A zygote that
 dies or is stopped while one of its children runs is killed, the child's process group
-too, and the grading notes an *interference* (`interruptions_since`): an infrastructure
+too, and the grading notes an *interference* (grader/supervision/interruptions.py): an infrastructure
 failure, which the batch grades again rather than charging it to the student. A child
 that a signal nothing of the grader sent ended (SIGKILL, SIGTERM, ... without a kill
 request; the out-of-memory killer's SIGKILL included) or that was found stopped is a
@@ -57,7 +57,6 @@ of the reference or of the checks, exactly like the child.
 """
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import select
@@ -68,108 +67,13 @@ import sys
 import threading
 import time
 
-from . import procfs
+from .supervision import prctl, procfs, signals
+from .supervision.interruptions import note_interruption
+from .supervision.processes import end_strays, killpg
+from .supervision.signals import SUSPECT_SIGNALS, signal_name
 
 MODULE = "grader.zygote"
 _MAX_MESSAGE = 1 << 16
-
-
-# ====================================================================== hardening (stdlib only)
-_PR_GET_DUMPABLE, _PR_SET_DUMPABLE = 3, 4
-_LIBC: list = []
-
-
-def _libc():
-    if not _LIBC:
-        try:
-            _LIBC.append(ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None)
-        except OSError:
-            _LIBC.append(None)
-    return _LIBC[0]
-
-
-def set_dumpable(flag: bool) -> int | None:
-    """prctl(PR_SET_DUMPABLE): an undumpable process's memory (/proc/PID/mem), descriptors, environment
-    and ptrace are out of reach of every process of the same user that lacks CAP_SYS_PTRACE, its own
-    children included (root keeps them). Returns the previous setting (0, 1 or 2; None: not Linux)."""
-    libc = _libc()
-    if libc is None:
-        return None
-    previous = libc.prctl(_PR_GET_DUMPABLE, 0, 0, 0, 0)
-    if previous < 0 or libc.prctl(_PR_SET_DUMPABLE, 1 if flag else 0, 0, 0, 0) != 0:
-        return None
-    return previous
-
-
-def _die_with_parent() -> None:
-    """prctl(PR_SET_PDEATHSIG, SIGKILL): SIGKILL when the zygote dies (a fork of the child keeps none)."""
-    libc = _libc()
-    if libc is not None:
-        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)
-
-
-def dumpable() -> int | None:
-    """This process's PR_GET_DUMPABLE (None: not Linux)."""
-    libc = _libc()
-    return None if libc is None else libc.prctl(_PR_GET_DUMPABLE, 0, 0, 0, 0)
-
-
-#: Signals whose default action ends a process and that nothing of the grader sends to a zygote
-#: or a worker: there they are caught and ignored (a handler, not SIG_IGN, so an exec resets them).
-#: SIGINT and SIGTERM are handled by each process itself; SIGKILL and SIGSTOP cannot be caught.
-HARMLESS_SIGNALS = tuple(sorted({getattr(signal, name) for name in (
-    "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGVTALRM", "SIGPROF", "SIGIO", "SIGPWR",
-    "SIGSTKFLT", "SIGXCPU") if hasattr(signal, name)} | set(
-    range(signal.SIGRTMIN, signal.SIGRTMAX + 1) if hasattr(signal, "SIGRTMIN") else ())))
-
-
-def _ignored(signum, frame) -> None:
-    """A signal sent by someone we do not obey."""
-
-
-def ignore_signals(signals=HARMLESS_SIGNALS) -> None:
-    for signum in signals:
-        try:
-            signal.signal(signum, _ignored)
-        except (OSError, ValueError, RuntimeError):
-            pass
-
-
-#: Signals that end a child from outside: nothing of the student's own limits sends them (the
-#: memory limit raises MemoryError or aborts; the file-size limit's SIGXFSZ is ignored), and the
-#: grader sends only SIGKILL, through a kill request. SIGKILL is also the out-of-memory killer's.
-SUSPECT_SIGNALS = frozenset({signal.SIGKILL, signal.SIGTERM, signal.SIGINT} | (
-    set(HARMLESS_SIGNALS) - {getattr(signal, "SIGXCPU", None)}))
-
-_INTERRUPTIONS: list[tuple[str, str]] = []
-_INTERRUPTIONS_LOCK = threading.Lock()
-
-
-def interruptions() -> int:
-    """A mark for `interruptions_since`."""
-    with _INTERRUPTIONS_LOCK:
-        return len(_INTERRUPTIONS)
-
-
-def interruptions_since(mark: int) -> list[tuple[str, str]]:
-    """(kind, what) for each child disturbed since `mark`: "interference" (the zygote died or was
-    stopped under it: the grader's failure) or "suspect" (a signal nothing of the grader sent ended
-    it, or it was found stopped: someone else's doing, or its own)."""
-    with _INTERRUPTIONS_LOCK:
-        return list(_INTERRUPTIONS[mark:])
-
-
-def note_interruption(kind: str, text: str) -> None:
-    """File one (see `interruptions_since`); grader/sandbox.py files those of children it started itself."""
-    with _INTERRUPTIONS_LOCK:
-        _INTERRUPTIONS.append((kind, text))
-
-
-def _signal_name(signum: int) -> str:
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        return f"signal {signum}"
 
 
 # ====================================================================== parent side
@@ -232,7 +136,7 @@ class Zygote:
             pid, code = int(message["exited"]), int(message["returncode"])
             self._exits[pid] = code
             if code < 0 and -code in SUSPECT_SIGNALS and not message.get("requested"):
-                note_interruption("suspect", f"the child {pid} was ended by {_signal_name(-code)}, which nothing "
+                note_interruption("suspect", f"the child {pid} was ended by {signal_name(-code)}, which nothing "
                                              "of the grader sent")
         return message
 
@@ -339,7 +243,7 @@ class ForkedProcess:
                 # The zygote died or was stopped (and could not reap): its orphans go to init. Kill
                 # the group directly and report a kill, the best we can know; the grading notes an
                 # interruption: nothing of the student's own limits ended this child.
-                _killpg(self.pid)
+                killpg(self.pid)
                 self.returncode = -signal.SIGKILL
                 note_interruption("interference", f"the child {self.pid} was killed because {exc}")
         return self.returncode
@@ -356,16 +260,6 @@ class ForkedProcess:
             self._zygote.kill(self.pid)
         except ZygoteUnavailable:
             self._status(0.0)
-
-
-def _killpg(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 _ZYGOTES: dict[tuple, Zygote] = {}
@@ -437,21 +331,20 @@ def shutdown() -> None:
 
 # ====================================================================== zygote side
 def main(argv: list[str]) -> int:
-    set_dumpable(False)   # before anything else: no child of ours may ptrace us or write our memory
-    ignore_signals(HARMLESS_SIGNALS + (signal.SIGINT, signal.SIGTERM))   # we obey our socket only
+    prctl.set_dumpable(False)   # before anything else: no child of ours may ptrace us or write our memory
+    signals.as_zygote()         # we obey our socket only
     sock = socket.socket(fileno=int(argv[1]))
     import numpy  # noqa: F401  (what every child imports, once)
     import torch  # noqa: F401
 
     from grader.probes import child
 
-    child.adopt_orphans()   # what a child leaves behind comes to us, not to init: `_end_strays` kills it
+    prctl.become_subreaper()   # what a child leaves behind comes to us, not to init: `_end_strays` kills it
     child._load_probe_kinds()
     home = os.getcwd()
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
-    signal.set_wakeup_fd(wake_w)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signals.wake_on_child_exit(wake_w)
     live: set[int] = set()
     requested: set[int] = set()   # children the parent asked to kill
     _send_to(sock, {"ready": os.getpid()})
@@ -475,13 +368,13 @@ def main(argv: list[str]) -> int:
                 _fork(sock, fds, message, live, home, (wake_r, wake_w), child)
             elif message.get("op") == "kill" and int(message["pid"]) in live:
                 requested.add(int(message["pid"]))
-                _killpg(int(message["pid"]))
+                killpg(int(message["pid"]))
             else:
                 for fd in fds:
                     os.close(fd)
     finally:
         for pid in list(live):
-            _killpg(pid)
+            killpg(pid)
         _reap(None, live, block=True)
         _end_strays(live)
     return 0
@@ -517,17 +410,10 @@ def _reap(sock: socket.socket | None, live: set[int], block: bool, requested: se
 
 def _end_strays(live: set[int]) -> None:
     """Kill what a child left behind when it ended: orphans came to us (a subreaper) whatever they
-    did to hide (setsid, double forks, every descriptor closed). A child we forked is in `live`
-    from its fork's end; nothing forks meanwhile (this loop is the only thread that forks)."""
-    from grader.sandbox import kill_tree
-
-    for pid in procfs.children(os.getpid()):
-        if pid not in live:
-            kill_tree(pid)
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+    did to hide (setsid, double forks, every descriptor closed); killed and reaped until none is
+    left. A child we forked is in `live` from its fork's end; nothing forks meanwhile (this loop
+    is the only thread that forks)."""
+    end_strays(lambda: live)
 
 
 def _fork(sock, fds: list[int], message: dict, live: set[int], home: str, wake: tuple[int, int], child) -> None:
@@ -571,16 +457,10 @@ def _fork(sock, fds: list[int], message: dict, live: set[int], home: str, wake: 
 
 
 def _become_child(sock, fds: list[int], workdir: str, home: str, wake: tuple[int, int], sync_w: int, child) -> int:
-    set_dumpable(True)   # as a freshly started child is; its parent, the zygote, stays undumpable
-    _die_with_parent()   # a zygote killed under it takes it along: its worker learns at once
+    prctl.set_dumpable(True)   # as a freshly started child is; its parent, the zygote, stays undumpable
+    prctl.die_with_parent()    # a zygote killed under it takes it along: its worker learns at once
     os.setsid()
-    signal.set_wakeup_fd(-1)
-    for signum in HARMLESS_SIGNALS + (signal.SIGCHLD, signal.SIGTERM):
-        try:
-            signal.signal(signum, signal.SIG_DFL)
-        except (OSError, ValueError):
-            pass
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signals.as_fresh_child()
     sock.close()
     for fd in wake:
         os.close(fd)

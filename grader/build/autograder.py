@@ -57,9 +57,11 @@ PREFIX = "/opt/hw3grade"
 SANDBOX_USER = "student"
 #: Runtime dependencies that grading does not need (the test runner).
 NOT_AT_RUNTIME = {"pytest"}
-#: What the child's runtime (grader/__init__.py, grader/probes/*.py, the assignment's probe files) may
-#: import besides the stdlib.
+#: What the child's runtime (grader/__init__.py, grader/probes/*.py, grader/supervision/*.py, the
+#: assignment's probe files) may import besides the stdlib.
 CHILD_THIRD_PARTY = {"numpy", "torch", "matplotlib"}
+#: The grader's packages in the child's runtime.
+CHILD_PACKAGES = ("probes", "supervision")
 
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed: the same tree always gives the same zip
 
@@ -163,13 +165,15 @@ if [ -n "$SANDBOX_USER" ]; then
     fi
 fi
 
-# 2. The child's runtime: grader/__init__.py, grader/probes/*.py and the assignment's probe files
-#    only (stdlib, numpy, torch). Nothing of the reference, the checks or the rubric.
+# 2. The child's runtime: grader/__init__.py, grader/probes/*.py, grader/supervision/*.py (the
+#    child's prctl and signal policy) and the assignment's probe files only (stdlib, numpy, torch).
+#    Nothing of the reference, the checks or the rubric.
 mkdir -p "$(dirname "$RUNTIME")"
 rm -rf "$RUNTIME.new"
-mkdir -p "$RUNTIME.new/grader/probes"
+mkdir -p "$RUNTIME.new/grader/probes" "$RUNTIME.new/grader/supervision"
 cp "$SOURCE/grader/__init__.py" "$RUNTIME.new/grader/__init__.py"
 cp "$SOURCE"/grader/probes/*.py "$RUNTIME.new/grader/probes/"
+cp "$SOURCE"/grader/supervision/*.py "$RUNTIME.new/grader/supervision/"
 for probe in @@PROBE_FILES@@; do
     mkdir -p "$(dirname "$RUNTIME.new/@@RUNTIME_PROBES@@/$probe")"
     cp "$SOURCE/$probe" "$RUNTIME.new/@@RUNTIME_PROBES@@/$probe"
@@ -573,25 +577,26 @@ def _git_commit(root: Path, extra: list[Path] = ()) -> str:
 # ---------------------------------------------------------------- the child's runtime
 
 def check_child_runtime(package: Path, probe_files: list[tuple[Path, str]] = ()) -> None:
-    """grader/__init__.py, grader/probes/*.py and the assignment's probe files ((path, the module
-    name the child loads it as)) must import only the stdlib, numpy, torch and grader.probes: that
-    is all the child finds on Gradescope (setup_sandbox.sh copies just them)."""
+    """grader/__init__.py, grader/probes/*.py, grader/supervision/*.py and the assignment's probe files
+    ((path, the module name the child loads it as)) must import only the stdlib, numpy, torch,
+    grader.probes and grader.supervision: that is all the child finds on Gradescope (setup_sandbox.sh
+    copies just them)."""
     problems = []
     files = [(package / "__init__.py", ["grader"]),
-             *((p, ["grader", "probes"]) for p in sorted((package / "probes").glob("*.py"))),
+             *((p, ["grader", folder]) for folder in CHILD_PACKAGES for p in sorted((package / folder).glob("*.py"))),
              *((Path(p), name.split(".")[:-1]) for p, name in probe_files)]
     for path, base in files:
         shown = path.relative_to(package.parent) if path.is_relative_to(package.parent) else path
         for line, name in _imports(path, base):
             top = name.split(".")[0]
             if top == "grader":
-                if name not in ("grader", "grader.probes") and not name.startswith("grader.probes."):
+                if name != "grader" and name.split(".")[1] not in CHILD_PACKAGES:
                     problems.append(f"{shown}:{line} imports {name}")
             elif top not in _stdlib() and top not in CHILD_THIRD_PARTY:
                 problems.append(f"{shown}:{line} imports {name}")
     if problems:
-        raise BuildError("the child's code may import only the standard library, numpy, torch and "
-                         "grader.probes (it runs without the rest of hw3grade):\n  " + "\n  ".join(problems))
+        raise BuildError("the child's code may import only the standard library, numpy, torch, "
+                         "grader.probes and grader.supervision (it runs without the rest of hw3grade):\n  " + "\n  ".join(problems))
 
 
 def _imports(path: Path, base: list[str]) -> list[tuple[int, str]]:

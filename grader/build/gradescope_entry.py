@@ -49,7 +49,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.build.autograder import RUNTIME_PROBES, SMOKE_SUBMISSION
-from grader.sandbox import adopt_orphans
+from grader.supervision import processes
+from grader.supervision.processes import adopt_orphans
 
 DEFAULT_ROOT = "/autograder"
 DEFAULT_PROBE_RUNTIME = "/opt/hw3grade/probe-runtime"
@@ -278,26 +279,8 @@ def end_descendants(sandbox_uid: int | None, subreaper: bool) -> int:
     Our descendants always (the child, and with the subreaper its orphans too); without the
     subreaper, every process of the sandbox user as well (never ours, never root's).
     """
-    import psutil
-
-    me = psutil.Process()
-    ended = 0
-    for _ in range(10):  # a process may fork while its siblings are killed: go again until none is left
-        procs = {p.pid: p for p in me.children(recursive=True)}
-        if not subreaper and sandbox_uid not in (None, 0, os.getuid()):
-            for p in psutil.process_iter(["uids", "status"]):
-                uids = p.info.get("uids")
-                if uids and uids.real == sandbox_uid and p.info.get("status") != psutil.STATUS_ZOMBIE:
-                    procs.setdefault(p.pid, p)
-        if not procs:
-            break
-        for p in procs.values():
-            with contextlib.suppress(psutil.Error):
-                if p.status() != psutil.STATUS_ZOMBIE:
-                    ended += 1
-                p.kill()
-        psutil.wait_procs(list(procs.values()), timeout=3)
-    return ended
+    others = not subreaper and sandbox_uid not in (None, 0, os.getuid())
+    return processes.end_leftovers(sandbox_uid if others else None)
 
 
 # ---------------------------------------------------------------- permissions and the submission

@@ -6,20 +6,21 @@ configures it (the submission's modules, limits); each further message is
 carrying the same token. Everything the student prints goes to stdout/stderr,
 which the parent drains and caps; the protocol has its own descriptors.
 
-Only the standard library, numpy, torch, this package's ``probes`` modules and the
-assignment's probe files (named by the parent, loaded by path before any student code)
-are imported here: nothing of the reference or of the checks' declarations.
+Only the standard library, numpy, torch, this package's ``probes`` modules,
+``grader.supervision`` (the prctl wrapper and the signal policy: standard library only) and the
+assignment's probe files (named by the parent, loaded by path before any student code) are
+imported here: nothing of the reference or of the checks' declarations.
 """
 from __future__ import annotations
 
 import os
 import resource
-import signal
 import sys
 from typing import Any
 
 import numpy as np
 
+from ..supervision import prctl, signals
 from . import callables, wire
 from .student import ImportFailed, Missing, Student, describe_exception
 
@@ -30,7 +31,11 @@ PROBE_MODULES = ("grader.probes.registry", "grader.probes.calls_extra", "grader.
 def main(argv: list[str]) -> int:
     request_fd, answer_fd = int(argv[1]), int(argv[2])
     _first_to_go()
-    adopt_orphans()
+    # Be a child subreaper: whatever student code starts, setsid and double forks included, stays
+    # in this process's tree, where the parent finds and kills it (supervision.processes.kill_tree).
+    # The zygote and the grader's own processes are subreapers too: what a child started and left
+    # behind when it ended comes to them, never to init.
+    prctl.become_subreaper()
     config = wire.receive(request_fd)
     sys.dont_write_bytecode = True
     isolated = _isolate(config)    # first: a new user namespace needs a single thread (before torch)
@@ -59,19 +64,6 @@ def _first_to_go() -> None:
             adj.write("1000")
     except OSError:
         pass
-
-
-def adopt_orphans() -> bool:
-    """Be a child subreaper: whatever student code starts, setsid and double forks included, stays
-    in this process's tree, where the parent finds and kills it (sandbox.kill_tree). The zygote and
-    the grader's own processes are subreapers too: what a child started and left behind when it
-    ended comes to them, never to init."""
-    import ctypes
-
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0   # PR_SET_CHILD_SUBREAPER
-    except (OSError, AttributeError):
-        return False
 
 
 def _answer_limit(request: dict) -> int:
@@ -126,7 +118,7 @@ def _apply_limits(config: dict) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (budget, budget))
     file_mb = config.get("file_mb")
     if file_mb:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the cap fail instead of killing us
+        signals.survive_file_limit()   # writes past the cap fail instead of killing us
         cap = int(file_mb) * 2**20
         resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
     workdir = config.get("workdir")

@@ -27,10 +27,11 @@ import os
 import struct
 from typing import Iterable
 
+from ..supervision import prctl
+
 _SYS_CREATE_RULESET, _SYS_ADD_RULE, _SYS_RESTRICT_SELF = 444, 445, 446   # the same on x86_64 and arm64
 _CREATE_RULESET_VERSION = 1
 _RULE_PATH_BENEATH = 1
-_PR_SET_NO_NEW_PRIVS = 38
 
 EXECUTE, WRITE_FILE, READ_FILE, READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
 _DIR_ONLY = sum(1 << i for i in range(3, 13)) | (1 << 13)          # READ_DIR, REMOVE_*, MAKE_*, REFER
@@ -104,8 +105,9 @@ def _restrict(readable: Iterable[str], writable: Iterable[str], *, files: bool) 
             for path in dict.fromkeys(writable):
                 _allow(libc, ruleset, path, handled)
             _allow(libc, ruleset, os.devnull, (READ_FILE | WRITE_FILE | _TRUNCATE | _IOCTL_DEV) & handled)
-        if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-            return f"prctl(PR_SET_NO_NEW_PRIVS) failed: {os.strerror(ctypes.get_errno())}"
+        refused = prctl.no_new_privs()
+        if refused:
+            return f"prctl(PR_SET_NO_NEW_PRIVS) failed: {refused}"
         if libc.syscall(_SYS_RESTRICT_SELF, ruleset, 0) != 0:
             return f"landlock_restrict_self failed: {os.strerror(ctypes.get_errno())}"
     finally:

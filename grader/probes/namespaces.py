@@ -27,9 +27,10 @@ from __future__ import annotations
 import ctypes
 import os
 
+from ..supervision import prctl
+
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x08000000, 0x10000000, 0x40000000
 _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REC, _MS_PRIVATE = 2, 4, 8, 1 << 14, 1 << 18
-_PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS = 24, 38
 _CAP_VERSION_3 = 0x20080522
 SHM = "/dev/shm"
 
@@ -92,12 +93,13 @@ def _map_ids(uid: int, gid: int) -> None:
 def _drop_capabilities(libc) -> str:
     """No capability left, none to regain by exec (no_new_privs, an empty bounding set)."""
     for cap in range(64):
-        if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+        if not prctl.drop_bounding_capability(cap):
             break   # past the kernel's last capability (EINVAL)
     header = (ctypes.c_uint32 * 2)(_CAP_VERSION_3, 0)
     data = (ctypes.c_uint32 * 6)()
     if libc.capset(header, data) != 0:
         return _fail("dropping the capabilities")
-    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-        return _fail("prctl(PR_SET_NO_NEW_PRIVS)")
+    refused = prctl.no_new_privs()
+    if refused:
+        return f"prctl(PR_SET_NO_NEW_PRIVS) failed: {refused}"
     return ""

@@ -36,11 +36,13 @@ This module is imported by the child: it depends on numpy and the standard libra
 from __future__ import annotations
 
 import base64
+import enum
 import json
 import math
 import os
 import re
 import struct
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -570,7 +572,7 @@ def read_answer(text: bytes | bytearray, blob: bytes | bytearray = b"") -> dict:
 
     `kind` is one of `ANSWER_KINDS`; "value" (of "ok") is decoded (arrays are views on `blob`);
     "raised" is ``{"type": str, "message": str[, "mro": [str, ...]]}``; every other kind is a
-    text. Raises `WireError`, never anything else, whatever the bytes.
+    text. Raises `WireError`, never anything else, whatever the bytes. `answer_of` makes it an `Answer`.
     """
     try:
         return _read_answer(text, blob)
@@ -673,3 +675,97 @@ def json_depth(text: bytes | bytearray) -> int:
     if not steps.any():
         return 0
     return int(np.cumsum(steps, dtype=np.int64).max())
+
+
+# ====================================================================== typed answers (parent side)
+
+class FailureKind(enum.Enum):
+    """Why the child gave no answer (grader/sandbox.py decides which)."""
+
+    TIMEOUT = "timeout"     # the deadline passed (the child is killed)
+    MEMORY = "memory"       # it ran out of memory (an out-of-memory kill, or its cgroup at its limit)
+    CRASH = "crash"         # it died (an exit, a signal), or closed its channel
+    PROTOCOL = "protocol"   # it answered something unreadable, forged or oversized (it is killed)
+    STARTUP = "startup"     # it died before running any student code: the install's fault, not the student's
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answer to one request, as the parent reads it: one class per kind (`ANSWER_KINDS`),
+    plus `Failure` when the child gave none. `token` names the request it answers."""
+
+    token: str | None
+
+
+@dataclass(frozen=True)
+class Ready(Answer):
+    """The child is set up; "" when its sandbox (`confined`) and namespaces (`isolated`) apply, else why not."""
+
+    confined: str = ""
+    isolated: str = ""
+
+
+@dataclass(frozen=True)
+class Returned(Answer):
+    """("ok") the import worked, or the probe returned `value` (decoded: arrays are views on the frame)."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class Raised(Answer):
+    """Student code raised: ``{"type": str, "message": str[, "mro": [str, ...]]}``."""
+
+    exception: dict
+
+
+@dataclass(frozen=True)
+class _Text(Answer):
+    text: str
+
+
+class Missing(_Text):
+    """A name the probe needs is not defined."""
+
+
+class ImportFailed(_Text):
+    """("import_error") the module does not import."""
+
+
+class NotImplementedYet(_Text):
+    """("not_implemented") the template's stub: not attempted."""
+
+
+class GraderError(_Text):
+    """The grader's own bug (an unknown probe kind, an unreadable field of a probe kind)."""
+
+
+class Oversized(_Text):
+    """("too_large") what the code returned is more than the check accepts; the text says how large."""
+
+
+@dataclass(frozen=True)
+class Failure(Answer):
+    """No answer: the child timed out, died, or sent something unreadable; `output` is the end of
+    what it printed (for a start that failed, the instructor's detail)."""
+
+    kind: FailureKind
+    message: str
+    output: str = ""
+
+
+_ANSWER_CLASSES = {"ready": Ready, "ok": Returned, "raised": Raised, "missing": Missing,
+                   "import_error": ImportFailed, "not_implemented": NotImplementedYet, "grader_error": GraderError,
+                   "too_large": Oversized}
+
+
+def answer_of(message: dict) -> Answer:
+    """A validated answer (`read_answer`) as its class."""
+    kind = next(k for k in message if k in _ANSWER_CLASSES)
+    if kind == "ready":
+        return Ready(message["token"], message.get("confined", ""), message.get("isolated", ""))
+    if kind == "ok":
+        return Returned(message["token"], message["value"])
+    if kind == "raised":
+        return Raised(message["token"], message["raised"])
+    return _ANSWER_CLASSES[kind](message["token"], message[kind])

@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from grader import procfs, zygote
+from grader import zygote
+from grader.supervision import interruptions, prctl, procfs
 from grader.outcome import Status
 from grader.runner import grade, sandbox_for
 from tests.corpus.test_hostile import CASES
@@ -204,7 +205,7 @@ def cross_entropy(f, y):
     os.read(r, 1)   # EOF: what it left has closed everything
     os._exit(0)
 """})
-    mark = zygote.interruptions()
+    mark = interruptions.interruptions()
     _, outcomes = _grade(folder, rubric, confine=False)   # the test reads a file outside the child's folder
     assert not any(outcomes[c].status.passed for c in CE)
     hidden = [int(p) for p in pids.read_text().split()]
@@ -218,7 +219,7 @@ def cross_entropy(f, y):
         for p in hidden:
             if _running(p):
                 os.kill(p, signal.SIGKILL)
-    assert zygote.interruptions_since(mark) == []   # killing a stray is no suspect of anyone's
+    assert interruptions.interruptions_since(mark) == []   # killing a stray is no suspect of anyone's
 
 
 def _running(pid: int) -> bool:
@@ -279,7 +280,7 @@ def test_the_forked_child_is_dumpable_first_to_go_and_dies_with_its_zygote(submi
 """
     _, outcomes = _grade(submission(patch=_wrapped(check)), rubric, problems=("P3",))
     assert outcomes["P3.cross_entropy.single"].status is Status.PASSED, outcomes["P3.cross_entropy.single"].detail
-    assert zygote.dumpable() in (0, 1, 2)   # prctl works here
+    assert prctl.dumpable() in (0, 1, 2)   # prctl works here
 
 
 #: The attacks below target the child's parent only when it is a zygote: a child started fresh
@@ -302,11 +303,11 @@ for _signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, si
 """})
     _grade(submission(), rubric)
     before = {z.process.pid for z in zygote._ZYGOTES.values() if z.alive()}
-    mark = zygote.interruptions()
+    mark = interruptions.interruptions()
     _, outcomes = _grade(folder, rubric, confine=False)
     assert all(o.status is Status.PASSED for o in outcomes.values()), outcomes
     assert {z.process.pid for z in zygote._ZYGOTES.values() if z.alive()} == before
-    assert zygote.interruptions_since(mark) == []
+    assert interruptions.interruptions_since(mark) == []
 
 
 def test_a_zygote_stopped_by_its_child_is_killed_and_the_grading_disturbed(submission, rubric, monkeypatch):
@@ -316,18 +317,18 @@ def test_a_zygote_stopped_by_its_child_is_killed_and_the_grading_disturbed(submi
     folder = submission(patch={"losses": ZYGOTE_PARENT + """
 os.kill(_ZYGOTE, signal.SIGSTOP)
 """})
-    mark = zygote.interruptions()
+    mark = interruptions.interruptions()
     started = time.monotonic()
     _grade(folder, rubric, confine=False)
     assert time.monotonic() - started < 60
-    kinds = [kind for kind, _ in zygote.interruptions_since(mark)]
-    assert "interference" in kinds, zygote.interruptions_since(mark)
+    kinds = [kind for kind, _ in interruptions.interruptions_since(mark)]
+    assert "interference" in kinds, interruptions.interruptions_since(mark)
     assert not [z for z in zygote._ZYGOTES.values() if procfs.state(z.process.pid) in procfs.STOPPED]
     monkeypatch.setattr(zygote, "_FAILURES", {})   # each child stopped its zygote: three make a worker stay unwarmed
-    mark = zygote.interruptions()
+    mark = interruptions.interruptions()
     _, outcomes = _grade(submission(), rubric)
     assert all(o.status is Status.PASSED for o in outcomes.values()), outcomes
-    assert zygote.interruptions_since(mark) == []
+    assert interruptions.interruptions_since(mark) == []
     assert any(z.alive() for z in zygote._ZYGOTES.values())
 
 
@@ -335,11 +336,11 @@ def test_a_child_ended_by_a_signal_nobody_sent_is_a_suspect(submission, rubric, 
     """A child that a SIGKILL ends which the grader did not ask for is noted as a suspect (the batch
     grades it again alone); one the grader kills at its time limit is not."""
     monkeypatch.setattr(zygote, "_FAILURES", {})
-    mark = zygote.interruptions()
+    mark = interruptions.interruptions()
     _grade(submission(patch={"losses": ZYGOTE_PARENT + "os.kill(os.getpid(), signal.SIGKILL)\n"}), rubric)
-    assert [kind for kind, _ in zygote.interruptions_since(mark)][:1] == ["suspect"], zygote.interruptions_since(mark)
-    mark = zygote.interruptions()
+    assert [kind for kind, _ in interruptions.interruptions_since(mark)][:1] == ["suspect"], interruptions.interruptions_since(mark)
+    mark = interruptions.interruptions()
     _, outcomes = _grade(submission(patch={"losses": "def cross_entropy(f, y):\n    while True:\n        pass\n"}),
                          rubric, timeout=1.0)
     assert outcomes["P3.cross_entropy.single"].status is Status.TIMEOUT
-    assert zygote.interruptions_since(mark) == []
+    assert interruptions.interruptions_since(mark) == []

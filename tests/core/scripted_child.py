@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from grader.probes import wire
-from grader.probes.child import adopt_orphans
+from grader.supervision.prctl import become_subreaper
 
 FORGED = "0" * 16
 
@@ -124,7 +124,7 @@ def _answer(fd: int, request: dict, args: list) -> dict | None:
 
 def main() -> int:
     request_fd, answer_fd = int(sys.argv[-2]), int(sys.argv[-1])
-    adopt_orphans()   # as the real child: what its code starts stays in its tree
+    become_subreaper()   # as the real child: what its code starts stays in its tree
     _log("start", os.getpid())
     start = os.environ["SCRIPTED_START"]
     setup = wire.receive(request_fd)

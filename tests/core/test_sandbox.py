@@ -1,4 +1,4 @@
-"""sandbox.Child and kill_tree on their own: deadlines, how a child ended, its descendants, its output.
+"""sandbox.Child and processes.kill_tree on their own: deadlines, how a child ended, its descendants, its output.
 
 Most cases start a real process through the real `Child` (spawn, pipes, kills), but a
 scripted stand-in for the child (tests/core/scripted_child.py: the same wire, no torch), so
@@ -19,8 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grader import procfs, sandbox, scratch
+from grader import sandbox, scratch
+from grader.supervision import interruptions, processes, procfs
 from grader.probes import wire
+from grader.probes.wire import FailureKind
 from grader.sandbox import Child, ChildFailure, SandboxConfig
 from tests.core.scripted_child import read_log, wrapper
 from tests.hw3testing import REPO
@@ -66,13 +68,13 @@ def scripted(tmp_path):
 
 def test_a_child_past_its_time_limit_is_killed_with_all_it_started(scripted):
     child, _ = scripted()
-    first, grandchild = _probe(child, "spawn")["value"]   # setsid and a double fork: out of its group
+    first, grandchild = _probe(child, "spawn").value   # setsid and a double fork: out of its group
     assert procfs.state(grandchild) not in (None, "Z")
     try:
         started = time.monotonic()
         with pytest.raises(ChildFailure) as info:
             _probe(child, "hang", timeout=0.5)
-        assert info.value.kind == "timeout"
+        assert info.value.kind is FailureKind.TIMEOUT
         assert 0.5 <= time.monotonic() - started < 3
         assert child.process.poll() is not None and not child.alive()
         assert _gone(grandchild)
@@ -96,13 +98,13 @@ def test_what_a_child_started_ends_even_when_the_child_exits_first(scripted):
 ADOPTING_GRADER = """
 import os, sys, time
 from pathlib import Path
-from grader import procfs, sandbox
+from grader.supervision import processes, procfs
 from grader.probes import wire
 from grader.sandbox import Child, ChildFailure, SandboxConfig
 from tests.core.scripted_child import read_log, wrapper
 from tests.hw3testing import REPO
 
-assert sandbox.adopt_orphans()
+assert processes.adopt_orphans()
 python, log = wrapper(Path(sys.argv[1]))
 child = Child({}, None, None, SandboxConfig(python=python))
 try:
@@ -158,7 +160,7 @@ def test_kill_tree_ends_every_descendant_and_leaves_the_root_to_its_caller():
             time.sleep(0.02)
         found = procfs.descendants(root.pid)
         assert len(found) >= 4, found
-        assert sandbox.kill_tree(root.pid) >= 4
+        assert processes.kill_tree(root.pid) >= 4
         assert all(_gone(pid) for pid in found)
         assert root.poll() is None   # the root is the caller's to kill
     finally:
@@ -176,11 +178,11 @@ def _oom_counter(monkeypatch, step: int) -> None:
 
 
 @pytest.mark.parametrize("behaviour, oom_kills, kind, says", [
-    ("exit", 0, "crash", "exited with code 3"),
-    ("exit", 1, "crash", "exited with code 3"),       # an out-of-memory kill elsewhere: an exit is no OOM
-    ("sigterm", 1, "crash", "killed by signal SIGTERM"),
-    ("sigkill", 0, "crash", "killed by signal SIGKILL"),
-    ("sigkill", 1, "memory", sandbox.OUT_OF_MEMORY),
+    ("exit", 0, FailureKind.CRASH, "exited with code 3"),
+    ("exit", 1, FailureKind.CRASH, "exited with code 3"),       # an out-of-memory kill elsewhere: an exit is no OOM
+    ("sigterm", 1, FailureKind.CRASH, "killed by signal SIGTERM"),
+    ("sigkill", 0, FailureKind.CRASH, "killed by signal SIGKILL"),
+    ("sigkill", 1, FailureKind.MEMORY, sandbox.OUT_OF_MEMORY),
 ])
 def test_how_a_child_ended_is_reported_as_its_kind(scripted, monkeypatch, behaviour, oom_kills, kind, says):
     child, _ = scripted()
@@ -197,14 +199,12 @@ def test_a_child_ended_by_a_signal_the_grader_did_not_send_is_a_suspect(scripted
     """Without a zygote, the batch learns from here that something outside (a classmate's code, say)
     ended the child, and grades that submission again alone; its own exit or the grader's kill at the
     time limit is no suspect."""
-    from grader import zygote
-
     child, _ = scripted()
     _oom_counter(monkeypatch, 0)
-    mark = zygote.interruptions()
+    mark = interruptions.interruptions()
     with pytest.raises(ChildFailure):
         _probe(child, behaviour, timeout=1)
-    assert [kind for kind, _ in zygote.interruptions_since(mark)] == (["suspect"] if suspect else [])
+    assert [kind for kind, _ in interruptions.interruptions_since(mark)] == (["suspect"] if suspect else [])
 
 
 SIGNALS = [signal.SIGHUP, signal.SIGINT, signal.SIGKILL, signal.SIGUSR1, signal.SIGUSR2, signal.SIGTERM,
@@ -230,7 +230,7 @@ def test_any_exit_code_or_signal_is_named_in_the_crash_message(monkeypatch, endi
     stand._oom_mark = (None, None)
     stand.process = subprocess.Popen(["sh", "-c", script], start_new_session=True)
     failure = stand._died()
-    assert failure.kind == "crash"
+    assert failure.kind is FailureKind.CRASH
     if how == "signal":
         assert f"was killed by signal {signal.Signals(number).name} " in str(failure)
     elif through_runuser and 128 < number < 160:
@@ -243,15 +243,15 @@ def test_any_exit_code_or_signal_is_named_in_the_crash_message(monkeypatch, endi
 
 def test_an_answer_with_a_forged_token_is_skipped_for_the_real_one(scripted):
     child, _ = scripted()
-    assert _probe(child, "forged_then_echo", 5)["value"] == 5
-    assert _probe(child, "echo", 6)["value"] == 6   # the channel is still in step
+    assert _probe(child, "forged_then_echo", 5).value == 5
+    assert _probe(child, "echo", 6).value == 6   # the channel is still in step
 
 
 def test_an_answer_with_only_a_forged_token_is_a_timeout(scripted):
     child, _ = scripted()
     with pytest.raises(ChildFailure) as info:
         _probe(child, "forged_only", 5, timeout=0.5)
-    assert info.value.kind == "timeout" and not child.alive()
+    assert info.value.kind is FailureKind.TIMEOUT and not child.alive()
 
 
 @pytest.mark.parametrize("behaviour", ["garbage", "two_kinds"])
@@ -260,7 +260,7 @@ def test_a_malformed_answer_is_a_protocol_failure_and_ends_the_child(scripted, b
     started = time.monotonic()
     with pytest.raises(ChildFailure) as info:
         _probe(child, behaviour, timeout=10)
-    assert info.value.kind == "protocol" and "unreadable" in str(info.value)
+    assert info.value.kind is FailureKind.PROTOCOL and "unreadable" in str(info.value)
     assert time.monotonic() - started < 5 and not child.alive()
 
 
@@ -275,7 +275,7 @@ def test_a_child_that_answers_anything_but_ready_is_a_startup_failure_saying_why
     before = set(scratch.live())
     with pytest.raises(ChildFailure) as info:
         Child({}, None, None, SandboxConfig(python=python, startup_timeout=10))
-    assert info.value.kind == "startup"
+    assert info.value.kind is FailureKind.STARTUP
     assert why in str(info.value) and "before running any student code" in str(info.value)
     assert "killed by signal" not in str(info.value)   # the grader's own kill is not the cause
     assert set(scratch.live()) == before                # its working folder is gone
@@ -287,7 +287,7 @@ def test_a_child_that_answers_anything_but_ready_is_a_startup_failure_saying_why
 def test_a_flood_of_output_is_capped_and_does_not_block_the_child(scripted):
     child, _ = scripted(output_cap=1000)
     flood = 2 * 2**20   # far more than a pipe holds: the child would block if nobody drained it
-    assert _probe(child, "flood", flood, timeout=10)["value"] == flood
+    assert _probe(child, "flood", flood, timeout=10).value == flood
     end = time.monotonic() + 5
     while child.output.dropped < flood - 1000 and time.monotonic() < end:
         time.sleep(0.02)
@@ -381,7 +381,7 @@ def real_child(tmp_path_factory):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    assert "ok" in child.request({"op": "import", "module": "losses"}, 30)
+    assert isinstance(child.request({"op": "import", "module": "losses"}, 30), wire.Returned)
     yield child
     child.close()
 
@@ -389,8 +389,8 @@ def real_child(tmp_path_factory):
 def _call(child: Child, function: str) -> object:
     params = wire.encode({"target": f"losses.{function}", "args": [], "kwargs": {}})
     answer = child.request({"op": "probe", "kind": "call", "params": params}, 30)
-    assert "ok" in answer, answer
-    return answer["value"]
+    assert isinstance(answer, wire.Returned), answer
+    return answer.value
 
 
 @pytest.mark.xdist_group("real_child")
@@ -406,7 +406,7 @@ def test_what_student_code_starts_stays_in_the_childs_tree_for_kill_tree(real_ch
     grandchild = _call(real_child, "spawn")     # setsid + double fork: adopted by the child (a subreaper)
     try:
         assert grandchild in procfs.descendants(real_child.process.pid)
-        assert sandbox.kill_tree(real_child.process.pid) >= 1
+        assert processes.kill_tree(real_child.process.pid) >= 1
         assert _gone(grandchild)
         assert real_child.alive()
     finally:

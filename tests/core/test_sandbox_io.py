@@ -15,6 +15,7 @@ import pytest
 
 from grader import sandbox
 from grader.probes import wire
+from grader.probes.wire import FailureKind
 from grader.sandbox import Child, ChildFailure, SandboxConfig
 
 F_SETPIPE_SZ = 1031
@@ -57,7 +58,7 @@ def test_a_write_to_a_child_that_stops_reading_times_out(stand):
     started = time.monotonic()
     with pytest.raises(ChildFailure) as info:
         stand.child._write(b"x" * (1 << 20), time.monotonic() + 0.5)
-    assert info.value.kind == "timeout"
+    assert info.value.kind is FailureKind.TIMEOUT
     assert time.monotonic() - started < 3
     assert stand.child.process.poll() is not None   # and the child is gone
 
@@ -67,14 +68,14 @@ def test_half_a_frame_times_out_at_the_deadline(stand):
     started = time.monotonic()
     with pytest.raises(ChildFailure) as info:
         stand.child._receive(time.monotonic() + 0.5, wire.DEFAULT_ANSWER_BYTES)
-    assert info.value.kind == "timeout" and time.monotonic() - started < 3
+    assert info.value.kind is FailureKind.TIMEOUT and time.monotonic() - started < 3
 
 
 def test_an_oversized_frame_is_refused_from_its_header_alone(stand):
     os.write(stand.answer_w, wire._FRAME.pack(wire.MAGIC, 10, 100 * 2**20))
     with pytest.raises(ChildFailure) as info:
         stand.child._receive(time.monotonic() + 5, wire.DEFAULT_ANSWER_BYTES)
-    assert info.value.kind == "protocol" and "100.0 MB exceeds the 4.0 MB" in str(info.value)
+    assert info.value.kind is FailureKind.PROTOCOL and "100.0 MB exceeds the 4.0 MB" in str(info.value)
 
 
 def test_a_child_that_closes_its_channel_but_lives_is_ended(stand):
@@ -82,7 +83,7 @@ def test_a_child_that_closes_its_channel_but_lives_is_ended(stand):
     started = time.monotonic()
     with pytest.raises(ChildFailure) as info:
         stand.child._receive(time.monotonic() + 30, wire.DEFAULT_ANSWER_BYTES)
-    assert info.value.kind == "crash" and "closed its channel" in str(info.value)
+    assert info.value.kind is FailureKind.CRASH and "closed its channel" in str(info.value)
     assert time.monotonic() - started < 10 and stand.child.process.poll() is not None
 
 
@@ -94,7 +95,7 @@ def test_a_sigkill_with_an_out_of_memory_kill_is_reported_as_memory(stand, monke
     monkeypatch.setattr(sandbox, "_oom_kills", lambda: next(counts, (5, 9)))
     stand.child._oom_mark = (4, 9)   # one out-of-memory kill in the grader's cgroup since the request
     failure = stand.child._died()
-    assert failure.kind == "memory" and "ran out of memory" in str(failure)
+    assert failure.kind is FailureKind.MEMORY and "ran out of memory" in str(failure)
 
 
 def test_a_sigkill_without_one_is_a_crash(stand, monkeypatch):
@@ -104,14 +105,14 @@ def test_a_sigkill_without_one_is_a_crash(stand, monkeypatch):
     monkeypatch.setattr(sandbox, "_oom_kills", lambda: (4, 9))
     stand.child._oom_mark = (4, 9)
     failure = stand.child._died()
-    assert failure.kind == "crash" and "SIGKILL" in str(failure)
+    assert failure.kind is FailureKind.CRASH and "SIGKILL" in str(failure)
 
 
 def test_a_timeout_while_memory_is_exhausted_is_reported_as_memory(stand, monkeypatch):
     monkeypatch.setattr(sandbox, "_memory_exhausted", lambda mark, cgroup_only: True)
     with pytest.raises(ChildFailure) as info:
         stand.child._receive(time.monotonic() + 0.3, wire.DEFAULT_ANSWER_BYTES)
-    assert info.value.kind == "memory"
+    assert info.value.kind is FailureKind.MEMORY
 
 
 def test_the_graders_memory_cgroup_is_found_where_there_is_one():

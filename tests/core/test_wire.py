@@ -370,3 +370,21 @@ def test_messages_cross_a_pipe():
     assert answer["token"] == "u"
     os.close(r)
     os.close(w)
+
+
+@pytest.mark.parametrize("message, typed", [
+    ({"token": "t", "ready": True, "confined": "no Landlock"}, wire.Ready("t", "no Landlock", "")),
+    ({"token": "t", "ok": True, "value": 3}, wire.Returned("t", 3)),
+    ({"token": "t", "raised": {"type": "KeyError", "message": "'x'"}},
+     wire.Raised("t", {"type": "KeyError", "message": "'x'"})),
+    ({"token": "t", "missing": "f"}, wire.Missing("t", "f")),
+    ({"token": "t", "import_error": "boom"}, wire.ImportFailed("t", "boom")),
+    ({"token": None, "not_implemented": "todo"}, wire.NotImplementedYet(None, "todo")),
+    ({"token": "t", "grader_error": "bug"}, wire.GraderError("t", "bug")),
+    ({"token": "t", "too_large": "9 MB"}, wire.Oversized("t", "9 MB")),
+])
+def test_each_kind_of_answer_is_a_class_of_its_own(message, typed):
+    """What the parent reads is one class per kind (`wire.answer_of`), after `read_answer` validated it."""
+    answer = wire.answer_of(wire.read_answer(json.dumps(message).encode()))
+    assert answer == typed and type(answer) is type(typed)
+    assert set(wire._ANSWER_CLASSES) == set(wire.ANSWER_KINDS)

@@ -467,8 +467,9 @@ def test_setup_sandbox_hides_the_source(gs):
     assert (gs.root / "results").stat().st_mode & 0o007 == 0
     runtime_files = sorted(p.relative_to(gs.runtime).as_posix() for p in gs.runtime.rglob("*.py"))
     assert runtime_files == sorted(["assignment-probes/hw3/probes/large.py", "assignment-probes/hw3/probes/training.py",
-                                    "grader/__init__.py", *(f"grader/probes/{p.name}"
-                                                            for p in (REPO / "grader" / "probes").glob("*.py"))])
+                                    "grader/__init__.py", *(f"grader/{p.parent.name}/{p.name}"
+                                                            for folder in ("probes", "supervision")
+                                                            for p in (REPO / "grader" / folder).glob("*.py"))])
 
     def as_user(*command: str, **env: str) -> subprocess.CompletedProcess:
         return subprocess.run([_runuser(), "-u", TEST_USER, "--", *command], capture_output=True, text=True,

@@ -1,4 +1,4 @@
-"""What Linux's /proc says of a process: its state, parent, start time and descendants.
+"""What Linux's /proc says of a process: its state, parent, start time, user and descendants.
 
 Read from /proc/PID/stat, which stays readable for undumpable processes, with the standard
 library only (the student kit ships the modules that use this, and no psutil). Every
@@ -65,6 +65,23 @@ def descendants(root: int) -> list[int]:
             found.append(pid)
             todo.append(pid)
     return found
+
+
+def real_uid(pid: int) -> int | None:
+    """The real user id (the first of the "Uid:" line of /proc/PID/status)."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"Uid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def owned_by(uid: int) -> list[int]:
+    """Every process whose real user is `uid`."""
+    return [pid for pid in _pids() if real_uid(pid) == uid]
 
 
 def pipe_holders(inodes: set[int], started_since: int | None = None) -> list[int]:
