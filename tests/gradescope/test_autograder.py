@@ -6,7 +6,7 @@ runs setup_sandbox.sh (setup.sh's user and permission steps; not its apt/pip par
 ROOT/run_autograder with HW3GRADE_ROOT=ROOT and this venv's Python in place of
 /opt/hw3grade/venv, and checks results.json with Gradescope's validate.py.
 
-Run as root (with runuser), the child runs as a real unprivileged user, `hw3test`,
+Run as root (with runuser), the child runs as a real unprivileged user, `hw3test` (one per xdist worker),
 created by setup_sandbox.sh like `student` on Gradescope: the confidentiality checks
 need that and are skipped otherwise. Most cases grade Problem 3 only
 (HW3GRADE_PROBLEMS); one grades everything.
@@ -36,7 +36,9 @@ from grader.build import autograder, gradescope_entry
 from grader.checks.catalog import load_checks
 
 REPO = Path(__file__).resolve().parents[2]
-TEST_USER = "hw3test"
+#: One sandbox user per pytest-xdist worker: the Gradescope flow ends every process of its sandbox
+#: user and sweeps what that user left, so two workers grading as one user would end each other's.
+TEST_USER = "hw3test" + os.environ.get("PYTEST_XDIST_WORKER", "").replace("gw", "-")
 SECRET_REFERENCE = "# REFERENCE-SECRET-4b1d: only the parent may read this line"
 SECRET_RUBRIC = "# RUBRIC-SECRET-9c2e"
 SECRET_METADATA = "METADATA-SECRET-77aa"
