@@ -280,16 +280,18 @@ def project_root() -> Path:
 def build_autograder(output: str | os.PathLike = "autograder.zip", *, root: Path | None = None,
                      budget_seconds: float | None = None, torch_requirement: str | None = None,
                      torch_index_url: str = TORCH_INDEX_URL, assignment=None) -> BuildReport:
-    """Write the Gradescope autograder zip of `assignment` (default: the active one) to `output`;
+    """Write the Gradescope autograder zip of `assignment` (default: the default one) to `output`;
     returns what went in. `root` is the engine's project folder (default: the one holding `grader`)."""
-    from grader.assignment import AssignmentError, active
+    # The engine is imported in the functions of this module, not at its top: the Gradescope entry
+    # imports this module's constants, and must write its fallback results even if the engine cannot import.
+    from grader.assignment import AssignmentError, default
 
     root = Path(root or project_root()).resolve()
     for item in REQUIRED_ITEMS:
         if not (root / item).is_dir():
             raise BuildError(f"{root / item} is missing: build from a source checkout of hw3grade")
     try:
-        assignment = assignment or active()
+        assignment = assignment or default()
         placed, manifest = assignment_files(assignment)
     except AssignmentError as exc:
         raise BuildError(str(exc)) from None
@@ -490,10 +492,8 @@ def _rubric_facts(assignment) -> tuple[str, float, list[str], tuple[float, float
     """The assignment's rubric text and budget, the ids no declaration defines, and (the points
     Gradescope will total, limits.total_points); its smoke_checks must each name a check or a
     problem of the rubric."""
-    from grader.checks.catalog import load_checks
-
     rubric = assignment.load_rubric()
-    declared = set(load_checks(assignment))
+    declared = set(assignment.catalog)
     known = {e.id for e in rubric.checks} | set(rubric.problem_keys)
     unknown = [s for s in assignment.smoke_checks if s not in known]
     if unknown:

@@ -8,7 +8,7 @@
 Adding a target: a module that defines ``configure(parser)`` (add its options and
 ``parser.set_defaults(func=...)``, where func(args) returns the exit status), listed in
 OPTIONAL_TARGETS below; or call ``register_target(name, help, configure)`` before the
-parser is built. A module that only defines ``build_kit(output)`` gets ``-o PATH``.
+parser is built. A module that only defines ``build_kit(output, assignment)`` gets ``-o PATH``.
 """
 from __future__ import annotations
 
@@ -64,8 +64,8 @@ def _optional(module_name: str) -> Configure | None:
         def configure(parser: argparse.ArgumentParser) -> None:
             parser.add_argument("-o", "--output", type=Path, default=Path("student-kit.zip"),
                                 help="where to write it (default: %(default)s)")
-            parser.set_defaults(func=lambda args: (module.build_kit(args.output), print(f"wrote {args.output}"),
-                                                   0)[-1])
+            parser.set_defaults(func=lambda args: (module.build_kit(args.output, args.assignment),
+                                                   print(f"wrote {args.output}"), 0)[-1])
         return configure
     return None
 
@@ -91,7 +91,7 @@ def _cmd_autograder(args: argparse.Namespace) -> int:
     from .autograder import BuildError, build_autograder
 
     try:
-        report = build_autograder(args.output, budget_seconds=args.budget_seconds,
+        report = build_autograder(args.output, budget_seconds=args.budget_seconds, assignment=args.assignment,
                                   torch_requirement=args.torch_requirement, torch_index_url=args.torch_index_url)
     except BuildError as exc:
         print(f"hw3grade build: {exc}", file=sys.stderr)
