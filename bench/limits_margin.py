@@ -26,6 +26,7 @@ sys.path[:0] = [str(REPO)]
 from grader import rubric as rubric_module  # noqa: E402
 from tests import cgroup_limits  # noqa: E402
 from tests.hw3testing import write_submission  # noqa: E402
+from tests.hw3testing import HW3
 
 STYLES = REPO / "tests" / "corpus" / "correct_styles"
 GRADE_ONE = """
@@ -56,7 +57,7 @@ def main() -> int:
     parser.add_argument("--memory-mb", type=int, default=cgroup_limits.GRADESCOPE_MEMORY_MB)
     parser.add_argument("--styles", nargs="*", default=None)
     args = parser.parse_args()
-    rubric = rubric_module.load()
+    rubric = HW3.load_rubric()
     work = Path(tempfile.mkdtemp(prefix="hw3grade-limits-"))
     folders = {"reference": write_submission(work / "reference")}
     for style in sorted(p for p in STYLES.iterdir() if p.is_dir()):
