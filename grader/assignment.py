@@ -33,6 +33,7 @@ import importlib.util
 import os
 import sys
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -183,8 +184,6 @@ def default() -> Assignment:
 
 
 def _entry_point_manifest() -> Path:
-    from importlib.metadata import entry_points
-
     for entry in entry_points(group=ENTRY_POINTS):
         if entry.name == "default":
             return package_dir(entry.value, None) / MANIFEST

@@ -32,20 +32,25 @@ import dataclasses
 import datetime as dt
 import functools
 import hashlib
+import ipaddress
 import json
 import multiprocessing
 import multiprocessing.forkserver
 import os
 import queue
+import shutil
 import signal
+import socket
 import stat
 import sys
 import threading
 import time
 import traceback
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Iterable, Sequence
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -287,8 +292,6 @@ def _hash_entry(digest, path: Path, name: str) -> None:
 def grader_digest(manifest: str = "") -> str:
     """The engine's source, the assignment's (reference, checks, probes: a fixed check regrades
     everything) and the versions."""
-    from importlib import metadata
-
     digest = hashlib.sha256()
     for name in ("torch", "numpy"):
         try:
@@ -478,8 +481,6 @@ def check_scheduler(address: str, allow_insecure: bool = False) -> str:
     """Refuse a plain-TCP scheduler on another machine (Dask has no authentication of its own:
     anyone who reaches that address runs code on every worker, and reads every submission);
     "" for a secure address, else a warning to print (plain TCP on this machine, or allowed)."""
-    from urllib.parse import urlsplit
-
     scheme, _, rest = address.rpartition("://")
     scheme = scheme or "tcp"
     if scheme not in ("tcp", "ws"):
@@ -498,9 +499,6 @@ def check_scheduler(address: str, allow_insecure: bool = False) -> str:
 
 
 def _loopback(host: str) -> bool:
-    import ipaddress
-    import socket
-
     if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
         return True
     try:
@@ -699,8 +697,6 @@ def _hand_graded(out: Path, path: Path | None, parts, items: list[BatchItem],
 
 def _prune(out: Path, earlier: tuple[gradebook.BatchRow, ...]) -> tuple[str, ...]:
     """`--prune`: the results of submissions no longer in FOLDER leave OUT."""
-    import shutil
-
     for row in earlier:
         shutil.rmtree(out / row.submission_id, ignore_errors=True)
     return tuple(r.submission_id for r in earlier)

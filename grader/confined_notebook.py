@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import select
 import signal
@@ -88,8 +89,6 @@ def can_supply(modules: dict[str, Path], assignment: Assignment) -> bool:
 def _mentions_all(path: Path, names: set[str], answers: set[str] = frozenset()) -> bool:
     """Whether the file mentions every one of `names` as a word, never NotImplementedError, and
     leaves none of `answers` assigned None at the start of a line (the template's placeholder)."""
-    import re
-
     words = {n.encode() for n in names} | {b"NotImplementedError"}
     pattern = re.compile(rb"(?<![\w])(" + b"|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
                          + rb")(?![\w])")
@@ -297,7 +296,7 @@ def _confine(request: dict) -> None:
             soft, hard = min(soft, ceiling), min(hard, ceiling)
         resource.setrlimit(kind, (soft, hard))
     if sys.platform.startswith("linux"):
-        from .probes import landlock
+        from .probes import landlock   # Linux only (ctypes syscalls): the converter's child elsewhere needs none
 
         readable, _ = landlock.child_policy(request["notebooks"], "")
         landlock.restrict(readable, [])   # where the kernel has no Landlock, the limits above still hold

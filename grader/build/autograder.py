@@ -35,6 +35,7 @@ import subprocess
 import sys
 import zipfile
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 #: The engine's part of /autograder/source, relative to the project root (folders are walked); the
@@ -272,7 +273,7 @@ SCRIPTS = {"setup.sh": SETUP_SH, "setup_sandbox.sh": SETUP_SANDBOX_SH, "run_auto
 
 def project_root() -> Path:
     """The folder holding the `grader` package (the repository in a development install)."""
-    import grader
+    import grader   # here, as every engine import of this module: see build_autograder
 
     return Path(grader.__file__).resolve().parent.parent
 
@@ -372,7 +373,7 @@ def assignment_files(assignment) -> tuple[list[tuple[str, Path]], str]:
     root, for an assignment whose files live under it), so that the manifest's relative paths
     resolve inside the autograder's source as they do in the project.
     """
-    from grader.assignment import package_dir
+    from grader.assignment import package_dir   # here: see build_autograder
 
     root = assignment.import_root
     folders: list[Path] = []
@@ -417,7 +418,7 @@ def _relative_in(placed: list[tuple[str, Path]], path: Path) -> str:
 def reference_as_upload(assignment) -> dict[str, str]:
     """{file name: text}: the reference's modules as a student would upload them (one folder, no
     package: `from <reference>.x import` and `from .x import` become `from x import`)."""
-    from grader.assignment import package_dir
+    from grader.assignment import package_dir   # here: see build_autograder
 
     folder = package_dir(assignment.reference, assignment.import_root)
     package = re.escape(assignment.reference)
@@ -529,8 +530,6 @@ def _dependencies(root: Path) -> list[str]:
         match = re.search(r"^dependencies\s*=\s*\[(.*?)^\]", text, re.S | re.M)
         if match:
             return [m for m in re.findall(r"""["']([^"']+)["']""", re.sub(r"#.*", "", match.group(1)))]
-    from importlib import metadata
-
     try:
         return [r for r in metadata.requires("hw3grade") or [] if "extra ==" not in r]
     except metadata.PackageNotFoundError:
@@ -549,8 +548,6 @@ def _version(root: Path) -> str:
         if match:
             return match.group(1)
     try:
-        from importlib import metadata
-
         return metadata.version("hw3grade")
     except Exception:
         return "unknown"

@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from .autograder import TORCH_INDEX_URL, BuildError, build_autograder
+
 Configure = Callable[[argparse.ArgumentParser], None]
 
 #: name -> (help, configure); built-in targets first, registered ones after.
@@ -73,8 +75,6 @@ def _optional(module_name: str) -> Configure | None:
 # ---------------------------------------------------------------- `build autograder`
 
 def _configure_autograder(parser: argparse.ArgumentParser) -> None:
-    from .autograder import TORCH_INDEX_URL
-
     parser.add_argument("-o", "--output", type=Path, default=Path("autograder.zip"),
                         help="where to write the zip (default: %(default)s)")
     parser.add_argument("--budget-seconds", type=float, default=None,
@@ -88,8 +88,6 @@ def _configure_autograder(parser: argparse.ArgumentParser) -> None:
 
 
 def _cmd_autograder(args: argparse.Namespace) -> int:
-    from .autograder import BuildError, build_autograder
-
     try:
         report = build_autograder(args.output, budget_seconds=args.budget_seconds, assignment=args.assignment,
                                   torch_requirement=args.torch_requirement, torch_index_url=args.torch_index_url)

@@ -37,9 +37,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import html
+import importlib
 import json
 import os
 import pwd
+import resource
 import stat
 import sys
 import threading
@@ -50,6 +52,9 @@ from pathlib import Path
 
 from grader.build.autograder import RUNTIME_PROBES, SMOKE_SUBMISSION
 from grader.sandbox import adopt_orphans
+
+# The rest of the engine (the assignment, the runner, the reporters) is imported inside the functions
+# that use it: an engine that fails to import is then a fallback results.json, never a missing one.
 
 DEFAULT_ROOT = "/autograder"
 DEFAULT_PROBE_RUNTIME = "/opt/hw3grade/probe-runtime"
@@ -357,8 +362,6 @@ def foreign_modules(source: Path, assignment=None) -> list[tuple[str, str]]:
     hw3grade, or another copy of the assignment, shadowing it)."""
     if not (source / "grader").is_dir():
         return []
-    import importlib
-
     import grader.build
     import grader.report.gradescope
     import grader.runner  # noqa: F401  (loaded to see where it comes from)
@@ -381,8 +384,6 @@ def foreign_modules(source: Path, assignment=None) -> list[tuple[str, str]]:
 def limit_processes(count: int) -> None:
     """RLIMIT_NPROC for what we start as the sandbox user (counted per user; root is exempt,
     so only ever call this when the child runs as another user)."""
-    import resource
-
     with contextlib.suppress(ValueError, OSError):
         soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
         cap = count if hard == resource.RLIM_INFINITY else min(count, hard)

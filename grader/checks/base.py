@@ -255,7 +255,7 @@ def as_arguments(value: Any, arrays: str) -> Any:
 
 def as_torch(value: Any) -> Any:
     """Probe arguments as the child passed them: arrays to float64/int64 tensors, recursively."""
-    import torch
+    import torch   # torch on first use: the parent's first phase (probing) stays without it
 
     if isinstance(value, np.ndarray):
         return torch.from_numpy(np.array(value))

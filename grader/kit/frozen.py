@@ -208,7 +208,7 @@ def decode_result(data: Any) -> Any:
 
 def _as_returned(value: Any) -> Any:
     if isinstance(value, wire.TorchArray):
-        import torch
+        import torch   # torch on first use: the parent's first phase (probing) stays without it
 
         return torch.from_numpy(np.array(np.asarray(value)))
     if isinstance(value, tuple):

@@ -25,6 +25,8 @@ import ctypes
 import errno
 import os
 import struct
+import sys
+import sysconfig
 from typing import Iterable
 
 _SYS_CREATE_RULESET, _SYS_ADD_RULE, _SYS_RESTRICT_SELF = 444, 445, 446   # the same on x86_64 and arm64
@@ -149,9 +151,6 @@ def child_policy(submission_paths: Iterable[str], workdir: str,
     copy; writable only its working folder, and /dev/shm when it is the child's own
     (`private_shm`: grader/probes/namespaces.py mounted a fresh one; the machine's is shared with
     every later child). Computed in the child before any student code."""
-    import sys
-    import sysconfig
-
     probes = os.path.dirname(os.path.abspath(__file__))
     readable = [*SYSTEM_READABLE, os.path.dirname(os.path.realpath(sys.executable)), probes]
     # the base installation's standard library (a venv's platstdlib would be the venv, site-packages and all)

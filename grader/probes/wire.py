@@ -41,6 +41,7 @@ import math
 import os
 import re
 import struct
+import sys
 from typing import Any
 
 import numpy as np
@@ -285,8 +286,6 @@ def _as_tensor_array(value: Any) -> np.ndarray | None:
 
 
 def _loaded_torch():
-    import sys
-
     return sys.modules.get("torch")
 
 
