@@ -22,12 +22,9 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: grader, reference, tests
 
-from tests.hw3testing import write_submission  # noqa: E402
-from grader import rubric as rubric_module  # noqa: E402
-from grader.checks.catalog import load_checks  # noqa: E402
+from tests.hw3testing import HW3, write_submission  # noqa: E402
 from grader.probes import child as child_module, registry, wire  # noqa: E402
 from grader.runner import grade, rng_for  # noqa: E402
-from tests.hw3testing import HW3
 
 
 class ReferenceAsStudent:
@@ -70,8 +67,6 @@ class TreeMemory(threading.Thread):
 
 def direct_time(entries) -> float:
     """The reference doing each check's probes in-process (its own work, no grader)."""
-    from grader.assignment import active
-
     child_module._load_probe_kinds(HW3.probe_files())   # the engine's probe kinds and the assignment's
     checks, student = HW3.catalog, ReferenceAsStudent()
     started = time.perf_counter()

@@ -23,10 +23,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path[:0] = [str(REPO)]
 
-from grader import rubric as rubric_module  # noqa: E402
 from tests import cgroup_limits  # noqa: E402
-from tests.hw3testing import write_submission  # noqa: E402
-from tests.hw3testing import HW3
+from tests.hw3testing import HW3, write_submission  # noqa: E402
 
 STYLES = REPO / "tests" / "corpus" / "correct_styles"
 GRADE_ONE = """
