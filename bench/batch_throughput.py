@@ -47,11 +47,10 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the repository: grader, reference, tests
 
-from tests.hw3testing import MODULES, REFERENCE_DIR, as_student_module, write_submission  # noqa: E402
-from grader import rubric as rubric_module  # noqa: E402
+from tests.hw3testing import HW3, MODULES, REFERENCE_DIR, as_student_module, write_submission  # noqa: E402
 from grader.batch import discover  # noqa: E402
 
-PROBLEM_KEYS = rubric_module.load().problem_keys
+PROBLEM_KEYS = HW3.load_rubric().problem_keys
 DEFAULT_PROBLEMS = [p for p in PROBLEM_KEYS if p not in ("P1", "P2")]
 GRADER = [sys.executable, "-m", "grader"]
 

@@ -22,9 +22,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: grader, reference, tests
 
-from tests.hw3testing import write_submission  # noqa: E402
-from grader import rubric as rubric_module  # noqa: E402
-from grader.checks.catalog import load_checks  # noqa: E402
+from tests.hw3testing import HW3, write_submission  # noqa: E402
 from grader.probes import child as child_module, registry, wire  # noqa: E402
 from grader.runner import grade, rng_for  # noqa: E402
 
@@ -69,10 +67,8 @@ class TreeMemory(threading.Thread):
 
 def direct_time(entries) -> float:
     """The reference doing each check's probes in-process (its own work, no grader)."""
-    from grader.assignment import active
-
-    child_module._load_probe_kinds(active().probe_files())   # the engine's probe kinds and the assignment's
-    checks, student = load_checks(), ReferenceAsStudent()
+    child_module._load_probe_kinds(HW3.probe_files())   # the engine's probe kinds and the assignment's
+    checks, student = HW3.catalog, ReferenceAsStudent()
     started = time.perf_counter()
     for entry in entries:
         for probe in checks[entry.id].probes(rng_for(entry)):
@@ -88,14 +84,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--problems", nargs="*")
     args = parser.parse_args()
-    rubric = rubric_module.load()
+    rubric = HW3.load_rubric()
     entries = rubric.select(set(args.problems) if args.problems else None)
     with tempfile.TemporaryDirectory() as tmp:
         folder = write_submission(Path(tmp) / "reference")
         memory = TreeMemory()
         memory.start()
         started = time.perf_counter()
-        result = grade(folder, rubric, entries=entries)
+        result = grade(folder, HW3, rubric=rubric, entries=entries)
         graded = time.perf_counter() - started
         memory.stop()
     assert result.score == result.max_score, [o for o in result.outcomes if not o.status.passed]

@@ -23,16 +23,15 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path[:0] = [str(REPO)]
 
-from grader import rubric as rubric_module  # noqa: E402
 from tests import cgroup_limits  # noqa: E402
-from tests.hw3testing import write_submission  # noqa: E402
+from tests.hw3testing import HW3, write_submission  # noqa: E402
 
 STYLES = REPO / "tests" / "corpus" / "correct_styles"
 GRADE_ONE = """
 import json, sys
-from grader import rubric
+from grader.assignment import default
 from grader.runner import grade
-result = grade(sys.argv[1], rubric.load())
+result = grade(sys.argv[1], default())
 json.dump({o.check_id: {"status": o.status.value, "duration": o.duration, "message": o.message}
            for o in result.outcomes}, open(sys.argv[2], "w"))
 """
@@ -56,7 +55,7 @@ def main() -> int:
     parser.add_argument("--memory-mb", type=int, default=cgroup_limits.GRADESCOPE_MEMORY_MB)
     parser.add_argument("--styles", nargs="*", default=None)
     args = parser.parse_args()
-    rubric = rubric_module.load()
+    rubric = HW3.load_rubric()
     work = Path(tempfile.mkdtemp(prefix="hw3grade-limits-"))
     folders = {"reference": write_submission(work / "reference")}
     for style in sorted(p for p in STYLES.iterdir() if p.is_dir()):

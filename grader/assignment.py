@@ -21,30 +21,36 @@ relative to the manifest's folder:
 Which assignment is graded: ``--assignment PATH`` (a manifest or its folder), else
 ``$HW3GRADE_ASSIGNMENT``, else ``assignment.yaml`` next to the engine's package (a source
 checkout), else the ``hw3grade.assignments`` entry point named ``default`` (an installed package).
+Each entry point (the cli, the Gradescope entry, the kit's check.py, a library caller) loads it
+once (`load`, `default`) and hands it down: nothing in the engine looks it up.
 """
 from __future__ import annotations
 
 import ast
-import contextlib
-import contextvars
 import functools
 import importlib
 import importlib.util
 import os
 import sys
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
+import numpy as np
 import yaml
+
+from . import rubric as rubric_module
+from . import unittests as unittest_files
+from .checks.base import ARRAY_TYPES, Check
+from .checks.catalog import load_checks
+from .rubric import Rubric
 
 MANIFEST = "assignment.yaml"
 ENVIRONMENT = "HW3GRADE_ASSIGNMENT"
 ENTRY_POINTS = "hw3grade.assignments"
 _FIELDS = {"name", "root", "reference", "template", "rubric", "checks", "probes", "unittests", "smoke_checks", "plots",
            "samples", "arrays"}
-#: How array arguments reach student and reference code (`arrays:` of the manifest, `arrays=` of a check).
-ARRAY_TYPES = ("torch", "numpy")
 _REQUIRED = ("name", "reference", "template", "rubric", "checks")
 
 
@@ -91,12 +97,27 @@ class Assignment:
         """The module-level constants of the contract (answers a student fills in)."""
         return frozenset(n for n, (_, text) in self.signatures().items() if text.endswith("= ..."))
 
-    # ------------------------------------------------------------ derived from the rubric and checks
+    def expected_definition(self, name: str) -> str:
+        """'expected in module.py: `def name(args)`', or '' for names outside the contract."""
+        entry = self.signatures().get(name)
+        return f"expected in {entry[0]}.py: `{entry[1]}`" if entry else ""
 
-    def load_rubric(self, path: str | Path | None = None):
-        from . import rubric
+    # ------------------------------------------------------------ its rubric, checks and reference
 
-        return rubric.load(path or self.rubric_path, assignment=self)
+    def load_rubric(self, path: str | Path | None = None) -> Rubric:
+        """rubric.yaml (or `path`), with the assignment's unittest files as entries."""
+        return unittest_files.with_unittests(rubric_module.load(path or self.rubric_path), self.unittests)
+
+    @functools.cached_property
+    def rubric(self) -> Rubric:
+        """The assignment's own rubric (problem names, which checks need which module)."""
+        return self.load_rubric()
+
+    @functools.cached_property
+    def catalog(self) -> dict[str, Check]:
+        """{check id: Check}: every check the check package declares, then the unittest files' tests."""
+        self.import_paths()
+        return load_checks(self.checks, unittest_files.checks(self.unittests, self.modules))
 
     def import_paths(self) -> None:
         """Make the assignment's packages importable in this process."""
@@ -104,55 +125,37 @@ class Assignment:
         if root not in sys.path:
             sys.path.insert(0, root)
 
-    def check_modules(self) -> tuple[str, ...]:
-        """Every module of the check package (discovered: adding a file adds its checks)."""
-        import pkgutil
-
-        self.import_paths()
-        package = importlib.import_module(self.checks)
-        return tuple(f"{self.checks}.{info.name}" for info in pkgutil.iter_modules(package.__path__)
-                     if not info.name.startswith("_"))
-
     def reference_module(self, module: str) -> Any:
         self.import_paths()
         return importlib.import_module(f"{self.reference}.{module}")
 
-    @functools.cached_property
-    def rubric(self):
-        """The assignment's own rubric (problem names, which checks need which module)."""
-        return self.load_rubric()
+    def reference_object(self, target: str) -> Any:
+        """The reference's ``module.name`` (imported on first use: judges run after the child is done).
+        Imported by name, so that the kit's stand-in modules (grader/kit/frozen.py) serve it there."""
+        module, _, name = target.partition(".")
+        return getattr(self.reference_module(module), name)
 
     def problems_of_module(self, module: str) -> tuple[str, ...]:
         """The problem keys whose checks call into `module`, in the rubric's order."""
         return self._module_problems.get(module, ())
 
+    def problems_needing(self, module: str) -> str:
+        """The problems whose checks need `module`, as a sentence names them ("" when none)."""
+        return self.describe_problems(self.problems_of_module(module))
+
     @functools.cached_property
     def _module_problems(self) -> dict[str, tuple[str, ...]]:
-        import numpy as np
-
-        from .checks.catalog import load_checks
-
-        checks = load_checks(self)
         found: dict[str, dict[str, None]] = {}
         for entry in self.rubric.checks:
-            check = checks.get(entry.id)
+            check = self.catalog.get(entry.id)
             for probe in (check.probes(np.random.default_rng(0)) if check else ()):
                 if probe.module:
                     found.setdefault(probe.module, {})[entry.problem] = None
-        order = self.rubric.problem_keys
-        return {m: tuple(sorted(keys, key=lambda k: order.index(k) if k in order else len(order)))
-                for m, keys in found.items()}
+        return {m: tuple(self.rubric.in_order(keys)) for m, keys in found.items()}
 
     def describe_problems(self, keys) -> str:
         """("A1", "A3", "B2") -> "Exercises 1, 3 and Bonus 2", from the rubric's problem names."""
-        order = self.rubric.problem_keys
-        keys = sorted(set(keys), key=lambda k: order.index(k) if k in order else len(order))
-        groups: dict[str, list[str]] = {}
-        for key in keys:
-            word, _, number = self.rubric.problem_name(key).rpartition(" ")
-            groups.setdefault(word, []).append(number if word else key)
-        return " and ".join(f"{word}{'s' if len(items) > 1 else ''} {_runs(items)}".strip()
-                            for word, items in groups.items())
+        return self.rubric.describe_problems(keys)
 
     def probe_files(self) -> dict[str, str]:
         """{module name: absolute path} of the assignment's probe kinds: the dotted name under the
@@ -169,33 +172,6 @@ class Assignment:
 
 # ---------------------------------------------------------------- which assignment
 
-_ACTIVE: contextvars.ContextVar[Assignment | None] = contextvars.ContextVar("assignment", default=None)
-
-
-def active() -> Assignment:
-    """The assignment being graded: the one `using` set, else the default."""
-    return _ACTIVE.get() or default()
-
-
-@contextlib.contextmanager
-def using(assignment: Assignment) -> Iterator[Assignment]:
-    """Grade `assignment` inside this block (messages, locating modules, the kit all follow it)."""
-    assignment.import_paths()
-    token = _ACTIVE.set(assignment)
-    try:
-        yield assignment
-    finally:
-        _ACTIVE.reset(token)
-
-
-def select(path: str | Path | None) -> Assignment:
-    """`--assignment PATH` if given, else the default; makes it the active one for this process."""
-    chosen = load(path) if path else default()
-    chosen.import_paths()
-    _ACTIVE.set(chosen)
-    return chosen
-
-
 @functools.lru_cache(maxsize=None)
 def default() -> Assignment:
     env = os.environ.get(ENVIRONMENT)
@@ -208,8 +184,6 @@ def default() -> Assignment:
 
 
 def _entry_point_manifest() -> Path:
-    from importlib.metadata import entry_points
-
     for entry in entry_points(group=ENTRY_POINTS):
         if entry.name == "default":
             return package_dir(entry.value, None) / MANIFEST
@@ -250,17 +224,6 @@ def load(path: str | Path) -> Assignment:
         samples=_samples(data, root, manifest),
         arrays=_arrays(data, manifest),
     )
-
-
-def _runs(numbers: list[str]) -> str:
-    """["1", "2", "3", "5"] -> "1-3, 5": three or more consecutive numbers as a range."""
-    parts: list[list[str]] = []
-    for item in numbers:
-        if parts and item.isdigit() and parts[-1][-1].isdigit() and int(item) == int(parts[-1][-1]) + 1:
-            parts[-1].append(item)
-        else:
-            parts.append([item])
-    return ", ".join(f"{run[0]}-{run[-1]}" if len(run) >= 3 else ", ".join(run) for run in parts)
 
 
 def _strings(data: dict, name: str, manifest: Path) -> list[str]:

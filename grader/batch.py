@@ -32,20 +32,25 @@ import dataclasses
 import datetime as dt
 import functools
 import hashlib
+import ipaddress
 import json
 import multiprocessing
 import multiprocessing.forkserver
 import os
 import queue
+import shutil
 import signal
+import socket
 import stat
 import sys
 import threading
 import time
 import traceback
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -53,11 +58,15 @@ from . import batch_analysis, regrade
 from . import manual as manual_module
 from . import rubric as rubric_module
 from . import zygote as _zygote
+from .assignment import Assignment, package_dir
+from .assignment import default as default_assignment
+from .assignment import load as load_assignment
 from .draws import identity_of
 from .outcome import GradingResult
 from .report import analysis_html, feedback, gradebook, gradescope, html
 from .report._common import atomic_write
 from .supervision import interruptions, prctl, processes, procfs, signals
+from .runner import grade, sandbox_for
 
 METADATA = "submission_metadata.yml"
 SUBMISSION_SUFFIXES = (".zip", ".ipynb", ".py")
@@ -220,20 +229,22 @@ def _reserved(candidate: str) -> bool:
 
 
 # ---------------------------------------------------------------- fingerprints
-def fingerprint(path: Path, rubric: rubric_module.Rubric, problems: Iterable[str] | None = None) -> str:
+def fingerprint(path: Path, rubric: rubric_module.Rubric, problems: Iterable[str] | None = None,
+                manifest: str = "") -> str:
     """Content hash of what a result depends on: the submission's files, the rubric, the
-    selected problems, and the grader's own code and versions."""
-    return combined(setup_digest(rubric, problems), content_digest(path))
+    selected problems, and the grader's own code and versions (with the assignment's, `manifest`)."""
+    return combined(setup_digest(rubric, problems, manifest), content_digest(path))
 
 
 def combined(setup: str, content: str) -> str:
     return hashlib.sha256(f"{setup}:{content}".encode()).hexdigest()
 
 
-def setup_digest(rubric: rubric_module.Rubric, problems: Iterable[str] | None = None) -> str:
-    """What a grading depends on besides the submission: the grader, the rubric, the problems."""
+def setup_digest(rubric: rubric_module.Rubric, problems: Iterable[str] | None = None, manifest: str = "") -> str:
+    """What a grading depends on besides the submission: the grader (and the assignment of `manifest`),
+    the rubric, the problems."""
     digest = hashlib.sha256()
-    digest.update(grader_digest(str(rubric.assignment.manifest) if rubric.assignment else "").encode())
+    digest.update(grader_digest(manifest).encode())
     digest.update(rubric.digest.encode())
     digest.update(repr(sorted(problems or ())).encode())
     return digest.hexdigest()
@@ -282,8 +293,6 @@ def _hash_entry(digest, path: Path, name: str) -> None:
 def grader_digest(manifest: str = "") -> str:
     """The engine's source, the assignment's (reference, checks, probes: a fixed check regrades
     everything) and the versions."""
-    from importlib import metadata
-
     digest = hashlib.sha256()
     for name in ("torch", "numpy"):
         try:
@@ -301,8 +310,6 @@ def grader_digest(manifest: str = "") -> str:
 
 def _assignment_folders(manifest: str) -> list[Path]:
     """The folders of an assignment whose change changes results: its manifest's, its reference's, its checks'."""
-    from .assignment import package_dir
-
     if not manifest:
         return []
     assignment = _assignment(manifest)
@@ -327,16 +334,15 @@ def grade_one(path: str, rubric_path: str | None, problems: list[str] | None, su
     The dict may carry "interference" (a child lost with its zygote: the grader's failure) and
     "suspect" (a child ended by a signal nothing of the grader sent, or found stopped): the batch
     grades it again, alone (`_settle`)."""
-    from .runner import grade, sandbox_for
-
     mark = interruptions.interruptions()
     try:
-        rubric = rubric_module.load(rubric_path, _assignment(assignment))
+        graded = _assignment(assignment)
+        rubric = graded.load_rubric(rubric_path)
         entries = rubric.select(set(problems) if problems else None)
-        sandbox = sandbox_for(rubric, zygote=zygote)
+        sandbox = sandbox_for(graded, rubric, zygote=zygote)
         if not confine and hasattr(sandbox, "confine"):
             sandbox = dataclasses.replace(sandbox, confine=False)
-        result = grade(Path(path), rubric, entries=entries, submission_id=submission_id, sandbox=sandbox,
+        result = grade(Path(path), graded, rubric=rubric, entries=entries, submission_id=submission_id, sandbox=sandbox,
                        identity=identity or submission_id, fingerprint_answers=True)
     except Exception as exc:  # one broken submission (or a grader bug on it) never stops the batch
         result = GradingResult((), submission_id=submission_id,
@@ -371,17 +377,15 @@ def _on_sigterm(signum, frame) -> None:
 
 
 def _leave() -> None:
-    from . import zygote
-
-    zygote.shutdown()
+    _zygote.shutdown()
     os._exit(128 + signal.SIGTERM)
 
 
-def _assignment(manifest: str | None):
-    """The batch's assignment in a worker (which may be a fresh process: the default otherwise)."""
-    from .assignment import active, load
-
-    return load(manifest) if manifest else active()
+def _assignment(manifest: str | None) -> Assignment:
+    """The batch's assignment in a worker, from its manifest (a worker may be a fresh process)."""
+    chosen = load_assignment(manifest) if manifest else default_assignment()
+    chosen.import_paths()
+    return chosen
 
 
 def warm_imports(manifest: str | None = None) -> None:
@@ -389,13 +393,10 @@ def warm_imports(manifest: str | None = None) -> None:
     import torch
 
     torch.set_num_threads(1)
-    from .checks.catalog import load_checks
-
     assignment = _assignment(manifest)
-    load_checks(assignment)
+    assignment.catalog    # noqa: B018  imports every check module
     for name in assignment.modules:
         assignment.reference_module(name)
-    import grader.runner  # noqa: F401
 
 
 def _prepare_worker() -> None:
@@ -479,8 +480,6 @@ def check_scheduler(address: str, allow_insecure: bool = False) -> str:
     """Refuse a plain-TCP scheduler on another machine (Dask has no authentication of its own:
     anyone who reaches that address runs code on every worker, and reads every submission);
     "" for a secure address, else a warning to print (plain TCP on this machine, or allowed)."""
-    from urllib.parse import urlsplit
-
     scheme, _, rest = address.rpartition("://")
     scheme = scheme or "tcp"
     if scheme not in ("tcp", "ws"):
@@ -499,9 +498,6 @@ def check_scheduler(address: str, allow_insecure: bool = False) -> str:
 
 
 def _loopback(host: str) -> bool:
-    import ipaddress
-    import socket
-
     if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
         return True
     try:
@@ -543,8 +539,10 @@ def run_batch(folder: Path, out: Path, *, jobs: int | None = None, force: bool =
               executor: cf.Executor | None = None, progress: str | bool | None = None,
               zygote: bool = True, watchdog: float | None = None, confine: bool = True,
               dry_run: bool = False, analysis: bool = True, manual: Path | None = None,
-              only: Iterable[str] | None = None, prune: bool = False) -> BatchSummary:
-    """Grade every submission of `folder` into `out`; returns what was done.
+              only: Iterable[str] | None = None, prune: bool = False,
+              assignment: Assignment | None = None) -> BatchSummary:
+    """Grade every submission of `folder` into `out` for `assignment` (the default one if not given);
+    returns what was done.
 
     `executor`: where to grade (a DaskExecutor, say); by default a local pool of `jobs`
     warm workers (default: the number of cores). `progress`: "bar" (rich), "lines" (one
@@ -562,7 +560,7 @@ def run_batch(folder: Path, out: Path, *, jobs: int | None = None, force: bool =
     previous = prctl.set_dumpable(False)   # while it runs, no child may trace the batch or write its memory
     options = dict(jobs=jobs, force=force, rubric_path=rubric_path, problems=problems, executor=executor,
                    progress=progress, zygote=zygote, watchdog=watchdog, confine=confine, manual=manual,
-                   only=tuple(only or ()), prune=prune)
+                   only=tuple(only or ()), prune=prune, assignment=assignment or default_assignment())
     try:
         if dry_run:
             return batch_analysis.dry_run(Path(folder), Path(out), options, _run_batch)
@@ -573,14 +571,15 @@ def run_batch(folder: Path, out: Path, *, jobs: int | None = None, force: bool =
 
 
 def _run_batch(folder: Path, out: Path, *, jobs, force, rubric_path, problems, executor, progress, zygote,
-               watchdog, confine, analysis=True, exclude=(), manual=None, only=(), prune=False) -> BatchSummary:
+               watchdog, confine, assignment: Assignment, analysis=True, exclude=(), manual=None, only=(),
+               prune=False) -> BatchSummary:
     started = time.monotonic()
     folder, out = Path(folder), Path(out)
-    rubric = rubric_module.load(rubric_path)
+    rubric = assignment.load_rubric(rubric_path)
     chosen = rubric.parse_problem_keys(problems)
     problems = sorted(chosen) if chosen else None
     items = discover(folder, exclude=[out, *exclude])
-    setup = setup_digest(rubric, problems)
+    setup = setup_digest(rubric, problems, str(assignment.manifest))
     _check_only(only, items)
     earlier = _earlier_rows(out, setup, {i.submission_id for i in items})
     hand = _hand_graded(out, manual, manual_module.parts_for(rubric.manual, problems), items, earlier)
@@ -608,7 +607,7 @@ def _run_batch(folder: Path, out: Path, *, jobs, force, rubric_path, problems, e
     graded = failed = 0
     error = ""
     if tasks:
-        args = (str(rubric_path) if rubric_path else None, problems, str(rubric.assignment.manifest))
+        args = (str(rubric_path) if rubric_path else None, problems, str(assignment.manifest))
         inflight: dict[cf.Future, _Task] = {}
         pool: _LocalPool | _ExecutorPool | None = None
         try:
@@ -643,17 +642,17 @@ def _run_batch(folder: Path, out: Path, *, jobs, force, rubric_path, problems, e
     with signals.StopOnSignals(stop, second_interrupts=False):           # the CSV always matches the disk
         rows = _write_summaries(out, listed, stamps, time.monotonic() - started, graded, report,
                                 kept=(() if prune else earlier) + _earlier_rows(out, setup, set(), others),
-                                hand=hand, left=kept, title=rubric.assignment.name if rubric.assignment else "")
+                                hand=hand, left=kept, title=assignment.name, order=rubric.problem_keys)
     return BatchSummary(graded, skipped, failed, len(tasks) - graded, stop.is_set(),
                         time.monotonic() - started, rows, error, report.impact if report else None, kept, pruned)
 
 
-def _write_feedback(out: Path, rows: list[gradebook.BatchRow], title: str, hand) -> list[str]:
+def _write_feedback(out: Path, rows: list[gradebook.BatchRow], title: str, hand, order: Sequence[str]) -> list[str]:
     """OUT/<id>/feedback.html for every row; one that cannot be written costs its own page only."""
     unwritten = []
     for row in rows:
         try:
-            feedback.write_feedback(row, feedback.path_for(out, row.submission_id), title or "Feedback", hand)
+            feedback.write_feedback(row, feedback.path_for(out, row.submission_id), title or "Feedback", hand, order)
         except Exception as exc:
             unwritten.append(f"{row.submission_id} ({type(exc).__name__})")
     return unwritten
@@ -697,8 +696,6 @@ def _hand_graded(out: Path, path: Path | None, parts, items: list[BatchItem],
 
 def _prune(out: Path, earlier: tuple[gradebook.BatchRow, ...]) -> tuple[str, ...]:
     """`--prune`: the results of submissions no longer in FOLDER leave OUT."""
-    import shutil
-
     for row in earlier:
         shutil.rmtree(out / row.submission_id, ignore_errors=True)
     return tuple(r.submission_id for r in earlier)
@@ -1109,7 +1106,7 @@ def _save(folder: Path, result: GradingResult, stamp: str | None, parts: dict | 
 def _write_summaries(out: Path, items: list[BatchItem], stamps: dict[str, str | None], wall_time: float,
                      graded: int, analysis: "batch_analysis.Analysis | None" = None,
                      kept: tuple[gradebook.BatchRow, ...] = (), hand=None, left: tuple[str, ...] = (),
-                     title: str = "") -> tuple[gradebook.BatchRow, ...]:
+                     title: str = "", order: Sequence[str] = ()) -> tuple[gradebook.BatchRow, ...]:
     """grades.csv and report.html from what is on disk for the fingerprints of this run, with the
     `kept` rows of earlier runs (submissions this run did not grade) and the hand-graded scores."""
     rows = list(kept)
@@ -1117,12 +1114,12 @@ def _write_summaries(out: Path, items: list[BatchItem], stamps: dict[str, str | 
         result = _load(out / item.submission_id, stamps[item.submission_id])
         if result is not None:
             rows.append(gradebook.BatchRow(item.submission_id, item.students, result))
-    gradebook.write_grades_csv(rows, out / "grades.csv", hand)
+    gradebook.write_grades_csv(rows, out / "grades.csv", hand, order)
     timings = {"wall time of this run": wall_time}
     if graded:
         timings["wall time per submission graded in this run"] = wall_time / graded
     top, bottom = analysis.sections(rows) if analysis else ((), ())
-    unwritten = _write_feedback(out, rows, title, hand)
+    unwritten = _write_feedback(out, rows, title, hand, order)
     notes = analysis_html.gradebook_notes(rows, hand, left, unwritten)
     html.write_report(rows, out / "report.html", timings=timings, top=(notes, *top) if notes else top,
                       bottom=bottom)
@@ -1234,7 +1231,8 @@ def _cmd_batch(args) -> int:
         summary = run_batch(args.folder, args.output, jobs=args.jobs, force=args.force, rubric_path=args.rubric,
                             problems=args.problems, executor=executor, progress=progress,
                             zygote=not args.no_zygote, confine=not args.no_sandbox, dry_run=args.dry_run,
-                            analysis=not args.no_analysis, manual=args.manual, only=args.only, prune=args.prune)
+                            analysis=not args.no_analysis, manual=args.manual, only=args.only, prune=args.prune,
+                            assignment=args.assignment)
     except (BatchError, manual_module.ManualError) as exc:
         print(f"hw3grade: {exc}", file=sys.stderr)
         return 2

@@ -1,6 +1,7 @@
 """The batch's instructor side: the analyses after a run, and `--dry-run` (grader/batch.py calls these)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import tempfile
@@ -81,6 +82,4 @@ def _generation(recs: dict[str, dict]) -> dict[str, tuple[str | None, GradingRes
 
 
 def _with_impact(summary, impact):
-    import dataclasses
-
     return dataclasses.replace(summary, impact=impact)

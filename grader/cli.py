@@ -6,11 +6,17 @@ rubric error, 3 when the grader itself failed (a fallback results.json is still 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import traceback
 from pathlib import Path
 
+from . import assignment as assignment_module
 from . import rubric as rubric_module
+from .assignment import Assignment, AssignmentError
+from .report import gradescope, table
+from .runner import grade
+from .supervision.processes import adopt_orphans
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,11 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    from .assignment import AssignmentError, select
-
     try:
-        if getattr(args, "needs_assignment", True):
-            select(args.assignment)
+        if getattr(args, "needs_assignment", True):   # from here on, args.assignment is the loaded Assignment
+            args.assignment = chosen(args.assignment)
         return args.func(args)
     except rubric_module.RubricError as exc:
         print(f"hw3grade: rubric error: {exc}", file=sys.stderr)
@@ -34,6 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hw3grade: interrupted", file=sys.stderr)
         return 130
+
+
+def chosen(path: Path | None) -> Assignment:
+    """`--assignment PATH` if given, else the default one (grader/assignment.py); its packages made importable."""
+    assignment = assignment_module.load(path) if path else assignment_module.default()
+    assignment.import_paths()
+    return assignment
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -65,8 +76,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_optional(commands, name: str, module: str) -> None:
     """Subcommands that live in their own module register themselves with `add_arguments`."""
-    import importlib
-
     try:
         mod = importlib.import_module(module)
     except ModuleNotFoundError as exc:
@@ -77,16 +86,13 @@ def _add_optional(commands, name: str, module: str) -> None:
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
-    from .report import gradescope, table
-    from .runner import grade
-    from .supervision.processes import adopt_orphans
-
     adopt_orphans()   # this process grades one submission and starts nothing else meanwhile
-    rubric = rubric_module.load(args.rubric)
+    rubric = args.assignment.load_rubric(args.rubric)
     problems = rubric.parse_problem_keys(args.problems)
     entries = rubric.select(problems, visible_only=args.visible_only)
     try:
-        result = grade(args.submission, rubric, entries=entries, identity=Path(args.submission).resolve().name)
+        result = grade(args.submission, args.assignment, rubric=rubric, entries=entries,
+                       identity=Path(args.submission).resolve().name)
     except Exception:
         detail = traceback.format_exc()
         if args.output:
@@ -101,12 +107,10 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 
 
 def _cmd_check_rubric(args: argparse.Namespace) -> int:
-    from .checks.catalog import load_checks
-
-    rubric = rubric_module.load(args.rubric or args.rubric_path)
-    declared = set(load_checks(rubric.assignment))
+    rubric = args.assignment.load_rubric(args.rubric or args.rubric_path)
+    declared = set(args.assignment.catalog)
     listed = {e.id for e in rubric.checks}
-    package = rubric.assignment.checks
+    package = args.assignment.checks
     problems = [f"rubric lists {i!r}, which no declaration in {package} defines" for i in sorted(listed - declared)]
     problems += [f"{package} declares {i!r}, which the rubric does not list" for i in sorted(declared - listed)]
     for line in problems:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import select
 import signal
@@ -30,9 +31,12 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from . import notebook
+
+if TYPE_CHECKING:   # for the annotations only: the confined child imports nothing of the assignment
+    from .assignment import Assignment
 
 
 @dataclass(frozen=True)
@@ -66,13 +70,10 @@ class Converted:
 
 # ---------------------------------------------------------------- is a notebook needed at all?
 
-def can_supply(modules: dict[str, Path]) -> bool:
+def can_supply(modules: dict[str, Path], assignment: Assignment) -> bool:
     """Whether a notebook may supply something the .py modules do not: a module is missing, or one
     mentions NotImplementedError (an untouched stub, maybe) or lacks a contract name of its own.
     A scan of the modules' bytes for those words, chunk by chunk: nothing of them is parsed."""
-    from .assignment import active
-
-    assignment = active()
     if any(m not in modules for m in assignment.modules):
         return True
     names: dict[str, set[str]] = {}
@@ -88,8 +89,6 @@ def can_supply(modules: dict[str, Path]) -> bool:
 def _mentions_all(path: Path, names: set[str], answers: set[str] = frozenset()) -> bool:
     """Whether the file mentions every one of `names` as a word, never NotImplementedError, and
     leaves none of `answers` assigned None at the start of a line (the template's placeholder)."""
-    import re
-
     words = {n.encode() for n in names} | {b"NotImplementedError"}
     pattern = re.compile(rb"(?<![\w])(" + b"|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
                          + rb")(?![\w])")
@@ -116,15 +115,14 @@ def _mentions_all(path: Path, names: set[str], answers: set[str] = frozenset()) 
 
 # ---------------------------------------------------------------- the parent's side
 
-def convert(notebooks: Sequence[Path], out: Path, limits: Limits | None = None) -> Converted:
+def convert(notebooks: Sequence[Path], out: Path, assignment: Assignment, limits: Limits | None = None) -> Converted:
     """Choose among `notebooks` (the one defining the most; ties: the first) and write it to `out`
-    as a module, in a confined child. Raises :class:`NotebookRefused` (the notebook's fault: its
-    message says so) or :class:`ConversionFailed` (the grader's)."""
-    from .assignment import active
-
+    as a module, in a confined child, for `assignment`'s contract. Raises :class:`NotebookRefused`
+    (the notebook's fault: its message says so) or :class:`ConversionFailed` (the grader's)."""
     limits = limits or LIMITS
     paths = [str(Path(p).absolute()) for p in notebooks]
-    request = {"notebooks": paths, "manifest": str(active().manifest), "memory_mb": limits.memory_mb,
+    request = {"notebooks": paths, "modules": list(assignment.modules), "constants": sorted(assignment.constants),
+               "memory_mb": limits.memory_mb,
                "cpu_seconds": limits.cpu_seconds, "caps": {c: getattr(notebook, c) for c in _CAPS}}
     code, answer, errors = _run_child(json.dumps(request).encode(), limits)
     names = _names([Path(p).name for p in paths])
@@ -262,12 +260,12 @@ def main() -> None:
     request = json.loads(sys.stdin.buffer.read())
     out = sys.stdout.buffer
     try:
-        with _contract(request["manifest"]):
-            for cap, value in request["caps"].items():
-                if cap in _CAPS and type(value) is int:
-                    setattr(notebook, cap, value)
-            _confine(request)
-            header, module = _choose_and_convert([Path(p) for p in request["notebooks"]])
+        for cap, value in request["caps"].items():
+            if cap in _CAPS and type(value) is int:
+                setattr(notebook, cap, value)
+        _confine(request)
+        contract = tuple(request["modules"]), frozenset(request["constants"])
+        header, module = _choose_and_convert([Path(p) for p in request["notebooks"]], *contract)
     except notebook.NotebookError as exc:
         header, module = {"refused": str(exc)}, ""
     except MemoryError:
@@ -276,15 +274,6 @@ def main() -> None:
         header, module = {"bug": f"{type(exc).__name__}: {exc}"[:2000]}, ""
     out.write(json.dumps(header).encode() + b"\n" + module.encode("utf-8", "replace"))
     out.flush()
-
-
-def _contract(manifest: str):
-    """The assignment being graded, loaded (and its contract read) before the child confines itself."""
-    from .assignment import load, using
-
-    assignment = load(manifest)
-    assignment.modules, assignment.constants   # noqa: B018  cached: read now, while the template is readable
-    return using(assignment)
 
 
 def _confine(request: dict) -> None:
@@ -307,14 +296,15 @@ def _confine(request: dict) -> None:
             soft, hard = min(soft, ceiling), min(hard, ceiling)
         resource.setrlimit(kind, (soft, hard))
     if sys.platform.startswith("linux"):
-        from .probes import landlock
+        from .probes import landlock   # Linux only (ctypes syscalls): the converter's child elsewhere needs none
 
         readable, _ = landlock.child_policy(request["notebooks"], "")
         landlock.restrict(readable, [])   # where the kernel has no Landlock, the limits above still hold
 
 
-def _choose_and_convert(notebooks: list[Path]) -> tuple[dict, str]:
+def _choose_and_convert(notebooks: list[Path], modules: tuple[str, ...],
+                        constants: frozenset[str]) -> tuple[dict, str]:
     definitions = [notebook.count_definitions(p) for p in notebooks] if len(notebooks) > 1 else []
     chosen = max(range(len(notebooks)), key=lambda i: (definitions[i] if definitions else 0, -i))
-    text, notes = notebook.module_text(notebooks[chosen])
+    text, notes = notebook.module_text(notebooks[chosen], modules, constants)
     return {"chosen": chosen, "definitions": definitions, "notes": notes}, text

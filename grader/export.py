@@ -216,10 +216,8 @@ def add_arguments(commands) -> None:
 
 
 def _cmd_canvas(args) -> int:
-    from .assignment import active
-
     try:
-        upload = canvas(args.out, args.gradebook, args.column, active().name)
+        upload = canvas(args.out, args.gradebook, args.column, args.assignment.name)
         atomic_write(args.output, upload.text.encode("utf-8"))
     except (ExportError, OSError) as exc:
         print(f"hw3grade: {exc}", file=sys.stderr)

@@ -5,15 +5,12 @@ and never blame the student.
 """
 from __future__ import annotations
 
+from .compare import FLOAT64_REQUIRED
 from .outcome import Status
 
 GRADER_BUG = ("The grader itself failed on this check (not your fault). "
               "Your instructor can see the details; please let them know.")
 NO_DECLARATION = "rubric.yaml lists check {id!r}, but the assignment's check package declares no check with that id."
-FLOAT64_REQUIRED = ("This check needs float64 accuracy: your result is off by about float32's rounding error (7 "
-                    "significant digits), and precision is what this check is about. Keep the float64 inputs in "
-                    "float64 all the way (no .float(), dtype=torch.float32 or float32 constants), and avoid steps "
-                    "that lose digits (cancellation, badly conditioned systems).")
 FLOAT32_NOTE = ("Judged at float32 precision: your result is off by about float32's rounding error (7 significant "
                 "digits), so some arithmetic on the way ran in float32, whatever dtype it was returned in; "
                 "kept in float64, the dtype of the inputs, it would match to about 15 digits.")
@@ -21,20 +18,15 @@ BUDGET_EXHAUSTED = ("Not run: the time for the whole grading ran out before this
                     "Look for slow or endless code in the checks that timed out above.")
 
 
-def missing_module(module: str) -> str:
-    from .assignment import active
-
-    problems = active().describe_problems(active().problems_of_module(module)) or "this problem"
+def missing_module(module: str, problems: str) -> str:
+    """`problems`: the problems whose checks need the module, as a sentence names them ("Problems 1 and 2")."""
     return (f"{module}.py was not found in your submission, so the checks of "
-            f"{problems} that need it score 0. "
+            f"{problems or 'this problem'} that need it score 0. "
             f"Upload it next to your other modules, named exactly {module}.py.")
 
 
-def missing_name(text: str, function: str) -> str:
-    """The child's "`x` is not defined in y.py", with what the contract expects there."""
-    from .contract import expected_definition
-
-    expected = expected_definition(function)
+def missing_name(text: str, expected: str) -> str:
+    """The child's "`x` is not defined in y.py", with what the contract expects there ("" when it names nothing)."""
     return f"{text} ({expected})." if expected else f"{text}."
 
 

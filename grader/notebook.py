@@ -50,9 +50,9 @@ costs a few MB), files above :data:`MAX_NOTEBOOK_BYTES` and sources above
 read as U+FFFD with a note naming the cell and line. What is skipped is checked only for
 its brackets and strings.
 
-Standard library only (and :mod:`grader.contract`, which reads the template with ``ast``, and
-:mod:`grader.cell_magics`):
-nothing of the notebook runs here.
+Standard library only (and :mod:`grader.cell_magics`): nothing of the notebook runs here. What it
+knows of the assignment is handed in: the contract's module names and constants (read from the
+template by `grader.assignment`).
 """
 from __future__ import annotations
 
@@ -659,13 +659,6 @@ _HARMLESS_DECORATORS = frozenset({
 CHEAP, FOR_DEFINITIONS, FOR_ANSWERS = 0, 1, 2
 
 
-def contract_constants() -> frozenset[str]:
-    """The module constants of the assignment's contract (answers a student fills in)."""
-    from .assignment import active
-
-    return active().constants
-
-
 def _dotted(node: ast.AST) -> str | None:
     parts = []
     while isinstance(node, ast.Attribute):
@@ -1209,18 +1202,12 @@ def _guarded(node: ast.stmt, exception: str) -> ast.Try:
                                                             body=[ast.Pass()])], orelse=[], finalbody=[])
 
 
-def _contract_modules() -> tuple[str, ...]:
-    """The assignment's own modules: a notebook may import them, but they are the submission's."""
-    from .assignment import active
-
-    return active().modules
-
-
 class _Converter:
-    def __init__(self, folder: Path, needs: _Needs, constants: frozenset[str]) -> None:
+    def __init__(self, folder: Path, needs: _Needs, constants: frozenset[str], modules: tuple[str, ...]) -> None:
         self.folder = folder
         self.needs = needs
         self.constants = constants
+        self.modules = modules           # the contract's: a notebook may import them, but they are the submission's
         self.scope = _Scope()
         self.kept: list[tuple[int, str]] = []
         self.future: list[ast.stmt] = []
@@ -1244,7 +1231,7 @@ class _Converter:
 
     def local(self, top: str) -> bool:
         """A module of the submission (a contract module or a file next to the notebook)."""
-        return top in _contract_modules() or (self.folder / f"{top}.py").is_file() or (self.folder / top).is_dir()
+        return top in self.modules or (self.folder / f"{top}.py").is_file() or (self.folder / top).is_dir()
 
     def bind_import(self, stmt: ast.Import | ast.ImportFrom, *, available: bool) -> None:
         for alias in stmt.names:
@@ -1595,19 +1582,22 @@ class _Converter:
         return "\n".join(lines) + "\n"
 
 
-def notebook_to_module(ipynb: Path, out: Path) -> list[str]:
+def notebook_to_module(ipynb: Path, out: Path, modules: tuple[str, ...] = (),
+                       constants: frozenset[str] = frozenset()) -> list[str]:
     """Write the graded part of `ipynb` to `out` as a module; return notes for the student.
+    `modules` and `constants`: the contract's module names and module constants (answers a student fills in).
 
     Raises :class:`NotebookError` when the file is not a readable notebook.
     """
-    text, notes = module_text(ipynb)
+    text, notes = module_text(ipynb, modules, constants)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     return notes
 
 
-def module_text(ipynb: Path) -> tuple[str, list[str]]:
+def module_text(ipynb: Path, modules: tuple[str, ...] = (),
+                constants: frozenset[str] = frozenset()) -> tuple[str, list[str]]:
     """The graded part of `ipynb` as a module's text, and notes for the student (see
     :func:`notebook_to_module`). A MemoryError is the notebook's size, never its nesting: it
     propagates (grader/confined_notebook.py converts under a memory limit and says so)."""
@@ -1630,8 +1620,8 @@ def module_text(ipynb: Path) -> tuple[str, list[str]]:
         except (ValueError, RecursionError) as exc:
             notes.append(f"Code cell {number} is nested too deeply to read ({type(exc).__name__}), "
                          "so it was skipped.")
-    constants = contract_constants()
-    conv = _Converter(ipynb.parent, _analyse([tree for _, tree in parsed], constants), constants)
+    constants = frozenset(constants)
+    conv = _Converter(ipynb.parent, _analyse([tree for _, tree in parsed], constants), constants, tuple(modules))
     for number, magic in not_run:
         conv.magic_cell(number, magic)
     for number, tree in parsed:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +74,6 @@ class Rubric:
     source: str
     digest: str                      # content hash: a changed rubric regrades everything
     problems: tuple[tuple[str, str], ...] = ()   # (key, name) in the order reports use: ("A1", "Exercise 1")
-    assignment: Any = field(default=None, compare=False, repr=False)   # the Assignment it belongs to
 
     @property
     def problem_keys(self) -> tuple[str, ...]:
@@ -107,14 +106,35 @@ class Rubric:
         return tuple(e for e in self.checks
                      if (not problems or e.problem in problems) and (not visible_only or not e.secret))
 
+    def in_order(self, keys) -> list[str]:
+        """Problem keys, once each, in the rubric's order (unknown keys last)."""
+        order = self.problem_keys
+        return sorted(set(keys), key=lambda k: order.index(k) if k in order else len(order))
 
-def load(path: str | Path | None = None, assignment: Any = None) -> Rubric:
-    """Read and validate a rubric file (the assignment's, the active assignment by default)."""
-    if assignment is None:
-        from .assignment import active
+    def describe_problems(self, keys) -> str:
+        """("A1", "A3", "B2") -> "Exercises 1, 3 and Bonus 2", from the problem names."""
+        groups: dict[str, list[str]] = {}
+        for key in self.in_order(keys):
+            word, _, number = self.problem_name(key).rpartition(" ")
+            groups.setdefault(word, []).append(number if word else key)
+        return " and ".join(f"{word}{'s' if len(items) > 1 else ''} {_runs(items)}".strip()
+                            for word, items in groups.items())
 
-        assignment = active()
-    path = Path(path) if path else assignment.rubric_path
+
+def _runs(numbers: list[str]) -> str:
+    """["1", "2", "3", "5"] -> "1-3, 5": three or more consecutive numbers as a range."""
+    parts: list[list[str]] = []
+    for item in numbers:
+        if parts and item.isdigit() and parts[-1][-1].isdigit() and int(item) == int(parts[-1][-1]) + 1:
+            parts[-1].append(item)
+        else:
+            parts.append([item])
+    return ", ".join(f"{run[0]}-{run[-1]}" if len(run) >= 3 else ", ".join(run) for run in parts)
+
+
+def load(path: str | Path) -> Rubric:
+    """Read and validate a rubric file (an assignment's: `Assignment.load_rubric` adds its unittest files)."""
+    path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -124,31 +144,7 @@ def load(path: str | Path | None = None, assignment: Any = None) -> Rubric:
     except yaml.YAMLError as exc:
         raise RubricError(f"{path.name}: not valid YAML: {exc}") from None
     rubric = parse(data, source=path.name)
-    tests = _unittest_entries(assignment, rubric)
-    keys = tuple((k, k) for k in dict.fromkeys(e.problem for e in tests) if k not in rubric.problem_keys)
-    rubric = dataclasses.replace(rubric, checks=rubric.checks + tests, problems=rubric.problems + keys)
-    return dataclasses.replace(rubric, source=str(path), digest=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-                               assignment=assignment)
-
-
-def _unittest_entries(assignment: Any, rubric: Rubric) -> tuple[CheckEntry, ...]:
-    """The assignment's gradescope-utils tests as entries (grader/unittests.py), after its own checks."""
-    if not getattr(assignment, "unittests", ()):
-        return ()
-    import statistics
-
-    from . import unittests
-
-    tests = []
-    for path in assignment.unittests:
-        try:
-            tests += unittests.discover(path)
-        except (OSError, SyntaxError, ValueError) as exc:
-            raise RubricError(f"{path}: cannot read this unittest file ({exc})") from None
-    timeout = statistics.mode(e.timeout for e in rubric.checks)
-    found = unittests.entries(tests, rubric.problem_keys, timeout, rubric.checks[0].seed)
-    _unique_ids(rubric.checks + found, "the rubric and its unittest files")
-    return found
+    return dataclasses.replace(rubric, source=str(path), digest=hashlib.sha256(text.encode("utf-8")).hexdigest())
 
 
 def parse(data: Any, source: str = "rubric.yaml") -> Rubric:
@@ -169,7 +165,7 @@ def parse(data: Any, source: str = "rubric.yaml") -> Rubric:
                    for i, m in enumerate(data.get("manual") or []))
     if not problems:   # no `problems:` section: the keys the checks use, in order of first use
         problems = tuple((k, k) for k in dict.fromkeys(e.problem for e in checks + manual))
-    _unique_ids(checks + manual, source)
+    unique_ids(checks + manual, source)
     _known_causes(checks, source)
     total = round(sum(c.points for c in checks), 6)
     if abs(total - limits.total_points) > 1e-6:
@@ -296,7 +292,7 @@ def _known_causes(checks: tuple[CheckEntry, ...], source: str) -> None:
                               "which is not another check of this rubric")
 
 
-def _unique_ids(entries: tuple, source: str) -> None:
+def unique_ids(entries: tuple, source: str) -> None:
     seen: set[str] = set()
     for entry in entries:
         if entry.id in seen:

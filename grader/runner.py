@@ -11,14 +11,13 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from . import answers, messages, scratch
-from .assignment import Assignment, active, using
+from .assignment import Assignment
 from .checks import base
-from .checks.catalog import load_checks
 from .checks.callables import reference_answer
 from .compare import Mismatch, Tolerance, describe, form, holds_only_numbers, not_numbers, noting_float32_slack
 from .draws import identity_key, rng_for
@@ -49,8 +48,10 @@ class _Pending:
 
 def grade(
     submission: str | Path,
-    rubric: Rubric,
+    assignment: Assignment,
     *,
+    rubric: Rubric | None = None,
+    checks: Mapping[str, base.Check] | None = None,
     entries: Sequence[CheckEntry] | None = None,
     sandbox: SandboxConfig | None = None,
     budget_seconds: float | None = None,
@@ -58,38 +59,33 @@ def grade(
     identity: str = "",
     fingerprint_answers: bool = False,
 ) -> GradingResult:
-    """Grade one submission against the selected rubric entries (all by default), for the
-    rubric's assignment.
+    """Grade one submission for `assignment` against the selected rubric entries (all by default).
+    `rubric` and `checks` are the assignment's own unless given (a test hands in a check of its own).
 
     `identity` (Gradescope's student ids, locally the submission's name) seeds the inputs of
     the non-visible checks, with the course secret (grader/draws.py). `fingerprint_answers`: keep a
     hash of each failed check's answers (the batch's "answers alike"; grader/answers.py)."""
-    with using(_assignment_of(rubric)):
-        return _grade(submission, rubric, entries, sandbox, budget_seconds, submission_id, identity,
-                      fingerprint_answers)
-
-
-def _grade(submission, rubric: Rubric, entries, sandbox, budget_seconds, submission_id, identity,
-           fingerprint_answers) -> GradingResult:
     started = time.monotonic()
+    rubric = rubric or assignment.rubric
+    checks = assignment.catalog if checks is None else checks
     entries = tuple(entries if entries is not None else rubric.checks)
-    sandbox = sandbox or sandbox_for(rubric)
+    sandbox = sandbox or sandbox_for(assignment, rubric)
     deadline = started + (budget_seconds or rubric.limits.budget_seconds)
     # The grader's own folder (a child running as another user reads the modules extracted there),
     # removed however grading ends; each child works in a fresh folder of its own in it (sandbox.Child).
     with scratch.folder("scratch", mode=0o755) as scratch_path:
         try:
             copy, copy_notes = private_copy(Path(submission), scratch_path / "copy")
-            located = locate(copy, scratch_path / "submission")
+            located = locate(copy, scratch_path / "submission", assignment)
         except SubmissionError as exc:
             outcomes = tuple(_decided(e, Status.MISSING, str(exc)) for e in entries)
             return GradingResult(outcomes, time.monotonic() - started, (str(exc),), submission_id,
                                  manual_items=_manual(rubric))
         scratch.seal(scratch_path)   # what every child start needs: read-only from now on
-        pending = _plan(entries, identity_key(identity))
-        unconfined = _probe_all(pending, located, sandbox, str(scratch_path), rubric.limits.import_timeout,
-                                deadline)
-    judged = [_judge(p) for p in pending]
+        pending = _plan(entries, checks, identity_key(identity))
+        unconfined = _probe_all(pending, located, assignment, sandbox, str(scratch_path),
+                                rubric.limits.import_timeout, deadline)
+    judged = [_judge(p, assignment) for p in pending]
     causes = _causes(judged, entries, {p.entry.id for p in pending if p.module_failed})
     outcomes = tuple(_redacted(o, p.entry, p.check, p.duration if p.outcome is None else 0.0,
                                causes.get(o.check_id, "")) for o, p in zip(judged, pending))
@@ -101,23 +97,19 @@ def _grade(submission, rubric: Rubric, entries, sandbox, budget_seconds, submiss
                          manual_items=_manual(rubric), answers=prints)
 
 
-def sandbox_for(rubric: Rubric, **overrides) -> SandboxConfig:
-    limits = rubric.limits
-    overrides.setdefault("probe_files", tuple(_assignment_of(rubric).probe_files().items()))
+def sandbox_for(assignment: Assignment, rubric: Rubric | None = None, **overrides) -> SandboxConfig:
+    """The child's limits (the rubric's, by default the assignment's) and the assignment's probe kinds."""
+    limits = (rubric or assignment.rubric).limits
+    overrides.setdefault("probe_files", tuple(assignment.probe_files().items()))
     return SandboxConfig(memory_mb=limits.memory_mb, file_mb=limits.file_mb, output_cap=limits.output_cap,
                          **overrides)
-
-
-def _assignment_of(rubric: Rubric) -> Assignment:
-    return rubric.assignment or active()
 
 
 def _manual(rubric: Rubric) -> tuple[dict, ...]:
     return tuple({"id": m.id, "problem": m.problem, "title": m.title, "points": m.points} for m in rubric.manual)
 
 
-def _plan(entries: Sequence[CheckEntry], key: str = "") -> list[_Pending]:
-    checks = load_checks()
+def _plan(entries: Sequence[CheckEntry], checks: Mapping[str, base.Check], key: str = "") -> list[_Pending]:
     pending = []
     for entry in entries:
         check = checks.get(entry.id)
@@ -141,8 +133,9 @@ START_ATTEMPTS = 2
 class _Session:
     """The child for one submission, restarted on demand, with the imports it has tried."""
 
-    def __init__(self, located: Located, config: SandboxConfig, workdir: str, import_timeout: float) -> None:
-        self.located, self.config, self.workdir = located, config, workdir
+    def __init__(self, located: Located, assignment: Assignment, config: SandboxConfig, workdir: str,
+                 import_timeout: float) -> None:
+        self.located, self.assignment, self.config, self.workdir = located, assignment, config, workdir
         self.import_timeout = import_timeout
         self.child: Child | None = None
         self.import_errors: dict[str, tuple[Status, str]] = {}
@@ -176,7 +169,9 @@ class _Session:
         if module in self.import_errors:
             return self.import_errors[module]
         if module not in self.located.modules:
-            return None if self.located.notebook else (Status.MISSING, messages.missing_module(module))
+            if self.located.notebook:
+                return None
+            return Status.MISSING, messages.missing_module(module, self.assignment.problems_needing(module))
         if module in self.imported:
             return None
         answer = self.request({"op": "import", "module": module}, self.import_timeout, what=f"importing {module}.py")
@@ -220,10 +215,10 @@ class _Session:
             self.child = None
 
 
-def _probe_all(pending: list[_Pending], located: Located, config: SandboxConfig, workdir: str,
+def _probe_all(pending: list[_Pending], located: Located, assignment: Assignment, config: SandboxConfig, workdir: str,
                import_timeout: float, deadline: float) -> str:
     """Probe every pending check; returns why a child ran without its sandbox ("" when none did)."""
-    session = _Session(located, config, workdir, import_timeout)
+    session = _Session(located, assignment, config, workdir, import_timeout)
     # Non-visible checks go last, in a new child (and working folder): no visible output can
     # carry their inputs, whatever child they need. Within each group, checks that need a child
     # of their own go first: the first one gets the child that has just started, so each costs
@@ -264,24 +259,28 @@ def _probe_one(item: _Pending, session: _Session, deadline: float) -> None:
         timeout = min(item.entry.timeout, max(deadline - time.monotonic(), 1.0))
         params = wire.encode(probe.params)
         session.probed = True
-        request = {"op": "probe", "kind": probe.kind, "params": params, "arrays": base.arrays_of(probe, item.check)}
+        arrays = base.arrays_of(probe, item.check, session.assignment.arrays)
+        request = {"op": "probe", "kind": probe.kind, "params": params, "arrays": arrays}
         answer = session.request(request, timeout, what=probe.label)
         if isinstance(answer, wire.Returned):   # already decoded and validated (wire.read_answer)
             item.observations.append(base.Observation(probe, returned=answer.value))
         elif isinstance(answer, wire.Raised):
             item.observations.append(base.Observation(probe, raised=answer.exception))
         else:
-            status, text = _status_of(answer, probe.label, timeout, probe.function)
+            status, text = _status_of(answer, probe.label, timeout, probe.function, session.assignment)
             item.outcome = _decided(item.entry, status, text, answer.output if isinstance(answer, wire.Failure) else "")
             return
 
 
-def _status_of(answer: wire.Answer, label: str, timeout: float, function: str = "") -> tuple[Status, str]:
-    """A non-returning answer (or a failure of the child) as a status and a student-facing message."""
+def _status_of(answer: wire.Answer, label: str, timeout: float, function: str = "",
+               assignment: Assignment | None = None) -> tuple[Status, str]:
+    """A non-returning answer (or a failure of the child) as a status and a student-facing message
+    (`assignment`: whose contract says what a missing name should look like)."""
     if isinstance(answer, wire.NotImplementedYet):
         return Status.NOT_ATTEMPTED, messages.not_attempted(function or label, answer.text)
     if isinstance(answer, wire.Missing):
-        return Status.MISSING, messages.missing_name(answer.text, function)
+        expected = assignment.expected_definition(function) if assignment is not None else ""
+        return Status.MISSING, messages.missing_name(answer.text, expected)
     if isinstance(answer, wire.ImportFailed):
         return Status.ERROR, answer.text
     if isinstance(answer, wire.Raised):
@@ -299,18 +298,25 @@ def _status_of(answer: wire.Answer, label: str, timeout: float, function: str = 
     return Status.GRADER_ERROR, messages.GRADER_BUG   # GraderError, or a Ready out of turn
 
 
-def _judge(item: _Pending) -> Outcome:
+def _judge(item: _Pending, assignment: Assignment) -> Outcome:
     """The check's outcome as the instructor sees it (redacted for students afterwards)."""
     if item.outcome is not None:
         return item.outcome
-    return judge_observations(item.entry, item.check, item.observations, item.key)
+    return judge_observations(item.entry, item.check, item.observations, assignment, item.key)
+
+
+def judge_context(entry: CheckEntry, check: base.Check, observations: Sequence[base.Observation],
+                  assignment: Assignment, key: str = "") -> base.JudgeContext:
+    """What a judge is given: the answers, the rubric's tolerance and seed, the assignment's reference."""
+    return base.JudgeContext(tuple(observations), tolerance_of(entry), rng_for(entry, key),
+                             reference=assignment.reference_object, arrays=check.arrays or assignment.arrays)
 
 
 def judge_observations(entry: CheckEntry, check: base.Check, observations: Sequence[base.Observation],
-                       key: str = "") -> Outcome:
+                       assignment: Assignment, key: str = "") -> Outcome:
     """Judge what the child answered, and decide who is to blame when judging fails: an answer the
     judge cannot use is the student's failure, the grader's error only an answer of the right form."""
-    ctx = base.JudgeContext(tuple(observations), tolerance_of(entry), rng_for(entry, key))
+    ctx = judge_context(entry, check, observations, assignment, key)
     try:
         with noting_float32_slack() as slack:
             verdict = check.judge(ctx)
@@ -324,13 +330,13 @@ def judge_observations(entry: CheckEntry, check: base.Check, observations: Seque
     except Mismatch as exc:
         return _decided(entry, Status.FAILED, str(exc))
     except Exception:
-        unusable = _unusable_answer(observations)
+        unusable = _unusable_answer(observations, assignment)
         if unusable:
             return _decided(entry, Status.FAILED, unusable, f"{unusable}\n{traceback.format_exc()}")
         return _decided(entry, Status.GRADER_ERROR, messages.GRADER_BUG, traceback.format_exc())
 
 
-def _unusable_answer(observations: Sequence[base.Observation]) -> str:
+def _unusable_answer(observations: Sequence[base.Observation], assignment: Assignment) -> str:
     """Why the first answer a judge cannot use is not of the right form ("" when every answer is):
     the student's own values hold something else than numbers, or a call's answer differs in form
     (containers, lengths, shapes) from the reference's."""
@@ -340,18 +346,18 @@ def _unusable_answer(observations: Sequence[base.Observation]) -> str:
         found, value = obs.students_value
         if found and not holds_only_numbers(value):
             return not_numbers(value, obs.probe.label)
-        expected = _reference_answer(obs.probe)
+        expected = _reference_answer(obs.probe, assignment)
         if found and expected is not None and form(value) != form(expected):
             return f"{obs.probe.label} returned {describe(value)}; expected {describe(expected)}."
     return ""
 
 
-def _reference_answer(probe: base.Probe):
+def _reference_answer(probe: base.Probe, assignment: Assignment):
     """The reference's answer to a call probe (None for other kinds, or when it cannot be had)."""
     if probe.kind not in ("call", "call_keep_args", "call_catch"):
         return None
     try:
-        return reference_answer(probe)
+        return reference_answer(probe, assignment.reference_object)
     except Exception:
         return None
 

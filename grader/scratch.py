@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import re
 import shutil
 import stat
@@ -104,8 +105,6 @@ def child_folder(run_as_user: str | None, base: str | Path | None = None) -> Pat
         _refuse_if_ended()
     owner = None
     if run_as_user and os.geteuid() == 0:
-        import pwd
-
         entry = pwd.getpwnam(run_as_user)
         owner = (entry.pw_uid, entry.pw_gid)
     # Not root but another user (which sandbox setups refuse): the folder must still be the child's.

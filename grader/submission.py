@@ -26,26 +26,20 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from . import messages
+from .assignment import Assignment
 from .confined_notebook import ConversionFailed, NotebookRefused, can_supply, convert
 from .probes import stubs
 
 
 
-def _modules() -> tuple[str, ...]:
-    """The contract's module names (the active assignment's template)."""
-    from .assignment import active
-
-    return active().modules
-
-
-def _all_modules() -> str:
+def _all_modules(assignment: Assignment) -> str:
     """"the seven modules": how notes name the whole contract."""
-    return f"the {_count()} modules"
+    return f"the {_count(assignment)} modules"
 
 
-def _count() -> str:
+def _count(assignment: Assignment) -> str:
     words = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
-    count = len(_modules())
+    count = len(assignment.modules)
     return words[count] if count < len(words) else str(count)
 
 #: Limits of an uploaded zip (module constants so that tests can shrink them).
@@ -73,7 +67,7 @@ class Located:
     notes: tuple[str, ...]      # what was found, chosen, skipped or ignored: shown to the student, kindly worded
 
 
-def locate(path: Path, scratch: Path) -> Located:
+def locate(path: Path, scratch: Path, assignment: Assignment) -> Located:
     """Find the assignment's modules and a notebook in `path`; scratch holds what we write.
 
     Raises :class:`SubmissionError` only when the submission cannot be read at all
@@ -103,9 +97,10 @@ def locate(path: Path, scratch: Path) -> Located:
     elif suffix == ".py":
         root = path.absolute().parent
         scan = _Scan(py=[path.absolute()])
-        if _module_name_of(path.stem) is None:
-            notes.append(f"{path.name} is not one of the {_count()} module names ({_module_list()}), "
-                         "so nothing in it can be graded. Name each file exactly as the assignment does.")
+        if _module_name_of(path.stem, assignment) is None:
+            notes.append(f"{path.name} is not one of the {_count(assignment)} module names "
+                         f"({_module_list(assignment)}), so nothing in it can be graded. "
+                         "Name each file exactly as the assignment does.")
     elif _is_compiled(path.name):
         raise SubmissionError(f"{path.name} is compiled Python, which is never graded: only source is. "
                               "Upload your .py modules (or a .zip of them).")
@@ -115,17 +110,17 @@ def locate(path: Path, scratch: Path) -> Located:
     notes += scan.notes
 
     choices: list[str] = []
-    modules = _choose_modules(root, scan.py, choices)
+    modules = _choose_modules(root, scan.py, choices, assignment)
     notebooks = scan.notebooks
-    if notebooks and not can_supply(modules):   # a bounded scan of the modules: nothing of them is parsed
+    if notebooks and not can_supply(modules, assignment):   # a bounded scan of the modules: nothing of them is parsed
         choices.append(f"{_names([_rel(root, p) for p in notebooks])} {'was' if len(notebooks) == 1 else 'were'} "
                        f"not read: your .py modules define everything the assignment asks for.")
         notebooks = []
-    notebook = _choose_notebook(root, notebooks, scratch, choices, modules)
-    head, tail = _summarize(root, modules, notebook, scan)
-    notes = head + notes + _compiled_note(compiled + scan.compiled, modules) + choices + tail
+    notebook = _choose_notebook(root, notebooks, scratch, choices, modules, assignment)
+    head, tail = _summarize(root, modules, notebook, scan, assignment)
+    notes = head + notes + _compiled_note(compiled + scan.compiled, modules, assignment) + choices + tail
     if modules and (path.is_dir() or zipped):
-        note = _shadow_note(root, modules)
+        note = _shadow_note(root, modules, assignment)
         if note:
             notes.append(note)
     return Located(root, modules, notebook, tuple(notes))
@@ -210,14 +205,14 @@ def _is_compiled(name: str) -> bool:
     return name.lower().endswith(_COMPILED_SUFFIXES)
 
 
-def _compiled_note(compiled: list[str], modules: dict[str, Path]) -> list[str]:
+def _compiled_note(compiled: list[str], modules: dict[str, Path], assignment: Assignment) -> list[str]:
     """One note on the compiled files found: they are never run, and never stand in for a module."""
     compiled = list(dict.fromkeys(compiled))
     if not compiled:
         return []
     note = (f"Ignored {_names(compiled)}: compiled Python (.pyc bytecode, __pycache__ folders, .so extension "
             "modules) is never run; only your .py source files are graded.")
-    stand_ins = [(name, module) for name in compiled for module in _modules() if module not in modules
+    stand_ins = [(name, module) for name in compiled for module in assignment.modules if module not in modules
                  and PurePosixPath(name.rstrip("/")).name.split(".")[0].lower() == module.lower()]
     if stand_ins:
         firsts = {}
@@ -244,14 +239,14 @@ def _names(items: list[str], limit: int = _LIST) -> str:
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
-def _module_list() -> str:
-    return ", ".join(f"{m}.py" for m in _modules())
+def _module_list(assignment: Assignment) -> str:
+    return ", ".join(f"{m}.py" for m in assignment.modules)
 
 
 # ---------------------------------------------------------------- choosing
 
-def _module_name_of(stem: str) -> str | None:
-    for module in _modules():
+def _module_name_of(stem: str, assignment: Assignment) -> str | None:
+    for module in assignment.modules:
         # a mixed-case name (camelCase) is easy to mistype in case; an all-lowercase one gets a hint instead
         if stem == module or (module != module.lower() and stem.lower() == module.lower()):
             return module
@@ -263,11 +258,12 @@ def _order(root: Path, path: Path) -> tuple[int, str]:
     return rel.count("/"), rel
 
 
-def _choose_modules(root: Path, candidates: list[Path], notes: list[str]) -> dict[str, Path]:
+def _choose_modules(root: Path, candidates: list[Path], notes: list[str], assignment: Assignment) -> dict[str, Path]:
     chosen: dict[str, Path] = {}
-    for module in _modules():
+    for module in assignment.modules:
         exact = sorted((p for p in candidates if p.name == f"{module}.py"), key=lambda p: _order(root, p))
-        variants = sorted((p for p in candidates if p.name != f"{module}.py" and _module_name_of(p.stem) == module),
+        variants = sorted((p for p in candidates
+                           if p.name != f"{module}.py" and _module_name_of(p.stem, assignment) == module),
                           key=lambda p: _order(root, p))
         pool = exact or variants
         if not pool:
@@ -285,14 +281,14 @@ def _choose_modules(root: Path, candidates: list[Path], notes: list[str]) -> dic
 
 
 def _choose_notebook(root: Path, notebooks: list[Path], scratch: Path, notes: list[str],
-                     modules: dict[str, Path]) -> Path | None:
+                     modules: dict[str, Path], assignment: Assignment) -> Path | None:
     if not notebooks:
         return None
     # the child counts definitions only when there is a choice to make; ties go to the least nested
     ordered = sorted(notebooks, key=lambda p: _order(root, p))
     out = scratch / NOTEBOOK_FILE
     try:
-        converted = convert(ordered, out)
+        converted = convert(ordered, out, assignment)
     except NotebookRefused as exc:
         notes.append(f"The notebook could not be read: {exc}.".replace("..", "."))
         return None
@@ -324,49 +320,37 @@ def _stubs_note(name: str, converted: Path, modules: dict[str, Path]) -> list[st
 
 
 def _summarize(root: Path, modules: dict[str, Path], notebook: Path | None,
-               scan: _Scan) -> tuple[list[str], list[str]]:
+               scan: _Scan, assignment: Assignment) -> tuple[list[str], list[str]]:
     """(the headline: what was found; then what is missing), in as few notes as say it."""
     head: list[str] = []
     notes: list[str] = []
     for z in scan.zips:
         notes.append(f"{_rel(root, z)} was not opened: a zip inside the submission is not unpacked. "
                      "Upload the files themselves (or one zip of them).")
-    missing = [m for m in _modules() if m not in modules]
+    missing = [m for m in assignment.modules if m not in modules]
     if not modules and notebook is None:
-        head.append(f"Nothing gradeable was found in the submission: none of {_all_modules()} "
-                    f"({_module_list()}) and no notebook, so every check scores 0.")
+        head.append(f"Nothing gradeable was found in the submission: none of {_all_modules(assignment)} "
+                    f"({_module_list(assignment)}) and no notebook, so every check scores 0.")
         _case_hints(root, scan, missing, notes)
         return head, notes
     if modules:
         folders = sorted({_rel(root, p.parent) if p.parent != root else "." for p in modules.values()})
         where = "" if folders == ["."] else f" (in {_names(['the top folder' if f == '.' else f for f in folders])})"
-        every = "both modules" if len(_modules()) == 2 else f"all {_all_modules()[4:]}"
-        found = every if not missing else f"{len(modules)} of {_all_modules()}"
+        every = "both modules" if len(assignment.modules) == 2 else f"all {_all_modules(assignment)[4:]}"
+        found = every if not missing else f"{len(modules)} of {_all_modules(assignment)}"
         head.append(f"Found {found}{where}.")
     if notebook is not None:
         if missing:
+            problems = assignment.describe_problems(k for m in missing for k in assignment.problems_of_module(m))
             notes.append(f"{_names([m + '.py' for m in missing], 7)} "
                          f"{'was' if len(missing) == 1 else 'were'} not found, so the checks of "
-                         f"{_problems(k for m in missing for k in _problems_of(m))} use what your notebook defines.")
+                         f"{problems} use what your notebook defines.")
         else:
             notes.append("Your .py modules come first; the notebook supplies only what they do not define.")
         return head, notes
     _case_hints(root, scan, missing, notes)
-    notes += [messages.missing_module(m) for m in missing]
+    notes += [messages.missing_module(m, assignment.problems_needing(m)) for m in missing]
     return head, notes
-
-
-def _problems(keys) -> str:
-    """Problem keys as a sentence names them ("Problems 1, 7 and Question 4")."""
-    from .assignment import active
-
-    return active().describe_problems(keys)
-
-
-def _problems_of(module: str) -> tuple[str, ...]:
-    from .assignment import active
-
-    return active().problems_of_module(module)
 
 
 def _case_hints(root: Path, scan: _Scan, missing: list[str], notes: list[str]) -> None:
@@ -377,7 +361,7 @@ def _case_hints(root: Path, scan: _Scan, missing: list[str], notes: list[str]) -
                          f"(upper/lower case included): rename it to {module}.py.")
 
 
-def _shadow_note(root: Path, modules: dict[str, Path]) -> str | None:
+def _shadow_note(root: Path, modules: dict[str, Path], assignment: Assignment) -> str | None:
     """One note on .py files next to the modules that are named like an installed package."""
     chosen = {p.absolute() for p in modules.values()}
     folders = sorted({p.parent for p in modules.values()})
@@ -393,7 +377,7 @@ def _shadow_note(root: Path, modules: dict[str, Path]) -> str | None:
             if not name.endswith(".py") or name.startswith(".") or Path(entry.path).absolute() in chosen:
                 continue
             stem = name[:-3]
-            if stem in _modules() or not stem.isidentifier() or stem == NOTEBOOK_FILE[:-3]:
+            if stem in assignment.modules or not stem.isidentifier() or stem == NOTEBOOK_FILE[:-3]:
                 continue
             if _installed_elsewhere(stem, real_root):
                 shadows.append((_rel(root, Path(entry.path)), stem))

@@ -11,12 +11,15 @@ merges into the same Outcomes, results.json, CSV and report as every other check
 from __future__ import annotations
 
 import ast
+import dataclasses
 import math
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
-from .checks.base import Check, JudgeContext, Probe, Verdict, register
-from .rubric import VISIBILITIES, CheckEntry
+from .checks.base import Check, JudgeContext, Probe, Verdict
+from .rubric import VISIBILITIES, CheckEntry, Rubric, RubricError, unique_ids
 
 _DECORATORS = {"weight", "partial_credit", "visibility", "number", "tags", "hide_errors"}
 
@@ -73,12 +76,26 @@ def entries(tests: list[UnitTest], problem_keys: tuple[str, ...], timeout: float
                             timeout=timeout, seed=seed) for t in tests)
 
 
-def register_checks(tests: list[UnitTest], modules: tuple[str, ...]) -> None:
-    from .checks.base import CHECKS
+def with_unittests(rubric: Rubric, paths: Sequence[Path]) -> Rubric:
+    """`rubric` with the tests of these unittest files as entries, after its own checks."""
+    if not paths:
+        return rubric
+    tests = []
+    for path in paths:
+        try:
+            tests += discover(path)
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise RubricError(f"{path}: cannot read this unittest file ({exc})") from None
+    timeout = statistics.mode(e.timeout for e in rubric.checks)
+    found = entries(tests, rubric.problem_keys, timeout, rubric.checks[0].seed)
+    unique_ids(rubric.checks + found, "the rubric and its unittest files")
+    keys = tuple((k, k) for k in dict.fromkeys(e.problem for e in found) if k not in rubric.problem_keys)
+    return dataclasses.replace(rubric, checks=rubric.checks + found, problems=rubric.problems + keys)
 
-    for test in tests:
-        if test.id not in CHECKS:
-            register(_check(test, modules))
+
+def checks(paths: Sequence[Path], modules: tuple[str, ...]) -> list[Check]:
+    """One check for each test of these files (`modules`: the contract's, which a test may import)."""
+    return [_check(test, modules) for path in paths for test in discover(path)]
 
 
 def _check(test: UnitTest, modules: tuple[str, ...]) -> Check:
@@ -86,7 +103,7 @@ def _check(test: UnitTest, modules: tuple[str, ...]) -> Check:
     params = {"source": source, "filename": test.path.name, "test": test.test, "modules": list(modules)}
     probe = Probe("unittest", params, module="", label=f"{test.path.name}: {test.test}")
     return Check(test.id, lambda rng: [probe], lambda ctx: _judge(ctx, test),
-                 hint=test.hidden_message or "")
+                 hint=test.hidden_message or "", declared_in=test.path.name)
 
 
 def _judge(ctx: JudgeContext, test: UnitTest) -> Verdict:

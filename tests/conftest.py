@@ -8,12 +8,12 @@ import pytest
 from grader import rubric as rubric_module
 from grader.outcome import GradingResult
 from grader.runner import grade
-from tests.hw3testing import write_submission
+from tests.hw3testing import HW3, write_submission
 
 
 @pytest.fixture(scope="session")
 def rubric() -> rubric_module.Rubric:
-    return rubric_module.load()
+    return HW3.load_rubric()
 
 
 @pytest.fixture
@@ -35,4 +35,4 @@ def reference_submission(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def reference_result(reference_submission, rubric) -> GradingResult:
     """The reference graded as a submission, every check: computed once per test session."""
-    return grade(reference_submission, rubric)
+    return grade(reference_submission, HW3, rubric=rubric)

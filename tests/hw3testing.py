@@ -9,10 +9,14 @@ import textwrap
 from pathlib import Path
 
 import reference
+from grader import assignment as assignment_module
 from grader import rubric as rubric_module
 from grader.outcome import GradingResult, Outcome
 from grader.runner import grade
 
+#: The assignment these tests grade (Homework 3, the default one), loaded once and handed to what needs it.
+HW3 = assignment_module.default()
+HW3.import_paths()
 REFERENCE_DIR = Path(reference.__file__).resolve().parent
 MODULES = ("threelayerSGD", "losses", "activations", "gradients", "softmax", "interpolation", "convolution")
 REPO = Path(__file__).resolve().parents[1]
@@ -61,11 +65,11 @@ def as_student_module(source: str) -> str:
 
 
 def grade_checks(submission: Path, rubric: rubric_module.Rubric, ids: list[str] | None = None,
-                 problems: set[str] | None = None) -> dict[str, Outcome]:
+                 problems: set[str] | None = None, assignment: assignment_module.Assignment = HW3) -> dict[str, Outcome]:
     """Grade only some checks; returns {check id: Outcome}."""
     entries = [e for e in rubric.checks if (ids is None or e.id in ids) and (problems is None or e.problem in problems)]
     assert entries, f"no rubric entry matches {ids or problems}"
-    result: GradingResult = grade(submission, rubric, entries=entries)
+    result: GradingResult = grade(submission, assignment, rubric=rubric, entries=entries)
     return {o.check_id: o for o in result.outcomes}
 
 

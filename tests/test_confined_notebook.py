@@ -22,6 +22,7 @@ from grader.confined_notebook import ConversionFailed, Converted, Limits, Notebo
 from grader.submission import locate
 from tests import notebook_shapes
 from tests.hw3testing import write_submission
+from tests.hw3testing import HW3
 
 ROOT = Path(__file__).resolve().parents[1]
 TOO_LARGE = "The notebook could not be read: your notebook hw3.ipynb is too large to read within the grader's limits"
@@ -30,7 +31,7 @@ TOO_LARGE = "The notebook could not be read: your notebook hw3.ipynb is too larg
 def test_half_a_million_statements_are_refused_in_the_child_and_the_modules_still_count(tmp_path):
     sub = write_submission(tmp_path / "s", drop=("losses",))
     notebook_shapes.statements(sub / "hw3.ipynb", 3_500_000)
-    located = locate(sub, tmp_path / "scratch")
+    located = locate(sub, tmp_path / "scratch", HW3)
     assert located.notebook is None
     assert set(located.modules) == set(submission._modules()) - {"losses"}
     refusal = next(n for n in located.notes if n.startswith(TOO_LARGE))
@@ -39,7 +40,7 @@ def test_half_a_million_statements_are_refused_in_the_child_and_the_modules_stil
 
 def test_thirty_thousand_constants_convert_in_the_child(tmp_path):
     path = notebook_shapes.constants(tmp_path / "hw3.ipynb", 650_000)
-    converted = convert([path], tmp_path / "m.py")
+    converted = convert([path], tmp_path / "m.py", HW3)
     assert converted.chosen == 0
     text = (tmp_path / "m.py").read_text()
     assert "c0 = 0" in text and "c29999 = 29999" in text
@@ -58,7 +59,7 @@ def _calls(source_lines: int) -> int:
 
     sys.setprofile(profile)
     try:
-        notebook.module_text(path)
+        notebook.module_text(path, HW3.modules, HW3.constants)
     finally:
         sys.setprofile(None)
         path.unlink()
@@ -128,7 +129,7 @@ def test_line_numbers_stay_right_across_chunks(tmp_path, monkeypatch):
 
 def _spy(monkeypatch) -> list:
     calls = []
-    monkeypatch.setattr(submission, "convert", lambda notebooks, out: calls.append(notebooks) or Converted(0, (), ()))
+    monkeypatch.setattr(submission, "convert", lambda notebooks, out, assignment: calls.append(notebooks) or Converted(0, (), ()))
     return calls
 
 
@@ -136,7 +137,7 @@ def test_a_notebook_beside_complete_modules_is_not_read(tmp_path, monkeypatch):
     calls = _spy(monkeypatch)
     sub = write_submission(tmp_path / "s")
     notebook_shapes.statements(sub / "hw3.ipynb", 100_000)
-    located = locate(sub, tmp_path / "scratch")
+    located = locate(sub, tmp_path / "scratch", HW3)
     assert calls == [] and located.notebook is None
     assert "hw3.ipynb was not read: your .py modules define everything the assignment asks for." in located.notes
 
@@ -151,7 +152,7 @@ def test_a_notebook_is_read_when_a_module_lacks_something(tmp_path, monkeypatch,
                 else "def ce_scaled_onehot(*args):\n    return 0\n")
         sub = write_submission(tmp_path / "s", replace={"losses": body})
     (sub / "hw3.ipynb").write_text(json.dumps({"nbformat": 4, "cells": []}))
-    locate(sub, tmp_path / "scratch")
+    locate(sub, tmp_path / "scratch", HW3)
     assert len(calls) == 1
 
 
@@ -171,14 +172,14 @@ def test_the_word_scan_sees_words_across_its_chunks(tmp_path):
 def test_a_notebook_that_takes_too_long_is_refused(tmp_path):
     path = notebook_shapes.constants(tmp_path / "hw3.ipynb", 650_000)
     with pytest.raises(NotebookRefused, match=r"^your notebook hw3.ipynb took too long to read \(more than 40 s\)"):
-        convert([path], tmp_path / "m.py", Limits(wall_seconds=0.5))
+        convert([path], tmp_path / "m.py", HW3, Limits(wall_seconds=0.5))
     assert not (tmp_path / "m.py").exists()
 
 
 def test_an_answer_over_its_bound_is_refused_unread(tmp_path):
     path = notebook_shapes.constants(tmp_path / "hw3.ipynb", 100_000)
     with pytest.raises(NotebookRefused, match="too large"):
-        convert([path], tmp_path / "m.py", Limits(answer_bytes=10_000))
+        convert([path], tmp_path / "m.py", HW3, Limits(answer_bytes=10_000))
 
 
 def test_the_parents_caps_reach_the_child(tmp_path, monkeypatch):
@@ -186,7 +187,7 @@ def test_the_parents_caps_reach_the_child(tmp_path, monkeypatch):
     path = tmp_path / "hw3.ipynb"
     path.write_text(json.dumps({"nbformat": 4, "cells": [{"cell_type": "code", "source": "x = 1"}] * 4}))
     with pytest.raises(NotebookRefused, match="more than 3 cells"):
-        convert([path], tmp_path / "m.py")
+        convert([path], tmp_path / "m.py", HW3)
 
 
 def test_among_several_the_child_chooses_the_one_defining_most(tmp_path):
@@ -197,7 +198,7 @@ def test_among_several_the_child_chooses_the_one_defining_most(tmp_path):
         paths[-1].write_text(json.dumps({"nbformat": 4, "cells": [{"cell_type": "code", "source": c} for c in cells]}))
     paths.append(tmp_path / "d.ipynb")
     paths[-1].write_text("not json")
-    converted = convert(paths, tmp_path / "m.py")
+    converted = convert(paths, tmp_path / "m.py", HW3)
     assert converted.chosen == 1 and converted.definitions == (1, 2, 0, -1)
     assert "class C" in (tmp_path / "m.py").read_text()
 
@@ -220,7 +221,7 @@ def test_a_malformed_answer_is_the_graders_failure(answer, problem):
 def test_a_child_killed_by_the_system_is_a_notebook_too_large(tmp_path, monkeypatch):
     monkeypatch.setattr(confined_notebook, "_run_child", lambda request, limits: (-signal.SIGKILL, b"", b""))
     with pytest.raises(NotebookRefused, match="too large"):
-        convert([tmp_path / "hw3.ipynb"], tmp_path / "m.py")
+        convert([tmp_path / "hw3.ipynb"], tmp_path / "m.py", HW3)
 
 
 def test_the_child_cannot_write_files(tmp_path):
@@ -272,5 +273,5 @@ def test_a_notebook_is_read_when_a_module_leaves_an_answer_as_the_template_does(
     calls = _spy(monkeypatch)
     sub = write_submission(tmp_path / "s", patch={"convolution": "\nQ7 = None\n"})
     (sub / "hw3.ipynb").write_text(json.dumps({"nbformat": 4, "cells": []}))
-    locate(sub, tmp_path / "scratch")
+    locate(sub, tmp_path / "scratch", HW3)
     assert len(calls) == 1

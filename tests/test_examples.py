@@ -8,6 +8,7 @@ import pytest
 from grader.outcome import Status
 from grader.runner import grade
 from tests.hw3testing import unfilled_placeholders
+from tests.hw3testing import HW3
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -29,7 +30,7 @@ def test_committed_examples_match_the_generator(which, tmp_path):
 
 
 def test_correct_example_gets_full_marks(rubric):
-    result = grade(EXAMPLES / "correct", rubric)
+    result = grade(EXAMPLES / "correct", HW3, rubric=rubric)
     failed = [(o.check_id, o.message) for o in result.outcomes if o.status is not Status.PASSED]
     assert not failed
     assert result.score == result.max_score == 100
@@ -46,7 +47,7 @@ EXPECTED_BUGGY_FAILURES = {
 
 
 def test_buggy_example_loses_exactly_the_buggy_checks(rubric):
-    result = grade(EXAMPLES / "buggy", rubric)
+    result = grade(EXAMPLES / "buggy", HW3, rubric=rubric)
     failed = {o.check_id: o for o in result.outcomes if o.status is not Status.PASSED}
     for check_id in EXPECTED_BUGGY_FAILURES:
         assert check_id in failed, f"{check_id} should fail on examples/buggy"

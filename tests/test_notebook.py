@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from grader.cell_magics import CELL_MAGICS, UNKNOWN
 from grader.notebook import NotebookError, code_cells, count_definitions, notebook_to_module
 from tests.hw3testing import unfilled_fields, watch_notes
+from tests.hw3testing import HW3
 
 # The code cells of seed 001 (a real student's notebook), transcribed faithfully from
 # the exported text: In [1]-[6], [9] and [10]. The export breaks two long lines
@@ -166,7 +167,7 @@ def write_notebook(path: Path, cells, *, as_string: bool = False) -> Path:
 def convert(tmp_path: Path, cells, **kw) -> tuple[str, list[str], ast.Module]:
     nb = write_notebook(tmp_path / "hw.ipynb", cells, **kw)
     out = tmp_path / "scratch" / "hw3_notebook.py"
-    notes = notebook_to_module(nb, out)
+    notes = notebook_to_module(nb, out, HW3.modules, HW3.constants)
     text = out.read_text(encoding="utf-8")
     return text, notes, ast.parse(text)
 
@@ -295,7 +296,7 @@ def test_malformed_notebook_raises_notebook_error(tmp_path, content, fragment):
     path = tmp_path / "bad.ipynb"
     path.write_bytes(content)
     with pytest.raises(NotebookError, match=fragment) as info:
-        notebook_to_module(path, tmp_path / "out.py")
+        notebook_to_module(path, tmp_path / "out.py", HW3.modules, HW3.constants)
     assert isinstance(info.value, ValueError)
     assert "bad.ipynb" in str(info.value)
     assert count_definitions(path) == -1
@@ -305,7 +306,7 @@ def test_utf8_bom_and_unicode_are_fine(tmp_path):
     path = tmp_path / "bom.ipynb"
     nb = {"nbformat": 4, "cells": [{"cell_type": "code", "source": "α = 0.1  # ステップ\n"}]}
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps(nb, ensure_ascii=False).encode("utf-8"))
-    notebook_to_module(path, tmp_path / "m.py")
+    notebook_to_module(path, tmp_path / "m.py", HW3.modules, HW3.constants)
     namespace: dict = {}
     exec((tmp_path / "m.py").read_text(encoding="utf-8"), namespace)
     assert namespace["α"] == 0.1
@@ -531,7 +532,7 @@ def test_missing_packages_are_guarded(tmp_path):
 def test_notebook_name_cannot_inject_code(tmp_path):
     nb = write_notebook(tmp_path / "x\nimport os; os._exit(3)\n.ipynb", ["a = 1\n"])
     out = tmp_path / "m.py"
-    notebook_to_module(nb, out)
+    notebook_to_module(nb, out, HW3.modules, HW3.constants)
     ns: dict = {}
     exec(out.read_text(), ns)
     assert ns["a"] == 1 and "os" not in ns
@@ -714,7 +715,7 @@ def test_a_notebook_above_the_size_cap_is_refused_with_what_to_do(tmp_path, monk
     path = tmp_path / "big.ipynb"
     path.write_text(json.dumps({"nbformat": 4, "cells": cells}))
     with pytest.raises(NotebookError) as info:
-        notebook_to_module(path, tmp_path / "m.py")
+        notebook_to_module(path, tmp_path / "m.py", HW3.modules, HW3.constants)
     assert str(info.value) == ("big.ipynb is 4 MB, more than the 3 MB a notebook may be: its outputs (plots, printed "
                                "logs) make it that large. Clear them (Kernel > Restart & Clear Output), save, and "
                                "resubmit")
@@ -757,7 +758,7 @@ NOT_UTF8_NOTE = ("Code cell 1 (line 2) holds bytes that are not UTF-8 text; they
 def test_a_latin1_comment_no_longer_hides_the_notebook(tmp_path):
     path = tmp_path / "hw.ipynb"
     path.write_bytes(_notebook_bytes(b"import math\\n# r\xe9sum\xe9: caf\xe9 cr\xe8me\\ndef f(x):\\n    return x + 1\\n"))
-    notes = notebook_to_module(path, tmp_path / "m.py")
+    notes = notebook_to_module(path, tmp_path / "m.py", HW3.modules, HW3.constants)
     assert notes == [NOT_UTF8_NOTE]
     ns: dict = {}
     exec((tmp_path / "m.py").read_text(encoding="utf-8"), ns)
@@ -770,7 +771,7 @@ def test_bad_bytes_in_strings_in_several_cells_and_lone_surrogate_escapes_are_na
     path.write_bytes(_notebook_bytes(b"a = 1\\n", b"s = 'na\xefve'\\nt = '\\ud800'\\nu = 'ok \xff'\\n",
                                      b"# \xff\\n", b"caf\xe9", b"x = '\\ud83d\\ude00'\\n",
                                      kinds=("code", "code", "code", "markdown", "code")))
-    notes = notebook_to_module(path, tmp_path / "m.py")
+    notes = notebook_to_module(path, tmp_path / "m.py", HW3.modules, HW3.constants)
     assert notes == ["Code cells 2 (lines 1, 2, 3) and 3 (line 1) hold bytes that are not UTF-8 text; they were "
                      "read as the replacement character \ufffd, which changes nothing in a comment but does change "
                      "a string. Jupyter saves notebooks as UTF-8: save it from Jupyter again if you edited it "
@@ -784,7 +785,7 @@ def test_bad_bytes_outside_code_cells_say_nothing(tmp_path):
     path = tmp_path / "hw.ipynb"
     path.write_bytes(b'{"cells": [{"cell_type": "markdown", "source": "caf\xe9"}, {"cell_type": "code", '
                      b'"outputs": [{"text": "\xff\xfe"}], "metadata": {"author": "Ren\xe9"}, "source": "y = 2\\n"}]}')
-    assert notebook_to_module(path, tmp_path / "m.py") == []
+    assert notebook_to_module(path, tmp_path / "m.py", HW3.modules, HW3.constants) == []
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -797,7 +798,7 @@ def test_any_bytes_in_a_comment_keep_the_definitions(tmp_path, comment, line):
     lines.insert(line - 1, b"# " + comment)
     path = tmp_path / "hw.ipynb"
     path.write_bytes(_notebook_bytes(b"\\n".join(lines) + b"\\n"))
-    notes = notebook_to_module(path, tmp_path / "m.py")
+    notes = notebook_to_module(path, tmp_path / "m.py", HW3.modules, HW3.constants)
     try:
         comment.decode("utf-8")
         utf8 = True
@@ -1045,15 +1046,13 @@ def test_an_assignment_that_calls_code_is_kept_exactly_when_kept_code_reads_it(t
 
 
 def test_contract_constants_cover_every_value_the_checks_read():
-    from grader.notebook import contract_constants
-
     read = set()
     for path in (Path(__file__).resolve().parents[1] / "hw3" / "checks").glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "value_of" and node.args
                     and isinstance(node.args[0], ast.Constant)):
                 read.add(node.args[0].value.split(".", 1)[1])
-    assert read and read <= contract_constants()
+    assert read and read <= HW3.constants
 
 
 def test_code_reading_a_name_whose_assignment_may_fail_never_stops_the_import(tmp_path):

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.hw3testing import HW3
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "tests" / "corpus" / "correct_styles" / "notebook" / "hw3.ipynb"
 #: What converting may add to the process's peak RSS, whatever the outputs' size.
@@ -60,8 +62,9 @@ PROBE = textwrap.dedent("""
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
 
+    modules, constants = json.loads(sys.argv[3])      # the contract, as the grader hands it to the converter
     before = hwm()
-    notes = notebook_to_module(Path(sys.argv[1]), Path(sys.argv[2]))
+    notes = notebook_to_module(Path(sys.argv[1]), Path(sys.argv[2]), tuple(modules), frozenset(constants))
     cells = code_cells(Path(sys.argv[1]))
     print(json.dumps({"before": before, "after": hwm(), "cells": len(cells), "notes": notes}))
 """)
@@ -73,8 +76,9 @@ def test_a_huge_output_costs_no_memory(tmp_path, shape, megabytes):
     path = tmp_path / "hw3.ipynb"
     size = write_with_huge_output(path, megabytes, shape)
     assert size > megabytes * 2**20
-    done = subprocess.run([sys.executable, "-c", PROBE, str(path), str(tmp_path / "m.py")], capture_output=True,
-                          text=True, cwd=ROOT, timeout=300)
+    contract = json.dumps([list(HW3.modules), sorted(HW3.constants)])
+    done = subprocess.run([sys.executable, "-c", PROBE, str(path), str(tmp_path / "m.py"), contract],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["after"] - report["before"] < BOUND_MB, report
@@ -84,5 +88,5 @@ def test_a_huge_output_costs_no_memory(tmp_path, shape, megabytes):
     plain.mkdir()
     from grader.notebook import notebook_to_module
 
-    assert notebook_to_module(NOTEBOOK, plain / "m.py") == report["notes"]
+    assert notebook_to_module(NOTEBOOK, plain / "m.py", HW3.modules, HW3.constants) == report["notes"]
     assert (plain / "m.py").read_text().splitlines()[1:] == (tmp_path / "m.py").read_text().splitlines()[1:]

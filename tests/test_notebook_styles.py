@@ -19,6 +19,7 @@ import pytest
 from grader.outcome import Status
 from grader.runner import grade
 from tests.hw3testing import watch_notes
+from tests.hw3testing import HW3
 
 NOTEBOOK = Path(__file__).resolve().parent / "corpus" / "correct_styles" / "notebook" / "hw3.ipynb"
 
@@ -81,7 +82,7 @@ def test_a_correct_notebook_in_a_natural_style_gets_full_marks(variant, tmp_path
     folder.mkdir()
     (folder / "hw3.ipynb").write_text(json.dumps(nb), encoding="utf-8")
     entries = [e for e in rubric.checks if e.problem in problems and e.id not in LONG]
-    result = grade(folder, rubric, entries=entries)
+    result = grade(folder, HW3, rubric=rubric, entries=entries)
     failed = {o.check_id: (o.status.value, o.message) for o in result.outcomes if o.status is not Status.PASSED}
     assert not failed, (failed, result.notes)
     assert set(result.by_problem()) == set(problems)
@@ -129,7 +130,7 @@ def test_a_notebook_beside_the_templates_stubs_is_graded_where_they_are_stubs(tm
     # ... and calls the notebook's definition of a stub of its own module (heaviside)
     _fill(folder / "activations.py", 'raise NotImplementedError("Question 1: implement relu_via_heaviside")',
           "x = torch.as_tensor(x, dtype=torch.float64)\n    return x * heaviside(x)")
-    result = grade(folder, rubric, entries=[e for e in rubric.checks if e.id in BESIDE_STUBS])
+    result = grade(folder, HW3, rubric=rubric, entries=[e for e in rubric.checks if e.id in BESIDE_STUBS])
     statuses = {o.check_id: o.status for o in result.outcomes}
     assert statuses == {**dict.fromkeys(BESIDE_STUBS, Status.PASSED), "P3.cross_entropy.single": Status.FAILED,
                         "P3.cross_entropy.batch": Status.FAILED, "P5.softplus_derivative": Status.NOT_ATTEMPTED}, \

@@ -16,6 +16,7 @@ from grader.probes import landlock
 from grader.runner import grade, sandbox_for
 
 from tests.hw3testing import grade_checks, write_submission
+from tests.hw3testing import HW3
 
 needs_landlock = pytest.mark.skipif(landlock.abi_version() < 1, reason="this kernel has no Landlock")
 
@@ -91,7 +92,7 @@ def test_a_submission_cannot_touch_the_class_the_venv_or_the_reference(tmp_path,
     write_submission(klass / "bob")
     before, venv_before = _tree(klass), sorted(os.listdir(site))
     entries = [e for e in rubric.checks if e.problem == "P3"]
-    result = grade(attacker, rubric, entries=entries, sandbox=sandbox_for(rubric, zygote=zygote))
+    result = grade(attacker, HW3, rubric=rubric, entries=entries, sandbox=sandbox_for(HW3, rubric, zygote=zygote))
     outcomes = {o.check_id: o for o in result.outcomes}
     assert outcomes["P3.cross_entropy.single"].status is Status.PASSED, outcomes["P3.cross_entropy.single"].detail
     assert _tree(klass) == before                      # byte for byte: nothing written, planted or rewritten
@@ -134,7 +135,7 @@ def test_a_grading_ends_when_all_its_processes_are_gone(tmp_path, rubric, zygote
 
     folder = write_submission(tmp_path / "escape", patch={"losses": ESCAPE})
     entries = [rubric.entry("P3.cross_entropy.single")]
-    result = grade(folder, rubric, entries=entries, sandbox=sandbox_for(rubric, zygote=zygote))
+    result = grade(folder, HW3, rubric=rubric, entries=entries, sandbox=sandbox_for(HW3, rubric, zygote=zygote))
     pids = [int(p) for p in re.findall(r"left behind (\d+)", result.outcomes[0].detail)]
     assert pids, result.outcomes[0].detail
     for pid in pids:

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from grader import submission
 from grader.submission import Located, SubmissionError, locate
 from tests.hw3testing import MODULES, unfilled_fields, watch_notes
+from tests.hw3testing import HW3
 
 
 @pytest.fixture(autouse=True)
@@ -55,7 +56,7 @@ def joined(located: Located) -> str:
 def test_flat_folder_with_all_modules(tmp_path):
     sub = tmp_path / "sub"
     all_modules(sub)
-    located = locate(sub, tmp_path / "scratch")
+    located = locate(sub, tmp_path / "scratch", HW3)
     assert set(located.modules) == set(MODULES)
     assert all(p.is_absolute() and p.is_file() for p in located.modules.values())
     assert located.notebook is None
@@ -73,7 +74,7 @@ def test_nested_layout_and_macosx_are_handled(tmp_path):
     touch(sub, "My HW3/.ipynb_checkpoints/softmax-checkpoint.py")
     touch(sub, ".hidden/convolution.py")
     touch(sub, "My HW3/code/__pycache__/gradients.py")
-    located = locate(sub, tmp_path / "scratch")
+    located = locate(sub, tmp_path / "scratch", HW3)
     assert {m: rel(located, m) for m in MODULES} == {m: f"My HW3/code/{m}.py" for m in MODULES}
     assert any("__MACOSX" in n for n in located.notes)
     assert "Found all seven modules (in My HW3/code)." in located.notes
@@ -87,7 +88,7 @@ def test_virtualenv_and_site_packages_are_ignored(tmp_path):
     touch(sub, "lib/site-packages/softmax.py")
     touch(sub, "conda/conda-meta/history")
     touch(sub, "conda/activations.py")
-    located = locate(sub, tmp_path / "scratch")
+    located = locate(sub, tmp_path / "scratch", HW3)
     assert rel(located, "losses") == "hw/losses.py"
     assert rel(located, "softmax") == "hw/softmax.py"
     assert rel(located, "activations") == "hw/activations.py"
@@ -102,7 +103,7 @@ def test_several_candidates_prefer_shallowest_then_alphabetical(tmp_path):
     touch(sub, "a/losses.py")
     touch(sub, "z/softmax.py")
     touch(sub, "a/b/softmax.py")
-    located = locate(sub, tmp_path / "scratch")
+    located = locate(sub, tmp_path / "scratch", HW3)
     assert rel(located, "losses") == "a/losses.py"
     assert rel(located, "softmax") == "z/softmax.py"
     note = next(n for n in located.notes if n.startswith("Found 3 files named losses.py"))
@@ -114,7 +115,7 @@ def test_case_variant_only_for_threelayerSGD(tmp_path):
     sub = tmp_path / "s"
     touch(sub, "ThreeLayerSGD.py")
     touch(sub, "Losses.py")
-    located = locate(sub, tmp_path / "scratch")
+    located = locate(sub, tmp_path / "scratch", HW3)
     assert rel(located, "threelayerSGD") == "ThreeLayerSGD.py"
     assert "losses" not in located.modules
     text = joined(located)
@@ -127,14 +128,14 @@ def test_exact_name_beats_a_shallower_case_variant(tmp_path):
     sub = tmp_path / "s"
     touch(sub, "threelayersgd.py")
     touch(sub, "hw/threelayerSGD.py")
-    located = locate(sub, tmp_path / "scratch")
+    located = locate(sub, tmp_path / "scratch", HW3)
     assert rel(located, "threelayerSGD") == "hw/threelayerSGD.py"
 
 
 def test_missing_modules_get_one_note_each_naming_their_problems(tmp_path):
     sub = tmp_path / "s"
     touch(sub, "losses.py")
-    located = locate(sub, tmp_path / "scratch")
+    located = locate(sub, tmp_path / "scratch", HW3)
     assert list(located.modules) == ["losses"]
     text = joined(located)
     assert "Found 1 of the seven modules." in located.notes
@@ -153,7 +154,7 @@ def test_symlink_outside_root_is_ignored_and_inside_is_used(tmp_path):
     (sub / "gradients.py").symlink_to(sub / "real" / "softmax.py")
     (sub / "escape").symlink_to(tmp_path / "secret", target_is_directory=True)
     (sub / "loop").symlink_to(sub, target_is_directory=True)
-    located = locate(sub, tmp_path / "scratch")
+    located = locate(sub, tmp_path / "scratch", HW3)
     assert "losses" not in located.modules
     assert rel(located, "gradients") == "gradients.py"
     assert rel(located, "softmax") == "real/softmax.py"
@@ -163,7 +164,7 @@ def test_symlink_outside_root_is_ignored_and_inside_is_used(tmp_path):
 
 def test_empty_folder_is_not_an_error(tmp_path):
     (tmp_path / "empty").mkdir()
-    located = locate(tmp_path / "empty", tmp_path / "scratch")
+    located = locate(tmp_path / "empty", tmp_path / "scratch", HW3)
     assert located.modules == {} and located.notebook is None
     assert located.notes == ("Nothing gradeable was found in the submission: none of the seven modules "
                              "(threelayerSGD.py, losses.py, activations.py, gradients.py, softmax.py, interpolation.py, "
@@ -178,10 +179,10 @@ def test_unfilled_fields_are_found_and_code_in_a_note_is_not_one():
 
 def test_missing_path_raises_naming_it(tmp_path):
     with pytest.raises(SubmissionError, match="nope.zip"):
-        locate(tmp_path / "nope.zip", tmp_path / "scratch")
+        locate(tmp_path / "nope.zip", tmp_path / "scratch", HW3)
     (tmp_path / "dangling").symlink_to(tmp_path / "gone")
     with pytest.raises(SubmissionError, match="dangling"):
-        locate(tmp_path / "dangling", tmp_path / "scratch")
+        locate(tmp_path / "dangling", tmp_path / "scratch", HW3)
 
 
 def test_shadowing_packages_get_one_note(tmp_path):
@@ -190,7 +191,7 @@ def test_shadowing_packages_get_one_note(tmp_path):
     for name in ("numpy", "torch", "matplotlib", "helpers", "random"):
         touch(sub, f"hw/{name}.py")
     touch(sub, "elsewhere/math.py")  # not next to a module: not listed
-    located = locate(sub, tmp_path / "scratch")
+    located = locate(sub, tmp_path / "scratch", HW3)
     notes = [n for n in located.notes if "named like installed" in n]
     assert len(notes) == 1
     note = notes[0]
@@ -206,7 +207,7 @@ def test_a_file_of_the_submission_is_not_an_installed_package(tmp_path, monkeypa
     all_modules(sub)
     touch(sub, "my_helpers_7f3a.py")
     monkeypatch.syspath_prepend(str(sub))   # as if the grader ran from inside the submission
-    located = locate(sub, tmp_path / "scratch")
+    located = locate(sub, tmp_path / "scratch", HW3)
     assert not any("named like installed" in n for n in located.notes)
 
 
@@ -218,7 +219,7 @@ def test_notebook_with_modules_both_located(tmp_path):
     touch(sub, "hw3.ipynb", notebook_json("def cross_entropy(f, y):\n    return 0\n", "for i in range(3):\n    pass\n"))
     touch(sub, "scratch.ipynb", notebook_json("x = 1\n"))
     touch(sub, ".ipynb_checkpoints/hw3-checkpoint.ipynb", notebook_json("def a():\n    pass\n" * 5))
-    located = locate(sub, tmp_path / "scratch")
+    located = locate(sub, tmp_path / "scratch", HW3)
     assert list(located.modules) == ["losses"]
     assert located.notebook == (tmp_path / "scratch" / "hw3_notebook.py").absolute()
     assert "def cross_entropy" in located.notebook.read_text()
@@ -235,7 +236,7 @@ def test_notebook_with_most_definitions_wins(tmp_path):
     touch(sub, "a_short.ipynb", notebook_json("def f():\n    pass\n"))
     touch(sub, "deep/z_long.ipynb", notebook_json("def f():\n    pass\n", "class C:\n    pass\n\ndef g():\n    pass\n"))
     touch(sub, "broken.ipynb", "{ not json")
-    located = locate(sub, tmp_path / "scratch")
+    located = locate(sub, tmp_path / "scratch", HW3)
     assert "class C" in located.notebook.read_text()
     assert any(n.startswith("Found 3 notebooks: used deep/z_long.ipynb") for n in located.notes)
 
@@ -243,7 +244,7 @@ def test_notebook_with_most_definitions_wins(tmp_path):
 def test_malformed_notebook_is_a_note_not_an_error(tmp_path):
     sub = tmp_path / "s"
     touch(sub, "hw3.ipynb", "{ this is not json")
-    located = locate(sub, tmp_path / "scratch")
+    located = locate(sub, tmp_path / "scratch", HW3)
     assert located.notebook is None
     assert any(n.startswith("The notebook could not be read: hw3.ipynb is not valid notebook JSON")
                for n in located.notes)
@@ -253,7 +254,7 @@ def test_malformed_notebook_is_a_note_not_an_error(tmp_path):
 
 def test_single_py_named_like_a_module(tmp_path):
     path = touch(tmp_path, "up/ThreeLayerSGD.py")
-    located = locate(path, tmp_path / "scratch")
+    located = locate(path, tmp_path / "scratch", HW3)
     assert located.modules == {"threelayerSGD": path.absolute()}
     assert located.root == path.parent.absolute()
     assert any("Used ThreeLayerSGD.py as threelayerSGD.py" in n for n in located.notes)
@@ -261,7 +262,7 @@ def test_single_py_named_like_a_module(tmp_path):
 
 def test_single_py_with_another_name(tmp_path):
     path = touch(tmp_path, "hw3_solutions.py")
-    located = locate(path, tmp_path / "scratch")
+    located = locate(path, tmp_path / "scratch", HW3)
     assert located.modules == {}
     assert located.notes[0].startswith("Nothing gradeable was found")
     assert located.notes[1].startswith("hw3_solutions.py is not one of the seven module names")
@@ -269,7 +270,7 @@ def test_single_py_with_another_name(tmp_path):
 
 def test_single_notebook(tmp_path):
     path = touch(tmp_path, "hw.ipynb", notebook_json("import torch\n", "def relu(z):\n    return z.clamp(min=0)\n"))
-    located = locate(path, tmp_path / "scratch")
+    located = locate(path, tmp_path / "scratch", HW3)
     assert located.modules == {}
     assert located.notebook is not None and located.notebook.parent == (tmp_path / "scratch").absolute()
     assert "def relu" in located.notebook.read_text()
@@ -282,7 +283,7 @@ def test_single_notebook(tmp_path):
 def test_unknown_file_type_raises(tmp_path):
     path = touch(tmp_path, "answers.pdf", "%PDF-1.4")
     with pytest.raises(SubmissionError, match="answers.pdf"):
-        locate(path, tmp_path / "scratch")
+        locate(path, tmp_path / "scratch", HW3)
 
 
 # ---------------------------------------------------------------- zips
@@ -306,7 +307,7 @@ def test_zip_is_extracted_and_readable_by_others(tmp_path):
     entries["hw3/hw3.ipynb"] = notebook_json("def extra():\n    return 1\n")
     archive = make_zip(tmp_path / "sub.zip", entries)
     scratch = tmp_path / "scratch"
-    located = locate(archive, scratch)
+    located = locate(archive, scratch, HW3)
     assert located.root == (scratch / "extracted").absolute()
     assert {m: rel(located, m) for m in MODULES} == {m: f"hw3/{m}.py" for m in MODULES}
     assert located.modules["losses"].read_text() == "# losses\n"
@@ -328,7 +329,7 @@ def test_zip_traversal_entries_are_skipped(tmp_path):
         "..\\backslash.py": "bad\n",
     }, symlinks={"softmax.py": "/etc/passwd"})
     scratch = tmp_path / "work" / "scratch"
-    located = locate(archive, scratch)
+    located = locate(archive, scratch, HW3)
     assert list(located.modules) == ["losses"]
     extracted = sorted(p.relative_to(scratch).as_posix() for p in scratch.rglob("*"))
     assert extracted == ["extracted", "extracted/losses.py"]
@@ -342,7 +343,7 @@ def test_oversized_zip_raises(tmp_path, monkeypatch):
     archive = make_zip(tmp_path / "big.zip", {"losses.py": "x = 1\n" * 100, "softmax.py": "y = 2\n"})
     monkeypatch.setattr(submission, "MAX_ZIP_BYTES", 300)
     with pytest.raises(SubmissionError, match=r"big.zip unpacks to .* more than the 300 bytes allowed"):
-        locate(archive, tmp_path / "scratch")
+        locate(archive, tmp_path / "scratch", HW3)
 
 
 def test_zip_lying_about_its_size_is_rejected(tmp_path, monkeypatch):
@@ -354,14 +355,14 @@ def test_zip_lying_about_its_size_is_rejected(tmp_path, monkeypatch):
     archive.write_bytes(bytes(data))
     monkeypatch.setattr(submission, "MAX_ZIP_BYTES", 300)
     with pytest.raises(SubmissionError, match="liar.zip is not a valid zip file"):
-        locate(archive, tmp_path / "scratch")   # the read stops at the declared size: the CRC tells
+        locate(archive, tmp_path / "scratch", HW3)   # the read stops at the declared size: the CRC tells
 
 
 def test_too_many_entries_raises(tmp_path, monkeypatch):
     archive = make_zip(tmp_path / "many.zip", {f"f{i}.txt": "" for i in range(5)})
     monkeypatch.setattr(submission, "MAX_ZIP_ENTRIES", 4)
     with pytest.raises(SubmissionError, match="many.zip holds 5 files, more than the 4 allowed"):
-        locate(archive, tmp_path / "scratch")
+        locate(archive, tmp_path / "scratch", HW3)
 
 
 @pytest.mark.parametrize("content", [b"this is not a zip", b"PK\x03\x04" + b"\x00" * 40, b""])
@@ -369,14 +370,14 @@ def test_corrupt_zip_raises(tmp_path, content):
     path = tmp_path / "broken.zip"
     path.write_bytes(content)
     with pytest.raises(SubmissionError, match="broken.zip is not a valid zip file"):
-        locate(path, tmp_path / "scratch")
+        locate(path, tmp_path / "scratch", HW3)
 
 
 def test_truncated_zip_raises(tmp_path):
     archive = make_zip(tmp_path / "cut.zip", {"losses.py": "x = 1\n" * 1000})
     archive.write_bytes(archive.read_bytes()[:-30])
     with pytest.raises(SubmissionError, match="cut.zip is not a valid zip file"):
-        locate(archive, tmp_path / "scratch")
+        locate(archive, tmp_path / "scratch", HW3)
 
 
 def test_nested_zip_is_not_opened(tmp_path):
@@ -384,22 +385,22 @@ def test_nested_zip_is_not_opened(tmp_path):
     with zipfile.ZipFile(inner, "w") as zf:
         zf.writestr("losses.py", "x = 1\n")
     archive = make_zip(tmp_path / "outer.zip", {"hw/inner.zip": inner.getvalue(), "softmax.py": "y = 1\n"})
-    located = locate(archive, tmp_path / "scratch")
+    located = locate(archive, tmp_path / "scratch", HW3)
     assert list(located.modules) == ["softmax"]
     assert any(n.startswith("hw/inner.zip was not opened") for n in located.notes)
 
 
 def test_zip_without_zip_suffix_is_recognized(tmp_path):
     archive = make_zip(tmp_path / "submission", {"losses.py": "x = 1\n"})
-    located = locate(archive, tmp_path / "scratch")
+    located = locate(archive, tmp_path / "scratch", HW3)
     assert list(located.modules) == ["losses"]
 
 
 def test_locating_twice_in_the_same_scratch(tmp_path):
     a = make_zip(tmp_path / "a.zip", {"losses.py": "x = 1\n"})
     b = make_zip(tmp_path / "b.zip", {"softmax.py": "x = 1\n"})
-    locate(a, tmp_path / "scratch")
-    located = locate(b, tmp_path / "scratch")
+    locate(a, tmp_path / "scratch", HW3)
+    located = locate(b, tmp_path / "scratch", HW3)
     assert list(located.modules) == ["softmax"]
 
 
@@ -435,7 +436,7 @@ def test_locate_picks_the_shallowest_then_alphabetical(tmp_path, layout):
             touch(root, f)
         for d in decoys:
             touch(root, d, "decoy\n")
-        located = locate(root, Path(tmp) / "scratch")
+        located = locate(root, Path(tmp) / "scratch", HW3)
         expected = {}
         for module in MODULES:
             copies = [f for f in files if f.rsplit("/", 1)[-1] == f"{module}.py"]
@@ -455,12 +456,10 @@ def test_locate_picks_the_shallowest_then_alphabetical(tmp_path, layout):
 def test_the_assignment_derives_the_seven_modules_and_their_problems():
     """One source of truth: the template's modules, in its __all__ order; each module's problem keys
     come from the checks that call into it."""
-    from grader.assignment import active
-    from grader.notebook import _contract_modules
-    assert active().modules == _contract_modules() == MODULES
-    assert active().problems_of_module("losses") == ("P3",)
-    assert active().problems_of_module("threelayerSGD") == ("P1", "P2")
-    assert active().describe_problems(["Q4", "P7", "P1", "P7"]) == "Problems 1, 7 and Question 4"
+    assert HW3.modules == MODULES
+    assert HW3.problems_of_module("losses") == ("P3",)
+    assert HW3.problems_of_module("threelayerSGD") == ("P1", "P2")
+    assert HW3.describe_problems(["Q4", "P7", "P1", "P7"]) == "Problems 1, 7 and Question 4"
 
 
 # ---------------------------------------------------------------- notebooks read within bounds (issue 11, item 5)
@@ -471,7 +470,7 @@ def test_a_notebook_with_a_latin1_byte_is_used_and_the_note_says_where(tmp_path)
     source = b"import math\\n# \xe9t\xe9: r\xe9sum\xe9\\ndef relu(z):\\n    return z.clamp(min=0)\\n"
     (sub / "hw3.ipynb").write_bytes(b'{"nbformat": 4, "cells": [{"cell_type": "code", "metadata": {}, "outputs": [], '
                                     b'"source": "' + source + b'"}]}')
-    located = locate(sub, tmp_path / "scratch")
+    located = locate(sub, tmp_path / "scratch", HW3)
     assert located.notebook is not None and "def relu" in located.notebook.read_text(encoding="utf-8")
     assert ("hw3.ipynb: Code cell 1 (line 2) holds bytes that are not UTF-8 text; they were read as the replacement "
             "character \ufffd, which changes nothing in a comment but does change a string. Jupyter saves notebooks "
@@ -484,7 +483,7 @@ def test_a_notebook_above_the_cap_is_a_note_with_what_to_do(tmp_path, monkeypatc
 
     monkeypatch.setattr(notebook, "MAX_NOTEBOOK_BYTES", 2**20)
     path = touch(tmp_path, "hw.ipynb", notebook_json("def relu(z):\n    return z\n" + "# " + "x" * 2**21 + "\n"))
-    located = locate(path, tmp_path / "scratch")
+    located = locate(path, tmp_path / "scratch", HW3)
     assert located.notebook is None
     assert ("The notebook could not be read: hw.ipynb is 2 MB, more than the 1 MB a notebook may be: its outputs "
             "(plots, printed logs) make it that large. Clear them (Kernel > Restart & Clear Output), save, and "
@@ -496,14 +495,14 @@ def test_a_single_notebook_is_read_once(tmp_path, monkeypatch):
 
     answers = []
 
-    def spy(notebooks, out):
-        answers.append(confined_notebook.convert(notebooks, out))
+    def spy(notebooks, out, assignment):
+        answers.append(confined_notebook.convert(notebooks, out, assignment))
         return answers[-1]
 
     monkeypatch.setattr(submission, "convert", spy)
     sub = tmp_path / "s"
     touch(sub, "hw3.ipynb", notebook_json("def relu(z):\n    return z\n"))
-    assert locate(sub, tmp_path / "scratch").notebook is not None
+    assert locate(sub, tmp_path / "scratch", HW3).notebook is not None
     assert answers[0].definitions == ()   # not counted: there is nothing to choose between
 
 
@@ -511,7 +510,7 @@ def test_among_several_notebooks_definitions_in_blocks_count(tmp_path):
     sub = tmp_path / "s"
     touch(sub, "a_flat.ipynb", notebook_json("def f():\n    pass\n"))
     touch(sub, "b_blocks.ipynb", notebook_json("if True:\n    def f():\n        pass\n    def g():\n        pass\n"))
-    located = locate(sub, tmp_path / "scratch")
+    located = locate(sub, tmp_path / "scratch", HW3)
     assert "def g" in located.notebook.read_text()
     assert any(n.startswith("Found 2 notebooks: used b_blocks.ipynb, which defines the most functions and classes (2)")
                for n in located.notes)
@@ -533,7 +532,7 @@ def test_the_notes_name_the_stubs_a_notebook_replaces_and_real_code_stays(tmp_pa
                                           "def make_data(n, noise=0.0, generator=None):\n    return n\n",
                                           "Q7 = {'output_dim': 1, 'last_layer_params': 2}\n",
                                           "def train(model, X, Y):\n    raise NotImplementedError\n"))
-    located = locate(sub, tmp_path / "scratch")
+    located = locate(sub, tmp_path / "scratch", HW3)
     assert set(located.modules) == set(MODULES) and located.notebook is not None
     assert ("Graded from the notebook hw3.ipynb, since the .py files still hold the template's stubs "
             "(which raise NotImplementedError, or leave an answer None): make_data (threelayerSGD.py), "
@@ -544,4 +543,4 @@ def test_no_such_note_without_a_stub_the_notebook_defines(tmp_path):
     sub = tmp_path / "sub"
     all_modules(sub)
     touch(sub, "hw3.ipynb", notebook_json("def cross_entropy(f, y):\n    return 1.0\n"))
-    assert not [n for n in locate(sub, tmp_path / "scratch").notes if "Graded from the notebook" in n]
+    assert not [n for n in locate(sub, tmp_path / "scratch", HW3).notes if "Graded from the notebook" in n]

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from ..assignment import Assignment, package_dir
 from ..outcome import GradingResult, Status
+from ..runner import grade as grade_one
+from ..unittests import discover
 from . import skeleton
 
 
@@ -59,24 +61,22 @@ class Finding:
     said: str
 
 
-def self_test(assignment: Assignment, grade=None) -> list[Finding]:
-    """Grade the reference, the template and the declared samples; one Finding each (and the rubric's)."""
-    from ..checks.catalog import load_checks
-    from ..runner import grade as grade_one
-
-    grade = grade or grade_one
+def self_test(assignment: Assignment, grade=grade_one) -> list[Finding]:
+    """Grade the reference, the template and the declared samples; one Finding each (and the rubric's).
+    `grade`: `grader.runner.grade`, or a stand-in taking the same arguments."""
     rubric = assignment.load_rubric()
-    findings = [_rubric_agrees(rubric, set(load_checks(assignment)))]
+    findings = [_rubric_agrees(rubric, set(assignment.catalog))]
     reference_dir = package_dir(assignment.reference, assignment.import_root)
-    findings.append(_every_point("reference", grade(reference_dir, rubric, identity="self-test")))
-    findings.append(_not_started(grade(assignment.template_dir, rubric, identity="self-test"),
+    findings.append(_every_point("reference", grade(reference_dir, assignment, rubric=rubric, identity="self-test")))
+    findings.append(_not_started(grade(assignment.template_dir, assignment, rubric=rubric, identity="self-test"),
                                  _unittest_ids(assignment)))
     for path, declared in assignment.samples.items():
         subject = _shown(path, assignment.manifest.parent)
         if not path.exists():
             findings.append(Finding(subject, False, "the manifest lists it under samples:, but it does not exist"))
             continue
-        findings.append(_declared_score(subject, grade(path, rubric, identity="self-test"), declared))
+        findings.append(_declared_score(subject, grade(path, assignment, rubric=rubric, identity="self-test"),
+                                        declared))
     return findings
 
 
@@ -117,8 +117,6 @@ def _declared_score(subject: str, result: GradingResult, declared: float) -> Fin
 
 
 def _unittest_ids(assignment: Assignment) -> set[str]:
-    from ..unittests import discover
-
     return {test.id for path in assignment.unittests for test in discover(path)}
 
 
@@ -160,9 +158,7 @@ def _cmd_new(args: argparse.Namespace) -> int:
 
 
 def _cmd_self_test(args: argparse.Namespace) -> int:
-    from ..assignment import active
-
-    findings = self_test(active())
+    findings = self_test(args.assignment)
     for finding in findings:
         print(f"{'ok  ' if finding.ok else 'FAIL'}  {finding.subject}: {finding.said}")
     failed = sum(not f.ok for f in findings)

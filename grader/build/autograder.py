@@ -35,6 +35,7 @@ import subprocess
 import sys
 import zipfile
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 #: The engine's part of /autograder/source, relative to the project root (folders are walked); the
@@ -276,7 +277,7 @@ SCRIPTS = {"setup.sh": SETUP_SH, "setup_sandbox.sh": SETUP_SANDBOX_SH, "run_auto
 
 def project_root() -> Path:
     """The folder holding the `grader` package (the repository in a development install)."""
-    import grader
+    import grader   # here, as every engine import of this module: see build_autograder
 
     return Path(grader.__file__).resolve().parent.parent
 
@@ -284,16 +285,18 @@ def project_root() -> Path:
 def build_autograder(output: str | os.PathLike = "autograder.zip", *, root: Path | None = None,
                      budget_seconds: float | None = None, torch_requirement: str | None = None,
                      torch_index_url: str = TORCH_INDEX_URL, assignment=None) -> BuildReport:
-    """Write the Gradescope autograder zip of `assignment` (default: the active one) to `output`;
+    """Write the Gradescope autograder zip of `assignment` (default: the default one) to `output`;
     returns what went in. `root` is the engine's project folder (default: the one holding `grader`)."""
-    from grader.assignment import AssignmentError, active
+    # The engine is imported in the functions of this module, not at its top: the Gradescope entry
+    # imports this module's constants, and must write its fallback results even if the engine cannot import.
+    from grader.assignment import AssignmentError, default
 
     root = Path(root or project_root()).resolve()
     for item in REQUIRED_ITEMS:
         if not (root / item).is_dir():
             raise BuildError(f"{root / item} is missing: build from a source checkout of hw3grade")
     try:
-        assignment = assignment or active()
+        assignment = assignment or default()
         placed, manifest = assignment_files(assignment)
     except AssignmentError as exc:
         raise BuildError(str(exc)) from None
@@ -374,7 +377,7 @@ def assignment_files(assignment) -> tuple[list[tuple[str, Path]], str]:
     root, for an assignment whose files live under it), so that the manifest's relative paths
     resolve inside the autograder's source as they do in the project.
     """
-    from grader.assignment import package_dir
+    from grader.assignment import package_dir   # here: see build_autograder
 
     root = assignment.import_root
     folders: list[Path] = []
@@ -419,7 +422,7 @@ def _relative_in(placed: list[tuple[str, Path]], path: Path) -> str:
 def reference_as_upload(assignment) -> dict[str, str]:
     """{file name: text}: the reference's modules as a student would upload them (one folder, no
     package: `from <reference>.x import` and `from .x import` become `from x import`)."""
-    from grader.assignment import package_dir
+    from grader.assignment import package_dir   # here: see build_autograder
 
     folder = package_dir(assignment.reference, assignment.import_root)
     package = re.escape(assignment.reference)
@@ -494,10 +497,8 @@ def _rubric_facts(assignment) -> tuple[str, float, list[str], tuple[float, float
     """The assignment's rubric text and budget, the ids no declaration defines, and (the points
     Gradescope will total, limits.total_points); its smoke_checks must each name a check or a
     problem of the rubric."""
-    from grader.checks.catalog import load_checks
-
     rubric = assignment.load_rubric()
-    declared = set(load_checks(assignment))
+    declared = set(assignment.catalog)
     known = {e.id for e in rubric.checks} | set(rubric.problem_keys)
     unknown = [s for s in assignment.smoke_checks if s not in known]
     if unknown:
@@ -533,8 +534,6 @@ def _dependencies(root: Path) -> list[str]:
         match = re.search(r"^dependencies\s*=\s*\[(.*?)^\]", text, re.S | re.M)
         if match:
             return [m for m in re.findall(r"""["']([^"']+)["']""", re.sub(r"#.*", "", match.group(1)))]
-    from importlib import metadata
-
     try:
         return [r for r in metadata.requires("hw3grade") or [] if "extra ==" not in r]
     except metadata.PackageNotFoundError:
@@ -553,8 +552,6 @@ def _version(root: Path) -> str:
         if match:
             return match.group(1)
     try:
-        from importlib import metadata
-
         return metadata.version("hw3grade")
     except Exception:
         return "unknown"

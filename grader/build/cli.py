@@ -8,7 +8,7 @@
 Adding a target: a module that defines ``configure(parser)`` (add its options and
 ``parser.set_defaults(func=...)``, where func(args) returns the exit status), listed in
 OPTIONAL_TARGETS below; or call ``register_target(name, help, configure)`` before the
-parser is built. A module that only defines ``build_kit(output)`` gets ``-o PATH``.
+parser is built. A module that only defines ``build_kit(output, assignment)`` gets ``-o PATH``.
 """
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ import importlib
 import sys
 from pathlib import Path
 from typing import Callable
+
+from .autograder import TORCH_INDEX_URL, BuildError, build_autograder
 
 Configure = Callable[[argparse.ArgumentParser], None]
 
@@ -64,8 +66,8 @@ def _optional(module_name: str) -> Configure | None:
         def configure(parser: argparse.ArgumentParser) -> None:
             parser.add_argument("-o", "--output", type=Path, default=Path("student-kit.zip"),
                                 help="where to write it (default: %(default)s)")
-            parser.set_defaults(func=lambda args: (module.build_kit(args.output), print(f"wrote {args.output}"),
-                                                   0)[-1])
+            parser.set_defaults(func=lambda args: (module.build_kit(args.output, args.assignment),
+                                                   print(f"wrote {args.output}"), 0)[-1])
         return configure
     return None
 
@@ -73,8 +75,6 @@ def _optional(module_name: str) -> Configure | None:
 # ---------------------------------------------------------------- `build autograder`
 
 def _configure_autograder(parser: argparse.ArgumentParser) -> None:
-    from .autograder import TORCH_INDEX_URL
-
     parser.add_argument("-o", "--output", type=Path, default=Path("autograder.zip"),
                         help="where to write the zip (default: %(default)s)")
     parser.add_argument("--budget-seconds", type=float, default=None,
@@ -88,10 +88,8 @@ def _configure_autograder(parser: argparse.ArgumentParser) -> None:
 
 
 def _cmd_autograder(args: argparse.Namespace) -> int:
-    from .autograder import BuildError, build_autograder
-
     try:
-        report = build_autograder(args.output, budget_seconds=args.budget_seconds,
+        report = build_autograder(args.output, budget_seconds=args.budget_seconds, assignment=args.assignment,
                                   torch_requirement=args.torch_requirement, torch_index_url=args.torch_index_url)
     except BuildError as exc:
         print(f"hw3grade build: {exc}", file=sys.stderr)

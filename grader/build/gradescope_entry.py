@@ -37,9 +37,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import html
+import importlib
 import json
 import os
 import pwd
+import resource
 import stat
 import sys
 import threading
@@ -51,6 +53,9 @@ from pathlib import Path
 from grader.build.autograder import RUNTIME_PROBES, SMOKE_SUBMISSION
 from grader.supervision import processes
 from grader.supervision.processes import adopt_orphans
+
+# The rest of the engine (the assignment, the runner, the reporters) is imported inside the functions
+# that use it: an engine that fails to import is then a fallback results.json, never a missing one.
 
 DEFAULT_ROOT = "/autograder"
 DEFAULT_PROBE_RUNTIME = "/opt/hw3grade/probe-runtime"
@@ -147,33 +152,24 @@ def manifest_from_env(source: Path, env: dict[str, str] | os._Environ = os.envir
 
 
 def load_assignment(manifest: Path | None):
-    """The Assignment of `manifest` (None: the default); SetupError if it cannot be read."""
+    """The Assignment of `manifest` (None: the default), its packages importable; SetupError if it cannot
+    be read. Imported here, not at the top: a grader that cannot import still writes its fallback results."""
     from grader.assignment import AssignmentError, default, load
 
     try:
-        return load(manifest) if manifest else default()
+        chosen = load(manifest) if manifest else default()
     except AssignmentError as exc:
         raise SetupError(f"the assignment cannot be loaded: {exc}") from None
-
-
-def use_assignment(settings: Settings):
-    """Make the settings' assignment the one this process grades, in every thread (the watchdog's too)."""
-    from grader import assignment as assignment_module
-
-    chosen = load_assignment(settings.assignment)
-    if settings.assignment:
-        os.environ[assignment_module.ENVIRONMENT] = str(chosen.manifest)
-        assignment_module.default.cache_clear()
-    assignment_module.select(chosen.manifest)
+    chosen.import_paths()
     return chosen
 
 
 def parse_problems(value: str | list[str] | None, rubric=None) -> frozenset[str] | None:
-    """Problem keys of the rubric (default: the active assignment's), as "KEY KEY", "key,key" or a
+    """Problem keys of the rubric (default: the default assignment's), as "KEY KEY", "key,key" or a
     list -> a set of keys; empty (or every key) -> None (every problem)."""
-    from grader import rubric as rubric_module
+    from grader import rubric as rubric_module   # here: see load_assignment
 
-    rubric = rubric or rubric_module.load()
+    rubric = rubric or load_assignment(None).rubric
     try:
         keys = rubric.parse_problem_keys(value or ())
     except rubric_module.RubricError as exc:
@@ -349,8 +345,6 @@ def foreign_modules(source: Path, assignment=None) -> list[tuple[str, str]]:
     hw3grade, or another copy of the assignment, shadowing it)."""
     if not (source / "grader").is_dir():
         return []
-    import importlib
-
     import grader.build
     import grader.report.gradescope
     import grader.runner  # noqa: F401  (loaded to see where it comes from)
@@ -373,8 +367,6 @@ def foreign_modules(source: Path, assignment=None) -> list[tuple[str, str]]:
 def limit_processes(count: int) -> None:
     """RLIMIT_NPROC for what we start as the sandbox user (counted per user; root is exempt,
     so only ever call this when the child runs as another user)."""
-    import resource
-
     with contextlib.suppress(ValueError, OSError):
         soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
         cap = count if hard == resource.RLIM_INFINITY else min(count, hard)
@@ -405,11 +397,11 @@ def runtime_probe_files(settings: Settings, assignment, box: Sandbox) -> dict[st
 def grade_submission(settings: Settings, started: float, *, smoke: bool = False) -> tuple[dict, object | None]:
     """(results dict, GradingResult or None); raises SetupError/anything on a grader failure.
     With `smoke`, the bundled correct submission on the assignment's smoke_checks instead."""
-    from grader.report import gradescope
+    from grader.report import gradescope            # here: see load_assignment
     from grader.runner import grade, sandbox_for
 
     protect(settings)
-    assignment = use_assignment(settings)
+    assignment = load_assignment(settings.assignment)
     foreign = foreign_modules(settings.source, assignment)
     if foreign:
         raise SetupError("the grader must run from the autograder's source, but "
@@ -436,7 +428,8 @@ def grade_submission(settings: Settings, started: float, *, smoke: bool = False)
         raise SetupError(f"no rubric check belongs to {sorted(settings.problems or ())}")
     probe_files = runtime_probe_files(settings, assignment, box)
     extra = {"probe_files": tuple(probe_files.items())} if probe_files is not None else {}
-    config = sandbox_for(rubric, run_as_user=box.user, python=box.python, pythonpath=box.pythonpath, **extra)
+    config = sandbox_for(assignment, rubric, run_as_user=box.user, python=box.python, pythonpath=box.pythonpath,
+                         **extra)
     if box.user:
         limit_processes(SANDBOX_NPROC)
     say(f"grading {submission} ({len(entries)} checks"
@@ -445,8 +438,8 @@ def grade_submission(settings: Settings, started: float, *, smoke: bool = False)
     reserve = min(JUDGE_RESERVE, 0.15 * budget)
     probe_budget = max(budget - (time.monotonic() - started) - reserve, 5.0)
     # the runner grades a private copy the sandbox user can read and not change (grader/staging.py)
-    result = grade(submission, rubric, entries=entries, sandbox=config, budget_seconds=probe_budget,
-                   submission_id=metadata.submission_id, identity=metadata.identity)
+    result = grade(submission, assignment, rubric=rubric, entries=entries, sandbox=config,
+                   budget_seconds=probe_budget, submission_id=metadata.submission_id, identity=metadata.identity)
     data = gradescope.to_results_json(result)
     if metadata.header:
         data["output"] = html.escape(metadata.header, quote=False) + "\n\n" + data.get("output", "")
@@ -487,7 +480,6 @@ def main(argv: list[str] | None = None) -> int:
     result = None
     try:
         settings = Settings.from_env(os.environ, args.problems)
-        use_assignment(settings)
         with contextlib.suppress(KeyError):
             if settings.sandbox_user:
                 sandbox_uid[0] = pwd.getpwnam(settings.sandbox_user).pw_uid
@@ -528,7 +520,7 @@ def smoke_test(started: float) -> int:
     settings = None
     try:
         settings = Settings.from_env(os.environ, [])
-        if not use_assignment(settings).smoke_checks:
+        if not load_assignment(settings.assignment).smoke_checks:
             say("smoke test skipped: the assignment's manifest lists no smoke_checks")
             return 0
         data, result = grade_submission(settings, started, smoke=True)

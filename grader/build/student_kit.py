@@ -1,6 +1,6 @@
 """`hw3grade [--assignment PATH] build student-kit -o NAME-student-kit.zip`: what students download.
 
-The kit of the active assignment (one folder, ``<name>-student-kit/``, named after the folder
+The kit of an assignment (one folder, ``<name>-student-kit/``, named after the folder
 of the assignment's manifest, in a zip):
 
 - the template's modules (the assignment's contract) and its README.md;
@@ -43,6 +43,7 @@ import time
 import tokenize
 import zipfile
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -50,8 +51,10 @@ import yaml
 
 import grader
 from .. import rubric as rubric_module
-from ..assignment import MANIFEST, Assignment, active, package_dir, using
-from ..checks.catalog import load_checks
+from .. import unittests
+from ..assignment import MANIFEST, Assignment, package_dir
+from ..checks.catalog import check_modules
+from ..kit.record import record_reference, verify_replay
 from ..kit.selfcheck import PLOT_HOOK, SELFCHECK_DIR
 from ..outcome import Status
 from ..runner import rng_for
@@ -105,9 +108,8 @@ class KitReport:
 HELP = "the zip students download: the template, its README and the self-check check.py"
 
 
-def kit_name(assignment: Assignment | None = None) -> str:
+def kit_name(assignment: Assignment) -> str:
     """The kit's folder (and default zip) name: the manifest's folder, as a slug, and "-student-kit"."""
-    assignment = assignment or active()
     folder = assignment.manifest.parent.name
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", folder).strip("-.") or re.sub(r"\W+", "-", assignment.name.lower())
     return f"{slug.strip('-') or 'assignment'}{KIT_SUFFIX}"
@@ -122,9 +124,9 @@ def configure(parser) -> None:
 
 
 def _cmd_build(args) -> int:
-    output = args.output or Path(f"{kit_name()}.zip")
+    output = args.output or Path(f"{kit_name(args.assignment)}.zip")
     try:
-        build_kit(output, rubric_path=args.rubric)
+        build_kit(output, args.assignment, rubric_path=args.rubric)
     except (KitBuildError, rubric_module.RubricError) as exc:
         print(f"hw3grade build student-kit: {exc}", file=sys.stderr)
         return 2
@@ -132,10 +134,10 @@ def _cmd_build(args) -> int:
     return 0
 
 
-def build_kit(output: Path, *, rubric_path: Path | None = None,
+def build_kit(output: Path, assignment: Assignment, *, rubric_path: Path | None = None,
               log: Callable[[str], None] | None = None) -> Path:
-    """Build the student kit zip at `output` (see the module docstring); returns its path."""
-    report = build_kit_report(output, rubric_path=rubric_path)
+    """Build the student kit zip of `assignment` at `output` (see the module docstring); returns its path."""
+    report = build_kit_report(output, assignment, rubric_path=rubric_path)
     say = log or (lambda text: print(text, file=sys.stderr))
     for line in report.warnings():
         say(f"warning: {line}")
@@ -144,17 +146,11 @@ def build_kit(output: Path, *, rubric_path: Path | None = None,
     return report.path
 
 
-def build_kit_report(output: Path, *, rubric_path: Path | None = None,
-                     assignment: Assignment | None = None) -> KitReport:
-    """Build the kit of `assignment` (the active one by default); see the module docstring."""
-    assignment = assignment or active()
-    with using(assignment):
-        return _build(Path(output), rubric_path, assignment)
-
-
-def _build(output: Path, rubric_path: Path | None, assignment: Assignment) -> KitReport:
-    rubric = rubric_module.load(rubric_path, assignment=assignment)
-    checks = load_checks(assignment)
+def build_kit_report(output: Path, assignment: Assignment, *, rubric_path: Path | None = None) -> KitReport:
+    """Build the kit of `assignment`; see the module docstring."""
+    output = Path(output)
+    rubric = assignment.load_rubric(rubric_path)
+    checks = assignment.catalog
     undeclared = [e.id for e in rubric.select(visible_only=True) if e.id not in checks]
     if undeclared:
         raise KitBuildError(f"rubric.yaml lists visible check(s) {', '.join(undeclared)} that {assignment.checks} "
@@ -163,24 +159,23 @@ def _build(output: Path, rubric_path: Path | None, assignment: Assignment) -> Ki
     if not visible:
         raise KitBuildError(f"{rubric.source} has no visible check the kit can run: the kit would check nothing")
     hidden = _not_shipped(rubric, checks, visible)
-    from ..kit.record import record_reference, verify_replay   # imports the reference: build time only
-
     with tempfile.TemporaryDirectory(prefix="hw3kit-") as tmp:
         tmp_path = Path(tmp)
-        submission = reference_as_submission(tmp_path / "reference")
-        recording = record_reference(submission, rubric, visible)
+        submission = reference_as_submission(tmp_path / "reference", assignment)
+        recording = record_reference(submission, assignment, rubric, visible)
         failing = [(o.check_id, o.status.value, o.message) for o in recording.result.outcomes
                    if o.status is not Status.PASSED]
         if failing:
             raise KitBuildError("the reference fails visible checks, so their answers cannot be frozen: "
                                 + "; ".join(f"{i} ({s}: {m.splitlines()[0] if m else ''})" for i, s, m in failing))
-        replay = verify_replay(recording, visible)
+        replay = verify_replay(recording, assignment, visible)
         if replay.differing:
             raise KitBuildError("judged against the frozen answers, the reference would get other verdicts: "
                                 + "; ".join(f"{i}: {why}" for i, why in sorted(replay.differing.items())))
         stage = tmp_path / kit_name(assignment)
-        stripped, originals = stage_kit(stage, rubric, visible, hidden, recording.frozen_data(replay.kept))
-        verify_stage(stage, visible, hidden, _probe_kinds(visible), assignment)
+        stripped, originals = stage_kit(stage, assignment, rubric, visible, hidden,
+                                        recording.frozen_data(replay.kept))
+        verify_stage(stage, visible, hidden, _probe_kinds(visible, checks), assignment)
         files = tuple(sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*")
                              if p.is_file() and "__pycache__" not in p.parts))
         path = write_zip(stage, Path(output))
@@ -207,9 +202,8 @@ def _not_shipped(rubric: rubric_module.Rubric, checks: dict, visible: Sequence[r
 
 # ------------------------------------------------------------------------ the reference as a student's upload
 
-def reference_as_submission(folder: Path, assignment: Assignment | None = None) -> Path:
+def reference_as_submission(folder: Path, assignment: Assignment) -> Path:
     """The reference's modules as a student would upload them (top-level imports, no package)."""
-    assignment = assignment or active()
     source_dir = package_dir(assignment.reference, assignment.import_root)
     folder.mkdir(parents=True, exist_ok=True)
     package = re.escape(assignment.reference)
@@ -222,11 +216,10 @@ def reference_as_submission(folder: Path, assignment: Assignment | None = None) 
 
 # ------------------------------------------------------------------------ staging the kit's folder
 
-def stage_kit(stage: Path, rubric: rubric_module.Rubric, visible: Sequence[rubric_module.CheckEntry],
-              hidden: Sequence[rubric_module.CheckEntry], frozen: dict
+def stage_kit(stage: Path, assignment: Assignment, rubric: rubric_module.Rubric,
+              visible: Sequence[rubric_module.CheckEntry], hidden: Sequence[rubric_module.CheckEntry], frozen: dict
               ) -> tuple[dict[str, list[str]], dict[str, str]]:
     """Write the kit's folder; returns {module: names removed as hidden-only} and {copied file: its sha256}."""
-    assignment = rubric.assignment or active()
     template = assignment.template_dir
     stage.mkdir(parents=True)
     for path in sorted(template.glob("*.py")):
@@ -248,10 +241,10 @@ def stage_kit(stage: Path, rubric: rubric_module.Rubric, visible: Sequence[rubri
         if not path.name.startswith("_") or path.name == "__init__.py":
             (copy / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
     (selfcheck / MANIFEST).write_text(kit_assignment(assignment), encoding="utf-8")
-    (selfcheck / "rubric.yaml").write_text(kit_rubric(rubric, visible), encoding="utf-8")
+    (selfcheck / "rubric.yaml").write_text(kit_rubric(rubric, visible, assignment.name), encoding="utf-8")
     (selfcheck / "frozen.json").write_text(json.dumps(frozen, sort_keys=True, separators=(",", ":")),
                                            encoding="utf-8")
-    (selfcheck / "kit.json").write_text(json.dumps(_manifest(rubric, visible), indent=1, sort_keys=True),
+    (selfcheck / "kit.json").write_text(json.dumps(_manifest(assignment, rubric, visible), indent=1, sort_keys=True),
                                         encoding="utf-8")
     _no_hidden_ids(stage, hidden)
     return removed, digests
@@ -270,15 +263,14 @@ def kit_assignment(assignment: Assignment) -> str:
     return text + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120)
 
 
-def kit_rubric(rubric: rubric_module.Rubric, visible: Sequence[rubric_module.CheckEntry]) -> str:
-    """rubric.yaml of the kit: the problems, the visible entries, every field spelled out, their points as
-    the total."""
+def kit_rubric(rubric: rubric_module.Rubric, visible: Sequence[rubric_module.CheckEntry], name: str) -> str:
+    """rubric.yaml of the kit (of the assignment called `name`): the problems, the visible entries, every
+    field spelled out, their points as the total."""
     limits = dataclasses.asdict(rubric.limits)
     limits["total_points"] = round(sum(e.points for e in visible), 6)
     shipped = {e.id for e in visible}
     data = {"problems": dict(rubric.problems), "limits": limits,
             "checks": [_kit_entry(e, shipped) for e in visible]}
-    name = rubric.assignment.name if rubric.assignment is not None else "the assignment"
     text = (f"# The visible checks of {name}'s autograder (generated by hw3grade build student-kit).\n"
             "# The hidden checks run on Gradescope only.\n")
     return text + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120)
@@ -291,11 +283,10 @@ def _kit_entry(entry: rubric_module.CheckEntry, shipped: set[str]) -> dict:
     return fields
 
 
-def _manifest(rubric: rubric_module.Rubric, visible) -> dict:
+def _manifest(assignment: Assignment, rubric: rubric_module.Rubric, visible) -> dict:
     """kit.json: what runs only on Gradescope (points per problem), the reference the frozen answers stand
     in for, versions."""
     shipped = {e.id for e in visible}
-    assignment = rubric.assignment or active()
     unittest_files = _unittest_files(assignment)
     hidden_points: dict[str, float] = {}
     unittest_points: dict[str, float] = {}   # by file: the instructor's own tests, by whatever name they have
@@ -305,9 +296,7 @@ def _manifest(rubric: rubric_module.Rubric, visible) -> dict:
         points, key = (unittest_points, unittest_files[e.id]) if e.id in unittest_files else (hidden_points, e.problem)
         points[key] = round(points.get(key, 0.0) + e.points, 6)
     try:
-        from importlib.metadata import version
-
-        built_with = version("hw3grade")
+        built_with = metadata.version("hw3grade")
     except Exception:
         built_with = "unknown"
     return {"format": KIT_FORMAT, "hw3grade": built_with, "rubric_digest": rubric.digest,
@@ -320,8 +309,6 @@ def _manifest(rubric: rubric_module.Rubric, visible) -> dict:
 
 def _unittest_files(assignment: Assignment) -> dict[str, str]:
     """{check id: its file's name} for the assignment's gradescope-utils tests."""
-    from grader import unittests
-
     return {t.id: path.name for path in assignment.unittests for t in unittests.discover(path)}
 
 
@@ -335,23 +322,23 @@ def _module_path(module: str, available: dict[str, Path]) -> Path:
 # ------------------------------------------------------------------------ which modules, stripped how
 
 def kit_sources(visible: Sequence[rubric_module.CheckEntry], hidden: Sequence[rubric_module.CheckEntry],
-                assignment: Assignment | None = None
-                ) -> tuple[dict[str, str], dict[str, list[str]], dict[str, str]]:
+                assignment: Assignment) -> tuple[dict[str, str], dict[str, list[str]], dict[str, str]]:
     """{module: source} of every module the kit needs (the grader's, the assignment's check and probe modules;
     check and probe modules stripped), the names stripping removed, and {its file in the kit: sha256 of the
     text it was made from}."""
-    return _kit_sources(assignment or active(), visible, hidden)[:3]
+    return _kit_sources(assignment, visible, hidden)[:3]
 
 
 def _kit_sources(assignment: Assignment, visible: Sequence[rubric_module.CheckEntry],
                  hidden: Sequence[rubric_module.CheckEntry]
                  ) -> tuple[dict[str, str], dict[str, list[str]], dict[str, str], dict[str, Path]]:
     available = _available_modules(assignment)
-    declarations = {m for m in assignment.check_modules() if m in available}
+    assignment.import_paths()
+    declarations = {m for m in check_modules(assignment.checks) if m in available}
     probe_modules = {m for m in available if m.startswith("grader.probes.")} | set(assignment.probe_files())
     hidden_ids = [e.id for e in hidden]
     visible_ids = [e.id for e in visible]
-    hidden_kinds = _probe_kinds(hidden) - _probe_kinds(visible)
+    hidden_kinds = _probe_kinds(hidden, assignment.catalog) - _probe_kinds(visible, assignment.catalog)
     strippable = declarations | probe_modules
     originals = {m: available[m].read_text(encoding="utf-8") for m in available}
     # a declaration module's plot hook is called by the self-check, so it stays
@@ -408,8 +395,7 @@ def _available_modules(assignment: Assignment) -> dict[str, Path]:
     return available
 
 
-def _probe_kinds(entries: Iterable[rubric_module.CheckEntry]) -> set[str]:
-    checks = load_checks()
+def _probe_kinds(entries: Iterable[rubric_module.CheckEntry], checks: dict) -> set[str]:
     return {p.kind for e in entries if e.id in checks for p in checks[e.id].probes(rng_for(e))}
 
 
@@ -482,8 +468,7 @@ def _imported_names(sources: dict[str, str], available: dict[str, Path]) -> dict
     return names
 
 
-def _check_imports(sources: dict[str, str], available: dict[str, Path], assignment: Assignment | None = None) -> None:
-    assignment = assignment or active()
+def _check_imports(sources: dict[str, str], available: dict[str, Path], assignment: Assignment) -> None:
     stdlib = set(getattr(sys, "stdlib_module_names", ())) | set(sys.builtin_module_names)
     shipped = {m.split(".")[0] for m in sources}
     package, modules = assignment.reference, set(assignment.modules)
@@ -723,15 +708,14 @@ class Blocker(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, Blocker())
 sys.path.insert(0, sys.argv[1])
 import grader
-from grader.assignment import MANIFEST, load, using
-from grader.checks.catalog import load_checks
+from grader.assignment import MANIFEST, load
 import grader.kit.selfcheck
 from grader.probes import child
 assignment = load(sys.argv[1] + "/" + MANIFEST)
-with using(assignment):
-    checks = sorted(load_checks(assignment))
-    kinds = child._load_probe_kinds(assignment.probe_files())
-    modules = list(assignment.modules)
+assignment.import_paths()
+checks = sorted(assignment.catalog)
+kinds = child._load_probe_kinds(assignment.probe_files())
+modules = list(assignment.modules)
 tops = set(sys.argv[3].split(","))
 files = sorted({m.__file__ for n, m in list(sys.modules.items())
                 if n.split(".")[0] in tops and getattr(m, "__file__", None)})
@@ -739,10 +723,9 @@ print(json.dumps({"checks": checks, "kinds": sorted(kinds), "files": files, "mod
 """
 
 
-def verify_stage(stage: Path, visible, hidden, visible_kinds: set[str], assignment: Assignment | None = None) -> None:
+def verify_stage(stage: Path, visible, hidden, visible_kinds: set[str], assignment: Assignment) -> None:
     """Import the kit's grader copy and its assignment in a fresh Python without the reference, rich, psutil,
     jsonschema: exactly the visible checks, the visible probe kinds, every module from the kit itself."""
-    assignment = assignment or active()
     selfcheck = stage / SELFCHECK_DIR
     tops = sorted({p.name for p in selfcheck.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
                   | {p.stem for p in selfcheck.glob("*.py")})
@@ -791,9 +774,3 @@ def write_zip(stage: Path, output: Path) -> Path:
     os.replace(tmp, output)
     return output
 
-
-
-def __getattr__(name: str):
-    if name == "KIT_NAME":   # the active assignment's kit folder name (kept for callers of the old constant)
-        return kit_name()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,10 +1,12 @@
 """How a check is declared: what to call in the child (probes), how to judge it (parent).
 
-A check is one `Check` registered under the id of its rubric.yaml entry. Its
-`probes(rng)` builds the calls from the rubric's seed (numpy only: the parent does
+A check is one `Check` under the id of its rubric.yaml entry, added to the `CheckList` of the
+module that declares it (``CHECKS = CheckList(__name__)``; grader/checks/catalog.py reads each
+module's own list). Its `probes(rng)` builds the calls from the rubric's seed (numpy only: the parent does
 not import torch while the child runs), and its `judge(ctx)` turns what came back
-into a `Verdict`. For the common case, "same as the reference on these inputs",
-`same_as_reference` is the whole declaration.
+into a `Verdict`; the judge reaches the assignment's reference through its context
+(`ctx.reference("module.name")`). For the common case, "same as the reference on these inputs",
+`same_as_reference` makes the whole check.
 
 Only what the student's code *returned* reaches a judge. Not attempted, missing,
 import errors, crashes and timeouts are turned into outcomes by the runner first;
@@ -13,15 +15,16 @@ an unexpected exception surfaces when a judge reads `Observation.value`.
 from __future__ import annotations
 
 import dataclasses
-import sys
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 from .. import messages
-from ..assignment import ARRAY_TYPES
 from ..compare import Mismatch, Tolerance, assert_close, describe
+
+#: How array arguments reach student and reference code (`arrays:` of the manifest, `arrays=` of a check).
+ARRAY_TYPES = ("torch", "numpy")
 
 
 @dataclass(frozen=True)
@@ -163,15 +166,27 @@ class Verdict:
         return cls(0.0, message)
 
 
+def no_reference(target: str) -> Any:
+    """The reference of a context that was given none (a test's judge of plain values)."""
+    raise LookupError(f"this judge asked for the reference's {target!r}, but its context was given no reference")
+
+
 @dataclass(frozen=True)
 class JudgeContext:
     observations: Sequence[Observation]
     tol: Tolerance
     rng: np.random.Generator       # for judges that draw their own test points (same seed every run)
+    # "module.name" -> the assignment's reference object (the runner passes the assignment's; the kit a frozen one)
+    reference: Callable[[str], Any] = no_reference
+    arrays: str = "torch"          # array arguments where a probe does not say: the check's, else the manifest's
 
     @property
     def values(self) -> list[Any]:
         return [o.value for o in self.observations]
+
+    def arrays_of(self, probe: Probe) -> str:
+        """What the array arguments of `probe` are in student and reference code."""
+        return probe.arrays or self.arrays
 
 
 @dataclass(frozen=True)
@@ -183,38 +198,34 @@ class Check:
     # Probed in a child of its own, so that the memory limit measures this check alone and not
     # what earlier checks (a training, matplotlib) left mapped in a shared child.
     fresh_child: bool = False
-    declared_in: str = ""          # the module that registered it (so one process can hold two assignments)
+    declared_in: str = ""          # the module that declares it (set by its `CheckList`)
     arrays: str | None = None      # "numpy" or "torch" for the probes that do not say (None: the manifest's)
 
     def __post_init__(self) -> None:
         _known_arrays(self.arrays)
 
 
-CHECKS: dict[str, Check] = {}
+class CheckList:
+    """The checks one module declares: ``CHECKS = CheckList(__name__)`` at its top, then
+    ``CHECKS.add(Check(...))``. The catalog reads every check module's own list, so a check belongs
+    to the module that declares it, whatever imports what and in which order."""
 
+    def __init__(self, module: str) -> None:
+        self.module = module
+        self._checks: dict[str, Check] = {}
 
-def register(check: Check) -> Check:
-    if check.id in CHECKS:
-        raise ValueError(f"check {check.id!r} is declared twice")
-    check = dataclasses.replace(check, declared_in=_declaring_module())
-    CHECKS[check.id] = check
-    return check
+    def add(self, check: Check) -> Check:
+        if check.id in self._checks:
+            raise ValueError(f"check {check.id!r} is declared twice in {self.module}")
+        check = dataclasses.replace(check, declared_in=self.module)
+        self._checks[check.id] = check
+        return check
 
+    def __iter__(self) -> Iterator[Check]:
+        return iter(self._checks.values())
 
-def _declaring_module() -> str:
-    """The first module up the stack that is not this engine's declaration API."""
-    frame = sys._getframe(1)
-    while frame is not None and frame.f_globals.get("__name__", "").startswith(__package__ + "."):
-        frame = frame.f_back
-    return frame.f_globals.get("__name__", "") if frame is not None else ""
-
-
-def reference(target: str) -> Any:
-    """The assignment's reference ``module.name`` (imported on first use: judges run after the child is done)."""
-    from ..assignment import active
-
-    module, _, name = target.partition(".")
-    return getattr(active().reference_module(module), name)
+    def __len__(self) -> int:
+        return len(self._checks)
 
 
 def _known_arrays(arrays: str | None) -> None:
@@ -222,12 +233,10 @@ def _known_arrays(arrays: str | None) -> None:
         raise ValueError(f"arrays={arrays!r}: array arguments are one of {', '.join(ARRAY_TYPES)}")
 
 
-def arrays_of(probe: Probe, check: Check | None = None) -> str:
+def arrays_of(probe: Probe, check: Check | None, default: str) -> str:
     """What the array arguments of `probe` are in student and reference code: the probe's own
-    `arrays`, else its check's, else the active assignment's (`arrays:` of the manifest)."""
-    from ..assignment import active
-
-    return probe.arrays or (check.arrays if check is not None else None) or active().arrays
+    `arrays`, else its check's, else `default` (the manifest's `arrays:`)."""
+    return probe.arrays or (check.arrays if check is not None else None) or default
 
 
 def as_arguments(value: Any, arrays: str) -> Any:
@@ -246,7 +255,7 @@ def as_arguments(value: Any, arrays: str) -> Any:
 
 def as_torch(value: Any) -> Any:
     """Probe arguments as the child passed them: arrays to float64/int64 tensors, recursively."""
-    import torch
+    import torch   # torch on first use: the parent's first phase (probing) stays without it
 
     if isinstance(value, np.ndarray):
         return torch.from_numpy(np.array(value))
@@ -279,7 +288,7 @@ def same_as_reference(
     kwargs: Callable[[tuple], dict] | None = None,
     arrays: str | None = None,
 ) -> Check:
-    """Declare a check: the student's `target` must match the reference's on every argument tuple.
+    """A check: the student's `target` must match the reference's on every argument tuple.
 
     `make_args(rng)` returns a list of positional-argument tuples, one call each. Both sides get
     the arrays as `arrays` says ("numpy" or "torch"; default: the manifest's `arrays:`).
@@ -292,16 +301,16 @@ def same_as_reference(
                 for args in make_args(rng)]
 
     def judge(ctx: JudgeContext) -> Verdict:
-        ref = reference(target)
+        ref = ctx.reference(target)
 
         def expected(obs: Observation) -> Any:
-            kind = arrays_of(obs.probe)
+            kind = ctx.arrays_of(obs.probe)
             return to_numpy(ref(*as_arguments(obs.probe.params["args"], kind),
                                 **as_arguments(obs.probe.params["kwargs"], kind)))
 
         return judge_each(ctx, expected)
 
-    return register(Check(check_id, probes, judge, hint, arrays=arrays))
+    return Check(check_id, probes, judge, hint, arrays=arrays)
 
 
 def judge_each(

@@ -4,38 +4,42 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from .base import Probe, as_torch, reference, to_numpy
+from ..probes import callables
+from .base import Probe, as_torch, no_reference, to_numpy
 
-class _Reference:
+#: "module.name" -> the reference's object (`JudgeContext.reference`, `Assignment.reference_object`).
+Reference = Callable[[str], Any]
+
+
+class _Resolver:
     """Resolves "module.name" to the reference's, where the child resolves the student's."""
 
-    @staticmethod
-    def resolve(target: str) -> Any:
-        return reference(target)
+    def __init__(self, reference: Reference) -> None:
+        self.resolve = reference
 
 
-def build_fn(spec: dict) -> Callable[..., Any]:
-    """A callable argument as the child builds it (torch functions, polynomials ...), for the reference."""
-    from grader.probes import callables
+def build_fn(spec: dict, reference: Reference = no_reference) -> Callable[..., Any]:
+    """A callable argument as the child builds it (torch functions, polynomials ...), for the reference
+    (`reference` resolves an argument that is the student's own function: the reference's stands in)."""
+    return callables.build(spec, _Resolver(reference))
 
-    return callables.build(spec, _Reference())
 
-
-def reference_answer(probe: Probe) -> Any:
+def reference_answer(probe: Probe, reference: Reference) -> Any:
     """What the reference returns for a "call" probe, as numpy data."""
     params = probe.params
     function = reference(params["target"])
-    return to_numpy(function(*reference_args(params["args"]), **reference_args(params.get("kwargs") or {})))
+    return to_numpy(function(*reference_args(params["args"], reference),
+                             **reference_args(params.get("kwargs") or {}, reference)))
 
 
-def reference_args(value: Any) -> Any:
+def reference_args(value: Any, reference: Reference = no_reference) -> Any:
     """Probe arguments as the reference takes them: arrays to tensors, callable specs to callables."""
     if isinstance(value, dict) and "__fn__" in value:
-        return build_fn(value)
+        return build_fn(value, reference)
     if isinstance(value, (list, tuple)):
-        return type(value)(reference_args(v) for v in value)
+        return type(value)(reference_args(v, reference) for v in value)
     if isinstance(value, dict):
-        return {k: reference_args(v) for k, v in value.items()}
+        return {k: reference_args(v, reference) for k, v in value.items()}
     return as_torch(value)
 
 

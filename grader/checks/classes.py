@@ -20,8 +20,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..compare import assert_close
-from .base import (Check, JudgeContext, Observation, Probe, Verdict, arrays_of, as_arguments, reference, register,
-                   summarize)
+from ..probes.classes import class_report
+from .base import Check, JudgeContext, Observation, Probe, Verdict, as_arguments, summarize
 
 Inputs = Callable[[np.random.Generator], Sequence[np.ndarray]]
 
@@ -29,8 +29,8 @@ Inputs = Callable[[np.random.Generator], Sequence[np.ndarray]]
 class ReferenceCode:
     """The reference as ``class_report`` sees a submission: ``resolve("module.name")``."""
 
-    def resolve(self, target: str) -> Any:
-        return reference(target)
+    def __init__(self, ctx: JudgeContext) -> None:
+        self.resolve = ctx.reference
 
 
 def class_probe(target: str, *, init: Sequence = (), init_kwargs: dict | None = None, seed: int = 0,
@@ -43,11 +43,9 @@ def class_probe(target: str, *, init: Sequence = (), init_kwargs: dict | None = 
     return Probe("class_report", params, module, f"{name}({summarize(tuple(init))})", arrays)
 
 
-def reference_report(probe: Probe) -> dict:
+def reference_report(ctx: JudgeContext, probe: Probe) -> dict:
     """What ``class_report`` answers for the reference's class on the same request (parent side)."""
-    from grader.probes.classes import class_report
-
-    return class_report(ReferenceCode(), **as_arguments(probe.params, arrays_of(probe)))
+    return class_report(ReferenceCode(ctx), **as_arguments(probe.params, ctx.arrays_of(probe)))
 
 
 def module_shape(check_id: str, target: str, inputs: Inputs, *, init: Sequence = (), init_kwargs: dict | None = None,
@@ -57,7 +55,7 @@ def module_shape(check_id: str, target: str, inputs: Inputs, *, init: Sequence =
     def judge(ctx: JudgeContext) -> Verdict:
         obs = ctx.observations[0]
         shapes = _reported(obs, "shapes")
-        want = expected if expected is not None else reference_report(obs.probe)["shapes"]
+        want = expected if expected is not None else reference_report(ctx, obs.probe)["shapes"]
         for x, got, shape in zip(obs.probe.params["inputs"], shapes, want):
             if [int(s) for s in got] != [int(s) for s in shape]:
                 return Verdict.failed(f"{obs.probe.label} gives an output of shape {tuple(got)} for an input of shape "
@@ -74,7 +72,7 @@ def module_parameters(check_id: str, target: str, *, init: Sequence = (), init_k
     def judge(ctx: JudgeContext) -> Verdict:
         obs = ctx.observations[0]
         count = _reported(obs, "parameters")
-        want = expected if expected is not None else reference_report(obs.probe)["parameters"]
+        want = expected if expected is not None else reference_report(ctx, obs.probe)["parameters"]
         if count != want:
             return Verdict.failed(f"{obs.probe.label} has {count:,} trainable parameters; expected {want:,}.")
         return Verdict.passed()
@@ -90,7 +88,7 @@ def module_outputs(check_id: str, target: str, inputs: Inputs, *, init: Sequence
     def judge(ctx: JudgeContext) -> Verdict:
         obs = ctx.observations[0]
         outputs = _reported(obs, "outputs")
-        for i, (got, want) in enumerate(zip(outputs, reference_report(obs.probe)["outputs"])):
+        for i, (got, want) in enumerate(zip(outputs, reference_report(ctx, obs.probe)["outputs"])):
             assert_close(got, want, ctx.tol, what=f"{obs.probe.label} on input {i + 1}")
         return Verdict.passed()
 
@@ -128,7 +126,7 @@ def _declare(check_id, target, judge, hint, init, init_kwargs, seed, inputs, rep
                             inputs=inputs(rng) if inputs else (), report=report,
                             training=training(rng) if training else None)]
 
-    return register(Check(check_id, probes, _malformed_fails(judge), hint))
+    return Check(check_id, probes, _malformed_fails(judge), hint)
 
 
 def _malformed_fails(judge: Callable[[JudgeContext], Verdict]) -> Callable[[JudgeContext], Verdict]:

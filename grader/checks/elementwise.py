@@ -8,8 +8,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .base import (Check, JudgeContext, Observation, Probe, Verdict, as_torch, call, reference, register, summarize,
-                   to_numpy)
+from .base import Check, JudgeContext, Observation, Probe, Verdict, as_torch, call, summarize, to_numpy
 from ..compare import Mismatch, Tolerance, as_array, assert_close
 
 Case = tuple  # (target, args, kwargs): one call of an elementwise function
@@ -45,7 +44,7 @@ def extreme_inputs(rng: np.random.Generator) -> list[np.ndarray]:
 
 def elementwise_check(check_id: str, make_cases: Callable[[np.random.Generator], Sequence[Case]], *, hint: str,
                       diagnoses: dict[str, Sequence[Diagnosis]] | None = None, var: str = "z") -> Check:
-    """Declare a check: every case's call matches the reference, keeps its input's shape, stays finite.
+    """A check: every case's call matches the reference, keeps its input's shape, stays finite.
 
     `diagnoses[name]` are tried in order on a mismatch of function `name`; the first
     sentence one returns opens the message (the numpy-style details follow).
@@ -59,17 +58,18 @@ def elementwise_check(check_id: str, make_cases: Callable[[np.random.Generator],
     def judge(ctx: JudgeContext) -> Verdict:
         for obs in ctx.observations:
             name = obs.probe.params["target"].partition(".")[2]
-            message = judge_elementwise(obs, ctx.tol, diagnoses.get(name, ()), var)
+            message = judge_elementwise(obs, ctx.tol, ctx.reference, diagnoses.get(name, ()), var)
             if message:
                 return Verdict.failed(message)
         return Verdict.passed()
 
-    return register(Check(check_id, probes, judge, hint))
+    return Check(check_id, probes, judge, hint)
 
 
-def judge_elementwise(obs: Observation, tol: Tolerance, diagnoses: Sequence[Diagnosis] = (),
-                      var: str = "z") -> str | None:
-    """The failure message for one call of an elementwise function, or None when it is right."""
+def judge_elementwise(obs: Observation, tol: Tolerance, reference: Callable[[str], Any],
+                      diagnoses: Sequence[Diagnosis] = (), var: str = "z") -> str | None:
+    """The failure message for one call of an elementwise function, or None when it is right
+    (`reference`: the judge context's, "module.name" -> the reference's function)."""
     target = obs.probe.params["target"]
     name = target.partition(".")[2]
     args, kwargs = obs.probe.params["args"], obs.probe.params["kwargs"]

@@ -1,6 +1,6 @@
 """The reference as the student kit knows it: results frozen at build time, replayed by key.
 
-Judges reach the reference through `base.reference("module.name")` or ``import
+Judges reach the reference through their context (`ctx.reference("module.name")`) or ``import
 <reference package>.module`` inside the judge; both import ``<reference package>.<module>``
 (the assignment's reference package and its modules, recorded in the kit's kit.json). At
 build time (`grader.kit.record`) and in the kit (here) that name is served by a stand-in
@@ -208,7 +208,7 @@ def decode_result(data: Any) -> Any:
 
 def _as_returned(value: Any) -> Any:
     if isinstance(value, wire.TorchArray):
-        import torch
+        import torch   # torch on first use: the parent's first phase (probing) stays without it
 
         return torch.from_numpy(np.array(np.asarray(value)))
     if isinstance(value, tuple):
@@ -248,20 +248,15 @@ class ReplayFunction:
 
 
 class FrozenReference:
-    """frozen.json, loaded: `resolve(target)` is what `base.reference(target)` returns in the kit.
-    `package` and `modules`: the assignment's reference package and its modules (kit.json; by default
-    the active assignment's), served as ``package.<module>``."""
+    """frozen.json, loaded: `resolve(target)` is what `ctx.reference(target)` returns in the kit.
+    `package` and `modules`: the assignment's reference package and its modules (kit.json), served
+    as ``package.<module>``."""
 
-    def __init__(self, data: dict, package: str | None = None, modules: Sequence[str] | None = None) -> None:
+    def __init__(self, data: dict, package: str, modules: Sequence[str]) -> None:
         if data.get("format") != FORMAT:
             raise ValueError(f"frozen.json has format {data.get('format')!r}, this kit reads format {FORMAT}")
         self.calls: dict[str, dict] = data.get("calls", {})
         self.values: dict[str, dict] = data.get("values", {})
-        if package is None or modules is None:
-            from ..assignment import active
-
-            package = package or active().reference
-            modules = active().modules if modules is None else modules
         self.package = package
         self.reference_modules = tuple(modules)
         self._by_target: dict[str, list[dict]] = {}
@@ -271,8 +266,7 @@ class FrozenReference:
         self.hits: set[str] = set()              # the keys of the calls answered
 
     @classmethod
-    def load(cls, path: str | Path, package: str | None = None,
-             modules: Sequence[str] | None = None) -> "FrozenReference":
+    def load(cls, path: str | Path, package: str, modules: Sequence[str]) -> "FrozenReference":
         return cls(json.loads(Path(path).read_text(encoding="utf-8")), package, modules)
 
     def resolve(self, target: str) -> Any:

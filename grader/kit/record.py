@@ -19,21 +19,19 @@ the reference's bit for bit), and the candidates that were used are kept.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from ..assignment import Assignment
 from ..checks import base
-from ..checks.catalog import load_checks
 from ..outcome import GradingResult
 from ..rubric import CheckEntry, Rubric
 from ..runner import grade, rng_for
-from ..assignment import Assignment, active
 from .frozen import (FORMAT, PROXY_ATTRIBUTE, FrozenReference, Unfreezable, call_key, canonical_call,
                      encode_result, modules_installed, stand_in_modules)
 
@@ -56,9 +54,9 @@ class Recording:
 
 
 class _Recorder:
-    def __init__(self, recording: Recording, assignment: Assignment | None = None) -> None:
+    def __init__(self, recording: Recording, assignment: Assignment) -> None:
         self.recording = recording
-        self.assignment = assignment or active()
+        self.assignment = assignment
         self.package = self.assignment.reference
         self.real = {m: self.assignment.reference_module(m) for m in self.assignment.modules}
         self.current = ""            # the check whose judge runs now
@@ -141,13 +139,10 @@ class _Recorder:
             reasons.append(reason)
 
 
-@contextlib.contextmanager
-def _judges_observed(ids: Sequence[str], before: Callable[[str, base.JudgeContext], None],
-                     after: Callable[[str, base.Verdict], None]) -> Iterator[None]:
-    """Wrap the registered judges of `ids` for a block (the registry is put back afterwards)."""
-    load_checks()
-    checks = base.CHECKS          # the registry the runner's `load_checks` reads
-    saved = {i: checks[i] for i in ids if i in checks}
+def _judges_observed(checks: Mapping[str, base.Check], ids: Sequence[str],
+                     before: Callable[[str, base.JudgeContext], None],
+                     after: Callable[[str, base.Verdict], None]) -> dict[str, base.Check]:
+    """`checks` with the judges of `ids` wrapped (the runner is handed these)."""
 
     def observed(check_id: str, judge: Callable) -> Callable:
         def run(ctx: base.JudgeContext) -> base.Verdict:
@@ -158,18 +153,15 @@ def _judges_observed(ids: Sequence[str], before: Callable[[str, base.JudgeContex
 
         return run
 
-    for check_id, check in saved.items():
-        checks[check_id] = dataclasses.replace(check, judge=observed(check_id, check.judge))
-    try:
-        yield
-    finally:
-        checks.update(saved)
+    return {check_id: (dataclasses.replace(check, judge=observed(check_id, check.judge)) if check_id in ids else check)
+            for check_id, check in checks.items()}
 
 
-def record_reference(submission: Path, rubric: Rubric, entries: Sequence[CheckEntry]) -> Recording:
+def record_reference(submission: Path, assignment: Assignment, rubric: Rubric,
+                     entries: Sequence[CheckEntry]) -> Recording:
     """Grade `submission` (the reference's modules) on `entries`, recording every reference call of the judges."""
     recording = Recording()
-    recorder = _Recorder(recording)
+    recorder = _Recorder(recording, assignment)
 
     def before(check_id: str, ctx: base.JudgeContext) -> None:
         recorder.current = check_id
@@ -179,21 +171,21 @@ def record_reference(submission: Path, rubric: Rubric, entries: Sequence[CheckEn
         recording.verdicts[check_id] = (verdict.fraction, verdict.message)
         recorder.current = ""
 
-    with _judges_observed([e.id for e in entries], before, after), \
-            modules_installed(recorder.stand_ins()):
-        recording.result = grade(submission, rubric, entries=entries)
-    _record_failure_paths(recording, entries)
+    checks = _judges_observed(assignment.catalog, [e.id for e in entries], before, after)
+    with modules_installed(recorder.stand_ins()):
+        recording.result = grade(submission, assignment, rubric=rubric, checks=checks, entries=entries)
+    _record_failure_paths(recording, assignment, entries)
     return recording
 
 
 NUDGE_RECORD, NUDGE_VERIFY = 1e-3, 2e-3
 
 
-def _record_failure_paths(recording: Recording, entries: Sequence[CheckEntry]) -> None:
+def _record_failure_paths(recording: Recording, assignment: Assignment, entries: Sequence[CheckEntry]) -> None:
     """Judge nudged observations against the real reference: what the failure paths ask of it."""
-    checks = load_checks()
+    checks = assignment.catalog
     candidates = Recording()
-    recorder = _Recorder(candidates)
+    recorder = _Recorder(candidates, assignment)
     with modules_installed(recorder.stand_ins()):
         for entry in entries:
             ctx = recording.contexts.get(entry.id)
@@ -213,10 +205,9 @@ class ReplayReport:
     kept: dict[str, dict]                 # candidate calls (of failure paths) that the kit needs
 
 
-def verify_replay(recording: Recording, entries: Sequence[CheckEntry]) -> ReplayReport:
+def verify_replay(recording: Recording, assignment: Assignment, entries: Sequence[CheckEntry]) -> ReplayReport:
     """Judge the recorded observations against the frozen answers alone, as given and nudged."""
-    checks = load_checks()
-    assignment = active()
+    checks = assignment.catalog
     frozen = FrozenReference(recording.frozen_data(recording.candidates), assignment.reference, assignment.modules)
     differing: dict[str, str] = {}
     dependent: dict[str, list[str]] = {}
@@ -225,7 +216,7 @@ def verify_replay(recording: Recording, entries: Sequence[CheckEntry]) -> Replay
             ctx = recording.contexts.get(entry.id)
             if ctx is None:
                 continue
-            fresh = base.JudgeContext(ctx.observations, ctx.tol, rng_for(entry))
+            fresh = dataclasses.replace(ctx, rng=rng_for(entry))
             frozen.misses.clear()
             verdict = _judge_quietly(checks[entry.id], fresh)
             if frozen.misses or verdict != recording.verdicts.get(entry.id):
@@ -242,7 +233,7 @@ def verify_replay(recording: Recording, entries: Sequence[CheckEntry]) -> Replay
 
 
 def _nudged_context(ctx: base.JudgeContext, entry: CheckEntry, by: float) -> base.JudgeContext:
-    return base.JudgeContext(tuple(_nudged(o, by) for o in ctx.observations), ctx.tol, rng_for(entry))
+    return dataclasses.replace(ctx, observations=tuple(_nudged(o, by) for o in ctx.observations), rng=rng_for(entry))
 
 
 def _judge_quietly(check: base.Check, ctx: base.JudgeContext) -> tuple[float, str] | str:

@@ -19,19 +19,18 @@ does not, 2 for a usage error, 3 when the self-check itself failed.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Mapping, Sequence
 
 from .. import assignment as assignment_module
 from .. import rubric as rubric_module
+from ..assignment import Assignment
 from ..checks import base
-from ..checks.catalog import load_checks
 from ..outcome import GradingResult, Outcome, Status
 from ..report._common import fmt_points, problem_sort_key
 from ..runner import grade, sandbox_for
@@ -85,26 +84,25 @@ def main(argv: Sequence[str] | None = None, *, kit: Path) -> int:
     paths = KitPaths(Path(kit).resolve())
     try:
         assignment = assignment_module.load(paths.assignment)
-        with assignment_module.using(assignment):
-            rubric = assignment.load_rubric(paths.rubric)
+        assignment.import_paths()
+        rubric = assignment.load_rubric(paths.rubric)
     except Exception:
         return _failed()
-    with assignment_module.using(assignment):
-        parser = _parser(assignment.name, rubric.problem_keys)
-        args = parser.parse_args(argv)
-        try:
-            problems = _problem_keys(rubric, args.problems)
-        except ValueError as exc:
-            parser.print_usage(sys.stderr)
-            print(f"check.py: {exc}", file=sys.stderr)
-            return 2
-        try:
-            return _run(paths, rubric, problems, args)
-        except KeyboardInterrupt:
-            print("\ncheck.py: interrupted", file=sys.stderr)
-            return 130
-        except Exception:
-            return _failed()
+    parser = _parser(assignment.name, rubric.problem_keys)
+    args = parser.parse_args(argv)
+    try:
+        problems = _problem_keys(rubric, args.problems)
+    except ValueError as exc:
+        parser.print_usage(sys.stderr)
+        print(f"check.py: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return _run(paths, assignment, rubric, problems, args)
+    except KeyboardInterrupt:
+        print("\ncheck.py: interrupted", file=sys.stderr)
+        return 130
+    except Exception:
+        return _failed()
 
 
 def _failed() -> int:
@@ -131,7 +129,7 @@ def _problem_keys(rubric: rubric_module.Rubric, keys: Sequence[str]) -> set[str]
         return rubric.parse_problem_keys(list(keys))
     except rubric_module.RubricError:
         known = {k.upper() for k in rubric.problem_keys}
-        unknown = sorted({k.upper() for k in keys} - known, key=problem_sort_key)
+        unknown = sorted({k.upper() for k in keys} - known, key=lambda k: problem_sort_key(k, rubric.problem_keys))
         raise ValueError(f"unknown problem {', '.join(unknown)}: use {_key_list(rubric.problem_keys)}") from None
 
 
@@ -149,7 +147,7 @@ def _key_list(keys: Sequence[str]) -> str:
     return ", ".join(f"{r[0]}..{r[-1]}" if len(r) > 2 else ", ".join(r) for r in runs)
 
 
-def _run(paths: KitPaths, rubric: rubric_module.Rubric, problems: set[str] | None,
+def _run(paths: KitPaths, assignment: Assignment, rubric: rubric_module.Rubric, problems: set[str] | None,
          args: argparse.Namespace) -> int:
     manifest = json.loads(paths.manifest.read_text(encoding="utf-8"))
     entries = rubric.select(problems)
@@ -158,12 +156,13 @@ def _run(paths: KitPaths, rubric: rubric_module.Rubric, problems: set[str] | Non
               "they are all hidden and run on Gradescope only.")
         return 0
     reference = manifest.get("reference") or {}
-    frozen = FrozenReference.load(paths.frozen, reference.get("package", rubric.assignment.reference),
-                                  reference.get("modules", rubric.assignment.modules))
-    asked = "all problems" if not problems else ", ".join(sorted(problems, key=problem_sort_key))
+    frozen = FrozenReference.load(paths.frozen, reference.get("package", assignment.reference),
+                                  reference.get("modules", assignment.modules))
+    order = rubric.problem_keys
+    asked = "all problems" if not problems else ", ".join(sorted(problems, key=lambda k: problem_sort_key(k, order)))
     print(f"Checking {len(entries)} visible checks of {asked} on the modules in {paths.root} ...", flush=True)
-    run = check(paths, rubric, entries, frozen)
-    footer = _footer(run, manifest, problems, _plots(run, paths.root, rubric))
+    run = check(paths, assignment, rubric, entries, frozen)
+    footer = _footer(run, manifest, problems, _plots(run, paths.root, assignment, rubric), order)
     color = {"always": True, "never": False}.get(args.color)
     table.print_result(run.result, offline=run.offline, footer=tuple(footer), color=color)
     status = 0 if run.passed else 1
@@ -173,24 +172,24 @@ def _run(paths: KitPaths, rubric: rubric_module.Rubric, problems: set[str] | Non
     return status
 
 
-def check(paths: KitPaths, rubric: rubric_module.Rubric, entries: Sequence[rubric_module.CheckEntry],
-          frozen: FrozenReference) -> SelfCheck:
+def check(paths: KitPaths, assignment: Assignment, rubric: rubric_module.Rubric,
+          entries: Sequence[rubric_module.CheckEntry], frozen: FrozenReference) -> SelfCheck:
     """Grade the kit's folder on `entries` with the autograder's pipeline and the frozen reference."""
     frozen.install()
-    plotted = set(rubric.assignment.plots) if rubric.assignment is not None else set()
-    taps = _Taps(frozen, {e.id for e in entries if e.problem in plotted})
-    with taps.on([e.id for e in entries]):
-        result = grade(paths.root, rubric, entries=entries, sandbox=kit_sandbox(rubric, paths))
+    taps = _Taps(frozen, {e.id for e in entries if e.problem in assignment.plots})
+    checks = taps.on(assignment.catalog, [e.id for e in entries])
+    result = grade(paths.root, assignment, rubric=rubric, checks=checks, entries=entries,
+                   sandbox=kit_sandbox(assignment, rubric, paths))
     outcomes = tuple(_offline(o, taps.misses[o.check_id]) if o.check_id in taps.misses else o
                      for o in result.outcomes)
     result = dataclasses.replace(result, outcomes=outcomes)
     return SelfCheck(result, frozenset(taps.misses), taps.plots, taps.misses)
 
 
-def kit_sandbox(rubric: rubric_module.Rubric, paths: KitPaths):
+def kit_sandbox(assignment: Assignment, rubric: rubric_module.Rubric, paths: KitPaths):
     """The autograder's limits; the child finds the kit's grader copy. Where /proc is missing (macOS)
     the child cannot measure its address space, so there is no memory limit."""
-    config = sandbox_for(rubric, pythonpath=(str(paths.selfcheck),))
+    config = sandbox_for(assignment, rubric, pythonpath=(str(paths.selfcheck),))
     if not os.path.exists("/proc/self/statm"):
         config = dataclasses.replace(config, memory_mb=0)
     return config
@@ -206,19 +205,15 @@ class _Taps:
         self.misses: dict[str, str] = {}
         self.plots: dict[str, tuple[Callable, tuple]] = {}
 
-    @contextlib.contextmanager
-    def on(self, ids: Sequence[str]) -> Iterator[None]:
-        """Wrap the registered judges of `ids` for a block (the registry is put back afterwards)."""
-        load_checks()
-        checks = base.CHECKS          # the registry the runner's `load_checks` reads
-        saved = {i: checks[i] for i in ids if i in checks}
-        for check_id, found in saved.items():
-            hook = _plot_hook(found) if check_id in self.plotted else None
-            checks[check_id] = dataclasses.replace(found, judge=self._tap(check_id, found.judge, hook))
-        try:
-            yield
-        finally:
-            checks.update(saved)
+    def on(self, checks: Mapping[str, base.Check], ids: Sequence[str]) -> dict[str, base.Check]:
+        """`checks` with the judges of `ids` wrapped (the runner is handed these)."""
+        tapped = dict(checks)
+        for check_id in ids:
+            if check_id in checks:
+                found = checks[check_id]
+                hook = _plot_hook(found) if check_id in self.plotted else None
+                tapped[check_id] = dataclasses.replace(found, judge=self._tap(check_id, found.judge, hook))
+        return tapped
 
     def _tap(self, check_id: str, judge: Callable[[base.JudgeContext], base.Verdict], hook: Callable | None):
         def run(ctx: base.JudgeContext) -> base.Verdict:
@@ -240,11 +235,12 @@ def _offline(outcome: Outcome, why: str) -> Outcome:
     return dataclasses.replace(outcome, status=Status.GRADER_ERROR, score=0.0, message=message, detail=why)
 
 
-def _footer(run: SelfCheck, manifest: dict, problems: set[str] | None, plots: list[str]) -> list[str]:
+def _footer(run: SelfCheck, manifest: dict, problems: set[str] | None, plots: list[str],
+            order: Sequence[str]) -> list[str]:
     lines = []
     hidden = {p: pts for p, pts in manifest.get("hidden_points", {}).items() if not problems or p in problems}
     if hidden:
-        ordered = sorted(hidden.items(), key=lambda kv: problem_sort_key(kv[0]))
+        ordered = sorted(hidden.items(), key=lambda kv: problem_sort_key(kv[0], order))
         parts = ", ".join(f"{p} {fmt_points(pts)}" for p, pts in ordered)
         lines.append(f"Hidden checks ({fmt_points(sum(hidden.values()))} more points: {parts}) run only on "
                      "Gradescope, after you submit. Passing every visible check here is necessary, not sufficient.")
@@ -273,10 +269,10 @@ def _plot_hook(check: base.Check) -> Callable | None:
     return None
 
 
-def _plots(run: SelfCheck, folder: Path, rubric: rubric_module.Rubric) -> list[str]:
+def _plots(run: SelfCheck, folder: Path, assignment: Assignment, rubric: rubric_module.Rubric) -> list[str]:
     """Each plotted check's hook draws what its judge saw into the file the assignment names for its problem."""
     lines = []
-    names = rubric.assignment.plots if rubric.assignment is not None else {}
+    names = assignment.plots
     problems = {e.id: e.problem for e in rubric.checks}
     for check_id, (hook, observations) in sorted(run.plots.items()):
         problem = problems.get(check_id, check_id.partition(".")[0])

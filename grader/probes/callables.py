@@ -18,7 +18,7 @@ def build(spec: dict, student) -> Callable[..., Any]:
     if kind == "student":
         return student.resolve(spec["target"])
     if kind == "torch":
-        import torch
+        import torch   # torch on first use: the parent builds these for the reference without it
 
         if spec["name"] not in TORCH_FUNCTIONS:
             raise ValueError(f"torch function {spec['name']!r} is not whitelisted")

@@ -33,7 +33,7 @@ def call_keep_args(student, target: str, args: tuple = (), kwargs: dict | None =
 def _snapshot(value: Any) -> Any:
     """Plain copies of the grader's own arguments (tensors as numpy arrays), with no override of
     a student's tensor subclass consulted."""
-    import numpy as np
+    import numpy as np   # on first use, as every probe kind: the parent imports the kinds' registry without them
     import torch
 
     if isinstance(value, torch.Tensor):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import resource
 import sys
+import tempfile
 from typing import Any
 
 import numpy as np
@@ -99,7 +100,7 @@ def _load_probe_kinds(probe_files: dict | None = None) -> dict:
             module = importlib.util.module_from_spec(spec)
             sys.modules[name] = module
             spec.loader.exec_module(module)
-    from .registry import PROBES
+    from .registry import PROBES   # read after the probe files above have filled it
 
     return PROBES
 
@@ -125,8 +126,6 @@ def _apply_limits(config: dict) -> None:
     if workdir:
         os.chdir(workdir)
         # the child's own folder (fresh, removed with it) is also where its temporary files go
-        import tempfile
-
         os.environ["TMPDIR"] = workdir
         tempfile.tempdir = None
         os.environ["MPLCONFIGDIR"] = os.path.join(workdir, ".matplotlib")   # not a cache the next child reads
@@ -136,7 +135,7 @@ def _isolate(config: dict) -> str:
     """No network and a private /dev/shm (grader/probes/namespaces.py): "" when that holds, else why not."""
     if not config.get("isolate"):
         return "not asked for"
-    from . import namespaces
+    from . import namespaces   # only when asked: Linux-only unshare(2) through ctypes
 
     return namespaces.isolate(int(config.get("memory_mb") or 64))
 
@@ -146,7 +145,7 @@ def _confine(config: dict, private_shm: bool = False) -> str:
     else why not (the parent says so once per run); nothing of the submission has run yet.
     Without the file rules (another user keeps the child from the grader's files: Gradescope),
     still no TCP, and no signal or abstract unix socket outside the child's own processes."""
-    from . import landlock
+    from . import landlock   # only where the child is confined: Linux-only syscalls through ctypes
 
     if not config.get("confine"):
         if config.get("reach"):

@@ -34,7 +34,7 @@ LOSSES = ("cross_entropy", "mse_loss", "nll_loss", "l1_loss", "binary_cross_entr
 def class_report(student, target: str, init_args: Any = (), init_kwargs: dict | None = None, seed: int = 0,
                  inputs: Any = (), report: Any = REPORTS, training: dict | None = None) -> dict[str, Any]:
     """Construct ``module.Class`` of the student and answer what `report` asks (see the module)."""
-    import torch
+    import torch   # torch on first use: the parent imports this module (reference_report) without it
 
     cls = student.resolve(target)
     torch.manual_seed(seed)

@@ -25,6 +25,8 @@ import ctypes
 import errno
 import os
 import struct
+import sys
+import sysconfig
 from typing import Iterable
 
 from ..supervision import prctl
@@ -151,9 +153,6 @@ def child_policy(submission_paths: Iterable[str], workdir: str,
     copy; writable only its working folder, and /dev/shm when it is the child's own
     (`private_shm`: grader/probes/namespaces.py mounted a fresh one; the machine's is shared with
     every later child). Computed in the child before any student code."""
-    import sys
-    import sysconfig
-
     probes = os.path.dirname(os.path.abspath(__file__))
     readable = [*SYSTEM_READABLE, os.path.dirname(os.path.realpath(sys.executable)), probes]
     # the base installation's standard library (a venv's platstdlib would be the venv, site-packages and all)

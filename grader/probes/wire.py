@@ -43,6 +43,7 @@ import os
 import re
 import struct
 from dataclasses import dataclass
+import sys
 from typing import Any
 
 import numpy as np
@@ -287,8 +288,6 @@ def _as_tensor_array(value: Any) -> np.ndarray | None:
 
 
 def _loaded_torch():
-    import sys
-
     return sys.modules.get("torch")
 
 

@@ -6,7 +6,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from grader.outcome import Outcome, Status
@@ -62,11 +62,8 @@ def by_problem(outcomes: Iterable[Outcome]) -> dict[str, tuple[float, float]]:
     return {k: totals(v) for k, v in groups.items()}
 
 
-def problem_sort_key(key: str) -> tuple[int, int, str]:
-    """The order of the active assignment's rubric (`problems:`); any other key after them, naturally sorted."""
-    from ..assignment import active
-
-    order = active().rubric.problem_keys
+def problem_sort_key(key: str, order: Sequence[str] = ()) -> tuple[int, int, str]:
+    """The rubric's order (`order`: its problem keys); any other key after them, naturally sorted."""
     if key in order:
         return (0, order.index(key), "")
     m = re.fullmatch(r"([A-Za-z]*)(\d+)", key)

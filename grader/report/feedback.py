@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from grader.report._common import atomic_write, clean_text, fmt_points, problem_sort_key
 from grader.report.gradebook import BatchRow
@@ -29,7 +29,8 @@ _MORE_CSS = ("pre{white-space:pre-wrap;margin:0;font-size:.9em}tr.fail td:nth-ch
 
 
 def write_feedback(row: BatchRow, path: str | os.PathLike, title: str,
-                   manual: "ManualScores | None" = None) -> Path:
+                   manual: "ManualScores | None" = None, order: Sequence[str] = ()) -> Path:
+    """`order`: the rubric's problem keys (the order of the points by problem)."""
     result = row.result
     data = (fallback_results(result.grader_failure) if result.grader_failure and not result.outcomes
             else to_results_json(result))
@@ -42,7 +43,7 @@ def write_feedback(row: BatchRow, path: str | os.PathLike, title: str,
     sections = [
         f"<p>Submission {escape(row.submission_id)}{' (' + escape(names) + ')' if names else ''}</p>",
         f"<p class=\"total\">Total: <b>{fmt_points(score)} / {fmt_points(possible)}</b></p>",
-        _problems(shown, hidden, hand),
+        _problems(shown, hidden, hand, order),
         _checks(shown),
         _figures(result.outcomes),
         _hidden(hidden),
@@ -63,7 +64,7 @@ def _hand_graded(sid: str, manual) -> list[tuple[str, str, float | None, float]]
     return [(p.problem, p.title, given[p.id], p.points) for p in manual.parts]
 
 
-def _problems(shown: list[dict], hidden: list[dict], hand) -> str:
+def _problems(shown: list[dict], hidden: list[dict], hand, order: Sequence[str]) -> str:
     per: dict[str, list[float]] = {}
     for t in shown:
         got = per.setdefault(t["tags"][0] if t.get("tags") else "", [0.0, 0.0])
@@ -74,7 +75,7 @@ def _problems(shown: list[dict], hidden: list[dict], hand) -> str:
         got[0] += score or 0.0
         got[1] += top
     rows = "".join(f"<tr><td>{escape(p)}</td><td class=\"n\">{fmt_points(s)}</td><td class=\"n\">{fmt_points(m)}"
-                   "</td></tr>" for p, (s, m) in sorted(per.items(), key=lambda kv: problem_sort_key(kv[0])))
+                   "</td></tr>" for p, (s, m) in sorted(per.items(), key=lambda kv: problem_sort_key(kv[0], order)))
     if hidden:
         rows += (f"<tr><td>hidden checks</td><td class=\"n\">{fmt_points(sum(t['score'] for t in hidden))}</td>"
                  f"<td class=\"n\">{fmt_points(sum(t['max_score'] for t in hidden))}</td></tr>")

@@ -6,7 +6,7 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from grader.outcome import GradingResult, Status
 from grader.report._common import PLACES, atomic_write, by_problem, problem_sort_key, totals
@@ -33,14 +33,16 @@ def row_status(result: GradingResult) -> str:
     return "grader_error" if failed else "graded"
 
 
-def write_grades_csv(rows: list[BatchRow], path: str | os.PathLike, manual: "ManualScores | None" = None) -> Path:
-    """Write the CSV atomically, rows sorted by submission_id, so reruns give the same file.
+def write_grades_csv(rows: list[BatchRow], path: str | os.PathLike, manual: "ManualScores | None" = None,
+                     order: Sequence[str] = ()) -> Path:
+    """Write the CSV atomically, rows sorted by submission_id, so reruns give the same file; problem
+    columns in `order` (the rubric's problem keys), others after them.
     `manual`: hand-graded scores (grader/manual.py): one column per part, counted in `total`,
     `max_total` and their problem's column; an empty cell is missing (named in `manual_missing`), not 0."""
     rows = sorted(rows, key=lambda r: r.submission_id)
     parts = manual.parts if manual else ()
     problems = sorted({o.problem for r in rows for o in r.result.outcomes} | {p.problem for p in parts},
-                      key=problem_sort_key)
+                      key=lambda key: problem_sort_key(key, order))
     extra = [p.id for p in parts] + (["manual_missing"] if manual else [])
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=FIXED_COLUMNS + problems + extra + ["status"])

@@ -42,8 +42,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from grader.checks.base import Check, JudgeContext, Probe, Verdict, register, same_as_reference
+from grader.checks.base import Check, CheckList, JudgeContext, Probe, Verdict, same_as_reference
 from grader.compare import Mismatch, Tolerance, as_array, assert_close, describe
+
+CHECKS = CheckList(__name__)
 
 MODULE = "threelayerSGD"
 PARAM_NAMES = ("l1.weight", "l1.bias", "l2.weight", "l2.bias", "l3.weight", "l3.bias")
@@ -145,12 +147,12 @@ def _fmt(x: float) -> str:
 
 # ---- P1.f_true ------------------------------------------------------------------------------
 
-same_as_reference(
+CHECKS.add(same_as_reference(
     "P1.f_true", f"{MODULE}.f_true",
     lambda rng: [(rng.normal(size=(50, 1)) * 2,), (np.linspace(-3.0, 3.0, 61),),
                  (rng.normal(size=(20, 1)).astype(np.float32),)],
     hint="f_true(x) = (x - 2) * torch.cos(4 * x): a tensor in, a tensor of the same shape out.",
-)
+))
 
 
 # ---- P1.mlp ---------------------------------------------------------------------------------
@@ -260,7 +262,7 @@ def _judge_mlp(ctx: JudgeContext) -> Verdict:
     return Verdict.passed()
 
 
-register(Check(
+CHECKS.add(Check(
     "P1.mlp", _mlp_probes, _judge_mlp,
     hint="Keep the given layers self.l1 = nn.Linear(1, 64), self.l2 = nn.Linear(64, 64), self.l3 = nn.Linear(64, 1); "
          "forward returns l3(sigmoid(l2(sigmoid(l1(x))))) of shape (n, 1).",
@@ -370,7 +372,7 @@ def _judge_initialize(ctx: JudgeContext) -> Verdict:
     return Verdict(fraction, "\n".join(weight_problems + bias_problems))
 
 
-register(Check(
+CHECKS.add(Check(
     "P1.initialize", _initialize_probes, _judge_initialize,
     hint="Every weight IID N(0, 1) (torch.normal(0, 1, shape) or nn.init.normal_), every bias exactly 0.03 "
          "(torch.full(shape, 0.03) or nn.init.constant_), for all three layers, in place.",
@@ -472,7 +474,7 @@ def _judge_make_data(ctx: JudgeContext) -> Verdict:
     return Verdict.failed("\n".join(dict.fromkeys(problems)))
 
 
-register(Check(
+CHECKS.add(Check(
     "P1.make_data", _make_data_probes, _judge_make_data,
     hint="X = torch.randn(n, 1, generator=generator) (float32), Y = f_true(X) + noise_std * torch.randn(n, 1, "
          "generator=generator): every draw from the generator.",
@@ -798,7 +800,7 @@ def _judge_epochs(ctx: JudgeContext) -> Verdict:
     return Verdict(fraction, "\n".join(structure[:1] + losses[:1]))
 
 
-register(Check(
+CHECKS.add(Check(
     "P1.train.epochs", lambda rng: [train_probe(rng, s) for s in EPOCH_SETUPS], _judge_epochs,
     hint="Each epoch: perm = torch.randperm(n, generator=generator), then one SGD step per slice "
          "perm[i:i + batch_size]; return one number per epoch, the mean of its batch losses.",
@@ -906,7 +908,7 @@ def _unrecorded(rec: TrainRecord, k: int) -> str:
             "step per batch, epochs times.")
 
 
-register(Check(
+CHECKS.add(Check(
     "P1.train.replay", lambda rng: [train_probe(rng, REPLAY_SETUP)], _judge_replay,
     hint="One step per batch: optimizer.zero_grad(); loss = nn.MSELoss()(model(X[idx]), Y[idx]); loss.backward(); "
          "optimizer.step(), with torch.optim.SGD(model.parameters(), lr=lr).",
@@ -935,7 +937,7 @@ def _judge_no_reinit(ctx: JudgeContext) -> Verdict:
     return Verdict.passed()
 
 
-register(Check(
+CHECKS.add(Check(
     "P1.train.no_reinit", lambda rng: [train_probe(rng, NO_REINIT_SETUP)], _judge_no_reinit,
     hint="train continues from the parameters the model already has: call initialize(model) before train, "
          "never inside it, and train `model` itself.",
@@ -1111,7 +1113,7 @@ def _judge_plot(ctx: JudgeContext) -> Verdict:
     return Verdict.passed(f"wrote a {width} x {height} PNG ({len(data)} bytes)", figure=data)
 
 
-register(Check(
+CHECKS.add(Check(
     "P1.plot_fit", _plot_probes, _judge_plot,
     hint="Import matplotlib inside plot_fit (matplotlib.use('Agg')), plot on [-2, 2], fig.savefig(path), "
          "plt.close(fig); never plt.show().",
@@ -1279,7 +1281,7 @@ def _number(value: Any) -> float:
 
 P1_FIT = FitSpec(0.0, "Problem 1 (clean labels)")
 
-register(Check(
+CHECKS.add(Check(
     "P1.fit", fit_probes(P1_FIT), fit_judge(P1_FIT),
     hint="Train with the defaults (K = 1000 epochs, lr = alpha, batch_size = B) after initialize(model); "
          "the training loss should fall well below the variance of Y (about 2.5).",

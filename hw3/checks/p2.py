@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checks.base import Check, JudgeContext, Probe, Verdict, register
+from grader.checks.base import Check, CheckList, JudgeContext, Probe, Verdict
 from .p1 import MODULE, FitSpec, fit_judge, fit_probes
 from grader.compare import Mismatch, check_integer
+
+CHECKS = CheckList(__name__)
 
 MLP_PARAMS = (1 * 64 + 64) + (64 * 64 + 64) + (64 * 1 + 1)   # 4353
 
@@ -56,14 +58,14 @@ def _judge_counts(expected: dict[str, tuple[str, int, int]]):
     return judge
 
 
-register(Check(
+CHECKS.add(Check(
     "P2.count_params", lambda rng: [_count_probe("mlp", "MLP()")],
     _judge_counts({"mlp": ("MLP()", MLP_PARAMS, MLP_PARAMS)}),
     hint="p = (1*64 + 64) + (64*64 + 64) + (64*1 + 1): weights and biases of every layer, "
          "sum(p.numel() for p in model.parameters() if p.requires_grad).",
 ))
 
-register(Check(
+CHECKS.add(Check(
     "P2.count_params.general",
     lambda rng: [_count_probe(name, shown) for name, (shown, _, _) in GENERAL_MODELS.items()],
     _judge_counts(GENERAL_MODELS),
@@ -76,7 +78,7 @@ register(Check(
 # as P1.fit, on the trained parameters of l1, l2, l3 evaluated in this process as the contract's MLP.
 P2_FIT = FitSpec(0.5, "Problem 2 (labels with noise 0.5)")
 
-register(Check(
+CHECKS.add(Check(
     "P2.noisy_fit", fit_probes(P2_FIT), fit_judge(P2_FIT),
     hint="Train on make_data(noise_std=0.5) exactly as in Problem 1 (initialize, then train with its defaults).",
 ))

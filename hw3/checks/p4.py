@@ -13,9 +13,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from grader.checks.base import Check, JudgeContext, Probe, Verdict, call, reference, register
+from grader.checks.base import Check, CheckList, JudgeContext, Probe, Verdict, call
 from grader.checks.callables import build_fn, fn_name
 from grader.compare import Mismatch, as_array, assert_close
+
+CHECKS = CheckList(__name__)
 
 TARGET = "gradients.max_derivative"
 GAP = 0.2          # the maximum leads the runner-up by at least this much away from ties
@@ -117,7 +119,7 @@ def _more_probes(rng: np.random.Generator) -> list[Probe]:
 
 
 def _judge_values(ctx: JudgeContext) -> Verdict:
-    ref = reference(TARGET)
+    ref = ctx.reference(TARGET)
     for obs in ctx.observations:
         fs, dfs, x = obs.probe.params["args"]
         pairs = list(zip(fs, dfs))
@@ -127,7 +129,7 @@ def _judge_values(ctx: JudgeContext) -> Verdict:
             return Verdict.failed(
                 f"{obs.probe.label} raised ValueError, but only f_{top} attains the maximum {values[top]:.6g} at "
                 f"x = {x:g}: equal values below the maximum do not matter.")
-        expected = ref([build_fn(f) for f in fs], [build_fn(df) for df in dfs], x)
+        expected = ref([build_fn(f, ctx.reference) for f in fs], [build_fn(df, ctx.reference) for df in dfs], x)
         actual = obs.value
         try:
             assert_close(actual, expected, ctx.tol, what=obs.probe.label)
@@ -150,13 +152,13 @@ def _diagnosis(actual: Any, values: np.ndarray, slopes: np.ndarray) -> str:
     return ""
 
 
-register(Check(
+CHECKS.add(Check(
     "P4.max_derivative", _basic_probes, _judge_values,
     hint=("Where the maximum is attained by one f_I alone, f = f_I near x, so f'(x) = dfs[I](x) with "
           "I = argmax_i fs[i](x): compare the values f_i(x), then call only the winner's derivative."),
 ))
 
-register(Check(
+CHECKS.add(Check(
     "P4.max_derivative.more", _more_probes, _judge_values,
     hint=("Any differentiable f_i can come in (sin, exp, polynomials, any number of them): return dfs[I](x) for "
           "the index I of the largest value, and raise ValueError only when that largest value is attained twice."),
@@ -200,7 +202,7 @@ def _judge_ties(ctx: JudgeContext) -> Verdict:
     return Verdict.passed()
 
 
-register(Check(
+CHECKS.add(Check(
     "P4.max_derivative.tie", _tie_probes, _judge_ties,
     hint=("When the largest value is attained by more than one f_i (f_i(x) == f_j(x) == max), f may have a kink "
           "there: raise ValueError instead of returning a number."),

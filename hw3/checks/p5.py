@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checks.base import Check, JudgeContext, Probe, Verdict, call, reference, register, to_numpy, torch_fn
+from grader.checks.base import Check, CheckList, JudgeContext, Probe, Verdict, call, to_numpy, torch_fn
 from grader.checks.callables import build_fn, fn_name, reference_args
 from grader.checks.elementwise import elementwise_check, extreme_inputs, matches, readable, shaped_inputs
 from grader.compare import Mismatch, as_array, assert_close
 
 from ._conversions import (CONVERSION_HINT_TO_SIGMOID, CONVERSION_HINT_TO_TANH, SIG2TANH, TANH2SIG, conversion_call,
                            judge_conversions, random_mlp)
+
+CHECKS = CheckList(__name__)
 
 # ------------------------------------------------------------------------ diagnoses of P5 functions
 
@@ -52,16 +54,16 @@ def _sigmoid_prime(args, kwargs, actual, expected):
 ACTIVATIONS = ("relu", "softplus", "sigmoid", "tanh")
 P5_DIAGNOSES = {"sigmoid": [_sigmoid_sign]}
 
-elementwise_check(
+CHECKS.add(elementwise_check(
     "P5.activations",
     lambda rng: [(f"activations.{name}", (z,), {})
                  for name in ACTIVATIONS for z in shaped_inputs(rng, 4.0, zeros=True)],
     hint=("relu(z) = max(0, z), softplus(z) = log(1 + exp(z)), sigmoid(z) = 1 / (1 + exp(-z)), tanh(z) = "
           "(1 - exp(-2z)) / (1 + exp(-2z)): elementwise, each returning a result of its input's shape."),
     diagnoses=P5_DIAGNOSES,
-)
+))
 
-elementwise_check(
+CHECKS.add(elementwise_check(
     "P5.activations.extreme",
     lambda rng: [(f"activations.{name}", (z,), {}) for name in ACTIVATIONS + ("softplus_derivative",)
                  for z in extreme_inputs(rng)],
@@ -69,15 +71,15 @@ elementwise_check(
           "sigmoid and tanh must only ever exponentiate -|z| (or use torch.sigmoid, torch.tanh), "
           "so that |z| up to 1e4 gives finite, accurate values (softplus(1e4) == 1e4)."),
     diagnoses=P5_DIAGNOSES,
-)
+))
 
-elementwise_check(
+CHECKS.add(elementwise_check(
     "P5.softplus_derivative",
     lambda rng: [("activations.softplus_derivative", (z,), {}) for z in shaped_inputs(rng, 5.0, zeros=True)]
     + [("activations.softplus_derivative", (np.array([-30.0, -12.5, -1.0, 0.0, 1.0, 12.5, 30.0]),), {})],
     hint="softplus'(z) = d/dz log(1 + exp(z)) = exp(z) / (1 + exp(z)) = sigmoid(z), elementwise.",
     diagnoses={"softplus_derivative": [_softplus_prime_is_softplus, _softplus_prime_sign, _sigmoid_prime]},
-)
+))
 
 # ------------------------------------------------------------------------ lipschitz_estimate
 
@@ -116,10 +118,10 @@ def _slopes(values: np.ndarray, xs: np.ndarray) -> np.ndarray:
 def _judge_lipschitz(ctx: JudgeContext) -> Verdict:
     import torch
 
-    ref = reference(LIPSCHITZ)
+    ref = ctx.reference(LIPSCHITZ)
     for obs in ctx.observations:
         g_spec, xs = obs.probe.params["args"]
-        g = build_fn(g_spec)
+        g = build_fn(g_spec, ctx.reference)
         expected = ref(g, torch.from_numpy(xs.copy()))
         label = obs.probe.label
         actual = as_array(obs.value, what=label)
@@ -160,7 +162,7 @@ def _lipschitz_diagnosis(g, xs: np.ndarray, actual: np.ndarray) -> str:
     return ""
 
 
-register(Check(
+CHECKS.add(Check(
     "P5.lipschitz_estimate", _lipschitz_probes, _judge_lipschitz,
     hint=("Drop repeated points and sort xs (torch.unique does both), call g once on the whole tensor, and "
           "return the largest |g(x_(i+1)) - g(x_i)| / (x_(i+1) - x_i) as a float."),
@@ -186,9 +188,9 @@ def _mlp_probes(rng: np.random.Generator) -> list[Probe]:
 def _judge_mlp(ctx: JudgeContext) -> Verdict:
     import torch
 
-    ref = reference(MLP_FORWARD)
+    ref = ctx.reference(MLP_FORWARD)
     for obs in ctx.observations:
-        As, bs, x, act = reference_args(obs.probe.params["args"])
+        As, bs, x, act = reference_args(obs.probe.params["args"], ctx.reference)
         expected = to_numpy(ref(As, bs, x, act))
         try:
             assert_close(obs.value, expected, ctx.tol, what=obs.probe.label)
@@ -201,7 +203,7 @@ def _judge_mlp(ctx: JudgeContext) -> Verdict:
     return Verdict.passed()
 
 
-register(Check(
+CHECKS.add(Check(
     "P5.mlp_forward", _mlp_probes, _judge_mlp,
     hint=("y_l = act(A_l y_(l-1) + b_l) for l < L and a linear last layer y_L = A_L y_(L-1) + b_L; for x of "
           "shape (batch, n0) each row is one sample (y @ A.T + b)."),
@@ -217,13 +219,13 @@ def _widths(rng: np.random.Generator, L: int, lo: int = 1, hi: int = 6, hidden_l
     return (int(rng.integers(lo, 5)), *inner, int(rng.integers(lo, 4)))
 
 
-register(Check(
+CHECKS.add(Check(
     "P5.sigmoid_to_tanh",
     lambda rng: [conversion_call(SIG2TANH, rng, _widths(rng, 3)), conversion_call(SIG2TANH, rng, _widths(rng, 3), 2.0)],
     judge_conversions, hint=CONVERSION_HINT_TO_TANH,
 ))
 
-register(Check(
+CHECKS.add(Check(
     "P5.tanh_to_sigmoid",
     lambda rng: [conversion_call(TANH2SIG, rng, _widths(rng, 3)), conversion_call(TANH2SIG, rng, _widths(rng, 3), 2.0)],
     judge_conversions, hint=CONVERSION_HINT_TO_SIGMOID,
@@ -238,7 +240,7 @@ def _deep_probes(rng: np.random.Generator) -> list[Probe]:
     return probes
 
 
-register(Check(
+CHECKS.add(Check(
     "P5.conversions.deep", _deep_probes, judge_conversions,
     hint=("Both conversions must work for any L >= 2 and any widths: every hidden layer's offset goes into the "
           "next layer's bias, and a middle layer both rescales its own pre-activation and reads the previous "

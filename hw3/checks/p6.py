@@ -15,10 +15,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from grader.checks.base import (Check, JudgeContext, Probe, Verdict, as_torch, call, reference, register, summarize,
-                                to_numpy)
+from grader.checks.base import Check, CheckList, JudgeContext, Probe, Verdict, as_torch, call, summarize, to_numpy
 from grader.checks.elementwise import matches, readable
 from grader.compare import Mismatch, Tolerance, as_array, assert_close, describe
+
+CHECKS = CheckList(__name__)
 
 DEAD_UNITS = "gradients.dead_units"
 GRAD = "gradients.two_layer_grad"
@@ -82,7 +83,7 @@ def _dead_probes(rng: np.random.Generator) -> list[Probe]:
 
 
 def _judge_dead(ctx: JudgeContext) -> Verdict:
-    ref = reference(DEAD_UNITS)
+    ref = ctx.reference(DEAD_UNITS)
     for obs in ctx.observations:
         a, b, X = obs.probe.params["args"]
         expected = to_numpy(ref(*as_torch((a, b, X)))).astype(np.float64)
@@ -117,7 +118,7 @@ def _dead_diagnosis(value: Any, a, b, X) -> str:
     return ""
 
 
-register(Check(
+CHECKS.add(Check(
     "P6.dead_units", _dead_probes, _judge_dead,
     hint=("Unit j is dead when a_j X_i + b_j < 0 for every sample i: build the (p, N) matrix of pre-activations "
           "and reduce with all over the samples; return a bool tensor of shape (p,)."),
@@ -149,7 +150,7 @@ def grad_probes(rng: np.random.Generator, kwargs_list: Sequence[dict]) -> list[P
 
 
 def judge_grads(ctx: JudgeContext) -> Verdict:
-    ref = reference(GRAD)
+    ref = ctx.reference(GRAD)
     for obs in ctx.observations:
         args, kwargs = obs.probe.params["args"], obs.probe.params["kwargs"]
         expected = tuple(to_numpy(ref(*as_torch(args), **kwargs)))
@@ -212,7 +213,7 @@ def _grad_diagnosis(value: Any, args, kwargs: dict) -> str:
     return ""
 
 
-register(Check(
+CHECKS.add(Check(
     "P6.two_layer_grad.relu",
     lambda rng: grad_probes(rng, [{}, {}, {"activation": "relu"}, {"activation": "relu"}]),
     judge_grads,
@@ -259,7 +260,7 @@ def sgd_probes(rng: np.random.Generator, settings: Sequence[tuple[int, int, floa
 
 def judge_sgd(ctx: JudgeContext) -> Verdict:
     """Same (a, b, u) as the reference; with `call_keep_args` probes, inputs unchanged too (half the points)."""
-    ref = reference(SGD)
+    ref = ctx.reference(SGD)
     in_place = ""
     for obs in ctx.observations:
         args, kwargs = obs.probe.params["args"], obs.probe.params["kwargs"]
@@ -321,7 +322,7 @@ def _sgd_diagnosis(returned: Any, args, kwargs: dict) -> str:
     return ""
 
 
-register(Check(
+CHECKS.add(Check(
     "P6.two_layer_sgd.relu",
     lambda rng: sgd_probes(rng, [(1, 6, 0.05, {}), (5, 3, 0.03, {"activation": "relu"})], "call_keep_args"),
     judge_sgd,
@@ -398,7 +399,7 @@ def _judge_stay_dead(ctx: JudgeContext) -> Verdict:
     return Verdict.passed()
 
 
-register(Check(
+CHECKS.add(Check(
     "P6.dead_stay_dead", lambda rng: dead_probes(rng, "relu", [None, None]), _judge_stay_dead,
     hint=("A ReLU unit with a_j X_i + b_j < 0 on every sample has σ = σ' = 0 there: its ga_j, gb_j, gu_j are "
           "exactly 0 on every SGD step (Problem 6), so its parameters never change."),

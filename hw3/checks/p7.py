@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checks.base import Check, JudgeContext, Verdict, register
+from grader.checks.base import Check, CheckList, JudgeContext, Verdict
 from grader.checks.elementwise import elementwise_check, matches, shaped_inputs
 from .p6 import dead_mask, dead_probes, grad_probes, judge_grads, judge_sgd, sgd_probes, trained
+
+CHECKS = CheckList(__name__)
 
 MOVED = 1e-6       # a unit "moves" when a_j and b_j change by more than this (the runs move them by ~1e-3)
 
@@ -39,13 +41,13 @@ def _is_relu(args, kwargs, actual, expected):
     return None
 
 
-elementwise_check(
+CHECKS.add(elementwise_check(
     "P7.leaky_relu", _leaky_cases,
     hint="leaky_relu(z, alpha) = z for z >= 0 and alpha * z for z < 0, elementwise, for any alpha (default 0.01).",
     diagnoses={"leaky_relu": [_positive_side, _alpha_ignored, _is_relu]},
-)
+))
 
-register(Check(
+CHECKS.add(Check(
     "P7.two_layer_grad.leaky",
     lambda rng: grad_probes(rng, [{"activation": "leaky_relu"}, {"activation": "leaky_relu"},
                                   {"activation": "leaky_relu", "alpha": 0.1},
@@ -55,7 +57,7 @@ register(Check(
           "gu = r σ(z), gb = r u σ'(z), ga = gb x with r = f(x) - y."),
 ))
 
-register(Check(
+CHECKS.add(Check(
     "P7.two_layer_sgd.leaky",
     lambda rng: sgd_probes(rng, [(1, 5, 0.05, {"activation": "leaky_relu"}),
                                  (4, 3, 0.03, {"activation": "leaky_relu", "alpha": 0.2})], "call"),
@@ -80,7 +82,7 @@ def _judge_dead_move(ctx: JudgeContext) -> Verdict:
     return Verdict.passed()
 
 
-register(Check(
+CHECKS.add(Check(
     "P7.dead_units_move", lambda rng: dead_probes(rng, "leaky_relu", [None, 0.1]), _judge_dead_move,
     hint=("Under leaky ReLU a unit with a_j x + b_j < 0 still has slope alpha: its gradient gb_j = r u_j alpha "
           "is not 0, so SGD moves a_j and b_j (Problem 7), unlike with ReLU."),

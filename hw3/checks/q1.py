@@ -8,6 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 from grader.checks.elementwise import elementwise_check, matches, shaped_inputs
+from grader.checks.base import CheckList
+
+CHECKS = CheckList(__name__)
 
 
 def _at_zero(name: str, why: str):
@@ -30,22 +33,22 @@ def _cases(target: str, scale: float = 3.0):
     return make
 
 
-elementwise_check(
+CHECKS.add(elementwise_check(
     "Q1.heaviside", _cases("activations.heaviside"),
     hint=("H(x) = 1 for x > 0, 1/2 at x = 0, 0 for x < 0, elementwise "
           "(torch.heaviside(x, torch.tensor(0.5, dtype=x.dtype)) does it)."),
     diagnoses={"heaviside": [_at_zero("heaviside", "Question 1 defines H(0) = 1/2.")]},
     var="x",
-)
+))
 
-elementwise_check(
+CHECKS.add(elementwise_check(
     "Q1.relu_derivative", _cases("activations.relu_derivative"),
     hint=("relu'(z) is 0 for z < 0 and 1 for z > 0; at the kink z = 0 it does not exist, and the contract "
           "fixes relu_derivative(0) = heaviside(0) = 1/2."),
     diagnoses={"relu_derivative": [_at_zero(
         "relu_derivative",
         "relu has no derivative at 0, and the contract fixes relu_derivative(0) = heaviside(0) = 1/2.")]},
-)
+))
 
 
 def _relu_is_heaviside(args, kwargs, actual, expected):
@@ -57,12 +60,12 @@ def _relu_is_heaviside(args, kwargs, actual, expected):
     return None
 
 
-elementwise_check(
+CHECKS.add(elementwise_check(
     "Q1.relu_via_heaviside", _cases("activations.relu_via_heaviside", 4.0),
     hint="Question 1.2: relu(x) = max(0, x) = x H(x), which is 0 at x = 0 whatever H(0) is.",
     diagnoses={"relu_via_heaviside": [_relu_is_heaviside]},
     var="x",
-)
+))
 
 
 def _sigmoid_k_cases(rng: np.random.Generator):
@@ -84,10 +87,10 @@ def _sigmoid_k_heaviside(args, kwargs, actual, expected):
     return None
 
 
-elementwise_check(
+CHECKS.add(elementwise_check(
     "Q1.sigmoid_k", _sigmoid_k_cases,
     hint=("sigmoid_k(x, k) = 1 / (1 + exp(-k x)); for k = 1e6, exp(k x) overflows, and exp(z) / (1 + exp(z)) "
           "becomes inf / inf = nan: only exponentiate -|k x| (or use torch.sigmoid(k * x))."),
     diagnoses={"sigmoid_k": [_sigmoid_k_heaviside]},
     var="x",
-)
+))

@@ -8,9 +8,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from grader.checks.base import (Check, JudgeContext, Probe, Verdict, as_torch, call, reference, register,
-                                same_as_reference, summarize, to_numpy)
+from grader.checks.base import (Check, CheckList, JudgeContext, Probe, Verdict, as_torch, call, same_as_reference,
+                                summarize, to_numpy)
 from grader.compare import Mismatch, Tolerance, as_array, assert_close, describe, judge_precision
+
+CHECKS = CheckList(__name__)
 
 STABLE_HINT = ("exp(1e4) overflows to inf and inf / inf is nan: subtract the largest logit along dim before exp, "
                "S(x) = S(x - max x), so no exp ever sees a large positive number.")
@@ -42,7 +44,7 @@ def calls_as_reference(
         return out
 
     def judge(ctx: JudgeContext) -> Verdict:
-        ref = reference(target)
+        ref = ctx.reference(target)
         for obs in ctx.observations:
             args, kwargs = obs.probe.params["args"], obs.probe.params["kwargs"]
             expected = to_numpy(ref(*as_torch(args), **as_torch(kwargs)))
@@ -54,7 +56,7 @@ def calls_as_reference(
                 return Verdict.failed(f"{exc}\n{known}" if known else str(exc))
         return Verdict.passed()
 
-    return register(Check(check_id, probes, judge, hint))
+    return Check(check_id, probes, judge, hint)
 
 
 def close(actual, expected, tol: Tolerance) -> bool:
@@ -102,10 +104,10 @@ def _softmax_calls(rng: np.random.Generator):
     ]
 
 
-calls_as_reference(
+CHECKS.add(calls_as_reference(
     "Q2.softmax", "softmax.softmax", _softmax_calls, explain=_explain_softmax,
     hint="softmax(x, dim) exponentiates and divides by the sum along dim (keepdim=True), same shape as x.",
-)
+))
 
 
 def _softmax_extreme_calls(rng: np.random.Generator):
@@ -119,35 +121,35 @@ def _softmax_extreme_calls(rng: np.random.Generator):
     ]
 
 
-calls_as_reference("Q2.softmax.extreme", "softmax.softmax", _softmax_extreme_calls,
-                   explain=_explain_softmax, hint=STABLE_HINT)
+CHECKS.add(calls_as_reference("Q2.softmax.extreme", "softmax.softmax", _softmax_extreme_calls,
+                              explain=_explain_softmax, hint=STABLE_HINT))
 
 
 # ---- Jacobians and small VJPs --------------------------------------------------------------------
 
-same_as_reference(
+CHECKS.add(same_as_reference(
     "Q2.softmax_jacobian", "softmax.softmax_jacobian",
     lambda rng: [(rng.normal(size=n) * 2,) for n in (1, 3, 7)],
     hint="dS_i/dx_j = S_i (delta_ij - S_j): the (n, n) matrix diag(S) - S S^T.",
-)
+))
 
-same_as_reference(
+CHECKS.add(same_as_reference(
     "Q2.sigmoid_jacobian", "softmax.sigmoid_jacobian",
     lambda rng: [(rng.normal(size=n) * 3,) for n in (1, 4, 8)],
     hint="The sigmoid acts elementwise, so its Jacobian is the (n, n) diagonal matrix diag(sigma(x) (1 - sigma(x))).",
-)
+))
 
-same_as_reference(
+CHECKS.add(same_as_reference(
     "Q2.softmax_vjp", "softmax.softmax_vjp",
     lambda rng: [(rng.normal(size=n) * 2, rng.normal(size=n)) for n in (1, 5, 9)],
     hint=VJP_HINT + " The result has the shape of x.",
-)
+))
 
-same_as_reference(
+CHECKS.add(same_as_reference(
     "Q2.sigmoid_vjp", "softmax.sigmoid_vjp",
     lambda rng: [(rng.normal(size=n) * 3, rng.normal(size=n)) for n in (1, 5, 9)],
     hint="J is diagonal, so J^T g = sigma(x) (1 - sigma(x)) * g elementwise: never build the n x n matrix.",
-)
+))
 
 
 # ---- both VJPs at n = 10^6 -----------------------------------------------------------------------
@@ -277,4 +279,4 @@ def _large_problem(got: dict, probe: Probe, tol: Tolerance) -> str:
     return ""
 
 
-register(Check("Q2.vjp_large", _large_probes, _judge_large, hint=VJP_HINT, fresh_child=True))
+CHECKS.add(Check("Q2.vjp_large", _large_probes, _judge_large, hint=VJP_HINT, fresh_child=True))

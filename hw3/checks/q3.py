@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checks.base import (Check, JudgeContext, Probe, Verdict, call, judge_each, register, summarize)
+from grader.checks.base import Check, CheckList, JudgeContext, Probe, Verdict, call, judge_each, summarize
 from .q2 import calls_as_reference, close, has_nan
 from grader.compare import Mismatch, Tolerance, as_array, assert_close, describe
+
+CHECKS = CheckList(__name__)
 
 LIMIT_HINT = ("S(c x) = S(c (x - max x)): shift before scaling, so exp never sees a large positive number; "
               "c = 0 gives 1/n everywhere, and a very large c puts 1 on the maximum, split equally among ties.")
@@ -18,10 +20,10 @@ def _temperature_calls(rng: np.random.Generator):
             for n, c in ((4, rng.uniform(0.2, 0.9)), (6, rng.uniform(1.1, 3.0)), (3, 1.0), (8, rng.uniform(3, 8)))]
 
 
-calls_as_reference(
+CHECKS.add(calls_as_reference(
     "Q3.softmax_temperature", "softmax.softmax_temperature", _temperature_calls,
     hint="softmax_temperature(x, c) is the softmax of the scaled logits c x.",
-)
+))
 
 
 def _limit(x: np.ndarray, c: float) -> np.ndarray:
@@ -79,7 +81,7 @@ def _why_limit(actual, expected: np.ndarray, x: np.ndarray, c: float) -> str:
     return ""
 
 
-register(Check("Q3.softmax_temperature.limits", _limit_probes, _judge_limits, hint=LIMIT_HINT))
+CHECKS.add(Check("Q3.softmax_temperature.limits", _limit_probes, _judge_limits, hint=LIMIT_HINT))
 
 
 # ---- two classes: S(x) = [sigmoid(z), 1 - sigmoid(z)] ---------------------------------------------
@@ -119,7 +121,7 @@ def _judge_two_class(ctx: JudgeContext) -> Verdict:
     return Verdict.passed()
 
 
-register(Check(
+CHECKS.add(Check(
     "Q3.two_class_logit", _two_class_probes, _judge_two_class,
     hint="Divide numerator and denominator of S(x)_0 by exp(x_0): S(x)_0 = 1 / (1 + exp(-(x_0 - x_1))).",
 ))
@@ -158,7 +160,7 @@ def _judge_reduce(ctx: JudgeContext) -> Verdict:
     return Verdict.passed()
 
 
-register(Check(
+CHECKS.add(Check(
     "Q3.reduce_logits", _reduce_probes, _judge_reduce,
     hint="Softmax is unchanged when the same constant is added to every logit: shift all of them so the first is 0.",
 ))

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checks.base import Check, register
+from grader.checks.base import Check, CheckList
 from ._conversions import (CONVERSION_HINT_TO_SIGMOID, CONVERSION_HINT_TO_TANH, SIG2TANH, TANH2SIG, conversion_call,
                            judge_conversions)
+
+CHECKS = CheckList(__name__)
 
 
 def _two_layer_probes(target: str):
@@ -22,5 +24,5 @@ def _two_layer_probes(target: str):
     return probes
 
 
-register(Check("Q4.sigmoid_to_tanh", _two_layer_probes(SIG2TANH), judge_conversions, hint=CONVERSION_HINT_TO_TANH))
-register(Check("Q4.tanh_to_sigmoid", _two_layer_probes(TANH2SIG), judge_conversions, hint=CONVERSION_HINT_TO_SIGMOID))
+CHECKS.add(Check("Q4.sigmoid_to_tanh", _two_layer_probes(SIG2TANH), judge_conversions, hint=CONVERSION_HINT_TO_TANH))
+CHECKS.add(Check("Q4.tanh_to_sigmoid", _two_layer_probes(TANH2SIG), judge_conversions, hint=CONVERSION_HINT_TO_SIGMOID))

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checks.base import (Check, JudgeContext, Probe, Verdict, as_torch, call, reference, register, summarize,
-                                to_numpy, torch_fn)
+from grader.checks.base import (Check, CheckList, JudgeContext, Probe, Verdict, as_torch, call, summarize, to_numpy,
+                                torch_fn)
 from grader.compare import Mismatch, Tolerance, as_array, assert_close, describe, judge_precision
+
+CHECKS = CheckList(__name__)
 
 RELU_HINT = ("Sort the samples by w . x and put unit j's kink between consecutive projections (a gap of its own "
              "for each unit, e.g. halfway): M is then triangular and well conditioned; solve M [W2, b2]^T = F.")
@@ -33,7 +35,7 @@ def _matrix_probes(rng: np.random.Generator) -> list[Probe]:
 def _judge_matrix(ctx: JudgeContext) -> Verdict:
     import torch
 
-    ref = reference("interpolation.interpolation_matrix")
+    ref = ctx.reference("interpolation.interpolation_matrix")
     for obs in ctx.observations:
         X, w, b1, phi = obs.probe.params["args"]
         expected = to_numpy(ref(*as_torch([X, w, b1]), getattr(torch, phi["name"])))
@@ -58,7 +60,7 @@ def _why_matrix(actual, expected: np.ndarray) -> str:
     return ""
 
 
-register(Check(
+CHECKS.add(Check(
     "Q5.interpolation_matrix", _matrix_probes, _judge_matrix,
     hint="Row i of M is [phi(w . x_i + b1_1), ..., phi(w . x_i + b1_{N-1}), 1]: one row per sample, "
          "one column per unit.",
@@ -171,13 +173,13 @@ def _judge_interpolator(act: str, reason: str):
 RELU_REASON = "a tiny epsilon makes M badly conditioned."
 SIGMOID_REASON = "M is only nearly triangular at finite lam (or badly conditioned when lam * gap is small)."
 
-register(Check("Q5.relu_interpolator", lambda rng: _probes_for("relu_interpolator", _easy_samples(rng)),
-               _judge_interpolator("relu", RELU_REASON), hint=RELU_HINT))
-register(Check("Q5.relu_interpolator.hard",
-               lambda rng: _probes_for("relu_interpolator", [hard_samples(rng), hard_samples(rng, n=2, m=1)]),
-               _judge_interpolator("relu", RELU_REASON), hint=RELU_HINT))
-register(Check("Q5.sigmoid_interpolator", lambda rng: _probes_for("sigmoid_interpolator", _easy_samples(rng)),
-               _judge_interpolator("sigmoid", SIGMOID_REASON), hint=SIGMOID_HINT))
-register(Check("Q5.sigmoid_interpolator.hard",
-               lambda rng: _probes_for("sigmoid_interpolator", [hard_samples(rng), hard_samples(rng, n=2, m=1)]),
-               _judge_interpolator("sigmoid", SIGMOID_REASON), hint=SIGMOID_HINT))
+CHECKS.add(Check("Q5.relu_interpolator", lambda rng: _probes_for("relu_interpolator", _easy_samples(rng)),
+                 _judge_interpolator("relu", RELU_REASON), hint=RELU_HINT))
+CHECKS.add(Check("Q5.relu_interpolator.hard",
+                 lambda rng: _probes_for("relu_interpolator", [hard_samples(rng), hard_samples(rng, n=2, m=1)]),
+                 _judge_interpolator("relu", RELU_REASON), hint=RELU_HINT))
+CHECKS.add(Check("Q5.sigmoid_interpolator", lambda rng: _probes_for("sigmoid_interpolator", _easy_samples(rng)),
+                 _judge_interpolator("sigmoid", SIGMOID_REASON), hint=SIGMOID_HINT))
+CHECKS.add(Check("Q5.sigmoid_interpolator.hard",
+                 lambda rng: _probes_for("sigmoid_interpolator", [hard_samples(rng), hard_samples(rng, n=2, m=1)]),
+                 _judge_interpolator("sigmoid", SIGMOID_REASON), hint=SIGMOID_HINT))

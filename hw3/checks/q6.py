@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checks.base import Check, JudgeContext, Probe, Verdict, call, register
+from grader.checks.base import Check, CheckList, JudgeContext, Probe, Verdict, call
 from .q2 import close
 from grader.compare import Mismatch, Tolerance, as_array, assert_close
+
+CHECKS = CheckList(__name__)
 
 MODES = ("full", "valid", "same")
 CONV_HINT = ("Convolution flips the kernel: (x * k)[t] = sum_j x[j] k[t - j]. 'full' has every overlap "
@@ -87,7 +89,7 @@ def _question_probes(rng: np.random.Generator) -> list[Probe]:
     return [conv_call(x, k, None), conv_call(x, k, "valid"), conv_call(x, k, "same")]
 
 
-register(Check("Q6.conv1d.question", _question_probes, _judge_conv(partial=True), hint=CONV_HINT))
+CHECKS.add(Check("Q6.conv1d.question", _question_probes, _judge_conv(partial=True), hint=CONV_HINT))
 
 
 def _modes_probes(rng: np.random.Generator) -> list[Probe]:
@@ -98,7 +100,7 @@ def _modes_probes(rng: np.random.Generator) -> list[Probe]:
     return probes
 
 
-register(Check("Q6.conv1d.modes", _modes_probes, _judge_conv(partial=False), hint=CONV_HINT))
+CHECKS.add(Check("Q6.conv1d.modes", _modes_probes, _judge_conv(partial=False), hint=CONV_HINT))
 
 
 def _edge_probes(rng: np.random.Generator) -> list[Probe]:
@@ -109,4 +111,4 @@ def _edge_probes(rng: np.random.Generator) -> list[Probe]:
     return probes
 
 
-register(Check("Q6.conv1d.edge", _edge_probes, _judge_conv(partial=False), hint=CONV_HINT))
+CHECKS.add(Check("Q6.conv1d.edge", _edge_probes, _judge_conv(partial=False), hint=CONV_HINT))

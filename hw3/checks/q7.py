@@ -9,8 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks.base import Check, JudgeContext, Probe, Verdict, call, register, value_of
+from grader.checks.base import Check, CheckList, JudgeContext, Probe, Verdict, call, value_of
 from grader.compare import Mismatch, as_array, check_integer, describe
+
+CHECKS = CheckList(__name__)
 
 SIZE_HINT = ("Along one axis a convolution gives floor((i + 2p - d (k - 1) - 1) / s) + 1: padding on both sides, "
              "a dilated kernel spans d (k - 1) + 1 inputs.")
@@ -136,7 +138,7 @@ def _explain_conv_size(obs, actual, expected) -> str:
     return ""
 
 
-register(Check(
+CHECKS.add(Check(
     "Q7.conv_output_size", _conv_size_probes,
     lambda ctx: _integer_check(ctx, lambda obs: conv_shape((1, *[_conv_size_args(obs)[0]] * 2), 1,
                                                            *_conv_size_args(obs)[1:])[1], _explain_conv_size),
@@ -173,7 +175,7 @@ def _explain_pool(obs, actual, expected) -> str:
     return ""
 
 
-register(Check(
+CHECKS.add(Check(
     "Q7.pool_output_size", _pool_probes,
     lambda ctx: _integer_check(ctx, lambda obs: pool_shape((1, _pool_args(obs)[0], _pool_args(obs)[0]),
                                                            _pool_args(obs)[1], _pool_args(obs)[2])[1], _explain_pool),
@@ -215,7 +217,7 @@ def _explain_params(obs, actual, expected) -> str:
     return ""
 
 
-register(Check(
+CHECKS.add(Check(
     "Q7.conv_params", _params_probes,
     lambda ctx: _integer_check(ctx, lambda obs: conv_param_count(*_params_args(obs)), _explain_params),
     hint=PARAMS_HINT,
@@ -280,7 +282,7 @@ def _judge_shapes(ctx: JudgeContext) -> Verdict:
     return Verdict.passed()
 
 
-register(Check("Q7.cnn_output_shape", _shape_probes, _judge_shapes, hint=SHAPE_HINT))
+CHECKS.add(Check("Q7.cnn_output_shape", _shape_probes, _judge_shapes, hint=SHAPE_HINT))
 
 
 # ---- Question 7's two answers -----------------------------------------------------------------------
@@ -342,4 +344,4 @@ def _judge_q7(ctx: JudgeContext) -> Verdict:
     return Verdict(good / len(expected), "\n".join(messages))
 
 
-register(Check("Q7.answers", lambda rng: [value_of("convolution.Q7")], _judge_q7, hint=Q7_HINT))
+CHECKS.add(Check("Q7.answers", lambda rng: [value_of("convolution.Q7")], _judge_q7, hint=Q7_HINT))

@@ -12,9 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks.base import Check, JudgeContext, Verdict, register, value_of
+from grader.checks.base import Check, CheckList, JudgeContext, Verdict, value_of
 from .q7 import not_answered
 from grader.compare import Mismatch, as_array, describe
+
+CHECKS = CheckList(__name__)
 
 SETTINGS_HINT = ("Along one axis a conv gives floor((i + 2p - d (k - 1) - 1) / s) + 1 and a pooling "
                  "floor((i - k) / s) + 1; answer each part with a dict {'k', 's', 'p', 'd'} (missing keys take "
@@ -167,6 +169,6 @@ def _probes(rng: np.random.Generator):
     return [value_of("convolution.Q8")]
 
 
-register(Check("Q8.layer1", _probes, _judge(("1a", "1b")), hint=SETTINGS_HINT))
-register(Check("Q8.layer2", _probes, _judge(("2a", "2b")), hint=SETTINGS_HINT))
-register(Check("Q8.layer3", _probes, _judge(("3a", "3b", "3c")), hint=SETTINGS_HINT))
+CHECKS.add(Check("Q8.layer1", _probes, _judge(("1a", "1b")), hint=SETTINGS_HINT))
+CHECKS.add(Check("Q8.layer2", _probes, _judge(("2a", "2b")), hint=SETTINGS_HINT))
+CHECKS.add(Check("Q8.layer3", _probes, _judge(("3a", "3b", "3c")), hint=SETTINGS_HINT))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from grader import batch
-from grader.assignment import load, using
+from grader.assignment import default, load
 from grader.outcome import Status
 from grader.runner import grade
 from grader.unittests import discover
@@ -52,7 +52,7 @@ def test_unittest_files_are_read_without_running_them(hw0):
 
 def test_correct_buggy_and_notebook_submissions_get_the_expected_verdicts(hw0):
     rubric = hw0.load_rubric()
-    results = {name: grade(SUBMISSIONS / name, rubric) for name in ("correct", "buggy", "notebook.ipynb")}
+    results = {name: grade(SUBMISSIONS / name, hw0, rubric=rubric) for name in ("correct", "buggy", "notebook.ipynb")}
     assert results["correct"].outcomes and all(o.status is Status.PASSED for o in results["correct"].outcomes)
     assert all(o.status is Status.PASSED for o in results["notebook.ipynb"].outcomes)
     failed = {o.check_id for o in results["buggy"].outcomes if o.status is not Status.PASSED}
@@ -65,8 +65,7 @@ def test_correct_buggy_and_notebook_submissions_get_the_expected_verdicts(hw0):
     hidden = next(o for o in results["buggy"].outcomes if o.check_id == "A1.norm.hidden")
     assert "not shown" in hidden.message and "expected" in hidden.detail and hidden.detail not in hidden.message
     # HW3 is still the default, and grading HW0 did not change that
-    from grader.assignment import active
-    assert active().name == "Homework 3"
+    assert default().name == "Homework 3"
 
 
 def test_grade_cli_writes_valid_results_for_the_other_assignment(tmp_path):
@@ -91,8 +90,8 @@ def test_batch_grades_a_class_of_the_other_assignment(tmp_path, hw0):
     for name in ("correct", "buggy"):
         shutil.copytree(SUBMISSIONS / name, folder / name)
     shutil.copy(SUBMISSIONS / "notebook.ipynb", folder / "notebook.ipynb")
-    with using(hw0):
-        summary = batch.run_batch(folder, tmp_path / "out", jobs=1, rubric_path=hw0.rubric_path, progress=None)
+    summary = batch.run_batch(folder, tmp_path / "out", jobs=1, rubric_path=hw0.rubric_path, progress=None,
+                              assignment=hw0)
     assert summary.graded == 3 and not summary.error
     rows = {r["submission_id"]: r for r in summary.rows} if isinstance(summary.rows[0], dict) else None
     grades = (tmp_path / "out" / "grades.csv").read_text()

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from grader.assignment import AssignmentError, load, using
+from grader.assignment import AssignmentError, load
 from grader.checks import base
 from grader.checks.base import JudgeContext, Observation, Probe
 from grader.compare import Tolerance
@@ -32,8 +32,7 @@ def hw4():
 
 
 def _statuses(folder: Path, assignment) -> dict[str, Status]:
-    with using(assignment):
-        result = grade(folder, assignment.load_rubric())
+    result = grade(folder, assignment)
     return {o.check_id: o for o in result.outcomes}
 
 
@@ -78,13 +77,10 @@ def test_a_training_function_that_never_steps_fails_with_the_losses_it_left(hw4,
 
 
 def test_a_torch_function_of_a_numpy_assignment_gets_tensors_when_its_check_says_so(hw4):
-    from grader.checks.catalog import load_checks
-
-    with using(hw4):
-        check = load_checks(hw4)["B2.flatten"]
-        probe = check.probes(np.random.default_rng(0))[0]
-        assert base.arrays_of(probe, check) == "torch"
-        assert base.arrays_of(base.call("norm.batchnorm", np.ones(2))) == "numpy"
+    check = hw4.catalog["B2.flatten"]
+    probe = check.probes(np.random.default_rng(0))[0]
+    assert base.arrays_of(probe, check, hw4.arrays) == "torch"
+    assert base.arrays_of(base.call("norm.batchnorm", np.ones(2)), None, hw4.arrays) == "numpy"
 
 
 @settings(max_examples=40, deadline=None)
@@ -110,12 +106,9 @@ def test_under_torch_arguments_are_tensors_as_before():
 
 
 def test_a_report_altered_by_student_code_fails_the_check_without_a_grader_error(hw4):
-    from grader.checks.catalog import load_checks
-
-    with using(hw4):
-        check = load_checks(hw4)["B2.parameters"]
-        probe: Probe = check.probes(np.random.default_rng(0))[0]
-        ctx = JudgeContext((Observation(probe, returned={"parameters": "235"}),), Tolerance(1e-6, 1e-8),
-                           np.random.default_rng(0))
-        verdict = check.judge(ctx)
+    check = hw4.catalog["B2.parameters"]
+    probe: Probe = check.probes(np.random.default_rng(0))[0]
+    ctx = JudgeContext((Observation(probe, returned={"parameters": "235"}),), Tolerance(1e-6, 1e-8),
+                       np.random.default_rng(0), reference=hw4.reference_object, arrays=hw4.arrays)
+    verdict = check.judge(ctx)
     assert verdict.fraction == 0 and "came back altered" in verdict.message

@@ -22,14 +22,13 @@ from pathlib import Path
 
 import pytest
 
-from grader.assignment import active
 from grader import batch
-from grader import rubric as rubric_module
 from grader.draws import identity_of
 from grader.outcome import GradingResult, Status
 from grader.report import gradebook, gradescope
 from grader.runner import grade
 from tests.hw3testing import MODULES, REFERENCE_DIR, as_student_module, write_submission
+from tests.hw3testing import HW3
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -69,7 +68,7 @@ def read_csv(path: Path) -> dict[str, dict]:
 
 def grade_alone(path: Path, rubric, problems, submission_id: str, students=()) -> GradingResult:
     """As `hw3grade grade` would, with the identity the batch gives it (its hidden checks' draws)."""
-    return grade(path, rubric, entries=rubric.select(set(problems) if problems else None), submission_id=submission_id,
+    return grade(path, HW3, rubric=rubric, entries=rubric.select(set(problems) if problems else None), submission_id=submission_id,
                  identity=identity_of(students, submission_id), fingerprint_answers=True)   # as the batch does
 
 
@@ -146,7 +145,7 @@ def copy_example(which: str, target: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def rubric():
-    return rubric_module.load()
+    return HW3.load_rubric()
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -455,7 +454,7 @@ def test_a_changed_rubric_regrades_everything(small, small_run, tmp_path):
     first_out, _ = small_run
     out = shutil.copytree(first_out, tmp_path / "out")
     changed = tmp_path / "rubric.yaml"
-    changed.write_text(active().rubric_path.read_text() + "\n# an edit\n")
+    changed.write_text(HW3.rubric_path.read_text() + "\n# an edit\n")
     again = batch.run_batch(small, out, jobs=2, problems=["P3"], rubric_path=changed)
     assert (again.graded, again.skipped) == (3, 0)
     assert (out / "grades.csv").read_text() == (first_out / "grades.csv").read_text()
@@ -496,7 +495,7 @@ def test_a_grader_error_in_one_check_is_graded_again(small, tmp_path, monkeypatc
 
 
 def test_naming_every_problem_is_the_same_run_as_naming_none(small, tmp_path):
-    rubric = rubric_module.load()
+    rubric = HW3.load_rubric()
     everything = list(rubric.problem_keys)
     assert rubric.parse_problem_keys(everything) is None and rubric.parse_problem_keys([]) is None
     assert batch.fingerprint(small / "correct", rubric, rubric.parse_problem_keys(everything)) == \
@@ -607,8 +606,8 @@ def test_full_rubric_matches_grading_alone(tmp_path, rubric):
     assert (summary.graded, summary.failed) == (2, 0)
     assert_matches_alone(out, batch.discover(folder), rubric, None)
     rows = read_csv(out / "grades.csv")
-    assert [k for k in rows["correct"] if k in rubric_module.load().problem_keys] == \
-        sorted({e.problem for e in rubric.checks}, key=rubric_module.load().problem_keys.index)
+    assert [k for k in rows["correct"] if k in HW3.load_rubric().problem_keys] == \
+        sorted({e.problem for e in rubric.checks}, key=HW3.load_rubric().problem_keys.index)
     validate_with_gradescope(sorted(out.glob("*/results.json")))
 
 

@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grader.assignment import active
 from grader import batch
 from grader import rubric as rubric_module
 from tests.hw3testing import MODULES, REFERENCE_DIR, as_student_module
+from tests.hw3testing import HW3
 
 REPO = Path(__file__).resolve().parents[2]
 STYLES = REPO / "tests" / "corpus" / "correct_styles"
@@ -108,7 +108,7 @@ def build_class(root: Path) -> Path:
 def test_rubric(path: Path, *, fixed: bool = False) -> Path:
     """The test rubric: KEPT's checks and points; `fixed`: the tolerance repaired and a point of
     Q7.conv_params moved to Q7.pool_output_size."""
-    data = yaml.safe_load(active().rubric_path.read_text())
+    data = yaml.safe_load(HW3.rubric_path.read_text())
     checks = [dict(c, points=KEPT[c["id"]]) for c in data["checks"] if c["id"] in KEPT]
     for check in checks:
         if check["id"] == MISCALIBRATED and not fixed:

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from grader import batch
-from grader import rubric as rubric_module
 from grader.cli import main as cli_main
 from grader.outcome import GradingResult, Outcome, Status
+from tests.hw3testing import HW3
 
 METADATA = """\
 {folder}:
@@ -116,7 +116,7 @@ def test_hand_graded_scores_join_the_gradebook(graded_class, tmp_path):
     rows = grades(out)
     assert rows["submission_1"]["P3.proof"] == "8" and rows["submission_1"]["P2.discussion"] == "5"
     assert float(rows["submission_1"]["total"]) == float(before["submission_1"]["total"]) + 13
-    every_part = sum(p.points for p in rubric_module.load().manual)         # possible, given or not
+    every_part = sum(p.points for p in HW3.load_rubric().manual)         # possible, given or not
     assert float(rows["submission_1"]["max_total"]) == float(before["submission_1"]["max_total"]) + every_part
     assert float(rows["submission_1"]["P3"]) == float(before["submission_1"]["P3"]) + 8    # under its problem
     assert rows["submission_1"]["P2"] == "5"
@@ -326,7 +326,7 @@ def test_the_plot_check_keeps_the_png_it_decoded(tmp_path):
     """Judged on the reference's plot_fit: the outcome carries the very PNG the child wrote (visible check)."""
     from tests.hw3testing import grade_checks, write_submission
 
-    rubric = rubric_module.load()
+    rubric = HW3.load_rubric()
     outcome = grade_checks(write_submission(tmp_path / "ref"), rubric, ["P1.plot_fit"])["P1.plot_fit"]
     assert outcome.status is Status.PASSED
     import base64

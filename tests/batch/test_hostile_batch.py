@@ -32,10 +32,10 @@ from pathlib import Path
 import pytest
 
 from grader import batch
-from grader import rubric as rubric_module
 from grader.outcome import GradingResult
 from grader.runner import grade
 from tests.hw3testing import write_submission
+from tests.hw3testing import HW3
 
 REPO = Path(__file__).resolve().parents[2]
 PROBLEMS = ["P3", "Q6"]
@@ -287,9 +287,9 @@ def verdicts(result: GradingResult) -> list[tuple[str, str, float]]:
 @pytest.fixture(scope="module")
 def alone(tmp_path_factory) -> list[tuple[str, str, float]]:
     """What a correct classmate gets graded alone, as `hw3grade grade` grades it."""
-    rubric = rubric_module.load()
+    rubric = HW3.load_rubric()
     folder = write_submission(tmp_path_factory.mktemp("alone") / "correct")
-    return verdicts(grade(folder, rubric, entries=rubric.select(set(PROBLEMS)), submission_id="alone"))
+    return verdicts(grade(folder, HW3, rubric=rubric, entries=rubric.select(set(PROBLEMS)), submission_id="alone"))
 
 
 def make_class(tmp_path: Path, losses: dict) -> tuple[Path, Path, Path]:

@@ -18,6 +18,7 @@ from grader.supervision import interruptions, prctl, procfs
 from grader.outcome import Status
 from grader.runner import grade, sandbox_for
 from tests.corpus.test_hostile import CASES
+from tests.hw3testing import HW3
 
 CE = ("P3.cross_entropy.single", "P3.cross_entropy.batch", "P3.cross_entropy.large_logits")
 NEIGHBOURS = ("Q6",)
@@ -31,10 +32,10 @@ def _stop_zygotes():
 
 def _grade(folder, rubric, problems=("P3",), timeout=4.0, zygote_on=True, confine=True):
     entries = [dataclasses.replace(e, timeout=min(e.timeout, timeout)) for e in rubric.checks if e.problem in problems]
-    config = sandbox_for(rubric, zygote=zygote_on)
+    config = sandbox_for(HW3, rubric, zygote=zygote_on)
     if not confine and hasattr(config, "confine"):   # the Landlock sandbox would stop a signal to the zygote
         config = dataclasses.replace(config, confine=False)
-    result = grade(folder, rubric, entries=entries, sandbox=config)
+    result = grade(folder, HW3, rubric=rubric, entries=entries, sandbox=config)
     return result, {o.check_id: o for o in result.outcomes}
 
 
@@ -256,7 +257,7 @@ def test_run_as_user_never_uses_the_zygote(rubric):
     """Gradescope's path (run_as_user) keeps starting every child fresh."""
     from grader.sandbox import Child
 
-    config = dataclasses.replace(sandbox_for(rubric, zygote=True), run_as_user="nobody")
+    config = dataclasses.replace(sandbox_for(HW3, rubric, zygote=True), run_as_user="nobody")
     assert Child._forked(type("C", (), {"config": config})(), 0, 0, "/") is None
 
 

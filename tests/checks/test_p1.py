@@ -16,13 +16,13 @@ import torch
 
 from tests.hw3testing import grade_checks
 from hw3.checks import p1
-from grader.assignment import active
-from grader.checks.base import CHECKS, JudgeContext, Observation
+from grader.checks.base import JudgeContext, Observation
 from grader.compare import Mismatch, Tolerance
 from grader.outcome import Status
 from grader.probes import child, wire
 from grader.probes.student import Student
 from grader.runner import rng_for
+from tests.hw3testing import HW3
 
 P1_IDS = ["P1.f_true", "P1.mlp", "P1.initialize", "P1.make_data", "P1.train.epochs", "P1.train.replay",
           "P1.train.no_reinit", "P1.plot_fit", "P1.fit"]
@@ -50,14 +50,14 @@ def run_inprocess(folder, check_id: str, rubric, seed: int | None = None):
         from dataclasses import replace
         entry = replace(entry, seed=seed)
     student = Student({"threelayerSGD": str(folder / "threelayerSGD.py")}, None)
-    check = CHECKS[check_id]
-    kinds = child._load_probe_kinds(active().probe_files())
+    check = HW3.catalog[check_id]
+    kinds = child._load_probe_kinds(HW3.probe_files())
     observations = []
     for probe in check.probes(rng_for(entry)):
         params = child.to_student_args(wire.decode(wire.encode(probe.params)), student)
         returned = wire.decode(wire.encode(kinds[probe.kind](student, **params)))
         observations.append(Observation(probe, returned=returned))
-    return check.judge(JudgeContext(tuple(observations), Tolerance(entry.rtol, entry.atol), rng_for(entry)))
+    return check.judge(JudgeContext(tuple(observations), Tolerance(entry.rtol, entry.atol), rng_for(entry), reference=HW3.reference_object))
 
 
 # ---- the reference ------------------------------------------------------------------------------
@@ -438,7 +438,7 @@ def _init_weights(rng: np.random.Generator, draw) -> dict[str, np.ndarray]:
 def _judge_init(params: dict) -> object:
     probe = p1._initialize_probes(np.random.default_rng(0))[0]
     return p1._judge_initialize(JudgeContext((Observation(probe, returned={"params": params}),), Tolerance(),
-                                             np.random.default_rng(0)))
+                                             np.random.default_rng(0), reference=HW3.reference_object))
 
 
 def _xavier(rng, shape):
@@ -607,7 +607,7 @@ def fitted_params(seed: int = 0) -> dict[str, np.ndarray]:
 def _judge_fit(runs, spec: p1.FitSpec = p1.P1_FIT):
     probe = p1.fit_probes(spec)(np.random.default_rng(0))[0]
     returned = {"runs": runs} if isinstance(runs, list) else runs
-    ctx = JudgeContext((Observation(probe, returned=returned),), Tolerance(), np.random.default_rng(0))
+    ctx = JudgeContext((Observation(probe, returned=returned),), Tolerance(), np.random.default_rng(0), reference=HW3.reference_object)
     return p1.fit_judge(spec)(ctx)
 
 
@@ -865,7 +865,7 @@ def test_a_forged_training_record_fails_not_the_grader(submission, rubric):
     probe = p1.train_probe(np.random.default_rng(0), p1.REPLAY_SETUP)
     student = Student({"threelayerSGD": str(folder / "threelayerSGD.py")}, None)
     params = child.to_student_args(wire.decode(wire.encode(probe.params)), student)
-    record = wire.decode(wire.encode(child._load_probe_kinds(active().probe_files())["p1_train"](student, **params)))
+    record = wire.decode(wire.encode(child._load_probe_kinds(HW3.probe_files())["p1_train"](student, **params)))
     forgeries = {
         "rows outside X": {**record, "calls": np.full_like(record["calls"], 10**6)},
         "batch sizes that do not add up": {**record, "call_sizes": record["call_sizes"] + 1},
@@ -874,7 +874,7 @@ def test_a_forged_training_record_fails_not_the_grader(submission, rubric):
         "snapshots that are not in call order": {**record, "snap_of_call": record["snap_of_call"][::-1].copy()},
     }
     for what, forged in forgeries.items():
-        ctx = JudgeContext((Observation(probe, returned=forged),), Tolerance(), np.random.default_rng(0))
+        ctx = JudgeContext((Observation(probe, returned=forged),), Tolerance(), np.random.default_rng(0), reference=HW3.reference_object)
         with pytest.raises(Mismatch, match=re.escape(f"is malformed ({what}")):
             p1._judge_replay(ctx)
 
@@ -971,7 +971,7 @@ def _png_bytes(**savefig) -> bytes:
 
 def _judge_plot_answer(answer):
     probe = p1._plot_probes(np.random.default_rng(0))[0]
-    return p1._judge_plot(JudgeContext((Observation(probe, returned=answer),), Tolerance(), np.random.default_rng(0)))
+    return p1._judge_plot(JudgeContext((Observation(probe, returned=answer),), Tolerance(), np.random.default_rng(0), reference=HW3.reference_object))
 
 
 def _png_answer(data: bytes) -> dict:

@@ -8,9 +8,9 @@ import pytest
 
 from tests.hw3testing import grade_checks, write_submission
 from hw3.checks import p4
-from grader.checks.base import CHECKS
 from hw3.checks.p5 import build_fn as p5_build
 from grader.outcome import Status
+from tests.hw3testing import HW3
 
 P4_IDS = ["P4.max_derivative", "P4.max_derivative.more", "P4.max_derivative.tie"]
 
@@ -93,13 +93,13 @@ def _judge(check_id: str, probes, returned) -> "Verdict":
     from grader.compare import Tolerance
 
     observations = [Observation(p, returned=r) for p, r in zip(probes, returned)]
-    return CHECKS[check_id].judge(JudgeContext(observations, Tolerance(), np.random.default_rng(0)))
+    return HW3.catalog[check_id].judge(JudgeContext(observations, Tolerance(), np.random.default_rng(0), reference=HW3.reference_object))
 
 
 def test_largest_derivative_is_named():
     """max(df(x) for df in dfs): the judge names it (no child needed: the judge sees only returned values)."""
     for check_id in ("P4.max_derivative", "P4.max_derivative.more"):
-        probes = CHECKS[check_id].probes(np.random.default_rng(7))
+        probes = HW3.catalog[check_id].probes(np.random.default_rng(7))
         largest = [max(p5_build(df)(p.params["args"][2]) for df in p.params["args"][1]) for p in probes]
         verdict = _judge(check_id, probes, largest)
         assert verdict.fraction == 0.0
@@ -116,7 +116,7 @@ def test_not_raising_at_a_tie(outcomes):
                      + r".+\] returned -?[\d.]+ instead of raising ValueError at a tie: f_\d and f_\d both attain "
                        r"the maximum -?[\d.]+ at x = [\d.]+, where f need not be differentiable\.",
                      outcome.message), outcome.message
-    assert outcome.message.endswith("Hint: " + CHECKS["P4.max_derivative.tie"].hint)
+    assert outcome.message.endswith("Hint: " + HW3.catalog["P4.max_derivative.tie"].hint)
     assert outcomes["first"]["P4.max_derivative"].status is Status.PASSED
     assert outcomes["first"]["P4.max_derivative.more"].status is Status.PASSED
 
@@ -127,8 +127,8 @@ def test_the_brief_example_message():
     from grader.compare import Tolerance
 
     probe = p4.max_call([p4.poly([0, 1]), p4.poly([0, -1])], 0.0, kind="call_catch")
-    verdict = CHECKS["P4.max_derivative.tie"].judge(
-        JudgeContext([Observation(probe, returned={"returned": 0.5})], Tolerance(), np.random.default_rng(0)))
+    verdict = HW3.catalog["P4.max_derivative.tie"].judge(
+        JudgeContext([Observation(probe, returned={"returned": 0.5})], Tolerance(), np.random.default_rng(0), reference=HW3.reference_object))
     assert verdict.fraction == 0.0
     assert verdict.message == ("max_derivative(fs, dfs, 0) with fs = [x, -x] returned 0.5 instead of raising "
                                "ValueError at a tie: f_0 and f_1 both attain the maximum 0 at x = 0, where f need not "
@@ -147,7 +147,7 @@ def test_value_instead_of_derivative(outcomes):
     assert outcome.status is Status.FAILED
     assert re.search(re.escape("You returned the maximum value f(x) = f_I(x) itself, not its derivative f_I'(x).\n"
                                "max_derivative(fs, dfs, "), outcome.message)
-    assert outcome.message.endswith("Hint: " + CHECKS["P4.max_derivative"].hint)
+    assert outcome.message.endswith("Hint: " + HW3.catalog["P4.max_derivative"].hint)
 
 
 def test_ties_below_the_maximum_do_not_matter(outcomes):
@@ -159,19 +159,19 @@ def test_ties_below_the_maximum_do_not_matter(outcomes):
     assert re.search(r"raised ValueError, but only f_\d attains the maximum -?[\d.]+ at x = -?[\d.]+: equal values "
                      r"below the maximum do not matter\.", more.detail)
     assert more.message == ("This hidden check failed (its inputs and expected values are not shown).\nHint: "
-                            + CHECKS["P4.max_derivative.more"].hint)
+                            + HW3.catalog["P4.max_derivative.more"].hint)
 
 
 def test_cases_are_well_separated_and_ties_exact():
     """Away from ties the maximum leads by GAP; at the tie probes two values are exactly equal."""
     for check_id in ("P4.max_derivative", "P4.max_derivative.more"):
         for seed in range(5):
-            for probe in CHECKS[check_id].probes(np.random.default_rng(seed)):
+            for probe in HW3.catalog[check_id].probes(np.random.default_rng(seed)):
                 fs, dfs, x = probe.params["args"]
                 values, _ = p4._evaluate(list(zip(fs, dfs)), x)
                 ranked = np.sort(values)
                 assert ranked[-1] - ranked[-2] >= p4.GAP
-    for probe in CHECKS["P4.max_derivative.tie"].probes(np.random.default_rng(0)):
+    for probe in HW3.catalog["P4.max_derivative.tie"].probes(np.random.default_rng(0)):
         fs, dfs, x = probe.params["args"]
         values, slopes = p4._evaluate(list(zip(fs, dfs)), x)
         winners = np.flatnonzero(values == values.max())

@@ -8,8 +8,8 @@ import pytest
 
 from tests.hw3testing import grade_checks, write_submission
 from hw3.checks import p6, p7  # noqa: F401  (p7: its SGD probes)
-from grader.checks.base import CHECKS
 from grader.outcome import Status
+from tests.hw3testing import HW3
 
 P6_IDS = ["P6.dead_units", "P6.two_layer_grad.relu", "P6.two_layer_sgd.relu", "P6.dead_stay_dead"]
 
@@ -127,7 +127,7 @@ def _failed(outcome, *patterns: str, hidden: bool = False) -> None:
     assert outcome.status is Status.FAILED, (outcome.check_id, outcome.status, outcome.detail)
     for pattern in patterns:
         assert re.search(pattern, outcome.detail), (outcome.check_id, pattern, outcome.detail)
-    hint = "\nHint: " + CHECKS[outcome.check_id].hint
+    hint = "\nHint: " + HW3.catalog[outcome.check_id].hint
     if hidden:
         message = re.sub(r"\nThis check builds on code that also failed [^\n]*", "", outcome.message)  # builds_on
         assert message == "This hidden check failed (its inputs and expected values are not shown)." + hint
@@ -194,9 +194,9 @@ def _judge(check_id: str, returned_for) -> "Verdict":
     from grader.checks.base import JudgeContext, Observation
     from grader.compare import Tolerance
 
-    probes = CHECKS[check_id].probes(np.random.default_rng(3))
+    probes = HW3.catalog[check_id].probes(np.random.default_rng(3))
     observations = [Observation(p, returned=returned_for(p.params["args"], p.params["kwargs"])) for p in probes]
-    return CHECKS[check_id].judge(JudgeContext(observations, Tolerance(1e-6, 1e-8), np.random.default_rng(0)))
+    return HW3.catalog[check_id].judge(JudgeContext(observations, Tolerance(1e-6, 1e-8), np.random.default_rng(0), reference=HW3.reference_object))
 
 
 def _sgd(args, kwargs, **changes):
@@ -247,7 +247,7 @@ def test_sgd_cases_cannot_depend_on_the_order():
     """N identical samples (or one): every permutation gives the same run, far from every kink."""
     for check_id in ("P6.two_layer_sgd.relu", "P7.two_layer_sgd.leaky"):
         for seed in range(3):
-            for probe in CHECKS[check_id].probes(np.random.default_rng(seed)):
+            for probe in HW3.catalog[check_id].probes(np.random.default_rng(seed)):
                 a, b, u, X, Y, lr, epochs = probe.params["args"]
                 assert np.all(X == X[0]) and np.all(Y == Y[0])
                 kwargs = probe.params["kwargs"]
@@ -258,7 +258,7 @@ def test_sgd_cases_cannot_depend_on_the_order():
 
 def test_dead_starts_have_dead_and_live_units():
     for check_id in ("P6.dead_stay_dead", "P7.dead_units_move"):
-        for probe in CHECKS[check_id].probes(np.random.default_rng(0)):
+        for probe in HW3.catalog[check_id].probes(np.random.default_rng(0)):
             a, b, u, X, Y = probe.params["args"][:5]
             assert len(np.unique(X)) == len(X)                       # distinct samples: the order matters here
             dead = p6.dead_mask(a, b, X)

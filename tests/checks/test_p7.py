@@ -7,8 +7,8 @@ import pytest
 
 from tests.hw3testing import grade_checks, write_submission
 from hw3.checks import p7  # noqa: F401  (declares the P7 checks)
-from grader.checks.base import CHECKS
 from grader.outcome import Status
+from tests.hw3testing import HW3
 
 P7_IDS = ["P7.leaky_relu", "P7.two_layer_grad.leaky", "P7.two_layer_sgd.leaky", "P7.dead_units_move"]
 
@@ -100,7 +100,7 @@ def _failed(outcome, *patterns: str, hidden: bool = False) -> None:
     assert outcome.status is Status.FAILED, (outcome.check_id, outcome.status, outcome.detail)
     for pattern in patterns:
         assert re.search(pattern, outcome.detail), (outcome.check_id, pattern, outcome.detail)
-    hint = "\nHint: " + CHECKS[outcome.check_id].hint
+    hint = "\nHint: " + HW3.catalog[outcome.check_id].hint
     if hidden:
         message = re.sub(r"\nThis check builds on code that also failed [^\n]*", "", outcome.message)  # builds_on
         assert message == "This hidden check failed (its inputs and expected values are not shown)." + hint

@@ -7,8 +7,8 @@ import pytest
 
 from tests.hw3testing import grade_checks, write_submission
 from hw3.checks import q1  # noqa: F401  (declares the Q1 checks)
-from grader.checks.base import CHECKS
 from grader.outcome import Status
+from tests.hw3testing import HW3
 
 Q1_IDS = ["Q1.heaviside", "Q1.relu_derivative", "Q1.relu_via_heaviside", "Q1.sigmoid_k"]
 
@@ -79,7 +79,7 @@ def _failed(outcome, *patterns: str) -> None:
     assert outcome.status is Status.FAILED, (outcome.check_id, outcome.status, outcome.detail)
     for pattern in patterns:
         assert re.search(pattern, outcome.message), (outcome.check_id, pattern, outcome.message)
-    assert outcome.message == outcome.detail + "\nHint: " + CHECKS[outcome.check_id].hint
+    assert outcome.message == outcome.detail + "\nHint: " + HW3.catalog[outcome.check_id].hint
 
 
 @pytest.mark.parametrize("style", ["reference", "styles"])

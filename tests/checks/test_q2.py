@@ -13,6 +13,7 @@ from tests.hw3testing import grade_checks, write_submission
 from hw3.checks.q2 import VJP_HINT, expected_large
 from grader.outcome import Status
 from grader.runner import grade
+from tests.hw3testing import HW3
 
 Q2_IDS = ["Q2.softmax", "Q2.softmax.extreme", "Q2.softmax_jacobian", "Q2.sigmoid_jacobian",
           "Q2.softmax_vjp", "Q2.sigmoid_vjp", "Q2.vjp_large"]
@@ -173,7 +174,7 @@ def test_quadratic_time_vjp_times_out(tmp_path, rubric):
     '''})
     entry = dataclasses.replace(rubric.entry("Q2.vjp_large"), timeout=3)
     started = time.monotonic()
-    result = grade(folder, rubric, entries=[entry])
+    result = grade(folder, HW3, rubric=rubric, entries=[entry])
     outcome = result.outcomes[0]
     assert outcome.status is Status.TIMEOUT
     assert "did not finish within 3 s" in outcome.message and outcome.message.endswith("Hint: " + VJP_HINT)

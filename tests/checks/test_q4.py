@@ -14,10 +14,11 @@ from grader.checks import elementwise  # noqa: F401
 from hw3.checks import _conversions as conv
 from hw3.checks import p5  # noqa: F401  (declares the P5 checks)
 from hw3.checks import q4  # noqa: F401  (declares the Q4 checks)
-from grader.checks.base import CHECKS as q4_checks, JudgeContext, Observation
+from grader.checks.base import JudgeContext, Observation
 from grader.compare import Tolerance
 from grader.outcome import Status
 from reference.activations import sigmoid_mlp_to_tanh, tanh_mlp_to_sigmoid
+from tests.hw3testing import HW3
 
 Q4_IDS = ["Q4.sigmoid_to_tanh", "Q4.tanh_to_sigmoid"]
 
@@ -136,5 +137,5 @@ def test_judge_accepts_the_reference_for_any_two_layer_widths(d, m, k, seed, sca
         Ws, vs = convert(*tensors)
         obs = Observation(conv.call(target, As, bs, label="conversion"),
                           returned=([W.numpy() for W in Ws], [v.numpy() for v in vs]))
-        verdict = q4_checks[check_id].judge(JudgeContext([obs], Tolerance(1e-7, 1e-9), rng))
+        verdict = HW3.catalog[check_id].judge(JudgeContext([obs], Tolerance(1e-7, 1e-9), rng, reference=HW3.reference_object))
         assert verdict.fraction == 1.0, verdict.message

@@ -10,11 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.hw3testing import grade_checks, write_submission
-from grader.checks.base import CHECKS, JudgeContext, Observation, Verdict, value_of
+from grader.checks.base import JudgeContext, Observation, Verdict, value_of
 from hw3.checks.q7 import random_stack, sequential_shape
 from grader.compare import Tolerance
 from grader.outcome import Status
 from reference.convolution import cnn_output_shape
+from tests.hw3testing import HW3
 
 Q7_IDS = ["Q7.conv_output_size", "Q7.pool_output_size", "Q7.conv_params", "Q7.cnn_output_shape", "Q7.answers"]
 
@@ -153,8 +154,8 @@ def test_q7_none_is_not_answered(outcomes):
 
 def _judge_q7(answers) -> Verdict:
     """The Q7.answers judge on a value as the `value` probe would hand it over (no child needed)."""
-    return CHECKS["Q7.answers"].judge(JudgeContext([Observation(value_of("convolution.Q7"), returned=answers)],
-                                                   Tolerance(), np.random.default_rng(0)))
+    return HW3.catalog["Q7.answers"].judge(JudgeContext([Observation(value_of("convolution.Q7"), returned=answers)],
+                                                   Tolerance(), np.random.default_rng(0), reference=HW3.reference_object))
 
 
 def test_q7_judge_says_not_answered_when_it_sees_none():

@@ -11,10 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.hw3testing import grade_checks, write_submission
-from grader.checks.base import CHECKS, JudgeContext, Observation, Verdict, value_of
+from grader.checks.base import JudgeContext, Observation, Verdict, value_of
 from hw3.checks.q8 import PARTS, judge_2b, judge_part
 from grader.compare import Tolerance
 from grader.outcome import Status
+from tests.hw3testing import HW3
 
 Q8_IDS = ["Q8.layer1", "Q8.layer2", "Q8.layer3"]
 
@@ -115,8 +116,8 @@ def test_q8_none_is_not_started(outcomes):
 
 
 def _judge(check_id: str, answers) -> Verdict:
-    return CHECKS[check_id].judge(JudgeContext([Observation(value_of("convolution.Q8"), returned=answers)],
-                                               Tolerance(), np.random.default_rng(0)))
+    return HW3.catalog[check_id].judge(JudgeContext([Observation(value_of("convolution.Q8"), returned=answers)],
+                                               Tolerance(), np.random.default_rng(0), reference=HW3.reference_object))
 
 
 def test_judge_fallbacks():

@@ -9,26 +9,23 @@ import numpy as np
 import pytest
 import torch
 
-from grader.assignment import using
-from grader.checks.base import Observation, reference, to_numpy
-from grader.checks.catalog import load_checks
+from grader.checks.base import Observation, to_numpy
 from grader.compare import EXPECTED_NUMBERS
 from grader.draws import rng_for
 from grader.outcome import Status
 from grader.probes import callables
-from grader.rubric import load
 from grader.runner import judge_observations
+from tests.hw3testing import HW3
 
-RUBRIC = load()
-with using(RUBRIC.assignment):
-    CHECKS = load_checks()
+RUBRIC = HW3.load_rubric()
+CHECKS = HW3.catalog
 
 
 class _Reference:
     """Resolves "module.name" to the reference's, as the child resolves the student's."""
 
     def resolve(self, target: str):
-        return reference(target)
+        return HW3.reference_object(target)
 
 
 def _reference_args(value):
@@ -45,7 +42,7 @@ def _reference_args(value):
 
 def reference_answer(probe):
     params = probe.params
-    returned = reference(params["target"])(*_reference_args(params["args"]), **_reference_args(params["kwargs"]))
+    returned = HW3.reference_object(params["target"])(*_reference_args(params["args"]), **_reference_args(params["kwargs"]))
     return to_numpy(returned)
 
 
@@ -62,10 +59,9 @@ def as_strings(value):
 
 def judged(check_id: str, answers) -> object:
     entry = RUBRIC.entry(check_id)
-    with using(RUBRIC.assignment):
-        probes = CHECKS[check_id].probes(rng_for(entry))
-        observations = [Observation(p, returned=answers(p)) for p in probes]
-        return judge_observations(entry, CHECKS[check_id], observations)
+    probes = CHECKS[check_id].probes(rng_for(entry))
+    observations = [Observation(p, returned=answers(p)) for p in probes]
+    return judge_observations(entry, CHECKS[check_id], observations, HW3)
 
 
 def failed_on_strings(outcome) -> None:

@@ -11,18 +11,16 @@ import dataclasses
 import numpy as np
 import pytest
 
-from grader.assignment import using
 from grader.checks.base import ENGINE_SUMMARIES, Observation
 from grader.checks.callables import reference_answer
-from grader.checks.catalog import load_checks
 from grader.outcome import Status
 from grader.probes import wire
-from grader.rubric import load
 from grader.runner import judge_observations
 from grader.draws import rng_for
 from tests.hw3testing import UNFILLED
+from tests.hw3testing import HW3
 
-RUBRIC = load()
+RUBRIC = HW3.load_rubric()
 
 
 def tensor(array) -> np.ndarray:
@@ -60,8 +58,7 @@ def as_received(value):
 
 
 def _cases():
-    with using(RUBRIC.assignment):
-        checks = load_checks()
+    checks = HW3.catalog
     return [(entry, checks[entry.id]) for entry in RUBRIC.checks if entry.id in checks]
 
 
@@ -73,18 +70,16 @@ CASES_BY_ID = {entry.id: check for entry, check in CASES}
 @pytest.mark.parametrize("entry, check", CASES, ids=[e.id for e, _ in CASES])
 def test_an_unusable_answer_is_the_students_failure_naming_what_came_back(entry, check, name):
     value, words = UNUSABLE[name]
-    with using(RUBRIC.assignment):
-        probes = check.probes(rng_for(entry))
-        observations = [Observation(p, returned=as_received(value)) for p in probes]
-        outcome = judge_observations(entry, check, observations)
+    probes = check.probes(rng_for(entry))
+    observations = [Observation(p, returned=as_received(value)) for p in probes]
+    outcome = judge_observations(entry, check, observations, HW3)
     assert outcome.status is Status.FAILED, (outcome.status, outcome.detail)
     assert any(word.lower() in outcome.message.lower() for word in words), outcome.message
     assert not UNFILLED.findall(outcome.message)
 
 
-with using(RUBRIC.assignment):
-    SUMMARY_CASES = [(entry, check) for entry, check in CASES
-                     if any(p.is_summary for p in check.probes(rng_for(entry)))]
+SUMMARY_CASES = [(entry, check) for entry, check in CASES
+                 if any(p.is_summary for p in check.probes(rng_for(entry)))]
 
 
 @pytest.mark.parametrize("name", UNUSABLE)
@@ -97,9 +92,8 @@ def test_a_forged_summary_of_the_right_keys_is_the_students_failure(entry, check
         keys = ENGINE_SUMMARIES.get(probe.kind, (probe.summary,))[0]
         return {key: value for key in keys} if probe.is_summary else value
 
-    with using(RUBRIC.assignment):
-        observations = [Observation(p, returned=forged(p)) for p in check.probes(rng_for(entry))]
-        outcome = judge_observations(entry, check, observations)
+    observations = [Observation(p, returned=forged(p)) for p in check.probes(rng_for(entry))]
+    outcome = judge_observations(entry, check, observations, HW3)
     assert outcome.status is Status.FAILED, (outcome.status, outcome.detail)
 
 
@@ -111,12 +105,11 @@ def _crashing_judge(ctx):
 def test_a_judge_that_fails_on_an_answer_of_the_right_form_is_a_grader_error():
     entry = RUBRIC.entry("Q2.sigmoid_vjp")
     check = dataclasses.replace(CASES_BY_ID["Q2.sigmoid_vjp"], judge=_crashing_judge)
-    with using(RUBRIC.assignment):
-        probes = check.probes(rng_for(entry))
-        right = [Observation(p, returned=reference_answer(p)) for p in probes]
-        wrong = [Observation(p, returned=as_received(tensor(np.zeros((2, 2))))) for p in probes]
-        assert judge_observations(entry, check, right).status is Status.GRADER_ERROR
-        outcome = judge_observations(entry, check, wrong)
+    probes = check.probes(rng_for(entry))
+    right = [Observation(p, returned=reference_answer(p, HW3.reference_object)) for p in probes]
+    wrong = [Observation(p, returned=as_received(tensor(np.zeros((2, 2))))) for p in probes]
+    assert judge_observations(entry, check, right, HW3).status is Status.GRADER_ERROR
+    outcome = judge_observations(entry, check, wrong, HW3)
     assert outcome.status is Status.FAILED
     assert outcome.message.endswith("returned a torch.Tensor of shape (2, 2) and dtype float64; expected a "
                                     "numpy.ndarray of shape (1,) and dtype float64.")

@@ -25,6 +25,7 @@ import pytest
 from grader.outcome import Status
 from grader.runner import grade
 from grader.submission import locate
+from tests.hw3testing import HW3
 
 NEIGHBOURS = ("Q2", "Q6")
 CE_CHECKS = ("P3.cross_entropy.single", "P3.cross_entropy.batch", "P3.cross_entropy.large_logits")
@@ -41,7 +42,7 @@ def _entries(rubric):
 
 
 def _grade(path, rubric):
-    result = grade(path, rubric, entries=_entries(rubric))
+    result = grade(path, HW3, rubric=rubric, entries=_entries(rubric))
     return result, {o.check_id: o for o in result.outcomes}
 
 
@@ -224,7 +225,7 @@ def test_a_zip_with_bytecode_is_graded_as_its_source(submission, rubric, tmp_pat
         result.notes
     _neighbours_intact(result)
     # the compiled files are never even extracted
-    located = locate(archive, tmp_path / "scratch")
+    located = locate(archive, tmp_path / "scratch", HW3)
     assert not [p for p in (tmp_path / "scratch").rglob("*") if p.suffix == ".pyc" or p.name == "__pycache__"]
     assert set(located.modules) == {"threelayerSGD", "losses", "activations", "gradients", "softmax",
                                     "interpolation", "convolution"}
@@ -253,4 +254,4 @@ def test_a_compiled_file_alone_is_not_a_submission(tmp_path):
     pyc = tmp_path / "losses.pyc"
     pyc.write_bytes(b"\x00" * 16)
     with pytest.raises(SubmissionError, match=r"losses\.pyc is compiled Python, which is never graded"):
-        locate(pyc, tmp_path / "scratch")
+        locate(pyc, tmp_path / "scratch", HW3)

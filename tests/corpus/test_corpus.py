@@ -18,6 +18,7 @@ from grader.outcome import Status
 from grader.runner import grade
 
 from tests.hw3testing import MODULES, REFERENCE_DIR, UNFILLED, unfilled_placeholders, write_submission  # noqa: F401
+from tests.hw3testing import HW3
 
 DATA = Path(__file__).resolve().parent / "data"
 TEMPLATE = REFERENCE_DIR.parent / "student_template"
@@ -100,7 +101,7 @@ CASES = {
 def test_whole_submission_gets_its_verdict(case, tmp_path, rubric):
     build, not_full, message = CASES[case]
     entries = [e for e in rubric.checks if e.id not in LONG]
-    result = grade(build(tmp_path / case), rubric, entries=entries)
+    result = grade(build(tmp_path / case), HW3, rubric=rubric, entries=entries)
     scores = result.by_problem()
     expected = {k: (not_full.get(k, v[1]), v[1]) for k, v in scores.items()}
     assert scores == expected, {o.check_id: (o.status.value, o.message) for o in result.outcomes

@@ -10,19 +10,19 @@ import re
 
 import pytest
 
-from grader.checks.catalog import load_checks
 from grader.draws import identity_key, rng_for
 from grader.outcome import Status
 from grader.runner import grade
 
 from tests.hw3testing import write_submission
+from tests.hw3testing import HW3
 
 P3_CE = ["P3.cross_entropy.single", "P3.cross_entropy.batch", "P3.cross_entropy.large_logits"]
 
 
 def _probe_params(rubric, check_id: str, key: str) -> str:
     entry = rubric.entry(check_id)
-    return repr([p.params for p in load_checks()[check_id].probes(rng_for(entry, key))])
+    return repr([p.params for p in HW3.catalog[check_id].probes(rng_for(entry, key))])
 
 
 def test_hidden_inputs_depend_on_the_submission_and_the_secret(rubric):
@@ -42,7 +42,7 @@ def test_hidden_inputs_depend_on_the_submission_and_the_secret(rubric):
 def test_judges_are_exact_for_any_draw(reference_submission, rubric, identity):
     """The reference passes every hidden check whatever the identity (the K = 1000 fits are visible)."""
     entries = [e for e in rubric.checks if e.secret]
-    result = grade(reference_submission, rubric, entries=entries, identity=identity)
+    result = grade(reference_submission, HW3, rubric=rubric, entries=entries, identity=identity)
     failed = {o.check_id: o.detail for o in result.outcomes if o.status is not Status.PASSED}
     assert not failed
 
@@ -67,7 +67,7 @@ def cross_entropy(f, y):
 def test_hidden_checks_run_after_the_visible_ones_in_a_child_of_their_own(tmp_path, rubric):
     folder = write_submission(tmp_path / "spy", patch={"losses": SPY})
     hidden_first = [rubric.entry(i) for i in reversed(P3_CE)]      # the order asked for changes nothing
-    outcomes = {o.check_id: o for o in grade(folder, rubric, entries=hidden_first).outcomes}
+    outcomes = {o.check_id: o for o in grade(folder, HW3, rubric=rubric, entries=hidden_first).outcomes}
     for check_id in P3_CE[:2]:
         message = outcomes[check_id].message
         assert outcomes[check_id].status is Status.ERROR and "seen so far" in message

@@ -14,6 +14,7 @@ import pytest
 
 from grader.outcome import Status
 from grader.runner import grade
+from tests.hw3testing import HW3
 
 NEIGHBOURS = ("Q2", "Q6")
 CE_CHECKS = ("P3.cross_entropy.single", "P3.cross_entropy.batch", "P3.cross_entropy.large_logits")
@@ -32,7 +33,7 @@ def _entries(rubric, timeout=4.0):
 
 
 def _grade(folder, rubric, **kwargs):
-    result = grade(folder, rubric, entries=_entries(rubric, **kwargs))
+    result = grade(folder, HW3, rubric=rubric, entries=_entries(rubric, **kwargs))
     return result, {o.check_id: o for o in result.outcomes}
 
 

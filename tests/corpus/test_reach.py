@@ -22,6 +22,7 @@ import pytest
 from grader.outcome import Status
 from grader.probes import landlock, namespaces
 from grader.runner import grade, sandbox_for
+from tests.hw3testing import HW3
 
 CE_CHECKS = ("P3.cross_entropy.single", "P3.cross_entropy.batch", "P3.cross_entropy.large_logits")
 
@@ -135,7 +136,7 @@ def test_the_child_reaches_no_network_and_no_other_process(attempt, wall, target
     body = "        " + ATTEMPTS[attempt].format(**names)
     folder = submission(patch={"losses": ATTACK.format(body=body)})
     entries = [dataclasses.replace(e, timeout=min(e.timeout, 10.0)) for e in rubric.checks if e.id in CE_CHECKS]
-    result = grade(folder, rubric, entries=entries, sandbox=sandbox_for(rubric, confine=confine, isolate=isolate))
+    result = grade(folder, HW3, rubric=rubric, entries=entries, sandbox=sandbox_for(HW3, rubric, confine=confine, isolate=isolate))
     outcomes = {o.check_id: o for o in result.outcomes}
     assert [outcomes[c].status for c in CE_CHECKS] == [Status.PASSED] * 3, [outcomes[c].message for c in CE_CHECKS]
     assert result.score == result.max_score > 0
@@ -168,7 +169,7 @@ def cross_entropy(f, y):
     entries = [e for e in rubric.checks if e.id in CE_CHECKS]
     # each check in a child of its own: the hidden ones, in a later child, look for the first one's file
     checks = [dataclasses.replace(e, visibility="after_due_date") if i else e for i, e in enumerate(entries)]
-    result = grade(folder, rubric, entries=checks)
+    result = grade(folder, HW3, rubric=rubric, entries=checks)
     assert result.score == result.max_score > 0, [o.message for o in result.outcomes]
     assert not os.path.exists(marker)
 
@@ -195,7 +196,7 @@ def cross_entropy(f, y):
 """})
     entries = [e for e in rubric.checks if e.id in CE_CHECKS]
     checks = [dataclasses.replace(e, visibility="after_due_date") if i else e for i, e in enumerate(entries)]
-    result = grade(folder, rubric, entries=checks)
+    result = grade(folder, HW3, rubric=rubric, entries=checks)
     assert result.score == result.max_score > 0, [o.message for o in result.outcomes]
     for table in ("/proc/sysvipc/shm", "/proc/sysvipc/msg"):
         with open(table) as fh:

@@ -20,6 +20,7 @@ import pytest
 import grader
 from grader.outcome import Status
 from grader.runner import grade, sandbox_for
+from tests.hw3testing import HW3
 
 PROBLEMS = ("P3", "Q6")
 NOT_YOUR_FAULT = (r"^Not graded: the grader could not start the process that runs your code, so none of your "
@@ -79,7 +80,7 @@ CASES = {f.__name__: f for f in (missing_interpreter, interpreter_exits_at_once,
 def test_a_child_that_cannot_start_is_the_graders_fault(case, submission, rubric, tmp_path):
     overrides, detail = CASES[case](tmp_path)
     started = time.monotonic()
-    result = grade(submission(), rubric, entries=_entries(rubric), sandbox=sandbox_for(rubric, **overrides))
+    result = grade(submission(), HW3, rubric=rubric, entries=_entries(rubric), sandbox=sandbox_for(HW3, rubric, **overrides))
     elapsed = time.monotonic() - started
     assert result.outcomes and {o.status for o in result.outcomes} == {Status.GRADER_ERROR}, \
         [(o.check_id, o.status.value, o.message) for o in result.outcomes]
@@ -95,7 +96,7 @@ def test_a_child_that_cannot_start_is_the_graders_fault(case, submission, rubric
 def test_dying_after_ready_is_still_the_students(submission, rubric):
     """The control: a submission that kills its own child while importing is blamed, neighbours untouched."""
     folder = submission(replace={"losses": "import os\nos._exit(1)\n"})
-    result = grade(folder, rubric, entries=_entries(rubric))
+    result = grade(folder, HW3, rubric=rubric, entries=_entries(rubric))
     p3 = [o for o in result.outcomes if o.problem == "P3"]
     assert {o.status for o in p3} == {Status.ERROR}
     assert all(re.search(r"Importing losses\.py failed: .*exited with code 1", o.detail) for o in p3), \

@@ -7,7 +7,8 @@ import sys
 import pytest
 from hypothesis import given, strategies as st
 
-from grader.assignment import AssignmentError, _runs, load
+from grader.assignment import AssignmentError, load
+from grader.rubric import _runs
 
 
 @pytest.mark.parametrize("text, message", [

@@ -51,7 +51,7 @@ def test_self_test_fails_when_the_reference_misses_a_point(tmp_path):
     new(folder)
     # The author's check expects 6 parameters where the reference answers 8: the reference loses E1.answer.
     checks = folder / "skeleton_broken_checks" / "e1.py"
-    checks.write_text(checks.read_text().replace('np.float64(reference("basics.ANSWER"))', "np.float64(6)"))
+    checks.write_text(checks.read_text().replace('np.float64(ctx.reference("basics.ANSWER"))', "np.float64(6)"))
     manifest = folder / "assignment.yaml"
     manifest.write_text(manifest.read_text().replace("submissions/buggy: 3", "submissions/buggy: 5"))
     findings = {f.subject: f for f in self_test(assignment_module.load(manifest))}

@@ -31,9 +31,8 @@ from pathlib import Path
 import pytest
 
 from tests.hw3testing import write_submission
-from grader import rubric as rubric_module
 from grader.build import autograder, gradescope_entry
-from grader.checks.catalog import load_checks
+from tests.hw3testing import HW3
 
 REPO = Path(__file__).resolve().parents[2]
 #: One sandbox user per pytest-xdist worker: the Gradescope flow ends every process of its sandbox
@@ -347,9 +346,8 @@ def test_child_runtime_imports_only_what_the_child_has(tmp_path):
     text = str(info.value)
     assert "grader.checks" in text and "reference.losses" in text and "yaml" in text and "ok.py" not in text
     # the assignment's probe files are held to the same rule (they run in the child too)
-    from grader.assignment import active
 
-    autograder.check_child_runtime(REPO / "grader", [(Path(p), n) for n, p in active().probe_files().items()])
+    autograder.check_child_runtime(REPO / "grader", [(Path(p), n) for n, p in HW3.probe_files().items()])
     probe = tmp_path / "my_probe.py"
     probe.write_text("import numpy\nfrom grader.probes.registry import probe\nfrom .checks import x\n"
                      "import hw3.checks.p3\n")
@@ -500,8 +498,8 @@ def test_correct_submission_full_run(gs):
     run, results = gs.run(problems=None)
     elapsed = time.monotonic() - started
     assert results["output"].startswith("Submission 123456 (Ada Lovelace)\n")
-    rubric = rubric_module.load()
-    declared = set(load_checks())
+    rubric = HW3.load_rubric()
+    declared = set(HW3.catalog)
     by_name = by_test_name(results)
     assert len(results["tests"]) == len(rubric.checks)
     for entry in rubric.checks:

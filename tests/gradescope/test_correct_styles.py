@@ -28,11 +28,10 @@ from pathlib import Path
 
 import pytest
 
-from grader import rubric as rubric_module
-from grader.build.student_kit import KIT_NAME, build_kit_report
+from grader.build.student_kit import kit_name, build_kit_report
 from grader.messages import FLOAT64_REQUIRED
 from tests import cgroup_limits
-from tests.hw3testing import KIT_PENDING_DEPENDENT, MODULES
+from tests.hw3testing import HW3, KIT_PENDING_DEPENDENT, MODULES
 
 from test_autograder import GradescopeRoot, base_dir, isolation, validate, zip_path  # noqa: F401  (fixtures)
 
@@ -86,7 +85,7 @@ def _kit(style: Path, kit_zip: Path, dest: Path) -> dict:
 
     with zipfile.ZipFile(kit_zip) as archive:
         archive.extractall(dest)
-    folder = dest / KIT_NAME
+    folder = dest / kit_name(HW3)
     # a notebook student drops the notebook next to the kit's untouched stubs, which define nothing
     for path in style.iterdir():
         shutil.copy(path, folder / path.name)
@@ -99,8 +98,8 @@ def _kit(style: Path, kit_zip: Path, dest: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def style_runs(zip_path, base_dir, isolation, tmp_path_factory) -> dict[str, StyleRuns]:  # noqa: F811
-    rubric = rubric_module.load()
-    kit_zip = build_kit_report(tmp_path_factory.mktemp("kit") / "kit.zip").path
+    rubric = HW3.load_rubric()
+    kit_zip = build_kit_report(tmp_path_factory.mktemp("kit") / "kit.zip", HW3).path
     why_no_cgroup = cgroup_limits.available()
     work = Path(tempfile.mkdtemp(prefix="styles-", dir=base_dir))
     work.chmod(0o755)

@@ -27,14 +27,14 @@ import pytest
 import reference
 from tests.hw3testing import KIT_PENDING_DEPENDENT, REPO, write_submission
 from grader import rubric as rubric_module
-from grader.build.student_kit import KIT_NAME, KitBuildError, build_kit_report, reference_as_submission, strip_module
-from grader.checks.catalog import load_checks
+from grader.build.student_kit import kit_name, KitBuildError, build_kit_report, reference_as_submission, strip_module
 from grader.kit import frozen as frozen_module
 from grader.kit import table
 from grader.kit.frozen import FrozenMiss, FrozenReference, Unfreezable, canonical, canonical_call
 from grader.kit.selfcheck import SELFCHECK_DIR
 from grader.outcome import GradingResult, Outcome, Status
 from grader.runner import grade, rng_for
+from tests.hw3testing import HW3
 
 EXAMPLES = REPO / "examples"
 TEMPLATE = REPO / "student_template"
@@ -60,13 +60,13 @@ PENDING_INPUT_LEAKS = {"frozen_bias", "frozen_layer", "linear_3_5", "no_bias", "
 @pytest.fixture(scope="module")
 def kit(tmp_path_factory):
     """The kit, built once for this module from the packaged rubric."""
-    return build_kit_report(tmp_path_factory.mktemp("build") / "hw3-student-kit.zip")
+    return build_kit_report(tmp_path_factory.mktemp("build") / "hw3-student-kit.zip", HW3)
 
 
 def unpack(kit_report, dest: Path) -> Path:
     with zipfile.ZipFile(kit_report.path) as archive:
         archive.extractall(dest)
-    return dest / KIT_NAME
+    return dest / kit_name(HW3)
 
 
 @dataclass
@@ -180,7 +180,7 @@ def test_problem_filter(kit, tmp_path):
     assert "Q1 " not in run.stdout and "P3 subtotal" in run.stdout
     run = run_check(unpack(kit, tmp_path / "b"), "q1")
     assert run.returncode == 1 and {o["problem"] for o in run.outcomes.values()} == {"Q1"}
-    bad = subprocess.run([sys.executable, "check.py", "P9"], cwd=tmp_path / "b" / KIT_NAME, capture_output=True,
+    bad = subprocess.run([sys.executable, "check.py", "P9"], cwd=tmp_path / "b" / kit_name(HW3), capture_output=True,
                          text=True, timeout=120)
     assert bad.returncode == 2 and "unknown problem P9" in bad.stderr
 
@@ -228,7 +228,7 @@ def test_same_score_as_autograder_on_reference(reference_run, reference_result, 
 @pytest.mark.slow
 def test_same_score_as_autograder_on_buggy(buggy_run, rubric):
     ids = visible_ids(rubric)
-    result = grade(EXAMPLES / "buggy", rubric, entries=rubric.select(visible_only=True))
+    result = grade(EXAMPLES / "buggy", HW3, rubric=rubric, entries=rubric.select(visible_only=True))
     assert_same_as_autograder(buggy_run, result, ids)
 
 
@@ -274,7 +274,7 @@ def test_same_score_as_autograder_on_one_bug_variants(variant, kit, tmp_path, ru
     folder = with_modules(kit, tmp_path, patch=patch)
     run = run_check(folder, *sorted(problems))
     submission = write_submission(tmp_path / "submission", patch=patch)
-    result = grade(submission, rubric, entries=rubric.select(problems, visible_only=True))
+    result = grade(submission, HW3, rubric=rubric, entries=rubric.select(problems, visible_only=True))
     assert_same_as_autograder(run, result, visible_ids(rubric, problems))
     assert run.returncode == (0 if all(o.status.passed for o in result.outcomes) else 1)
 
@@ -338,7 +338,7 @@ def test_no_hidden_check_in_the_kit(kit, tmp_path, rubric):
     pattern = re.compile("|".join(rf"(?<![\w.]){re.escape(i)}(?![\w.])" for i in hidden))
     named = {path: pattern.findall(text) for path, text in texts.items() if pattern.search(text)}
     assert not named
-    kit_rubric = rubric_module.load(tmp_path / KIT_NAME / SELFCHECK_DIR / "rubric.yaml")
+    kit_rubric = rubric_module.load(tmp_path / kit_name(HW3) / SELFCHECK_DIR / "rubric.yaml")
     assert [e.id for e in kit_rubric.checks] == visible_ids(rubric)
     assert kit_rubric.limits.total_points == sum(e.points for e in kit_rubric.checks)
     frozen = json.loads(texts[f"{SELFCHECK_DIR}/frozen.json"])
@@ -352,7 +352,7 @@ def test_no_frozen_value_of_a_hidden_check(kit, tmp_path, rubric):
     from grader.kit.record import record_reference
 
     hidden = [e for e in rubric.checks if e.secret]
-    recording = record_reference(reference_as_submission(tmp_path / "reference"), rubric, hidden)
+    recording = record_reference(reference_as_submission(tmp_path / "reference", HW3), HW3, rubric, hidden)
     frozen_text = _kit_texts(kit, tmp_path / "kit")[f"{SELFCHECK_DIR}/frozen.json"]
     frozen = json.loads(frozen_text)
     hidden_only = set(recording.calls) - set(frozen["calls"])
@@ -379,7 +379,7 @@ def _strings(value, out: set) -> set:
 @pytest.mark.slow
 def test_no_hidden_input_named_in_the_kit(kit, tmp_path, rubric):
     """Strings only hidden checks' probes carry (models, function families) are not in the kit's code."""
-    checks = load_checks()
+    checks = HW3.catalog
     probe_strings = {}
     for entry in rubric.checks:
         found: set = set()
@@ -508,7 +508,7 @@ def _frozen_with(target: str, args: tuple, result) -> FrozenReference:
     canon = canonical_call(args, {})
     entry = {"target": target, "args": canon, "result": frozen_module.encode_result(result), "checks": ["P3.x"]}
     return FrozenReference({"format": frozen_module.FORMAT, "calls": {frozen_module.call_key(target, canon): entry},
-                            "values": {}})
+                            "values": {}}, HW3.reference, HW3.modules)
 
 
 def test_replay_answers_exactly_and_up_to_rounding_and_says_when_it_cannot():
@@ -538,7 +538,7 @@ def test_recorded_exceptions_are_raised_again():
     frozen = FrozenReference({"format": frozen_module.FORMAT, "values": {}, "calls": {
         frozen_module.call_key("gradients.max_derivative", canonical_call((1.0,), {})):
             {"target": "gradients.max_derivative", "args": canonical_call((1.0,), {}),
-             "raised": ["ValueError", "a tie"], "checks": []}}})
+             "raised": ["ValueError", "a tie"], "checks": []}}}, HW3.reference, HW3.modules)
     with pytest.raises(ValueError, match="a tie"):
         frozen.resolve("gradients.max_derivative")(1.0)
 
@@ -629,7 +629,7 @@ def test_build_refuses_a_rubric_whose_visible_checks_are_not_declared(tmp_path):
                    "  - {id: P3.nowhere, problem: P3, title: t, points: 1, visibility: visible, rtol: 0, atol: 0,"
                    " timeout: 1, seed: 1}\n")
     with pytest.raises(KitBuildError, match=re.escape("visible check(s) P3.nowhere that hw3.checks does not")):
-        build_kit_report(tmp_path / "kit.zip", rubric_path=bad)
+        build_kit_report(tmp_path / "kit.zip", HW3, rubric_path=bad)
 
 
 def test_draw_fit_plots_the_contract_mlp_of_the_trained_parameters(tmp_path):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checks.base import same_as_reference
+from grader.checks.base import CheckList, same_as_reference
+
+CHECKS = CheckList(__name__)
 
 
 def _batches(rng: np.random.Generator):
@@ -12,5 +14,5 @@ def _batches(rng: np.random.Generator):
             for n, d, s in ((4, 3, 1.0), (10, 5, 3.0), (64, 2, 0.5))]
 
 
-same_as_reference("B1.batchnorm", "norm.batchnorm", _batches,
-                  hint="Normalize by the population variance (divide by n, numpy's default ddof=0).")
+CHECKS.add(same_as_reference("B1.batchnorm", "norm.batchnorm", _batches,
+                             hint="Normalize by the population variance (divide by n, numpy's default ddof=0)."))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checks.base import same_as_reference
+from grader.checks.base import CheckList, same_as_reference
 from grader.checks.classes import module_outputs, module_parameters, module_shape, module_trains
+
+CHECKS = CheckList(__name__)
 
 
 def _images(rng: np.random.Generator):
@@ -21,13 +23,14 @@ def _labelled(rng: np.random.Generator):
     return X, y
 
 
-same_as_reference("B2.flatten", "cnn.flatten", lambda rng: [(rng.normal(size=(3, 2, 4, 4)),)], arrays="torch",
-                  hint="Keep the batch dimension: (n, c, h, w) becomes (n, c*h*w).")
-module_shape("B2.shape", "cnn.SmallCNN", _images, init=(3,),
-             hint="The last layer has num_classes outputs: (n, 1, 8, 8) images give (n, num_classes).")
-module_parameters("B2.parameters", "cnn.SmallCNN", init=(3,),
-                  hint="conv 3x3 with 1 -> 4 channels, then a linear layer from 4*4*4 features to num_classes.")
-module_outputs("B2.forward", "cnn.SmallCNN", _images, init=(3,),
-               hint="Create the layers in the order the docstring gives: conv, then linear.")
-module_trains("B2.train", "cnn.SmallCNN", "cnn.train", _labelled, init=(3,), train_kwargs={"epochs": 20},
-              hint="Each epoch: zero the gradients, compute the loss, backward, then step the optimizer.")
+CHECKS.add(same_as_reference("B2.flatten", "cnn.flatten", lambda rng: [(rng.normal(size=(3, 2, 4, 4)),)],
+                             arrays="torch", hint="Keep the batch dimension: (n, c, h, w) becomes (n, c*h*w)."))
+CHECKS.add(module_shape("B2.shape", "cnn.SmallCNN", _images, init=(3,),
+                        hint="The last layer has num_classes outputs: (n, 1, 8, 8) images give (n, num_classes)."))
+CHECKS.add(module_parameters(
+    "B2.parameters", "cnn.SmallCNN", init=(3,),
+    hint="conv 3x3 with 1 -> 4 channels, then a linear layer from 4*4*4 features to num_classes."))
+CHECKS.add(module_outputs("B2.forward", "cnn.SmallCNN", _images, init=(3,),
+                          hint="Create the layers in the order the docstring gives: conv, then linear."))
+CHECKS.add(module_trains("B2.train", "cnn.SmallCNN", "cnn.train", _labelled, init=(3,), train_kwargs={"epochs": 20},
+                         hint="Each epoch: zero the gradients, compute the loss, backward, then step the optimizer."))
