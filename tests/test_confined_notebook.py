@@ -33,7 +33,7 @@ def test_half_a_million_statements_are_refused_in_the_child_and_the_modules_stil
     notebook_shapes.statements(sub / "hw3.ipynb", 3_500_000)
     located = locate(sub, tmp_path / "scratch", HW3)
     assert located.notebook is None
-    assert set(located.modules) == set(submission._modules()) - {"losses"}
+    assert set(located.modules) == set(HW3.modules) - {"losses"}
     refusal = next(n for n in located.notes if n.startswith(TOO_LARGE))
     assert "Clear its outputs" in refusal and "autograder" not in refusal
 
@@ -236,8 +236,8 @@ def test_the_child_cannot_write_files(tmp_path):
     """)
     nb = tmp_path / "hw3.ipynb"
     nb.write_text(json.dumps({"nbformat": 4, "cells": []}))
-    request = {"notebooks": [str(nb)], "manifest": str(ROOT / "assignment.yaml"), "memory_mb": 64, "cpu_seconds": 5,
-               "caps": {}}
+    request = {"notebooks": [str(nb)], "modules": list(HW3.modules), "constants": sorted(HW3.constants), "memory_mb": 64,
+               "cpu_seconds": 5, "caps": {}}
     done = subprocess.run([sys.executable, "-I", "-c", script], input=json.dumps(request).encode(),
                           capture_output=True, timeout=120)
     header = json.loads(done.stdout.partition(b"\n")[0])
@@ -253,15 +253,15 @@ def test_the_child_reads_nothing_of_the_grader_beyond_the_notebooks(tmp_path):
     script = textwrap.dedent(f"""
         import sys; sys.path.insert(0, {str(ROOT)!r})
         from grader import confined_notebook
-        def read_the_reference(notebooks):
+        def read_the_reference(notebooks, *contract):
             return {{"secret": open({str(ROOT / "reference" / "losses.py")!r}).read()[:10]}}, ""
         confined_notebook._choose_and_convert = read_the_reference
         confined_notebook.main()
     """)
     nb = tmp_path / "hw3.ipynb"
     nb.write_text(json.dumps({"nbformat": 4, "cells": []}))
-    request = {"notebooks": [str(nb)], "manifest": str(ROOT / "assignment.yaml"), "memory_mb": 64, "cpu_seconds": 5,
-               "caps": {}}
+    request = {"notebooks": [str(nb)], "modules": list(HW3.modules), "constants": sorted(HW3.constants), "memory_mb": 64,
+               "cpu_seconds": 5, "caps": {}}
     done = subprocess.run([sys.executable, "-I", "-c", script], input=json.dumps(request).encode(),
                           capture_output=True, timeout=120)
     header = json.loads(done.stdout.partition(b"\n")[0])

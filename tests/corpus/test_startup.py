@@ -113,7 +113,7 @@ def test_a_child_that_cannot_start_in_the_cli_writes_grader_errors(submission, t
     from grader import cli, runner
 
     real = runner.sandbox_for
-    monkeypatch.setattr(runner, "sandbox_for", lambda rubric, **kw: real(rubric, python=str(tmp_path / "none"), **kw))
+    monkeypatch.setattr(runner, "sandbox_for", lambda *args, **kw: real(*args, python=str(tmp_path / "none"), **kw))
     out = tmp_path / "results.json"
     assert cli.main(["grade", str(submission()), "--problems", "P3", "-o", str(out), "--quiet"]) == 0
     tests = json.loads(out.read_text())["tests"]

@@ -85,7 +85,7 @@ def test_a_patched_verdict_scores_nothing(attack, hw0, tmp_path):
     rubric = hw0.load_rubric()
     entries = [e for e in rubric.checks if e.id.startswith("test_vectors.")]
     assert sum(e.points for e in entries) == UNITTEST_POINTS
-    result = grade(folder, HW3, rubric=rubric, entries=entries)
+    result = grade(folder, hw0, rubric=rubric, entries=entries)
     assert result.max_score == UNITTEST_POINTS
     assert result.score == 0.0, [(o.check_id, o.status, o.message) for o in result.outcomes]
 
@@ -95,7 +95,7 @@ def test_the_correct_submission_still_passes_every_unittest(hw0, tmp_path):
     shutil.copytree(HW0 / "submissions" / "correct", folder)
     rubric = hw0.load_rubric()
     entries = [e for e in rubric.checks if e.id.startswith("test_vectors.")]
-    assert grade(folder, HW3, rubric=rubric, entries=entries).score == UNITTEST_POINTS
+    assert grade(folder, hw0, rubric=rubric, entries=entries).score == UNITTEST_POINTS
 
 
 def test_building_an_autograder_with_unittests_warns(tmp_path):

@@ -31,10 +31,10 @@ def rows(make_outcome, full_result):
     ]
 
 
-def test_columns_rows_and_values(rows, tmp_path):
-    fields, got = _read(write_grades_csv(rows, tmp_path / "grades.csv"))
+def test_columns_rows_and_values(rows, tmp_path, rubric):
+    fields, got = _read(write_grades_csv(rows, tmp_path / "grades.csv", order=rubric.problem_keys))
     assert fields == ["submission_id", "names", "emails", "sids", "total", "max_total",
-                      "P1", "P2", "P3", "Q1", "Q2", "P10", "status"]  # unknown keys last
+                      "P1", "P2", "P3", "Q1", "Q2", "P10", "status"]  # the rubric's order, unknown keys last
     assert [r["submission_id"] for r in got] == ["sub-1", "sub-2", "sub-3"]
     one, two, three = got
     assert one["names"] == "'=HYPERLINK(\"x\")"  # never a formula in a spreadsheet
