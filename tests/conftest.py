@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 
 from grader import rubric as rubric_module
+from grader import zygote
 from grader.outcome import GradingResult
 from grader.runner import grade
-from tests.hw3testing import HW3, write_submission
+from tests.hw3testing import HW3, warm_sandbox, write_submission
 
 
 @pytest.fixture(scope="session")
@@ -35,4 +36,11 @@ def reference_submission(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def reference_result(reference_submission, rubric) -> GradingResult:
     """The reference graded as a submission, every check: computed once per test session."""
-    return grade(reference_submission, HW3, rubric=rubric)
+    return grade(reference_submission, HW3, rubric=rubric, sandbox=warm_sandbox(HW3, rubric))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_warm_zygotes():
+    """The warm zygote of this test process (tests.hw3testing.warm_sandbox) ends with the session, its children first."""
+    yield
+    zygote.shutdown()

@@ -12,7 +12,7 @@ import reference
 from grader import assignment as assignment_module
 from grader import rubric as rubric_module
 from grader.outcome import GradingResult, Outcome
-from grader.runner import grade
+from grader.runner import grade, sandbox_for
 
 #: The assignment these tests grade (Homework 3, the default one), loaded once and handed to what needs it.
 HW3 = assignment_module.default()
@@ -64,12 +64,20 @@ def as_student_module(source: str) -> str:
     return re.sub(r"from reference\.(\w+) import", r"from \1 import", source)
 
 
+def warm_sandbox(assignment: assignment_module.Assignment = HW3, rubric: rubric_module.Rubric | None = None):
+    """The child's limits as `grade` sets them, its children forked from this test process's warm zygote (the
+    batch's way, grader/zygote.py): a check test pays torch's import once per test worker, not once per child.
+    Tests of the unwarmed start (Gradescope's, `hw3grade grade`'s) grade without it."""
+    return sandbox_for(assignment, rubric, zygote=True)
+
+
 def grade_checks(submission: Path, rubric: rubric_module.Rubric, ids: list[str] | None = None,
                  problems: set[str] | None = None, assignment: assignment_module.Assignment = HW3) -> dict[str, Outcome]:
     """Grade only some checks; returns {check id: Outcome}."""
     entries = [e for e in rubric.checks if (ids is None or e.id in ids) and (problems is None or e.problem in problems)]
     assert entries, f"no rubric entry matches {ids or problems}"
-    result: GradingResult = grade(submission, assignment, rubric=rubric, entries=entries)
+    result: GradingResult = grade(submission, assignment, rubric=rubric, entries=entries,
+                                  sandbox=warm_sandbox(assignment, rubric))
     return {o.check_id: o for o in result.outcomes}
 
 
