@@ -456,7 +456,7 @@ def test_the_assignment_derives_the_seven_modules_and_their_problems():
     """One source of truth: the template's modules, in its __all__ order; each module's problem keys
     come from the checks that call into it."""
     from grader.assignment import active
-    from grader.notebook import _contract_modules
+    from grader.notebook.slicer import _contract_modules
     assert active().modules == _contract_modules() == MODULES
     assert active().problems_of_module("losses") == ("P3",)
     assert active().problems_of_module("threelayerSGD") == ("P1", "P2")
@@ -480,9 +480,9 @@ def test_a_notebook_with_a_latin1_byte_is_used_and_the_note_says_where(tmp_path)
 
 
 def test_a_notebook_above_the_cap_is_a_note_with_what_to_do(tmp_path, monkeypatch):
-    from grader import notebook
+    from grader.notebook import reader
 
-    monkeypatch.setattr(notebook, "MAX_NOTEBOOK_BYTES", 2**20)
+    monkeypatch.setattr(reader, "MAX_NOTEBOOK_BYTES", 2**20)
     path = touch(tmp_path, "hw.ipynb", notebook_json("def relu(z):\n    return z\n" + "# " + "x" * 2**21 + "\n"))
     located = locate(path, tmp_path / "scratch")
     assert located.notebook is None
