@@ -49,13 +49,15 @@ from typing import Iterable
 
 import yaml
 
-from . import batch_analysis, procfs, regrade, sandbox
+from . import procfs, sandbox
 from . import manual as manual_module
 from . import rubric as rubric_module
 from . import zygote as _zygote
+from .analysis import after_run as batch_analysis
+from .analysis import analysis_html, regrade
 from .draws import identity_of
 from .outcome import GradingResult
-from .report import analysis_html, feedback, gradebook, gradescope, html
+from .report import feedback, gradebook, gradescope, html
 from .report._common import atomic_write
 
 METADATA = "submission_metadata.yml"
