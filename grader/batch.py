@@ -54,16 +54,17 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from . import batch_analysis, regrade
 from . import manual as manual_module
 from . import rubric as rubric_module
 from . import zygote as _zygote
+from .analysis import after_run as batch_analysis
+from .analysis import analysis_html, regrade
 from .assignment import Assignment, package_dir
 from .assignment import default as default_assignment
 from .assignment import load as load_assignment
 from .draws import identity_of
 from .outcome import GradingResult
-from .report import analysis_html, feedback, gradebook, gradescope, html
+from .report import feedback, gradebook, gradescope, html
 from .report._common import atomic_write
 from .supervision import interruptions, prctl, processes, procfs, signals
 from .runner import grade, sandbox_for

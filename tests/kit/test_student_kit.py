@@ -635,6 +635,7 @@ def test_build_refuses_a_rubric_whose_visible_checks_are_not_declared(tmp_path):
 def test_draw_fit_plots_the_contract_mlp_of_the_trained_parameters(tmp_path):
     """The kit's plot is the judge's view: the best run's trained l1, l2, l3 in the contract's forward pass
     (a prediction the child sends is never drawn), with the student's data; no parameters, no plot."""
+    from grader.checks.png import png_size
     from hw3.checks import p1
     from hw3.checks.p1 import draw_fit
 
@@ -650,7 +651,7 @@ def test_draw_fit_plots_the_contract_mlp_of_the_trained_parameters(tmp_path):
     X = rng.normal(size=512)
     returned = {"runs": [{"params": params, "X": X, "Y": p1.f_true_np(X), "pred": np.zeros(x.size)}]}
     path = draw_fit(tmp_path / "fit.png", probe, returned, title="t")
-    width, height = p1.png_size(path.read_bytes())
+    width, height = png_size(path.read_bytes())
     assert (width, height) == (800, 500)
     with pytest.raises(Exception, match="no trained parameters"):
         draw_fit(tmp_path / "none.png", probe, {"runs": [{"pred": p1.f_true_np(x)}]}, title="t")
