@@ -428,7 +428,6 @@ class TrainSetup:
 # batch sizes that do not divide n, and one (48) that is not the global B.
 EPOCH_SETUPS = (TrainSetup(300, 128, 3, 0.03), TrainSetup(200, 48, 2, 0.03))
 REPLAY_SETUP = TrainSetup(200, 48, 2, 0.03)
-NO_REINIT_SETUP = TrainSetup(100, 32, 1, 0.03)
 # The child keeps the parameters at up to this many forward passes, the SGD steps' first (evaluations make
 # room): every setup above has at most 10 steps, so every step of a correct loop is replayed.
 MAX_SNAPSHOTS = 128
@@ -832,35 +831,6 @@ CHECKS.add(Check(
     "P1.train.replay", lambda rng: [train_probe(rng, REPLAY_SETUP)], _judge_replay,
     hint="One step per batch: optimizer.zero_grad(); loss = nn.MSELoss()(model(X[idx]), Y[idx]); loss.backward(); "
          "optimizer.step(), with torch.optim.SGD(model.parameters(), lr=lr).",
-))
-
-
-def _judge_no_reinit(ctx: JudgeContext) -> Verdict:
-    rec = train_record(ctx.observations[0])
-    problem = _no_model_calls(rec)
-    if problem:
-        return Verdict.failed(problem)
-    first = rec.snapshot(rec.steps[0])      # the parameters when the first batch arrived
-    if first is None:
-        return Verdict.failed(_unrecorded(rec, 0))
-    if not np.array_equal(first, rec.init):
-        bias = np.concatenate([unflatten(first)[n].reshape(-1) for n in PARAM_NAMES if n.endswith("bias")])
-        if np.all(np.abs(bias - BIAS) <= 1e-7):
-            return Verdict.failed(f"{rec.setup.call}: when the first batch arrived every bias was 0.03, not the "
-                                  "value the model came with: train re-initialized the model. Call initialize() "
-                                  "before train, never inside it.")
-        return Verdict.failed(f"{rec.setup.call}: the parameters changed before the first SGD step: train must "
-                              "continue from the parameters the model has.")
-    if np.array_equal(rec.final, rec.init):
-        return Verdict.failed(f"{rec.setup.call}: the model it was given still has its initial parameters "
-                              "afterwards: train `model` in place, not a copy.")
-    return Verdict.passed()
-
-
-CHECKS.add(Check(
-    "P1.train.no_reinit", lambda rng: [train_probe(rng, NO_REINIT_SETUP)], _judge_no_reinit,
-    hint="train continues from the parameters the model already has: call initialize(model) before train, "
-         "never inside it, and train `model` itself.",
 ))
 
 
