@@ -922,7 +922,7 @@ class _LocalPool:
         stopped (or that died: multiprocessing starts a new one)."""
         server = _forkserver_pid()
         if server is not None and procfs.state(server) in procfs.STOPPED:
-            _signal(server, signal.SIGKILL)
+            processes.kill_one(server)
         box: list = []
 
         def start() -> None:
@@ -937,7 +937,7 @@ class _LocalPool:
         if starter.is_alive():   # the forkserver does not answer: stopped, say; a new one next time
             server = _forkserver_pid()
             if server is not None:
-                _signal(server, signal.SIGKILL)
+                processes.kill_one(server)
             starter.join(5)
         return box[0] if box and isinstance(box[0], _Worker) else None
 
@@ -1055,13 +1055,6 @@ def _running(pid: int) -> bool:
 def _forkserver_pid() -> int | None:
     server = getattr(multiprocessing.forkserver, "_forkserver", None)
     return getattr(server, "_forkserver_pid", None)
-
-
-def _signal(pid: int, signum: int) -> None:
-    try:
-        os.kill(pid, signum)
-    except OSError:
-        pass
 
 
 def _death(worker: _Worker) -> str:

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from . import notebook
 from .notebook import reader
+from .supervision import processes
 
 if TYPE_CHECKING:   # for the annotations only: the confined child imports nothing of the assignment
     from .assignment import Assignment
@@ -214,10 +215,7 @@ def _feed(pipe, data: bytes) -> None:
 
 def _end(child: subprocess.Popen) -> None:
     if child.poll() is None:   # not yet reaped: its pid is still its group's
-        try:
-            os.killpg(child.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        processes.killpg(child.pid)
     for stream in (child.stdout, child.stderr):
         stream.close()
     child.wait()

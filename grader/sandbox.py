@@ -334,10 +334,7 @@ class Child:
             if not isinstance(self.process, subprocess.Popen):
                 self.process.kill()  # forked by a zygote: the zygote kills the child's group
             else:
-                try:
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    self.process.kill()
+                processes.killpg(self.process.pid)   # unreaped, so its pid is still its group's
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
