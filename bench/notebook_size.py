@@ -59,11 +59,12 @@ def measure(path: Path) -> dict:
 
 
 def confined(path: Path) -> str:
+    from grader.assignment import default
     from grader.confined_notebook import ConversionFailed, NotebookRefused, convert
 
     start = time.perf_counter()
     try:
-        convert([path], path.with_suffix(".py"))
+        convert([path], path.with_suffix(".py"), default())
         outcome = "converted"
     except (NotebookRefused, ConversionFailed) as exc:
         outcome = str(exc)[:60]

@@ -8,8 +8,9 @@ relative to the manifest's folder:
     reference: reference              # import package: the correct solution
     template: student_template        # import package: the stubs; its modules are the contract
     rubric: rubric.yaml               # points, visibility, tolerances, limits, problem keys
-    checks: hw3.checks                # import package: every module in it declares checks
-    probes: [hw3/probes/training.py]  # probe-kind files the child loads (by path, before any student code)
+    checks: hw.checks                 # import package: every module in it declares checks (a module named
+                                      # *_hidden.py holds hidden checks: the student kit leaves it out)
+    probes: [hw/probes/fitting.py]    # probe-kind files the child loads (by path, before any student code)
     unittests: [tests_gs/test_x.py]   # optional: gradescope-utils unittest files, run in the child
     smoke_checks: [A1, A2.mean]       # optional: problem keys or check ids `setup.sh` grades on the
                                       # reference, to prove the image works (default: none)
@@ -17,6 +18,8 @@ relative to the manifest's folder:
     samples: {submissions/ok: 10}     # optional: sample submissions and the score `self-test` expects
     arrays: torch                     # optional: how array arguments reach student and reference code,
                                       # `torch` tensors (default) or `numpy` arrays (dtype kept)
+    notebook_module: hw_notebook      # optional: the module a submitted notebook becomes (default: the
+                                      # manifest's folder name and "_notebook")
 
 Which assignment is graded: ``--assignment PATH`` (a manifest or its folder), else
 ``$HW3GRADE_ASSIGNMENT``, else ``assignment.yaml`` next to the engine's package (a source
@@ -50,7 +53,7 @@ MANIFEST = "assignment.yaml"
 ENVIRONMENT = "HW3GRADE_ASSIGNMENT"
 ENTRY_POINTS = "hw3grade.assignments"
 _FIELDS = {"name", "root", "reference", "template", "rubric", "checks", "probes", "unittests", "smoke_checks", "plots",
-           "samples", "arrays"}
+           "samples", "arrays", "notebook_module"}
 _REQUIRED = ("name", "reference", "template", "rubric", "checks")
 
 
@@ -73,6 +76,7 @@ class Assignment:
     plots: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
     samples: dict[Path, float] = field(default_factory=dict, hash=False, compare=False)
     arrays: str = "torch"                # what array arguments are in student code: one of ARRAY_TYPES
+    notebook_module: str = "notebook"    # the module a submitted notebook is converted into
 
     # ------------------------------------------------------------ derived from the template
 
@@ -223,6 +227,7 @@ def load(path: str | Path) -> Assignment:
         plots=dict(data.get("plots") or {}),
         samples=_samples(data, root, manifest),
         arrays=_arrays(data, manifest),
+        notebook_module=_notebook_module(data, manifest),
     )
 
 
@@ -247,6 +252,15 @@ def _arrays(data: dict, manifest: Path) -> str:
     if value not in ARRAY_TYPES:
         raise AssignmentError(f"{manifest}: 'arrays' must be one of {', '.join(ARRAY_TYPES)} (what array arguments "
                               f"are in student and reference code), got {value!r}")
+    return value
+
+
+def _notebook_module(data: dict, manifest: Path) -> str:
+    default = f"{_slug(manifest.parent.name)}_notebook"
+    value = data.get("notebook_module", default if default.isidentifier() else "assignment_notebook")
+    if not isinstance(value, str) or not value.isidentifier():
+        raise AssignmentError(f"{manifest}: 'notebook_module' must be a module name (a Python identifier), "
+                              f"got {value!r}")
     return value
 
 

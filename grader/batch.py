@@ -54,16 +54,17 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from . import batch_analysis, regrade
 from . import manual as manual_module
 from . import rubric as rubric_module
 from . import zygote as _zygote
+from .analysis import after_run as batch_analysis
+from .analysis import analysis_html, regrade
 from .assignment import Assignment, package_dir
 from .assignment import default as default_assignment
 from .assignment import load as load_assignment
 from .draws import identity_of
 from .outcome import GradingResult
-from .report import analysis_html, feedback, gradebook, gradescope, html
+from .report import feedback, gradebook, gradescope, html
 from .report._common import atomic_write
 from .supervision import interruptions, prctl, processes, procfs, signals
 from .runner import grade, sandbox_for
@@ -921,7 +922,7 @@ class _LocalPool:
         stopped (or that died: multiprocessing starts a new one)."""
         server = _forkserver_pid()
         if server is not None and procfs.state(server) in procfs.STOPPED:
-            _signal(server, signal.SIGKILL)
+            processes.kill_one(server)
         box: list = []
 
         def start() -> None:
@@ -936,7 +937,7 @@ class _LocalPool:
         if starter.is_alive():   # the forkserver does not answer: stopped, say; a new one next time
             server = _forkserver_pid()
             if server is not None:
-                _signal(server, signal.SIGKILL)
+                processes.kill_one(server)
             starter.join(5)
         return box[0] if box and isinstance(box[0], _Worker) else None
 
@@ -1054,13 +1055,6 @@ def _running(pid: int) -> bool:
 def _forkserver_pid() -> int | None:
     server = getattr(multiprocessing.forkserver, "_forkserver", None)
     return getattr(server, "_forkserver_pid", None)
-
-
-def _signal(pid: int, signum: int) -> None:
-    try:
-        os.kill(pid, signum)
-    except OSError:
-        pass
 
 
 def _death(worker: _Worker) -> str:

@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from . import notebook
+from .notebook import reader
+from .supervision import processes
 
 if TYPE_CHECKING:   # for the annotations only: the confined child imports nothing of the assignment
     from .assignment import Assignment
@@ -44,11 +46,11 @@ class Limits:
     memory_mb: int = 320           # beyond what the child's Python has mapped (3 MB of tiny statements need more)
     cpu_seconds: int = 40          # 30,000 constants convert in a few seconds
     wall_seconds: float = 120.0    # half a CPU, and a loaded machine
-    answer_bytes: int = 2 * notebook.MAX_SOURCE_BYTES + 2**20   # the module (at most its sources, rewritten) + notes
+    answer_bytes: int = 2 * reader.MAX_SOURCE_BYTES + 2**20   # the module (at most its sources, rewritten) + notes
 
 
 LIMITS = Limits()
-#: The caps of grader.notebook the child applies: the parent's values (tests shrink them there).
+#: The caps of grader.notebook.reader the child applies: the parent's values (tests shrink them there).
 _CAPS = ("MAX_NOTEBOOK_BYTES", "MAX_SOURCE_BYTES", "MAX_CELLS", "MAX_FIELDS")
 _MAX_NOTES, _MAX_NOTE_CHARS, _MAX_HEADER_BYTES = 200, 20_000, 2**20
 
@@ -123,7 +125,7 @@ def convert(notebooks: Sequence[Path], out: Path, assignment: Assignment, limits
     paths = [str(Path(p).absolute()) for p in notebooks]
     request = {"notebooks": paths, "modules": list(assignment.modules), "constants": sorted(assignment.constants),
                "memory_mb": limits.memory_mb,
-               "cpu_seconds": limits.cpu_seconds, "caps": {c: getattr(notebook, c) for c in _CAPS}}
+               "cpu_seconds": limits.cpu_seconds, "caps": {c: getattr(reader, c) for c in _CAPS}}
     code, answer, errors = _run_child(json.dumps(request).encode(), limits)
     names = _names([Path(p).name for p in paths])
     if answer is None:                       # more than any module the sources could make
@@ -213,10 +215,7 @@ def _feed(pipe, data: bytes) -> None:
 
 def _end(child: subprocess.Popen) -> None:
     if child.poll() is None:   # not yet reaped: its pid is still its group's
-        try:
-            os.killpg(child.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        processes.killpg(child.pid)
     for stream in (child.stdout, child.stderr):
         stream.close()
     child.wait()
@@ -262,7 +261,7 @@ def main() -> None:
     try:
         for cap, value in request["caps"].items():
             if cap in _CAPS and type(value) is int:
-                setattr(notebook, cap, value)
+                setattr(reader, cap, value)
         _confine(request)
         contract = tuple(request["modules"]), frozenset(request["constants"])
         header, module = _choose_and_convert([Path(p) for p in request["notebooks"]], *contract)

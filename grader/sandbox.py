@@ -87,6 +87,7 @@ class Child:
         """`workdir`: the grading's (sealed) scratch folder, where the child gets a fresh working folder
         of its own (`scratch.child_folder`; None: in the temporary folder), removed when it is closed."""
         self.config = config
+        self.answer_bytes: dict[str, int] = {}    # {probe kind: its largest answer}, from the child's "ready"
         self.output = _Output(config.output_cap)
         self._oom_mark = _oom_kills()
         try:
@@ -141,6 +142,8 @@ class Child:
             self.unconfined = ready.confined if setup["confine"] else ""
             # why it has the machine's network and /dev/shm ("" when it has its own)
             self.unisolated = ready.isolated if setup["isolate"] else ""
+            # the sizes its probe kinds declare: reported before any student code ran
+            self.answer_bytes = ready.answer_bytes
         except ChildFailure as failure:
             # Before "ready" the child has run only its own imports (torch, numpy, grader.probes):
             # whatever stopped it is the install's fault, never the student's.
@@ -208,7 +211,8 @@ class Child:
         token = secrets.token_hex(8)
         deadline = time.monotonic() + timeout
         # what the parent will read of the answer: the child refuses anything larger itself
-        limit = wire.answer_limit(message.get("kind")) if message.get("op") == "probe" else wire.DEFAULT_ANSWER_BYTES
+        limit = (wire.answer_limit(message.get("kind"), self.answer_bytes) if message.get("op") == "probe"
+                 else wire.DEFAULT_ANSWER_BYTES)
         self._oom_mark = _oom_kills()
         data = b"".join(wire.frame({**message, "token": token, "max_answer": limit}))
         self._write(data, deadline)
@@ -330,10 +334,7 @@ class Child:
             if not isinstance(self.process, subprocess.Popen):
                 self.process.kill()  # forked by a zygote: the zygote kills the child's group
             else:
-                try:
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    self.process.kill()
+                processes.killpg(self.process.pid)   # unreaped, so its pid is still its group's
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:

@@ -5,7 +5,7 @@ notebook or a single module file. :func:`locate` never imports or reads the
 student's modules; it only decides which file is which and says, in kind words,
 what it found, chose and ignored. A zip is extracted safely into the scratch
 folder (no absolute paths, no ``..``, no links, bounded size and entry count), and
-a notebook is converted there into ``hw3_notebook.py`` by :mod:`grader.notebook`, in a confined
+a notebook is converted there into ``<notebook_module>.py`` (the assignment's) by :mod:`grader.notebook`, in a confined
 child process (:mod:`grader.confined_notebook`), and only when it can supply something the .py
 modules do not.
 
@@ -48,7 +48,6 @@ MAX_ZIP_ENTRIES = 5000
 #: A folder submission is walked up to this many entries (a stray virtualenv is skipped whole).
 MAX_WALK_ENTRIES = 50_000
 
-NOTEBOOK_FILE = "hw3_notebook.py"
 _IGNORED_DIRS = {"__MACOSX", "__pycache__", "site-packages", "node_modules"}
 #: Compiled Python: never run (grader/probes/student.py loads source only), never extracted from a zip.
 _COMPILED_SUFFIXES = (".pyc", ".pyo", ".pyd", ".so")
@@ -286,7 +285,7 @@ def _choose_notebook(root: Path, notebooks: list[Path], scratch: Path, notes: li
         return None
     # the child counts definitions only when there is a choice to make; ties go to the least nested
     ordered = sorted(notebooks, key=lambda p: _order(root, p))
-    out = scratch / NOTEBOOK_FILE
+    out = scratch / f"{assignment.notebook_module}.py"
     try:
         converted = convert(ordered, out, assignment)
     except NotebookRefused as exc:
@@ -377,7 +376,7 @@ def _shadow_note(root: Path, modules: dict[str, Path], assignment: Assignment) -
             if not name.endswith(".py") or name.startswith(".") or Path(entry.path).absolute() in chosen:
                 continue
             stem = name[:-3]
-            if stem in assignment.modules or not stem.isidentifier() or stem == NOTEBOOK_FILE[:-3]:
+            if stem in assignment.modules or not stem.isidentifier() or stem == assignment.notebook_module:
                 continue
             if _installed_elsewhere(stem, real_root):
                 shadows.append((_rel(root, Path(entry.path)), stem))

@@ -8,6 +8,7 @@ notebook beside complete modules (converted for nothing).
 """
 from __future__ import annotations
 
+import ast
 import json
 import signal
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from grader import confined_notebook, notebook, submission
+from grader.notebook import reader, slicer
 from grader.confined_notebook import ConversionFailed, Converted, Limits, NotebookRefused, convert
 from grader.submission import locate
 from tests import notebook_shapes
@@ -74,7 +76,7 @@ def test_converting_is_linear_in_the_statements():
 
 def test_a_long_chain_of_constants_is_followed_once():
     cell = "x0 = 0\n" + "".join(f"x{i} = x{i - 1} + 1\n" for i in range(1, 3000)) + "def f():\n    return x2999\n"
-    needs = notebook._analyse([notebook.ast.parse(cell)], frozenset())
+    needs = slicer._analyse([ast.parse(cell)], frozenset())
     assert {"x0", "x1500", "x2999"} <= needs.names
     assert needs.readers["x0"] == {"x1"}
 
@@ -112,12 +114,12 @@ def test_cells_under_the_cap_keep_nothing_but_code(tmp_path):
     cells = [{}] * 5000 + [{"cell_type": "markdown", "source": "# x"}] * 5000 + [{"cell_type": "code", "source": "x=1"}]
     path.write_text(json.dumps({"nbformat": 4, "cells": cells}))
     with open(path, "rb") as fh:
-        code, worksheets, not_object = notebook._scan(fh, path.name)
+        code, worksheets, not_object = reader._scan(fh, path.name)
     assert len(code) == 1 and worksheets is None and not not_object
 
 
 def test_line_numbers_stay_right_across_chunks(tmp_path, monkeypatch):
-    monkeypatch.setattr(notebook, "_CHUNK", 7)
+    monkeypatch.setattr(reader, "_CHUNK", 7)
     path = tmp_path / "hw3.ipynb"
     path.write_text('{"nbformat": 4,\n "cells": [\n{"cell_type": "code",\n "source": "x = 1"},\n'
                     '{"cell_type": "code",\n\n "source": "\\\\\\\\\\\\"\n, "outputs": [}]}')
@@ -183,7 +185,7 @@ def test_an_answer_over_its_bound_is_refused_unread(tmp_path):
 
 
 def test_the_parents_caps_reach_the_child(tmp_path, monkeypatch):
-    monkeypatch.setattr(notebook, "MAX_CELLS", 3)
+    monkeypatch.setattr(reader, "MAX_CELLS", 3)
     path = tmp_path / "hw3.ipynb"
     path.write_text(json.dumps({"nbformat": 4, "cells": [{"cell_type": "code", "source": "x = 1"}] * 4}))
     with pytest.raises(NotebookRefused, match="more than 3 cells"):

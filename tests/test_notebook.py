@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grader.cell_magics import CELL_MAGICS, UNKNOWN
+from grader.notebook.cell_magics import CELL_MAGICS, UNKNOWN
 from grader.notebook import NotebookError, code_cells, count_definitions, notebook_to_module
 from tests.hw3testing import unfilled_fields, watch_notes
 from tests.hw3testing import HW3
@@ -668,15 +668,15 @@ def _notebooks_with_outputs(draw):
 @given(_notebooks_with_outputs(), st.integers(1, 64), st.integers(1, 16))
 def test_streaming_reader_reads_exactly_what_json_does(tmp_path, monkeypatch, case, chunk, window):
     """Tiny chunks and regex windows: every string, escape and bracket lands on a boundary somewhere."""
-    import grader.notebook as notebook
+    from grader.notebook import reader
 
     nb, indent, ascii_only, bom = case
-    monkeypatch.setattr(notebook, "_CHUNK", chunk)
-    monkeypatch.setattr(notebook, "_RUN_WINDOW", window)
+    monkeypatch.setattr(reader, "_CHUNK", chunk)
+    monkeypatch.setattr(reader, "_RUN_WINDOW", window)
     path = tmp_path / "nb.ipynb"
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + json.dumps(nb, indent=indent, ensure_ascii=ascii_only)
                      .encode("utf-8"))
-    assert notebook.read_code_cells(path) == (_reference_code_cells(path), [])
+    assert reader.read_code_cells(path) == (_reference_code_cells(path), [])
 
 
 @pytest.mark.parametrize("content, fragment", [
@@ -707,9 +707,9 @@ def test_what_is_skipped_is_not_validated_beyond_its_brackets(tmp_path):
 
 
 def test_a_notebook_above_the_size_cap_is_refused_with_what_to_do(tmp_path, monkeypatch):
-    import grader.notebook as notebook
+    from grader.notebook import reader
 
-    monkeypatch.setattr(notebook, "MAX_NOTEBOOK_BYTES", 3 * 2**20)
+    monkeypatch.setattr(reader, "MAX_NOTEBOOK_BYTES", 3 * 2**20)
     cells = [{"cell_type": "code", "source": "def f():\n    return 1\n", "metadata": {},
               "outputs": [{"output_type": "stream", "name": "stdout", "text": ["x" * 99 + "\n"] * 40_000}]}]
     path = tmp_path / "big.ipynb"
@@ -723,9 +723,9 @@ def test_a_notebook_above_the_size_cap_is_refused_with_what_to_do(tmp_path, monk
 
 
 def test_sources_above_their_cap_are_refused_but_markdown_does_not_count(tmp_path, monkeypatch):
-    import grader.notebook as notebook
+    from grader.notebook import reader
 
-    monkeypatch.setattr(notebook, "MAX_SOURCE_BYTES", 1000)
+    monkeypatch.setattr(reader, "MAX_SOURCE_BYTES", 1000)
     path = write_notebook(tmp_path / "a.ipynb", [("markdown", "![img](data:image/png;base64," + "A" * 5000 + ")"),
                                                  "x = 1\n"])
     assert code_cells(path) == [(1, "x = 1\n")]

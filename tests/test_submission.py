@@ -479,9 +479,9 @@ def test_a_notebook_with_a_latin1_byte_is_used_and_the_note_says_where(tmp_path)
 
 
 def test_a_notebook_above_the_cap_is_a_note_with_what_to_do(tmp_path, monkeypatch):
-    from grader import notebook
+    from grader.notebook import reader
 
-    monkeypatch.setattr(notebook, "MAX_NOTEBOOK_BYTES", 2**20)
+    monkeypatch.setattr(reader, "MAX_NOTEBOOK_BYTES", 2**20)
     path = touch(tmp_path, "hw.ipynb", notebook_json("def relu(z):\n    return z\n" + "# " + "x" * 2**21 + "\n"))
     located = locate(path, tmp_path / "scratch", HW3)
     assert located.notebook is None

@@ -107,11 +107,23 @@ def _tensors(rng: np.random.Generator):
 
 
 CHECKS.add(same_as_reference("E1.relu", "basics.relu", _tensors, hint="relu(x) = max(x, 0), entry by entry."))
-CHECKS.add(same_as_reference("E1.relu.hidden", "basics.relu", _tensors, hint="relu(x) = max(x, 0), entry by entry."))
 
 CHECKS.add(Check("E1.answer", lambda rng: [value_of("basics.ANSWER")],
                  lambda ctx: judge_each(ctx, lambda obs: np.float64(ctx.reference("basics.ANSWER"))),
                  hint="A weight matrix of 3 x 2 and a bias of 2."))
+'''
+
+CHECKS_E1_HIDDEN = '''\
+"""Exercise 1's hidden checks: the autograder runs them; the student kit ships e1.py, never this file."""
+from __future__ import annotations
+
+from grader.checks.base import CheckList, same_as_reference
+
+from .e1 import _tensors
+
+CHECKS = CheckList(__name__)
+
+CHECKS.add(same_as_reference("E1.relu.hidden", "basics.relu", _tensors, hint="relu(x) = max(x, 0), entry by entry."))
 '''
 
 CORRECT_BASICS = '''\
@@ -150,6 +162,7 @@ def files(name: str, pkg: str) -> dict[str, str]:
         f"{pkg}_reference/basics.py": REFERENCE_BASICS,
         f"{pkg}_checks/__init__.py": CHECKS_INIT.format(**fill),
         f"{pkg}_checks/e1.py": CHECKS_E1,
+        f"{pkg}_checks/e1_hidden.py": CHECKS_E1_HIDDEN,
         "submissions/correct/basics.py": CORRECT_BASICS,
         "submissions/buggy/basics.py": BUGGY_BASICS,
     }

@@ -7,13 +7,12 @@ of the assignment's manifest, in a zip):
 - ``check.py``, the self-check (`grader/kit/check.py`): the autograder's pipeline on the
   visible checks, in the student's Python (torch, numpy, matplotlib, pyyaml: no rich,
   psutil or jsonschema);
-- ``.selfcheck/``: a trimmed copy of the grader (the modules `grader.kit.selfcheck` and
-  the child need, found by following their imports) and of the assignment's check package
-  and probe files (under their import names), where every check module keeps only its
-  visible declarations and every probe module only the probe kinds a visible check uses
-  (`strip_module`: statements that name a hidden check go, then every definition nothing
-  uses any more; docstrings and comments go, line numbers stay); a copy of the template
-  package (the contract's signatures and module order); ``assignment.yaml``, the kit's own
+- ``.selfcheck/``: whole files, chosen: the grader's modules that `grader.kit.selfcheck` and
+  the child need (found by following their imports), the assignment's check modules and
+  probe files (under their import names) except those whose names end in ``_hidden``
+  (`HIDDEN_SUFFIX`: hidden checks, and what only they use, live in modules of their own,
+  ``<module>_hidden.py`` next to ``<module>.py``), and the helper modules the chosen ones import; a copy
+  of the template package (the contract's signatures and module order); ``assignment.yaml``, the kit's own
   manifest naming those copies (the self-check grades under it); ``rubric.yaml`` with the
   visible entries only; ``frozen.json``, the reference's answers to the calls the visible
   judges make on the reference's own observations (`grader.kit.record`); ``kit.json``
@@ -23,16 +22,16 @@ The assignment's gradescope-utils unittest files are not shipped (the kit has no
 gradescope_utils): their checks count as run on Gradescope only.
 
 No reference source, hidden check, hidden probe kind, hidden id or hidden expected value
-is in it: the build checks the copy (a stripped module that still registers a hidden
-check, a copied file that names a hidden id, an import the kit cannot satisfy are build
-errors), and tests/kit/test_student_kit.py checks the zip.
+is in it: the build checks the copy (a shipped file that names a hidden id, a shipped module
+that imports a hidden one, a kit that registers other checks than the visible ones or a
+probe kind only hidden checks use, an import the kit cannot satisfy are build errors), and
+tests/kit/test_student_kit.py checks the zip.
 """
 from __future__ import annotations
 
 import ast
 import dataclasses
 import hashlib
-import io
 import json
 import os
 import re
@@ -40,7 +39,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import tokenize
 import zipfile
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -55,7 +53,7 @@ from .. import unittests
 from ..assignment import MANIFEST, Assignment, package_dir
 from ..checks.catalog import check_modules
 from ..kit.record import record_reference, verify_replay
-from ..kit.selfcheck import PLOT_HOOK, SELFCHECK_DIR
+from ..kit.selfcheck import SELFCHECK_DIR
 from ..outcome import Status
 from ..runner import rng_for
 
@@ -64,6 +62,8 @@ KIT_FORMAT = 2
 GRADER_ROOT = Path(grader.__file__).resolve().parent
 REPO_ROOT = GRADER_ROOT.parent
 ENTRY_MODULES = ("grader.kit.selfcheck", "grader.probes.child")
+#: A module of the check package (or a probe file) whose name ends so is the autograder's only: never in the kit.
+HIDDEN_SUFFIX = "_hidden"
 #: What the kit's Python needs besides the standard library (torch, numpy, matplotlib, pyyaml), the grader's
 #: copy and the assignment's shipped packages.
 ALLOWED_IMPORTS = frozenset({"numpy", "torch", "matplotlib", "yaml", "grader"})
@@ -88,7 +88,7 @@ class KitReport:
     frozen_calls: int
     files: tuple[str, ...]                               # every file in the kit, relative to its folder
     dependent: dict[str, list[str]] = field(default_factory=dict)   # check id -> student-dependent reference calls
-    stripped: dict[str, list[str]] = field(default_factory=dict)    # module -> names removed as hidden-only
+    withheld: tuple[str, ...] = ()                        # the assignment's hidden modules, not shipped
     size: int = 0
     originals: dict[str, str] = field(default_factory=dict)         # grader/*.py -> sha256 when it was copied
 
@@ -173,14 +173,14 @@ def build_kit_report(output: Path, assignment: Assignment, *, rubric_path: Path 
             raise KitBuildError("judged against the frozen answers, the reference would get other verdicts: "
                                 + "; ".join(f"{i}: {why}" for i, why in sorted(replay.differing.items())))
         stage = tmp_path / kit_name(assignment)
-        stripped, originals = stage_kit(stage, assignment, rubric, visible, hidden,
+        withheld, originals = stage_kit(stage, assignment, rubric, visible, hidden,
                                         recording.frozen_data(replay.kept))
         verify_stage(stage, visible, hidden, _probe_kinds(visible, checks), assignment)
         files = tuple(sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*")
                              if p.is_file() and "__pycache__" not in p.parts))
         path = write_zip(stage, Path(output))
     return KitReport(path, tuple(e.id for e in visible), tuple(e.id for e in hidden),
-                     len(recording.calls) + len(replay.kept), files, replay.dependent, stripped, path.stat().st_size,
+                     len(recording.calls) + len(replay.kept), files, replay.dependent, withheld, path.stat().st_size,
                      originals)
 
 
@@ -218,8 +218,8 @@ def reference_as_submission(folder: Path, assignment: Assignment) -> Path:
 
 def stage_kit(stage: Path, assignment: Assignment, rubric: rubric_module.Rubric,
               visible: Sequence[rubric_module.CheckEntry], hidden: Sequence[rubric_module.CheckEntry], frozen: dict
-              ) -> tuple[dict[str, list[str]], dict[str, str]]:
-    """Write the kit's folder; returns {module: names removed as hidden-only} and {copied file: its sha256}."""
+              ) -> tuple[tuple[str, ...], dict[str, str]]:
+    """Write the kit's folder; returns the hidden modules it leaves out and {copied file: its sha256}."""
     template = assignment.template_dir
     stage.mkdir(parents=True)
     for path in sorted(template.glob("*.py")):
@@ -229,7 +229,7 @@ def stage_kit(stage: Path, assignment: Assignment, rubric: rubric_module.Rubric,
         (stage / "README.md").write_text((template / "README.md").read_text(encoding="utf-8"), encoding="utf-8")
     (stage / "check.py").write_text((GRADER_ROOT / "kit" / "check.py").read_text(encoding="utf-8"), encoding="utf-8")
     selfcheck = stage / SELFCHECK_DIR
-    sources, removed, digests, available = _kit_sources(assignment, visible, hidden)
+    sources, withheld, digests, available = _kit_sources(assignment, visible, hidden)
     for module, text in sorted(sources.items()):
         target = selfcheck / _module_path(module, available)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -247,7 +247,7 @@ def stage_kit(stage: Path, assignment: Assignment, rubric: rubric_module.Rubric,
     (selfcheck / "kit.json").write_text(json.dumps(_manifest(assignment, rubric, visible), indent=1, sort_keys=True),
                                         encoding="utf-8")
     _no_hidden_ids(stage, hidden)
-    return removed, digests
+    return withheld, digests
 
 
 def kit_assignment(assignment: Assignment) -> str:
@@ -255,7 +255,8 @@ def kit_assignment(assignment: Assignment) -> str:
     (all under .selfcheck/), the kit's rubric; no unittests (the kit has no gradescope_utils)."""
     data = {"name": assignment.name, "root": ".", "reference": assignment.reference,
             "template": assignment.template, "rubric": "rubric.yaml", "checks": assignment.checks,
-            "probes": [_module_path(name, {}).as_posix() for name in assignment.probe_files()]}
+            "notebook_module": assignment.notebook_module,
+            "probes": [_module_path(name, {}).as_posix() for name in assignment.probe_files() if not _hidden(name)]}
     if assignment.plots:
         data["plots"] = dict(assignment.plots)
     text = (f"# {assignment.name} as its student kit grades it (generated by hw3grade build student-kit):\n"
@@ -319,48 +320,38 @@ def _module_path(module: str, available: dict[str, Path]) -> Path:
     return path / "__init__.py" if found is not None and found.name == "__init__.py" else path.with_suffix(".py")
 
 
-# ------------------------------------------------------------------------ which modules, stripped how
+# ------------------------------------------------------------------------ which modules
 
 def kit_sources(visible: Sequence[rubric_module.CheckEntry], hidden: Sequence[rubric_module.CheckEntry],
-                assignment: Assignment) -> tuple[dict[str, str], dict[str, list[str]], dict[str, str]]:
-    """{module: source} of every module the kit needs (the grader's, the assignment's check and probe modules;
-    check and probe modules stripped), the names stripping removed, and {its file in the kit: sha256 of the
-    text it was made from}."""
+                assignment: Assignment) -> tuple[dict[str, str], tuple[str, ...], dict[str, str]]:
+    """{module: source} of every module the kit needs (the grader's, the assignment's check and probe modules
+    but its hidden ones, whole), the hidden modules left out, and {its file in the kit: sha256 of its text}."""
     return _kit_sources(assignment, visible, hidden)[:3]
+
+
+def _hidden(module: str) -> bool:
+    """A module of the autograder's only (hidden checks and what only they use): never in the kit."""
+    return module.rpartition(".")[2].endswith(HIDDEN_SUFFIX)
 
 
 def _kit_sources(assignment: Assignment, visible: Sequence[rubric_module.CheckEntry],
                  hidden: Sequence[rubric_module.CheckEntry]
-                 ) -> tuple[dict[str, str], dict[str, list[str]], dict[str, str], dict[str, Path]]:
+                 ) -> tuple[dict[str, str], tuple[str, ...], dict[str, str], dict[str, Path]]:
     available = _available_modules(assignment)
     assignment.import_paths()
     declarations = {m for m in check_modules(assignment.checks) if m in available}
-    probe_modules = {m for m in available if m.startswith("grader.probes.")} | set(assignment.probe_files())
-    hidden_ids = [e.id for e in hidden]
-    visible_ids = [e.id for e in visible]
-    hidden_kinds = _probe_kinds(hidden, assignment.catalog) - _probe_kinds(visible, assignment.catalog)
-    strippable = declarations | probe_modules
-    originals = {m: available[m].read_text(encoding="utf-8") for m in available}
-    # a declaration module's plot hook is called by the self-check, so it stays
-    roots: dict[str, set[str]] = {m: ({PLOT_HOOK} if m in declarations else set()) for m in strippable}
-    entries = sorted(declarations | probe_modules)
-    while True:   # names other modules import from a stripped one keep it alive: iterate to a fixpoint
-        sources, removed = dict(originals), {}
-        for module in strippable:
-            select = _hidden_statement(hidden_ids) if module in declarations else _hidden_probe(hidden_kinds)
-            sources[module], removed[module] = strip_module(originals[module], select=select, roots=roots[module],
-                                                            protect=_mentions(visible_ids), where=module)
-        needed = _closure(sources, available, entries)
-        imported = _imported_names({m: sources[m] for m in needed}, available)
-        grown = {m: roots[m] | imported.get(m, set()) for m in strippable}
-        if grown == roots:
-            break
-        roots = grown
+    entries = sorted(m for m in declarations | set(assignment.probe_files()) if not _hidden(m))
+    sources = {m: available[m].read_text(encoding="utf-8") for m in available}
+    needed = _closure(sources, available, entries)
+    importing = sorted(m for m in needed if _hidden(m))
+    if importing:
+        raise KitBuildError(f"the kit would need {', '.join(importing)} (imported by a module it ships), but a module "
+                            f"named *{HIDDEN_SUFFIX} is the autograder's only: move what visible checks use out of it")
     _check_imports({m: sources[m] for m in needed}, available, assignment)
-    digests = {_module_path(m, available).as_posix(): hashlib.sha256(originals[m].encode("utf-8")).hexdigest()
+    digests = {_module_path(m, available).as_posix(): hashlib.sha256(sources[m].encode("utf-8")).hexdigest()
                for m in needed}
-    return ({m: sources[m] for m in needed}, {m: r for m, r in removed.items() if r and m in needed}, digests,
-            available)
+    withheld = tuple(sorted(m for m in available if _hidden(m)))
+    return {m: sources[m] for m in needed}, withheld, digests, available
 
 
 def _grader_modules() -> dict[str, Path]:
@@ -442,32 +433,6 @@ def _resolve_from(module: str, node: ast.ImportFrom, available: dict[str, Path])
     return ".".join(base + ([node.module] if node.module else []))
 
 
-def _imported_names(sources: dict[str, str], available: dict[str, Path]) -> dict[str, set[str]]:
-    """{module: names the other modules use of it}: imported by name (``from .p5 import matches``)
-    or read as an attribute of the module (``from ..probes import wire`` ... ``wire.encode``)."""
-    names: dict[str, set[str]] = {}
-    for module, source in sources.items():
-        tree = ast.parse(source)
-        bound: dict[str, str] = {}
-        for target, imported in _imports(module, source, available):
-            if target in available and target != module:
-                names.setdefault(target, set()).update(imported)
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom):
-                target = _resolve_from(module, node, available)
-                for alias in node.names:
-                    if f"{target}.{alias.name}" in available:
-                        bound[alias.asname or alias.name] = f"{target}.{alias.name}"
-            elif isinstance(node, ast.Import):
-                for alias in node.names:
-                    if alias.asname and alias.name in available:
-                        bound[alias.asname] = alias.name
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in bound:
-                names.setdefault(bound[node.value.id], set()).add(node.attr)
-    return names
-
-
 def _check_imports(sources: dict[str, str], available: dict[str, Path], assignment: Assignment) -> None:
     stdlib = set(getattr(sys, "stdlib_module_names", ())) | set(sys.builtin_module_names)
     shipped = {m.split(".")[0] for m in sources}
@@ -489,7 +454,7 @@ def _check_imports(sources: dict[str, str], available: dict[str, Path], assignme
                                     "import it where only the autograder runs, or not at all")
 
 
-# ------------------------------------------------------------------------ stripping one module
+# ------------------------------------------------------------------------ checking the staged kit
 
 def _token_pattern(ids: Sequence[str]) -> re.Pattern | None:
     if not ids:
@@ -497,191 +462,6 @@ def _token_pattern(ids: Sequence[str]) -> re.Pattern | None:
     alternatives = "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True))
     return re.compile(rf"(?<![\w.])(?:{alternatives})(?![\w.])")
 
-
-def _strings(node: ast.AST, skip: set[int]) -> Iterable[str]:
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Constant) and isinstance(sub.value, str) and id(sub) not in skip:
-            yield sub.value
-
-
-def _mentions(ids: Sequence[str]) -> Callable[[ast.stmt, set[int]], bool]:
-    pattern = _token_pattern(ids)
-
-    def mentions(stmt: ast.stmt, skip: set[int]) -> bool:
-        return pattern is not None and any(pattern.search(s) for s in _strings(stmt, skip))
-
-    return mentions
-
-
-def _hidden_statement(hidden_ids: Sequence[str]) -> Callable[[ast.stmt, set[int]], bool]:
-    """A statement of a check module that names a hidden check (its declaration)."""
-    return _mentions(hidden_ids)
-
-
-def _hidden_probe(kinds: set[str]) -> Callable[[ast.stmt, set[int]], bool]:
-    """A probe kind registered with ``@probe("kind")`` that only hidden checks use."""
-
-    def select(stmt: ast.stmt, skip: set[int]) -> bool:
-        if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            return False
-        for deco in stmt.decorator_list:
-            if (isinstance(deco, ast.Call) and deco.args and isinstance(deco.args[0], ast.Constant)
-                    and _name_of(deco.func) == "probe" and deco.args[0].value in kinds):
-                return True
-        return False
-
-    return select
-
-
-def _name_of(node: ast.AST) -> str:
-    return node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else ""
-
-
-def strip_module(source: str, *, select: Callable[[ast.stmt, set[int]], bool], roots: set[str] = frozenset(),
-                 protect: Callable[[ast.stmt, set[int]], bool] = lambda s, k: False,
-                 where: str = "module") -> tuple[str, list[str]]:
-    """Blank out the top-level statements `select` picks, then every top-level definition (function,
-    class, constant, imported name) that nothing left uses, then docstrings and comments.
-
-    Line numbers stay as they were (removed lines become blank), so the kit's tracebacks
-    point at the same lines as the repository's. `roots`: names other modules import from
-    this one; `protect`: statements never removed as unused (a declaration assigned to a name).
-    Returns the new source and the names removed.
-    """
-    source = _without_comments(source)
-    tree = ast.parse(source)
-    docstrings = _docstring_nodes(tree)
-    skip = {id(d) for d, _ in docstrings}
-    body = tree.body
-    alive = [not select(stmt, skip) for stmt in body]
-    defines = [_defined_names(stmt) for stmt in body]
-    uses = [_used_names(stmt) for stmt in body]
-    protected = [bool(getattr(stmt, "decorator_list", None)) or protect(stmt, skip) for stmt in body]
-    changed = not all(alive)   # a module without hidden statements keeps every definition
-    while changed:   # definitions nothing alive uses any more go too, until none is left
-        changed = False
-        for i, stmt in enumerate(body):
-            if not alive[i] or not defines[i] or protected[i] or isinstance(stmt, (ast.Import, ast.ImportFrom)):
-                continue
-            used = set(roots).union(*(uses[j] for j in range(len(body)) if alive[j] and j != i))
-            if not defines[i] & used:
-                alive[i] = False
-                changed = True
-    lines = source.splitlines(keepends=True)
-    removed: list[str] = []
-    gone: list[tuple[int, int]] = []
-    used_all = set(roots).union(*(uses[j] for j in range(len(body)) if alive[j]))
-    for i, stmt in enumerate(body):
-        if not alive[i]:
-            removed += sorted(defines[i]) or [f"line {stmt.lineno}"]
-            gone.append((_first_line(stmt), stmt.end_lineno))
-            _blank(lines, _first_line(stmt), stmt.end_lineno)
-        elif isinstance(stmt, (ast.Import, ast.ImportFrom)) and not all(alive):
-            _prune_import(lines, stmt, used_all, removed)
-    for doc, alone in docstrings:
-        if not any(a <= doc.lineno <= b for a, b in gone):
-            _blank_docstring(lines, doc, alone)
-    if lines and lines[0] == "\n":
-        lines[0] = f"# {where}, as the student kit holds it: visible checks only, no docstrings or comments.\n"
-    text = "".join(lines)
-    text = re.sub(r"[ \t]+\n", "\n", text)
-    try:
-        compile(text, where, "exec")
-    except SyntaxError as exc:
-        raise KitBuildError(f"stripping {where} left invalid Python ({exc}); declare hidden checks in top-level "
-                            "statements of their own") from None
-    return text, removed
-
-
-def _without_comments(source: str) -> str:
-    lines = source.splitlines(keepends=True)
-    tokens = tokenize.generate_tokens(io.StringIO(source).readline)
-    for token in tokens:
-        if token.type == tokenize.COMMENT:
-            row, col = token.start
-            line = lines[row - 1]
-            lines[row - 1] = line[:col].rstrip() + ("\n" if line.endswith("\n") else "")
-    return "".join(lines)
-
-
-def _docstring_nodes(tree: ast.Module) -> list[tuple[ast.Constant, bool]]:
-    """Every docstring, and whether it is all its function's or class's body holds."""
-    found = []
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.body:
-            first = node.body[0]
-            if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
-                    and isinstance(first.value.value, str)):
-                found.append((first.value, len(node.body) == 1 and not isinstance(node, ast.Module)))
-    return found
-
-
-def _blank_docstring(lines: list[str], doc: ast.Constant, alone: bool) -> None:
-    """A docstring becomes blank lines, or ``pass`` when it is all its body holds; same line count."""
-    first = lines[doc.lineno - 1].encode("utf-8")            # ast offsets count UTF-8 bytes
-    if first[:doc.col_offset].strip() or lines[doc.end_lineno - 1].encode("utf-8")[doc.end_col_offset:].strip():
-        return   # code on the same line (def f(): "doc"): leave it
-    indent = first[:doc.col_offset].decode("utf-8")
-    _blank(lines, doc.lineno, doc.end_lineno)
-    if alone:
-        lines[doc.lineno - 1] = indent + "pass\n"
-
-
-def _first_line(stmt: ast.stmt) -> int:
-    decorators = getattr(stmt, "decorator_list", None) or []
-    return min([stmt.lineno] + [d.lineno for d in decorators])
-
-
-def _blank(lines: list[str], first: int, last: int) -> None:
-    for n in range(first - 1, last):
-        lines[n] = "\n"
-
-
-def _defined_names(stmt: ast.stmt) -> set[str]:
-    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return {stmt.name}
-    if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
-        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-        names: set[str] = set()
-        for target in targets:
-            elements = target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]
-            if not all(isinstance(e, ast.Name) for e in elements):
-                return set()   # x[k] = ..., obj.attr = ...: not a plain definition, always kept
-            names |= {e.id for e in elements}
-        return names
-    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-        return {_bound_name(a) for a in stmt.names if a.name != "*"}
-    return set()
-
-
-def _bound_name(alias: ast.alias) -> str:
-    return alias.asname or alias.name.split(".")[0]
-
-
-def _used_names(stmt: ast.stmt) -> set[str]:
-    used = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Store)}
-    # a name assigned inside a function with `global` is that module-level name, used
-    for node in ast.walk(stmt):
-        if isinstance(node, ast.Global):
-            used.update(node.names)
-    return used
-
-
-def _prune_import(lines: list[str], stmt: ast.Import | ast.ImportFrom, used: set[str], removed: list[str]) -> None:
-    if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
-        return
-    keep = [a for a in stmt.names if a.name == "*" or _bound_name(a) in used]
-    if len(keep) == len(stmt.names):
-        return
-    removed += [_bound_name(a) for a in stmt.names if a not in keep]
-    indent = lines[stmt.lineno - 1][:stmt.col_offset]
-    _blank(lines, stmt.lineno, stmt.end_lineno)
-    if keep:
-        node = ast.ImportFrom(stmt.module, keep, stmt.level) if isinstance(stmt, ast.ImportFrom) else ast.Import(keep)
-        lines[stmt.lineno - 1] = indent + ast.unparse(node) + "\n"
-
-
-# ------------------------------------------------------------------------ checking the staged kit
 
 def _no_hidden_ids(stage: Path, hidden: Sequence[rubric_module.CheckEntry]) -> None:
     pattern = _token_pattern([e.id for e in hidden])
@@ -691,8 +471,9 @@ def _no_hidden_ids(stage: Path, hidden: Sequence[rubric_module.CheckEntry]) -> N
         if path.is_file():
             found = pattern.search(path.read_text(encoding="utf-8", errors="replace"))
             if found:
-                raise KitBuildError(f"{path.relative_to(stage)} names the hidden check {found.group(0)!r}: "
-                                    "hidden ids belong in their own declarations (the check package) only")
+                raise KitBuildError(f"{path.relative_to(stage)} names the hidden check {found.group(0)!r}: declare "
+                                    f"hidden checks in modules of their own (named *{HIDDEN_SUFFIX}.py), which "
+                                    "the kit leaves out")
 
 
 _VERIFY = r"""
@@ -719,7 +500,8 @@ modules = list(assignment.modules)
 tops = set(sys.argv[3].split(","))
 files = sorted({m.__file__ for n, m in list(sys.modules.items())
                 if n.split(".")[0] in tops and getattr(m, "__file__", None)})
-print(json.dumps({"checks": checks, "kinds": sorted(kinds), "files": files, "modules": modules}))
+own = sorted(k for k, f in kinds.items() if not getattr(f, "__module__", "").startswith("grader."))
+print(json.dumps({"checks": checks, "kinds": sorted(kinds), "own": own, "files": files, "modules": modules}))
 """
 
 
@@ -740,14 +522,19 @@ def verify_stage(stage: Path, visible, hidden, visible_kinds: set[str], assignme
     wanted = {e.id for e in visible}
     if registered != wanted:
         extra, lost = sorted(registered - wanted), sorted(wanted - registered)
-        raise KitBuildError("after stripping, the kit's checks are not exactly the visible ones"
-                            + (f"; still declared: {', '.join(extra)} (declare each hidden check in top-level "
-                               "statements that name its id)" if extra else "")
-                            + (f"; lost: {', '.join(lost)} (a statement that declares them also names a hidden "
-                               "check)" if lost else ""))
+        raise KitBuildError("the kit's checks are not exactly the visible ones"
+                            + (f"; also declared: {', '.join(extra)} (declare them in a module named "
+                               f"*{HIDDEN_SUFFIX}.py)" if extra else "")
+                            + (f"; lost: {', '.join(lost)} (a module named *{HIDDEN_SUFFIX}.py declares them)"
+                               if lost else ""))
     missing = sorted(visible_kinds - set(found["kinds"]))
     if missing:
         raise KitBuildError(f"the kit's child lacks the probe kind(s) {', '.join(missing)} of visible checks")
+    # the assignment's own kinds (the engine's unittest kind serves hidden unittest checks and ships)
+    hidden_only = sorted((_probe_kinds(hidden, assignment.catalog) - visible_kinds) & set(found["own"]))
+    if hidden_only:
+        raise KitBuildError(f"the kit's probe files register the probe kind(s) {', '.join(hidden_only)} that only "
+                            f"hidden checks use: register them in a probe file named *{HIDDEN_SUFFIX}.py")
     if tuple(found["modules"]) != tuple(assignment.modules):
         raise KitBuildError(f"the kit's template copy gives the modules {found['modules']}, "
                             f"not the assignment's {list(assignment.modules)}")

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..supervision import prctl, signals
 from . import callables, wire
+from .registry import ANSWER_BYTES
 from .student import ImportFailed, Missing, Student, describe_exception
 
 PROBE_MODULES = ("grader.probes.registry", "grader.probes.calls_extra", "grader.probes.unittests",
@@ -47,7 +48,8 @@ def main(argv: list[str]) -> int:
     student = Student(config.get("modules", {}), config.get("notebook"))
     student.guard_imports()
     confined = _confine(config, private_shm=not isolated)
-    wire.send(answer_fd, {"token": config.get("token"), "ready": True, "confined": confined, "isolated": isolated})
+    wire.send(answer_fd, {"token": config.get("token"), "ready": True, "confined": confined, "isolated": isolated,
+                          "answer_bytes": dict(ANSWER_BYTES)})
     while True:
         try:
             request = wire.receive(request_fd)

@@ -24,9 +24,6 @@ from types import ModuleType
 
 from . import stubs
 
-NOTEBOOK_MODULE = "hw3_notebook"
-
-
 class Missing(Exception):
     """The module or name a check needs is not in the submission."""
 
@@ -41,6 +38,8 @@ class Student:
     def __init__(self, modules: dict[str, str], notebook: str | None) -> None:
         self._paths = {name: Path(path) for name, path in modules.items()}
         self._notebook = Path(notebook) if notebook else None
+        # the converted notebook's module: its file's name, which the parent chose (the assignment's)
+        self._notebook_module = self._notebook.stem if self._notebook else None
         self._loaded: dict[str, ModuleType] = {}
         self._failed: dict[str, str] = {}
         self._from_notebook: dict[str, list[str]] | None = None
@@ -68,7 +67,7 @@ class Student:
             return self._loaded[name]
         if name in self._failed:
             raise ImportFailed(self._failed[name])
-        path = self._notebook if name == NOTEBOOK_MODULE else self._paths.get(name)
+        path = self._notebook if name == self._notebook_module else self._paths.get(name)
         if path is None:
             raise Missing(f"{name}.py is not in the submission")
         imported = sys.modules.get(name)   # already imported by a sibling module (`from vectors import dot`)
@@ -81,7 +80,7 @@ class Student:
                 self._failed[name] = describe_exception(exc, [path])
                 raise ImportFailed(self._failed[name]) from None
         self._loaded[name] = module
-        if name != NOTEBOOK_MODULE:
+        if name != self._notebook_module:
             self._take_from_notebook(name, module)
         return module
 
@@ -102,7 +101,7 @@ class Student:
         if not names:
             return
         try:
-            notebook = self.load(NOTEBOOK_MODULE)
+            notebook = self.load(self._notebook_module)
         except ImportFailed:
             return
         for attr in names:
@@ -117,13 +116,13 @@ class Student:
         if module_name in self._paths:
             module = self.load(module_name)
             if attr in self.from_notebook().get(module_name, []):
-                notebook = self.load(NOTEBOOK_MODULE)   # its import failure is this check's
+                notebook = self.load(self._notebook_module)   # its import failure is this check's
                 if hasattr(notebook, attr):
                     return getattr(notebook, attr)
             if hasattr(module, attr):
                 return getattr(module, attr)
         if self._notebook is not None:
-            notebook = self.load(NOTEBOOK_MODULE)
+            notebook = self.load(self._notebook_module)
             if hasattr(notebook, attr):
                 return getattr(notebook, attr)
         where = f"{module_name}.py" if module_name in self._paths else "the submission"
@@ -134,7 +133,7 @@ class Student:
 
     def notebook_module(self) -> ModuleType | None:
         """The converted notebook, imported (None without one; its import failure raises as `load`'s)."""
-        return self.load(NOTEBOOK_MODULE) if self._notebook is not None else None
+        return self.load(self._notebook_module) if self._notebook is not None else None
 
     def source_paths(self) -> list[Path]:
         paths = list(self._paths.values())

@@ -27,7 +27,8 @@ parent, `parse_header` and `read_answer` are the one place where those bytes bec
 data: they check the frame, then the depth of the JSON before parsing it, then the
 message's shape and every field's type, with size limits all along, and they raise
 `WireError` and nothing else. An answer is bounded before it is read (`answer_limit`:
-a few MB unless a probe kind declares more), and is decoded without multiplying its
+a few MB unless a probe kind declares more, which the child reports in its "ready" answer,
+sent before any student code runs), and is decoded without multiplying its
 size: arrays are views on the binary part, and the child never ships a long list of
 numbers as JSON (it sends an array, or refuses when even that is over the limit).
 
@@ -43,6 +44,7 @@ import os
 import re
 import struct
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 import sys
 from typing import Any
 
@@ -56,11 +58,13 @@ MAGIC = b"HW3F"
 _FRAME = struct.Struct("!4sIQ")
 HEADER_SIZE = _FRAME.size
 
-#: The largest answer (JSON text plus arrays) a probe may send, unless its kind declares more.
+#: The largest answer (JSON text plus arrays) a probe may send, unless its kind declares more
+#: (`registry.probe(name, answer_bytes=...)`).
 DEFAULT_ANSWER_BYTES = 4 * 2**20
-#: Probe kinds that legitimately answer more (the largest answer of the reference, for scale:
-#: p1_train 0.26 MB, everything else below 30 kB).
-ANSWER_BYTES = {"p1_train": 32 * 2**20}
+#: The most any probe kind may declare.
+MAX_ANSWER_BYTES = 256 * 2**20
+#: How many declared sizes a "ready" answer may carry.
+MAX_DECLARED_KINDS = 1000
 #: The JSON text of one answer, whatever its kind: parsing JSON multiplies its size (a Python
 #: object per value), so everything bulky must travel in the binary part.
 MAX_JSON_BYTES = 1 * 2**20
@@ -81,8 +85,8 @@ _MAX_INT_BITS = 13_000
 
 #: The kinds of answer the child sends, and the fields each may carry besides "token".
 ANSWER_KINDS = {
-    "ready": ("confined", "isolated"), "ok": ("value",), "raised": (), "missing": (), "import_error": (),
-    "not_implemented": (), "grader_error": (), "too_large": (),
+    "ready": ("confined", "isolated", "answer_bytes"), "ok": ("value",), "raised": (), "missing": (),
+    "import_error": (), "not_implemented": (), "grader_error": (), "too_large": (),
 }
 
 
@@ -119,9 +123,12 @@ class ListArray(np.ndarray):
     """A numpy array that was a plain Python list of numbers (at least `LIST_AS_ARRAY` long) in the child."""
 
 
-def answer_limit(kind: str | None) -> int:
-    """The largest answer, in bytes, a probe of this kind may send."""
-    return ANSWER_BYTES.get(kind, DEFAULT_ANSWER_BYTES) if isinstance(kind, str) else DEFAULT_ANSWER_BYTES
+def answer_limit(kind: str | None, declared: dict[str, int] | None = None) -> int:
+    """The largest answer, in bytes, a probe of this kind may send: what its kind declared (`declared`, as
+    the child's "ready" answer reported it), else the default."""
+    if not isinstance(kind, str) or not declared:
+        return DEFAULT_ANSWER_BYTES
+    return declared.get(kind, DEFAULT_ANSWER_BYTES)
 
 
 def human(size: int) -> str:
@@ -624,11 +631,22 @@ def _read_answer(text: bytes | bytearray, blob: bytes | bytearray) -> dict:
             answer["confined"] = _text_field(message["confined"], "confined")[:500]
         if "isolated" in message:      # "" when the child's namespaces apply, else why not
             answer["isolated"] = _text_field(message["isolated"], "isolated")[:500]
+        if "answer_bytes" in message:  # the sizes the child's probe kinds declare
+            answer["answer_bytes"] = _answer_sizes(message["answer_bytes"])
     elif kind == "raised":
         answer["raised"] = _raised(field)
     else:
         answer[kind] = _text_field(field, kind)
     return answer
+
+
+def _answer_sizes(field: Any) -> dict[str, int]:
+    if type(field) is not dict or len(field) > MAX_DECLARED_KINDS:
+        raise WireError("'answer_bytes' must be a short mapping of probe kinds to sizes")
+    for kind, size in field.items():
+        if len(kind) > 200 or type(size) is not int or not 0 < size <= MAX_ANSWER_BYTES:
+            raise WireError(f"'answer_bytes' must give each probe kind a size of 1 byte to {human(MAX_ANSWER_BYTES)}")
+    return dict(field)
 
 
 def _raised(field: Any) -> dict:
@@ -702,6 +720,7 @@ class Ready(Answer):
 
     confined: str = ""
     isolated: str = ""
+    answer_bytes: dict[str, int] = dataclass_field(default_factory=dict)   # the sizes its probe kinds declare
 
 
 @dataclass(frozen=True)
@@ -762,7 +781,8 @@ def answer_of(message: dict) -> Answer:
     """A validated answer (`read_answer`) as its class."""
     kind = next(k for k in message if k in _ANSWER_CLASSES)
     if kind == "ready":
-        return Ready(message["token"], message.get("confined", ""), message.get("isolated", ""))
+        return Ready(message["token"], message.get("confined", ""), message.get("isolated", ""),
+                     message.get("answer_bytes", {}))
     if kind == "ok":
         return Returned(message["token"], message["value"])
     if kind == "raised":

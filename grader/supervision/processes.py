@@ -88,6 +88,12 @@ def kill_all(pids: Collection[int]) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+def kill_one(pid: int) -> None:
+    """SIGKILL the process `pid` alone, not what it started (a stuck forkserver: its workers stay)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGKILL)
+
+
 def killpg(pid: int) -> None:
     """SIGKILL the process group `pid` leads (the process alone when the group is gone)."""
     try:

@@ -6,7 +6,7 @@ parameters at every forward pass), and the judges here check the epochs (a fresh
 permutation each, batches of `batch_size`, the returned losses) and replay each SGD
 step with the reference's loss. Statistical checks (the N(0, 1) initialization, the
 data, the trained fit) use thresholds that a correct solution fails with probability
-below 1e-6; each says how its threshold was computed.
+below 1e-6 (the tests are grader/checks/statistical.py's); each says how its threshold was computed.
 
 Judged on evidence. Student code runs in the child: it can read the stack, the grader's
 probe modules and their globals, and patch any of them, so whatever the child sends may
@@ -21,7 +21,7 @@ that are themselves the answer under test, and recompute every verdict here from
   ones), checked for consistency (`train_record`); every step is replayed here (gradients
   computed in this process) and the returned losses are compared with losses recomputed
   here. The ``backprop`` flags only split the calls into steps: a false one fails the replay.
-- P1.plot_fit: the file's bytes, decoded here (`png_size`).
+- P1.plot_fit: the file's bytes, decoded here (`png_size`, grader/checks/png.py).
 - P1.fit, P2.noisy_fit: the trained parameters of l1, l2, l3, evaluated here as the
   contract's MLP on the grader's points (`contract_predict`); the student's forward and
   the losses train reports take no part.
@@ -34,16 +34,17 @@ trained by other code, a PNG made by hand), which is the work the check asks for
 """
 from __future__ import annotations
 
-import functools
 import math
-import statistics
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
 
 from grader.checks.base import Check, CheckList, JudgeContext, Probe, Verdict, same_as_reference
+from grader.checks.png import PNG_MAGIC, PngError, png_size
+from grader.checks.statistical import normal_test
 from grader.compare import Mismatch, Tolerance, as_array, assert_close, describe
+from grader.kit.plots import draw_curves
 
 CHECKS = CheckList(__name__)
 
@@ -58,87 +59,6 @@ FALSE_FAIL = 1e-6   # the largest probability with which a correct solution may 
 def f_true_np(x: np.ndarray) -> np.ndarray:
     """(x - 2) cos(4x), in the dtype of x."""
     return (x - 2) * np.cos(4 * x)
-
-
-# ---- statistics: thresholds a correct solution fails with probability <= p ---------------------
-
-def normal_quantile(q: float) -> float:
-    return statistics.NormalDist().inv_cdf(q)
-
-
-@functools.lru_cache(maxsize=None)
-def chi2_interval(k: int, p: float) -> tuple[float, float]:
-    """(lo, hi) with P(chi2_k < lo) = P(chi2_k > hi) = p / 2: exact, by bisection on the regularized gamma."""
-    import torch
-
-    def lower_tail(x: float) -> float:   # P(chi2_k <= x)
-        return float(torch.special.gammainc(torch.tensor(k / 2, dtype=torch.float64),
-                                            torch.tensor(x / 2, dtype=torch.float64)))
-
-    def upper_tail(x: float) -> float:   # P(chi2_k > x), accurate in the far tail
-        return float(torch.special.gammaincc(torch.tensor(k / 2, dtype=torch.float64),
-                                             torch.tensor(x / 2, dtype=torch.float64)))
-
-    def solve(f, target: float, increasing: bool) -> float:
-        a, b = 0.0, k + 60.0 * math.sqrt(2.0 * k) + 200.0
-        for _ in range(200):
-            mid = 0.5 * (a + b)
-            if (f(mid) < target) == increasing:
-                a = mid
-            else:
-                b = mid
-        return 0.5 * (a + b)
-
-    return solve(lower_tail, p / 2, True), solve(upper_tail, p / 2, False)
-
-
-def ks_threshold(n: int, p: float) -> float:
-    """The Dvoretzky-Kiefer-Wolfowitz-Massart bound: P(sup |F_n - F| > eps) <= 2 exp(-2 n eps^2) = p."""
-    return math.sqrt(math.log(2.0 / p) / (2.0 * n))
-
-
-def _normal_cdf(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.vectorize(math.erf, otypes=[float])(x / math.sqrt(2.0)))
-
-
-@dataclass(frozen=True)
-class NormalTest:
-    """Three tests that an IID N(0, sigma^2) sample passes, each with false-fail probability <= p:
-
-    - the mean: sqrt(n) * mean / sigma is exactly N(0, 1), so |mean| <= z_{1-p/2} sigma / sqrt(n);
-    - the mean square: n * mean(x^2) / sigma^2 is exactly chi2_n (the mean is known to be 0),
-      so it lies in the chi2_n interval of probability 1 - p (exact quantiles, `chi2_interval`);
-    - the Kolmogorov-Smirnov distance to N(0, sigma^2) is <= the DKW-Massart bound (`ks_threshold`).
-    """
-
-    n: int
-    mean: float
-    std: float          # the root mean square (the standard deviation about the known mean 0)
-    ks: float
-    mean_ok: bool
-    std_ok: bool
-    ks_ok: bool
-    std_range: tuple[float, float]
-    ks_max: float
-
-    @property
-    def ok(self) -> bool:
-        return self.mean_ok and self.std_ok and self.ks_ok
-
-
-def normal_test(values: np.ndarray, sigma: float, p: float) -> NormalTest:
-    x = np.asarray(values, dtype=np.float64).reshape(-1) / sigma
-    n = x.size
-    mean = float(x.mean())
-    ms = float(np.mean(x * x))
-    lo, hi = chi2_interval(n, p)
-    z = normal_quantile(1 - p / 2)
-    s = np.sort(x)
-    cdf = _normal_cdf(s)
-    ks = float(max(np.max(np.arange(1, n + 1) / n - cdf), np.max(cdf - np.arange(0, n) / n)))
-    eps = ks_threshold(n, p)
-    return NormalTest(n, mean * sigma, math.sqrt(ms) * sigma, ks, abs(mean) <= z / math.sqrt(n),
-                      lo / n <= ms <= hi / n, ks <= eps, (math.sqrt(lo / n) * sigma, math.sqrt(hi / n) * sigma), eps)
 
 
 def _fmt(x: float) -> str:
@@ -508,7 +428,6 @@ class TrainSetup:
 # batch sizes that do not divide n, and one (48) that is not the global B.
 EPOCH_SETUPS = (TrainSetup(300, 128, 3, 0.03), TrainSetup(200, 48, 2, 0.03))
 REPLAY_SETUP = TrainSetup(200, 48, 2, 0.03)
-NO_REINIT_SETUP = TrainSetup(100, 32, 1, 0.03)
 # The child keeps the parameters at up to this many forward passes, the SGD steps' first (evaluations make
 # room): every setup above has at most 10 steps, so every step of a correct loop is replayed.
 MAX_SNAPSHOTS = 128
@@ -915,140 +834,9 @@ CHECKS.add(Check(
 ))
 
 
-def _judge_no_reinit(ctx: JudgeContext) -> Verdict:
-    rec = train_record(ctx.observations[0])
-    problem = _no_model_calls(rec)
-    if problem:
-        return Verdict.failed(problem)
-    first = rec.snapshot(rec.steps[0])      # the parameters when the first batch arrived
-    if first is None:
-        return Verdict.failed(_unrecorded(rec, 0))
-    if not np.array_equal(first, rec.init):
-        bias = np.concatenate([unflatten(first)[n].reshape(-1) for n in PARAM_NAMES if n.endswith("bias")])
-        if np.all(np.abs(bias - BIAS) <= 1e-7):
-            return Verdict.failed(f"{rec.setup.call}: when the first batch arrived every bias was 0.03, not the "
-                                  "value the model came with: train re-initialized the model. Call initialize() "
-                                  "before train, never inside it.")
-        return Verdict.failed(f"{rec.setup.call}: the parameters changed before the first SGD step: train must "
-                              "continue from the parameters the model has.")
-    if np.array_equal(rec.final, rec.init):
-        return Verdict.failed(f"{rec.setup.call}: the model it was given still has its initial parameters "
-                              "afterwards: train `model` in place, not a copy.")
-    return Verdict.passed()
-
-
-CHECKS.add(Check(
-    "P1.train.no_reinit", lambda rng: [train_probe(rng, NO_REINIT_SETUP)], _judge_no_reinit,
-    hint="train continues from the parameters the model already has: call initialize(model) before train, "
-         "never inside it, and train `model` itself.",
-))
-
-
 # ---- P1.plot_fit ----------------------------------------------------------------------------
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PNG_MAX_BYTES = 2 * 2**20          # the child sends the file when it is at most this (hw3/probes/training.py)
-PNG_MAX_SIDE = 20_000              # pixels: a plot is a few thousand at most
-PNG_MAX_RAW = 256 * 2**20          # bytes of decompressed scanlines inflated to check the image data
-
-
-class PngError(ValueError):
-    """Why some bytes are not a PNG a viewer can decode."""
-
-
-# colour type -> (channels, allowed bit depths)
-_PNG_COLOR_TYPES = {0: (1, (1, 2, 4, 8, 16)), 2: (3, (8, 16)), 3: (1, (1, 2, 4, 8)), 4: (2, (8, 16)),
-                    6: (4, (8, 16))}
-_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
-
-
-def png_size(data: bytes) -> tuple[int, int]:
-    """(width, height) of a PNG, after decoding it as a viewer does, or PngError saying why it cannot be.
-
-    Checks the signature, every chunk's length and CRC, the IHDR fields, the chunk order
-    (IHDR first, PLTE before the image data for a palette, IEND last) and that the image data
-    inflates (zlib, checksum included) to exactly the scanlines width x height needs, each with
-    a valid filter type. Only the filters' arithmetic is not applied. Bounded: the
-    decompressed data is streamed, never held whole.
-    """
-    import struct
-    import zlib
-
-    if not data.startswith(PNG_MAGIC):
-        raise PngError("it does not start with the PNG signature")
-    pos, chunks = len(PNG_MAGIC), []
-    while True:
-        if pos + 8 > len(data):
-            raise PngError("it ends in the middle of a chunk header (the file is cut off)" if pos < len(data)
-                           else "it has no IEND chunk (the file is cut off)")
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        if not kind.isalpha():
-            raise PngError(f"it holds a chunk of an invalid type {kind!r} (the file is corrupt)")
-        if length > 2**31 - 1 or pos + 12 + length > len(data):
-            raise PngError(f"its chunk {kind.decode('ascii')} is cut off (the file is incomplete)")
-        body = data[pos + 8:pos + 8 + length]
-        (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])
-        if zlib.crc32(kind + body) != crc:
-            raise PngError(f"the checksum (CRC) of its chunk {kind.decode('ascii')} is wrong (the file is corrupt)")
-        chunks.append((kind, body))
-        pos += 12 + length
-        if kind == b"IEND":
-            break
-    if chunks[0][0] != b"IHDR" or len(chunks[0][1]) != 13:
-        raise PngError("its first chunk is not a 13-byte IHDR")
-    width, height, depth, color, compression, filtering, interlace = struct.unpack(">IIBBBBB", chunks[0][1])
-    if not (1 <= width <= 2**31 - 1 and 1 <= height <= 2**31 - 1):
-        raise PngError(f"its header gives the size {width} x {height}")
-    if color not in _PNG_COLOR_TYPES or depth not in _PNG_COLOR_TYPES[color][1]:
-        raise PngError(f"its header gives colour type {color} with bit depth {depth}, which PNG does not define")
-    if compression != 0 or filtering != 0 or interlace not in (0, 1):
-        raise PngError("its header names an unknown compression, filter or interlace method")
-    kinds = [k for k, _ in chunks]
-    if b"IDAT" not in kinds:
-        raise PngError("it holds no image data (IDAT)")
-    first, last = kinds.index(b"IDAT"), len(kinds) - 1 - kinds[::-1].index(b"IDAT")
-    if any(k != b"IDAT" for k in kinds[first:last + 1]):
-        raise PngError("its image data chunks (IDAT) are not consecutive")
-    if color == 3 and b"PLTE" not in kinds[:first]:
-        raise PngError("it is a palette image without a palette (PLTE) before its image data")
-    unknown = sorted({k.decode("ascii") for k in kinds
-                      if k[:1].isupper() and k not in (b"IHDR", b"PLTE", b"IDAT", b"IEND")})
-    if unknown or kinds.count(b"IHDR") != 1:
-        raise PngError(f"it holds critical chunks a decoder does not know ({', '.join(unknown) or 'a second IHDR'})")
-    if width > PNG_MAX_SIDE or height > PNG_MAX_SIDE:
-        raise PngError(f"it is {width} x {height} pixels, more than any plot needs ({PNG_MAX_SIDE} a side)")
-    bits = _PNG_COLOR_TYPES[color][0] * depth
-    passes = ([(width, height)] if interlace == 0 else
-              [(-(-(width - x0) // dx), -(-(height - y0) // dy)) for x0, y0, dx, dy in _ADAM7])
-    scanlines = [(h, 1 + -(-(w * bits) // 8)) for w, h in passes if w > 0 and h > 0]
-    expected = sum(h * row for h, row in scanlines)
-    if expected > PNG_MAX_RAW:
-        raise PngError(f"it is {width} x {height} pixels, more than any plot needs")
-    starts = (offset + r * row for offset, (h, row) in
-              zip(np.cumsum([0] + [h * row for h, row in scanlines]).tolist(), scanlines) for r in range(h))
-    compressed = b"".join(body for kind, body in chunks if kind == b"IDAT")
-    inflater = zlib.decompressobj()
-    done, step, next_row = 0, 2**20, next(starts, None)
-    try:
-        while not inflater.eof:
-            out = inflater.decompress(compressed, step)
-            compressed = inflater.unconsumed_tail
-            if done + len(out) > expected:
-                raise PngError(f"its image data holds more than the {width} x {height} pixels of its header")
-            while next_row is not None and next_row < done + len(out):
-                if out[next_row - done] > 4:
-                    raise PngError("a scanline of its image data has an unknown filter type (corrupt data)")
-                next_row = next(starts, None)
-            done += len(out)
-            if not compressed and len(out) < step:
-                break
-    except zlib.error as exc:
-        raise PngError(f"its image data cannot be decompressed ({exc})") from None
-    if not inflater.eof:
-        raise PngError("its image data stops in the middle (the compressed stream is cut off)")
-    if done != expected:
-        raise PngError(f"its image data holds {done} bytes of scanlines, {width} x {height} pixels need {expected}")
-    return width, height
 
 
 def _plot_probes(rng: np.random.Generator) -> list[Probe]:
@@ -1304,11 +1092,6 @@ def selfcheck_plot(path, observations: Sequence, problem_name: str):
 def draw_fit(path, params: dict, returned: dict, *, title: str):
     """The fit probe's runs, as the judge sees them: the trained parameters of l1, l2, l3 in the contract's
     forward pass (never predictions from the child); the run drawn is the best, the one judged."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     if isinstance(returned, dict) and "layers" in returned:
         raise ValueError("MLP() does not have the contract's layers l1, l2, l3: nothing to draw")
     runs = fit_runs(returned, params["seeds"])
@@ -1317,20 +1100,9 @@ def draw_fit(path, params: dict, returned: dict, *, title: str):
     run, _, _ = min(runs, key=lambda r: r[1])
     grid = np.asarray(params["grid"], dtype=np.float64).reshape(-1)
     pred = contract_predict(contract_params(run["params"], "the plotted run"), grid)
-    fig, ax = plt.subplots(figsize=(8, 5))
-    try:
-        if run.get("X") is not None and run.get("Y") is not None:
-            X = np.asarray(run["X"], dtype=np.float64).reshape(-1)
-            Y = np.asarray(run["Y"], dtype=np.float64).reshape(-1)
-            shown = (X >= grid[0]) & (X <= grid[-1])
-            ax.scatter(X[shown], Y[shown], s=8, color="tab:gray", alpha=0.6, label="your data")
-        ax.plot(grid, f_true_np(grid), color="tab:blue", label="f_true")
-        ax.plot(grid, pred, color="tab:red", label="your trained MLP")
-        ax.set_xlim(grid[0], grid[-1])
-        ax.set_xlabel("x")
-        ax.set_title(title)
-        ax.legend()
-        fig.savefig(path)
-    finally:
-        plt.close(fig)
-    return path
+    points = None
+    if run.get("X") is not None and run.get("Y") is not None:
+        points = ("your data", np.asarray(run["X"], dtype=np.float64).reshape(-1),
+                  np.asarray(run["Y"], dtype=np.float64).reshape(-1))
+    return draw_curves(path, grid, [("f_true", "tab:blue", f_true_np(grid)), ("your trained MLP", "tab:red", pred)],
+                       title=title, points=points)

@@ -14,16 +14,6 @@ CHECKS = CheckList(__name__)
 
 MLP_PARAMS = (1 * 64 + 64) + (64 * 64 + 64) + (64 * 1 + 1)   # 4353
 
-# model name (built in the probe) -> (what it is, trainable count, count including frozen parameters)
-GENERAL_MODELS = {
-    "linear_3_5": ("nn.Linear(3, 5)", 20, 20),
-    "sequential": ("nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))", 58, 58),
-    "no_bias": ("nn.Linear(6, 3, bias=False)", 18, 18),
-    "conv": ("nn.Conv2d(3, 4, 3)", 112, 112),
-    "frozen_layer": ("a Sequential whose first nn.Linear(10, 10) has requires_grad=False, then nn.Linear(10, 1)",
-                     11, 121),
-    "frozen_bias": ("nn.Linear(4, 6) with its bias frozen (requires_grad=False)", 24, 30),
-}
 TENSORS = {"mlp": 6, "linear_3_5": 2, "sequential": 4, "no_bias": 1, "conv": 2, "frozen_layer": 4, "frozen_bias": 2}
 
 
@@ -63,14 +53,6 @@ CHECKS.add(Check(
     _judge_counts({"mlp": ("MLP()", MLP_PARAMS, MLP_PARAMS)}),
     hint="p = (1*64 + 64) + (64*64 + 64) + (64*1 + 1): weights and biases of every layer, "
          "sum(p.numel() for p in model.parameters() if p.requires_grad).",
-))
-
-CHECKS.add(Check(
-    "P2.count_params.general",
-    lambda rng: [_count_probe(name, shown) for name, (shown, _, _) in GENERAL_MODELS.items()],
-    _judge_counts(GENERAL_MODELS),
-    hint="count_params works for any nn.Module: add p.numel() over model.parameters() with p.requires_grad "
-         "(frozen parameters are not trainable).",
 ))
 
 

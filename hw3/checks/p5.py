@@ -9,7 +9,7 @@ import numpy as np
 
 from grader.checks.base import Check, CheckList, JudgeContext, Probe, Verdict, call, to_numpy, torch_fn
 from grader.checks.callables import build_fn, fn_name, reference_args
-from grader.checks.elementwise import elementwise_check, extreme_inputs, matches, readable, shaped_inputs
+from grader.checks.elementwise import elementwise_check, matches, readable, shaped_inputs
 from grader.compare import Mismatch, as_array, assert_close
 
 from ._conversions import (CONVERSION_HINT_TO_SIGMOID, CONVERSION_HINT_TO_TANH, SIG2TANH, TANH2SIG, conversion_call,
@@ -63,15 +63,6 @@ CHECKS.add(elementwise_check(
     diagnoses=P5_DIAGNOSES,
 ))
 
-CHECKS.add(elementwise_check(
-    "P5.activations.extreme",
-    lambda rng: [(f"activations.{name}", (z,), {}) for name in ACTIVATIONS + ("softplus_derivative",)
-                 for z in extreme_inputs(rng)],
-    hint=("softplus(z) = log(1 + exp(z)) overflows for z near 1e3: use log1p(exp(-|z|)) + max(z, 0); likewise "
-          "sigmoid and tanh must only ever exponentiate -|z| (or use torch.sigmoid, torch.tanh), "
-          "so that |z| up to 1e4 gives finite, accurate values (softplus(1e4) == 1e4)."),
-    diagnoses=P5_DIAGNOSES,
-))
 
 CHECKS.add(elementwise_check(
     "P5.softplus_derivative",
@@ -229,20 +220,4 @@ CHECKS.add(Check(
     "P5.tanh_to_sigmoid",
     lambda rng: [conversion_call(TANH2SIG, rng, _widths(rng, 3)), conversion_call(TANH2SIG, rng, _widths(rng, 3), 2.0)],
     judge_conversions, hint=CONVERSION_HINT_TO_SIGMOID,
-))
-
-
-def _deep_probes(rng: np.random.Generator) -> list[Probe]:
-    probes = []
-    for target in (SIG2TANH, TANH2SIG):
-        for L in (5, 5, 4):
-            probes.append(conversion_call(target, rng, _widths(rng, L, lo=1, hi=8, hidden_lo=1)))
-    return probes
-
-
-CHECKS.add(Check(
-    "P5.conversions.deep", _deep_probes, judge_conversions,
-    hint=("Both conversions must work for any L >= 2 and any widths: every hidden layer's offset goes into the "
-          "next layer's bias, and a middle layer both rescales its own pre-activation and reads the previous "
-          "layer's rescaled, shifted output."),
 ))

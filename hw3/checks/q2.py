@@ -14,8 +14,6 @@ from grader.compare import Mismatch, Tolerance, as_array, assert_close, describe
 
 CHECKS = CheckList(__name__)
 
-STABLE_HINT = ("exp(1e4) overflows to inf and inf / inf is nan: subtract the largest logit along dim before exp, "
-               "S(x) = S(x - max x), so no exp ever sees a large positive number.")
 VJP_HINT = "J^T g = s * (g - (s . g)): never build the n x n matrix."
 
 
@@ -108,21 +106,6 @@ CHECKS.add(calls_as_reference(
     "Q2.softmax", "softmax.softmax", _softmax_calls, explain=_explain_softmax,
     hint="softmax(x, dim) exponentiates and divides by the sum along dim (keepdim=True), same shape as x.",
 ))
-
-
-def _softmax_extreme_calls(rng: np.random.Generator):
-    return [
-        ((np.array([1e4, 0.0, -1e4]),), {}),
-        ((np.array([1e4, 1e4, -1e4, 9999.0]),), {}),
-        ((np.array([-1e4, -1e4, -9999.5]),), {}),
-        ((rng.uniform(-1e4, 1e4, size=(4, 5)),), {"dim": -1}),
-        ((rng.uniform(-1e4, 1e4, size=(5, 3)),), {"dim": 0}),
-        ((rng.normal(size=6) * 1e3 + 5e3,), {}),
-    ]
-
-
-CHECKS.add(calls_as_reference("Q2.softmax.extreme", "softmax.softmax", _softmax_extreme_calls,
-                              explain=_explain_softmax, hint=STABLE_HINT))
 
 
 # ---- Jacobians and small VJPs --------------------------------------------------------------------

@@ -101,14 +101,3 @@ def _modes_probes(rng: np.random.Generator) -> list[Probe]:
 
 
 CHECKS.add(Check("Q6.conv1d.modes", _modes_probes, _judge_conv(partial=False), hint=CONV_HINT))
-
-
-def _edge_probes(rng: np.random.Generator) -> list[Probe]:
-    probes = []
-    for n, m in ((7, 2), (10, 4), (3, 6), (4, 7), (1, 3), (5, 5)):
-        x, k = np.round(rng.normal(size=n) * 3, 1), np.round(rng.normal(size=m) * 3, 1)
-        probes += [conv_call(x, k, mode) for mode in MODES]
-    return probes
-
-
-CHECKS.add(Check("Q6.conv1d.edge", _edge_probes, _judge_conv(partial=False), hint=CONV_HINT))

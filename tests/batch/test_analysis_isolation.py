@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import alike, batch, classreport
+from grader import batch
+from grader.analysis import alike
+from grader.analysis import classreport
 from grader.outcome import GradingResult, Outcome, Status
 from tests.hw3testing import MODULES, REFERENCE_DIR, as_student_module
 

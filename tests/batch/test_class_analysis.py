@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader import alike, answers, items, regrade
+from grader import answers
+from grader.analysis import alike, items, regrade
 from grader.checks.base import Observation, Probe
 from grader.outcome import GradingResult, Outcome, Status
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from tests.hw3testing import grade_checks, write_submission
-from hw3.checks.q5 import RELU_HINT, check_interpolator, hard_samples
+from hw3.checks.q5 import RELU_HINT, check_interpolator
+from hw3.checks.q5_hidden import hard_samples
 from grader.compare import Tolerance
 from grader.messages import FLOAT64_REQUIRED
 from grader.outcome import Status

@@ -192,9 +192,26 @@ def test_an_answer_over_its_limit_is_never_written():
 
 
 def test_answer_limits_per_probe_kind():
-    assert wire.answer_limit("call") == wire.DEFAULT_ANSWER_BYTES <= 8 * 2**20
-    assert wire.answer_limit("p1_train") > wire.DEFAULT_ANSWER_BYTES
-    assert wire.answer_limit(None) == wire.answer_limit(["not", "a", "kind"]) == wire.DEFAULT_ANSWER_BYTES
+    declared = {"big": 32 * 2**20}
+    assert wire.answer_limit("call", declared) == wire.answer_limit("big") == wire.DEFAULT_ANSWER_BYTES <= 8 * 2**20
+    assert wire.answer_limit("big", declared) == 32 * 2**20
+    assert wire.answer_limit(None, declared) == wire.answer_limit(["not", "a", "kind"], declared) \
+        == wire.DEFAULT_ANSWER_BYTES
+
+
+def test_a_probe_kind_declares_its_answer_size():
+    from grader.probes import registry
+
+    registry.probe("wire_test_big", answer_bytes=32 * 2**20)(lambda student: None)
+    try:
+        assert registry.ANSWER_BYTES["wire_test_big"] == 32 * 2**20
+        assert "call" not in registry.ANSWER_BYTES
+    finally:
+        del registry.PROBES["wire_test_big"], registry.ANSWER_BYTES["wire_test_big"]
+    for bad in (0, -1, 2.5, wire.MAX_ANSWER_BYTES + 1, "32 MB"):
+        with pytest.raises(ValueError, match="answer_bytes"):
+            registry.probe("wire_test_bad", answer_bytes=bad)
+    assert "wire_test_bad" not in registry.PROBES
 
 
 # ---------------------------------------------------------------- hostile answers (parent side)
@@ -293,6 +310,18 @@ def test_the_ready_answer_may_say_how_the_child_is_confined():
     for bad in ({"token": "t", "ready": True, "confined": False}, {"token": "t", "ok": True, "value": 1, "confined": ""}):
         with pytest.raises(wire.WireError):
             _answer(bad)
+
+
+def test_the_ready_answer_may_say_how_large_its_probe_kinds_answer():
+    sizes = {"big": 32 * 2**20}
+    assert _answer({"token": "t", "ready": True, "answer_bytes": sizes}) == {"token": "t", "ready": True,
+                                                                            "answer_bytes": sizes}
+    for bad in ([["big", 1]], {"big": 0}, {"big": 1.5}, {"big": True}, {"big": wire.MAX_ANSWER_BYTES + 1},
+                {"k" * 300: 1}, {f"k{i}": 1 for i in range(wire.MAX_DECLARED_KINDS + 1)}):
+        with pytest.raises(wire.WireError):
+            _answer({"token": "t", "ready": True, "answer_bytes": bad})
+    with pytest.raises(wire.WireError):   # only the "ready" answer carries sizes
+        _answer({"token": "t", "ok": True, "value": 1, "answer_bytes": sizes})
 
 
 def test_oversized_header_is_refused():

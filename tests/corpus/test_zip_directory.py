@@ -82,7 +82,7 @@ def _never(*args, **kwargs):
 
 
 def test_the_class_analyses_do_not_parse_a_huge_zip_either(tmp_path, monkeypatch):
-    from grader import alike
+    from grader.analysis import alike
 
     path = _zip(tmp_path / "many.zip", [f"f{i}.py" for i in range(MAX_ZIP_ENTRIES + 1)])
     monkeypatch.setattr(submission.zipfile, "ZipFile", _never)

@@ -2,7 +2,7 @@
 build student-kit`, unpacked, and its `check.py` run as a student runs it, with no engine file edited for it.
 
 Homework 0's kit holds its template's modules, check.py and .selfcheck/ (the grader's copy, hw0_checks
-stripped of its hidden check, the template's copy, the kit's assignment.yaml); not its reference, its hidden
+without its hidden module a1_hidden.py, the template's copy, the kit's assignment.yaml); not its reference, its hidden
 check or its gradescope-utils unittest file (those run on Gradescope only).
 """
 from __future__ import annotations
@@ -72,7 +72,7 @@ def test_kit_holds_the_assignment_and_nothing_hidden(kit_zip, tmp_path):
             ".selfcheck/hw0_template/__init__.py"} <= set(names)
     assert not [n for n in names if "hw0_reference" in n or "gradescope_tests" in n or "hw3" in n.split("/")[1:2]]
     texts = "\n".join(p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file())
-    assert "A1.norm.hidden" not in texts
+    assert ".selfcheck/hw0_checks/a1_hidden.py" not in names and "A1.norm.hidden" not in texts
     kit = json.loads((folder / ".selfcheck" / "kit.json").read_text())
     assert kit["assignment"] == "Homework 0" and kit["kit"] == KIT
     assert kit["reference"] == {"package": "hw0_reference", "modules": ["vectors", "stats"]}

@@ -4,7 +4,7 @@ End to end (marked slow; the kit build and the full runs train the MLP): the unt
 template, the reference, examples/buggy and one-bug variants; the kit's score on the
 visible checks equals the autograder's for the same files; nothing hidden or of the
 reference is in the zip; the kit runs without rich, psutil and jsonschema. The
-mechanism under it (canonical keys, the frozen replayer, the stripping, the table) is
+mechanism under it (canonical keys, the frozen replayer, the choice of files, the table) is
 tested directly and fast.
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ import pytest
 import reference
 from tests.hw3testing import KIT_PENDING_DEPENDENT, REPO, write_submission
 from grader import rubric as rubric_module
-from grader.build.student_kit import kit_name, KitBuildError, build_kit_report, reference_as_submission, strip_module
+from grader.build.student_kit import KitBuildError, build_kit_report, kit_name, kit_sources, reference_as_submission
 from grader.kit import frozen as frozen_module
 from grader.kit import table
 from grader.kit.frozen import FrozenMiss, FrozenReference, Unfreezable, canonical, canonical_call
@@ -395,9 +395,24 @@ def test_no_hidden_input_named_in_the_kit(kit, tmp_path, rubric):
 
 
 @pytest.mark.slow
+def test_no_hidden_hint_in_the_kit(kit, tmp_path, rubric):
+    """A hidden check's hint is not in the kit, unless a visible check gives the same advice (then it is no
+    secret): checked sentence by sentence, in the files' text with their line breaks joined."""
+    checks = HW3.catalog
+    said = " ".join(checks[e.id].hint or "" for e in rubric.checks if not e.secret)
+    hidden = {e.id: checks[e.id].hint or "" for e in rubric.checks if e.secret}
+    assert any(hidden.values()), "the test needs hidden hints to search for"
+    texts = re.sub(r"\s+", " ", re.sub(r'"\s*\n\s*"', "", "\n".join(_kit_texts(kit, tmp_path).values())))
+    leaked = {check_id: piece for check_id, hint in hidden.items() for piece in re.split(r"(?<=[.:;])\s+", hint)
+              if len(piece) >= 30 and piece not in said and re.sub(r"\s+", " ", piece) in texts}
+    assert not leaked
+
+
+@pytest.mark.slow
 def test_kit_runs_the_autograders_own_code(kit, tmp_path):
-    """Same pipeline: every copied grader module is the repository's, byte for byte; stripped ones keep
-    their line numbers (so a traceback from the kit points at the repository's lines)."""
+    """Same pipeline: every copied module (the grader's, the check package's, the probe files) is the
+    repository's, byte for byte (so a traceback from the kit points at the repository's lines); the
+    hidden modules are not copied."""
     folder = unpack(kit, tmp_path)
     copied = sorted((folder / SELFCHECK_DIR / "grader").rglob("*.py"))
     assert copied
@@ -406,18 +421,17 @@ def test_kit_runs_the_autograders_own_code(kit, tmp_path):
         original = (REPO / rel).read_text()
         if hashlib.sha256(original.encode()).hexdigest() != kit.originals[rel.as_posix()]:
             continue   # edited since the kit was built (by someone working in parallel): nothing to compare
-        if rel.parts[1] in ("checks", "probes") and rel.name not in ("base.py", "catalog.py", "__init__.py"):
-            assert len(path.read_text().splitlines()) == len(original.splitlines()), rel
-        else:
-            assert path.read_text() == original, rel
+        assert path.read_text() == original, rel
     assert not (folder / SELFCHECK_DIR / "grader" / "kit" / "record.py").exists()
     assignment_files = sorted((folder / SELFCHECK_DIR / "hw3").rglob("*.py"))   # the check package, probe files
     assert {p.name for p in assignment_files} >= {"p1.py", "q8.py", "training.py", "large.py"}
+    assert not [p.name for p in assignment_files if p.stem.endswith("_hidden")]
+    assert set(kit.withheld) >= {"hw3.checks.p1_hidden", "hw3.checks.q6_hidden"}
     for path in assignment_files:
         rel = path.relative_to(folder / SELFCHECK_DIR)
         original = (REPO / rel).read_text()
         if hashlib.sha256(original.encode()).hexdigest() == kit.originals[rel.as_posix()]:
-            assert len(path.read_text().splitlines()) == len(original.splitlines()), rel
+            assert path.read_text() == original, rel
     assert not (folder / SELFCHECK_DIR / "hw3" / "rubric.yaml").exists()
     assert sorted(p.name for p in folder.glob("*.py")) == sorted(
         ["check.py"] + [p.name for p in TEMPLATE.glob("*.py") if not p.name.startswith("_")])
@@ -543,62 +557,42 @@ def test_recorded_exceptions_are_raised_again():
         frozen.resolve("gradients.max_derivative")(1.0)
 
 
-DECLARATIONS = '''\
-"""Problem 9 (a docstring that mentions P9.secret goes with the others)."""
-from __future__ import annotations
+def _skeleton(folder: Path):
+    """A fresh `hw3grade new` assignment (its own package names) with its visible and hidden entries."""
+    from grader.assignment import load
+    from grader.authoring import new
 
-import math  # a comment: P9.secret
-
-from .base import register, same_as_reference
-
-SHARED = (1.0, 2.0)
-HIDDEN_ONLY = (1e4, 1e5)
-
-
-def _inputs(rng):
-    """Used by the visible check."""
-    return [(x,) for x in SHARED]
+    new(folder)
+    assignment = load(folder)
+    rubric = assignment.load_rubric()
+    return assignment, [e for e in rubric.checks if not e.secret], [e for e in rubric.checks if e.secret]
 
 
-def _hard_inputs(rng):
-    return [(math.exp(x),) for x in HIDDEN_ONLY]
+def test_the_kit_ships_whole_files_and_leaves_hidden_modules_out(tmp_path):
+    assignment, visible, hidden = _skeleton(tmp_path / "skeleton_kit_files")
+    sources, withheld, _ = kit_sources(visible, hidden, assignment)
+    checks = f"{assignment.checks}"
+    assert f"{checks}.e1" in sources and f"{checks}.e1_hidden" not in sources
+    assert withheld == (f"{checks}.e1_hidden",)
+    assert sources[f"{checks}.e1"] == (tmp_path / "skeleton_kit_files" / checks / "e1.py").read_text()
+    assert "E1.relu.hidden" not in "\n".join(sources.values())
 
 
-same_as_reference("P9.visible", "losses.f", _inputs, hint="visible")
-same_as_reference("P9.secret", "losses.f", _hard_inputs, hint="hidden")
-CHECK = register("P9.visible.kept")
+def test_a_shipped_module_that_imports_a_hidden_one_is_refused(tmp_path):
+    assignment, visible, hidden = _skeleton(tmp_path / "skeleton_kit_imports")
+    e1 = tmp_path / "skeleton_kit_imports" / assignment.checks / "e1.py"
+    e1.write_text(e1.read_text() + "\n\ndef _later():\n    from .e1_hidden import _tensors  # noqa\n")
+    with pytest.raises(KitBuildError, match=rf"{assignment.checks}\.e1_hidden .*is the autograder's only"):
+        kit_sources(visible, hidden, assignment)
 
 
-def exported():
-    pass
-'''
-
-
-def test_strip_module_removes_hidden_declarations_and_what_only_they_use():
-    hidden = re.compile(r"(?<![\w.])P9\.secret(?![\w.])")
-
-    def select(stmt, skip):
-        return any(isinstance(n, ast.Constant) and isinstance(n.value, str) and hidden.search(n.value)
-                   and id(n) not in skip for n in ast.walk(stmt))
-
-    def protect(stmt, skip):
-        return any(isinstance(n, ast.Constant) and n.value == "P9.visible.kept" for n in ast.walk(stmt))
-
-    text, removed = strip_module(DECLARATIONS, select=select, roots={"exported"}, protect=protect, where="p9")
-    assert len(text.splitlines()) == len(DECLARATIONS.splitlines())       # line numbers kept
-    assert "P9.secret" not in text and "1e4" not in text and "a comment" not in text and '"""' not in text
-    assert "_hard_inputs" not in text and "HIDDEN_ONLY" not in text and "import math" not in text
-    for kept in ("SHARED = (1.0, 2.0)", "def _inputs(rng):", 'same_as_reference("P9.visible"',
-                 'CHECK = register("P9.visible.kept")', "def exported():"):
-        assert kept in text, kept
-    assert set(removed) >= {"_hard_inputs", "HIDDEN_ONLY", "math"}
-    compile(text, "p9", "exec")
-
-
-def test_strip_module_without_hidden_statements_keeps_every_definition():
-    source = "import os\n\n\ndef unused():\n    '''doc'''\n"
-    text, removed = strip_module(source, select=lambda s, k: False, where="m")
-    assert removed == [] and "import os" in text and "def unused():\n    pass" in text
+@pytest.mark.slow
+def test_a_shipped_file_that_names_a_hidden_id_is_refused(tmp_path):
+    assignment, _, _ = _skeleton(tmp_path / "skeleton_kit_ids")
+    e1 = tmp_path / "skeleton_kit_ids" / assignment.checks / "e1.py"
+    e1.write_text(e1.read_text() + "# E1.relu.hidden checks relu on other tensors\n")
+    with pytest.raises(KitBuildError, match=re.escape("names the hidden check 'E1.relu.hidden'")):
+        build_kit_report(tmp_path / "kit.zip", assignment)
 
 
 def test_plain_table_colours_only_when_asked():
@@ -635,6 +629,7 @@ def test_build_refuses_a_rubric_whose_visible_checks_are_not_declared(tmp_path):
 def test_draw_fit_plots_the_contract_mlp_of_the_trained_parameters(tmp_path):
     """The kit's plot is the judge's view: the best run's trained l1, l2, l3 in the contract's forward pass
     (a prediction the child sends is never drawn), with the student's data; no parameters, no plot."""
+    from grader.checks.png import png_size
     from hw3.checks import p1
     from hw3.checks.p1 import draw_fit
 
@@ -650,7 +645,7 @@ def test_draw_fit_plots_the_contract_mlp_of_the_trained_parameters(tmp_path):
     X = rng.normal(size=512)
     returned = {"runs": [{"params": params, "X": X, "Y": p1.f_true_np(X), "pred": np.zeros(x.size)}]}
     path = draw_fit(tmp_path / "fit.png", probe, returned, title="t")
-    width, height = p1.png_size(path.read_bytes())
+    width, height = png_size(path.read_bytes())
     assert (width, height) == (800, 500)
     with pytest.raises(Exception, match="no trained parameters"):
         draw_fit(tmp_path / "none.png", probe, {"runs": [{"pred": p1.f_true_np(x)}]}, title="t")

@@ -24,9 +24,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import notebook
-from .outcome import GradingResult
-from .submission import SubmissionError, open_zip
+from .. import notebook
+from ..outcome import GradingResult
+from ..submission import SubmissionError, open_zip
 
 RARE_SHARE = 0.1     # an answer given by at most this share of the class is rare
 MIN_SHARED = 2       # rare answers two submissions must share to be listed
@@ -101,7 +101,7 @@ def code_digest(path: Path) -> str | None:
     """The hash of a submission's normalised Python (a folder, .py, .zip or notebook); None if it has
     none that can be read. Reading is bounded (MAX_SOURCE bytes in all; notebooks through the
     grader's streaming reader, never `json.loads`); anything else that goes wrong raises, for the
-    caller to name this submission (grader/classreport.py)."""
+    caller to name this submission (grader/analysis/classreport.py)."""
     try:
         sources = sorted(_sources(Path(path)))
     except (OSError, zipfile.BadZipFile, SubmissionError, _TooMuchSource):

@@ -1,15 +1,15 @@
 """The instructor's sections of the batch report: flags, per-problem scores, re-grade impact,
-answers alike. Plain HTML strings (escaped), inserted by report/html.py's write_report."""
+answers alike; and the gradebook's notes. Plain HTML strings (escaped), inserted by report/html.py's write_report."""
 from __future__ import annotations
 
 import statistics
 from html import escape
 
-from grader.alike import Cluster
-from grader.items import CheckStats, Flag
-from grader.outcome import GradingResult
-from grader.regrade import Impact, summary_lines
-from grader.report._common import fmt_points
+from ..outcome import GradingResult
+from ..report._common import fmt_points
+from .alike import Cluster
+from .items import CheckStats, Flag
+from .regrade import Impact, summary_lines
 
 FLAG_WORDS = {"strong_fail": "strong submissions fail it", "low_discrimination": "zero or negative discrimination",
               "errors": "failures are errors, not wrong values", "nobody": "no one passes it"}

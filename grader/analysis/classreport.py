@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TypeVar
 
-from . import alike, items
-from .outcome import GradingResult, Status
+from ..outcome import GradingResult, Status
+from ..report._common import atomic_write
+from . import alike, analysis_html, items
 from .regrade import Impact
-from .report import analysis_html
-from .report._common import atomic_write
 
 CHECKS_CSV = "checks.csv"
 STATUSES = tuple(s.value for s in Status)

@@ -25,7 +25,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
 
-from .outcome import GradingResult, Outcome, Status
+from ..outcome import GradingResult, Outcome, Status
 
 MIN_CLASS = 10            # graded submissions before any statistical flag
 STRONG_REST = 0.8         # "otherwise strong": rest-score at least this share of the rest's maximum

@@ -21,8 +21,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from .outcome import GradingResult
-from .report._common import atomic_write
+from ..outcome import GradingResult
+from ..report._common import atomic_write
 
 PREVIOUS = "previous.json"
 CSV_NAME = "regrade.csv"

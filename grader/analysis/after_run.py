@@ -1,4 +1,5 @@
-"""The batch's instructor side: the analyses after a run, and `--dry-run` (grader/batch.py calls these)."""
+"""What a batch runs when it ends, for the instructor: the analyses (`Analysis`), the records they read,
+and `--dry-run` (grader/batch.py calls these)."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,10 +9,9 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from . import classreport, regrade
-from .outcome import GradingResult
-from .report import analysis_html
-from .report._common import atomic_write
+from ..outcome import GradingResult
+from ..report._common import atomic_write
+from . import analysis_html, classreport, regrade
 
 GRADING_FILE = "grading.json"
 STAGED = ("grading.json", "results.json")
@@ -40,7 +40,7 @@ class Analysis:
 
     def sections(self, rows) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """(top, bottom) sections for report.html. Each analysis fails alone, and within it each
-        submission (grader/classreport.py): never the batch's end, never the report."""
+        submission (grader/analysis/classreport.py): never the batch's end, never the report."""
         results = {row.submission_id: row.result for row in rows}
         try:
             current = {sid: (self.contents.get(sid), r) for sid, r in results.items()}
