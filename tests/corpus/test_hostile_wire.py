@@ -9,6 +9,11 @@ Student code runs in the child's process, so it can find the answer descriptor
 there: a frame the parent must validate like any network input (class 2). It can also
 stop reading requests, fill or shrink the pipes, or return far more than a check needs
 (class 3), and it can try to rename, delete or fill the grader's folders (class 5).
+
+The children are forked from this test process's warm zygote (tests.hw3testing.warm_sandbox, the
+batch's way): what the parent does with a hostile answer or a dead child is the same code either way,
+and torch is imported once per test worker instead of once per child. The cgroup tests at the end
+grade through `hw3grade grade`, the unwarmed start.
 """
 from __future__ import annotations
 
@@ -29,7 +34,7 @@ import pytest
 from grader import scratch
 from grader.outcome import Status
 from grader.runner import grade
-from tests.hw3testing import HW3
+from tests.hw3testing import HW3, warm_sandbox
 
 NEIGHBOURS = ("Q2", "Q6")
 CE_CHECKS = ("P3.cross_entropy.single", "P3.cross_entropy.batch", "P3.cross_entropy.large_logits")
@@ -80,7 +85,7 @@ def _entries(rubric, timeout=4.0):
 
 
 def _grade(folder, rubric, **kwargs):
-    result = grade(folder, HW3, rubric=rubric, entries=_entries(rubric, **kwargs))
+    result = grade(folder, HW3, rubric=rubric, entries=_entries(rubric, **kwargs), sandbox=warm_sandbox(HW3, rubric))
     return result, {o.check_id: o for o in result.outcomes}
 
 
