@@ -3,6 +3,10 @@
 Every case replaces or patches `losses.py` (Problem 3) of an otherwise correct
 submission; Problem 3's checks get the named status and message, while the
 neighbouring problems (Q2, Q6: graded in the same child) keep full marks.
+
+The children are forked from this test process's warm zygote (tests.hw3testing.warm_sandbox, the
+batch's way; the parent's side is the same code), but for the shadowing packages, a threat to the
+unwarmed start: torch and numpy are imported there after the child starts.
 """
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ import pytest
 
 from grader.outcome import Status
 from grader.runner import grade
-from tests.hw3testing import HW3
+from tests.hw3testing import HW3, warm_sandbox
 
 NEIGHBOURS = ("Q2", "Q6")
 CE_CHECKS = ("P3.cross_entropy.single", "P3.cross_entropy.batch", "P3.cross_entropy.large_logits")
@@ -32,8 +36,9 @@ def _entries(rubric, timeout=4.0):
             for e in rubric.checks if e.problem in ("P3",) + NEIGHBOURS]
 
 
-def _grade(folder, rubric, **kwargs):
-    result = grade(folder, HW3, rubric=rubric, entries=_entries(rubric, **kwargs))
+def _grade(folder, rubric, *, warm=True, **kwargs):
+    sandbox = warm_sandbox(HW3, rubric) if warm else None
+    result = grade(folder, HW3, rubric=rubric, entries=_entries(rubric, **kwargs), sandbox=sandbox)
     return result, {o.check_id: o for o in result.outcomes}
 
 
@@ -151,7 +156,7 @@ def test_shadowing_packages_never_replace_the_real_ones(submission, rubric):
     folder = submission()
     (folder / "numpy.py").write_text("raise ImportError('shadow numpy')\n")
     (folder / "torch.py").write_text("raise ImportError('shadow torch')\n")
-    result, outcomes = _grade(folder, rubric)
+    result, outcomes = _grade(folder, rubric, warm=False)   # a warm child has torch before it sees the folder
     assert result.score == result.max_score
 
 
