@@ -112,7 +112,8 @@ def _apply_limits(config: dict) -> None:
     import torch
 
     torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(False)
+    # Not torch.use_deterministic_algorithms(False): off is a new interpreter's default (the zygote never
+    # changes it), and the call imports torch._inductor (sympy, ~800 modules): 3 s of CPU at every child's start.
     memory_mb = config.get("memory_mb")
     if memory_mb:
         # Address space, not RSS: torch maps much more than it touches, so the cap is

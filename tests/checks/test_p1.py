@@ -32,6 +32,16 @@ FAST_IDS = [i for i in P1_IDS if i != "P1.fit"]
 TRAIN_IDS = ["P1.train.epochs", "P1.train.replay", "P1.train.no_reinit"]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """`run_inprocess` trains the tiny MLP in this process: one intra-op thread, as in the child. Two of them
+    on CI's two cores, shared with the other test worker, made the endless train's 5000 steps 8x slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def failed_with(outcome, text: str, status: Status = Status.FAILED) -> None:
     """The check failed and its message (unredacted: `detail`, for hidden checks too) says `text`."""
     assert outcome.status is status, (outcome.status, outcome.detail)

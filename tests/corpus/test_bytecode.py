@@ -6,7 +6,8 @@ package's cached submodule, a zip holding all that) whose answers are right whil
 visible .py is wrong, or the other way round. Problem 3's checks get the status the *source*
 earns; the neighbours (Q2, Q6, graded in the same child) keep full marks; the output says the
 bytecode was ignored; and grading leaves the student's folder exactly as it was (no
-__pycache__ written, nothing touched).
+__pycache__ written, nothing touched). The children are forked from the test process's warm
+zygote (tests.hw3testing.warm_sandbox): it imports the submission exactly as a fresh child does.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ import pytest
 from grader.outcome import Status
 from grader.runner import grade
 from grader.submission import locate
-from tests.hw3testing import HW3
+from tests.hw3testing import HW3, warm_sandbox
 
 NEIGHBOURS = ("Q2", "Q6")
 CE_CHECKS = ("P3.cross_entropy.single", "P3.cross_entropy.batch", "P3.cross_entropy.large_logits")
@@ -42,7 +43,7 @@ def _entries(rubric):
 
 
 def _grade(path, rubric):
-    result = grade(path, HW3, rubric=rubric, entries=_entries(rubric))
+    result = grade(path, HW3, rubric=rubric, entries=_entries(rubric), sandbox=warm_sandbox(HW3, rubric))
     return result, {o.check_id: o for o in result.outcomes}
 
 

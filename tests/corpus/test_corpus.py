@@ -2,7 +2,9 @@
 
 Each case lists the problems that must NOT get full marks (with the score they get);
 every other problem must get full marks. The two K = 1000 trainings (P1.fit,
-P2.noisy_fit) are left out here for time: tests/test_examples.py grades them in full.
+P2.noisy_fit) are left out here for time: tests/test_examples.py grades them in full. The children
+are forked from the test process's warm zygote (tests.hw3testing.warm_sandbox); tests/test_examples.py,
+tests/corpus/test_startup.py and tests/gradescope/ grade through the unwarmed start.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from grader.outcome import Status
 from grader.runner import grade
 
 from tests.hw3testing import MODULES, REFERENCE_DIR, UNFILLED, unfilled_placeholders, write_submission  # noqa: F401
-from tests.hw3testing import HW3
+from tests.hw3testing import HW3, warm_sandbox
 
 DATA = Path(__file__).resolve().parent / "data"
 TEMPLATE = REFERENCE_DIR.parent / "student_template"
@@ -101,7 +103,7 @@ CASES = {
 def test_whole_submission_gets_its_verdict(case, tmp_path, rubric):
     build, not_full, message = CASES[case]
     entries = [e for e in rubric.checks if e.id not in LONG]
-    result = grade(build(tmp_path / case), HW3, rubric=rubric, entries=entries)
+    result = grade(build(tmp_path / case), HW3, rubric=rubric, entries=entries, sandbox=warm_sandbox(HW3, rubric))
     scores = result.by_problem()
     expected = {k: (not_full.get(k, v[1]), v[1]) for k, v in scores.items()}
     assert scores == expected, {o.check_id: (o.status.value, o.message) for o in result.outcomes
