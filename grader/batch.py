@@ -49,7 +49,7 @@ import traceback
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 from urllib.parse import urlsplit
 
 import yaml
@@ -68,6 +68,9 @@ from .report import feedback, gradebook, gradescope, html
 from .report._common import atomic_write
 from .supervision import interruptions, prctl, processes, procfs, signals
 from .runner import grade, sandbox_for
+
+if TYPE_CHECKING:   # rich is imported only when a bar is shown
+    from rich.progress import Progress
 
 METADATA = "submission_metadata.yml"
 SUBMISSION_SUFFIXES = (".zip", ".ipynb", ".py")
@@ -110,7 +113,8 @@ def discover(folder: Path, exclude: Iterable[Path] = ()) -> list[BatchItem]:
     visible = [e for e in entries if not e.name.startswith((".", "__MACOSX"))]
     if len(visible) == 1 and (visible[0] / METADATA).is_file():
         return _from_gradescope_export(visible[0])
-    items, taken = [], set()
+    items: list[BatchItem] = []
+    taken: set[str] = set()
     for entry in visible:
         if entry.is_dir() or entry.suffix.lower() in SUBMISSION_SUFFIXES:
             name = entry.name if entry.is_dir() else entry.stem
@@ -143,7 +147,8 @@ def _from_gradescope_export(folder: Path) -> list[BatchItem]:
             if key not in latest or (when, name) > latest[key]:
                 latest[key] = (when, name)
     keep = {name for _, name in latest.values()}
-    items, taken = [], set()
+    items: list[BatchItem] = []
+    taken: set[str] = set()
     for when, name, path, students in sorted(candidates, key=lambda c: c[1]):
         if name in keep or not students:
             items.append(BatchItem(_unique_id(name, taken), path, students))
@@ -159,6 +164,7 @@ def _plain(loader: yaml.SafeLoader, _suffix: str, node: yaml.Node):
         return loader.construct_mapping(node, deep=True)
     if isinstance(node, yaml.SequenceNode):
         return loader.construct_sequence(node, deep=True)
+    assert isinstance(node, yaml.ScalarNode)   # YAML's third kind of node
     return loader.construct_scalar(node)
 
 
@@ -505,7 +511,7 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:   # a name: loopback only if every address it has is
         try:
-            addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+            addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}   # an IP address (a str)
         except OSError:
             return False
         return bool(addresses) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses)
@@ -559,9 +565,10 @@ def run_batch(folder: Path, out: Path, *, jobs: int | None = None, force: bool =
     `prune`: results in OUT of submissions FOLDER no longer holds are removed, not kept.
     """
     previous = prctl.set_dumpable(False)   # while it runs, no child may trace the batch or write its memory
-    options = dict(jobs=jobs, force=force, rubric_path=rubric_path, problems=problems, executor=executor,
-                   progress=progress, zygote=zygote, watchdog=watchdog, confine=confine, manual=manual,
-                   only=tuple(only or ()), prune=prune, assignment=assignment or default_assignment())
+    options: dict[str, Any] = dict(
+        jobs=jobs, force=force, rubric_path=rubric_path, problems=problems, executor=executor, progress=progress,
+        zygote=zygote, watchdog=watchdog, confine=confine, manual=manual, only=tuple(only or ()), prune=prune,
+        assignment=assignment or default_assignment())
     try:
         if dry_run:
             return batch_analysis.dry_run(Path(folder), Path(out), options, _run_batch)
@@ -586,6 +593,7 @@ def _run_batch(folder: Path, out: Path, *, jobs, force, rubric_path, problems, e
     hand = _hand_graded(out, manual, manual_module.parts_for(rubric.manual, problems), items, earlier)
     out.mkdir(parents=True, exist_ok=True)      # nothing in OUT changed before this line
     if manual is not None:
+        assert hand is not None   # read from `manual` (ManualError if it could not be)
         manual_module.save(out, hand)
     pruned = _prune(out, earlier) if prune else ()
     kept = () if prune else tuple(r.submission_id for r in earlier)
@@ -1128,7 +1136,7 @@ class _Reporter:
         self.mode, self.total = (mode or None), total
         self.done = 0
         self.started = time.monotonic()
-        self._bar = None
+        self._bar: Progress | None = None
         if self.mode:
             self._print(f"{items} submissions: {total} to grade, {skipped} unchanged since the last run")
 

@@ -31,7 +31,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, AbstractSet, Sequence
 
 from . import notebook
 from .notebook import reader
@@ -88,7 +88,7 @@ def can_supply(modules: dict[str, Path], assignment: Assignment) -> bool:
                for module, path in modules.items())
 
 
-def _mentions_all(path: Path, names: set[str], answers: set[str] = frozenset()) -> bool:
+def _mentions_all(path: Path, names: set[str], answers: AbstractSet[str] = frozenset()) -> bool:
     """Whether the file mentions every one of `names` as a word, never NotImplementedError, and
     leaves none of `answers` assigned None at the start of a line (the template's placeholder)."""
     words = {n.encode() for n in names} | {b"NotImplementedError"}
@@ -175,6 +175,7 @@ def _run_child(request: bytes, limits: Limits) -> tuple[int | str, bytes | None,
                                  start_new_session=True)
     except OSError as exc:
         raise ConversionFailed(f"the notebook converter could not start ({exc})") from None
+    assert child.stdout is not None and child.stderr is not None   # pipes, both
     threading.Thread(target=_feed, args=(child.stdin, request), daemon=True).start()
     answer, errors = bytearray(), bytearray()
     streams = {child.stdout.fileno(): (answer, limits.answer_bytes + 1), child.stderr.fileno(): (errors, 4096)}
@@ -217,7 +218,8 @@ def _end(child: subprocess.Popen) -> None:
     if child.poll() is None:   # not yet reaped: its pid is still its group's
         processes.killpg(child.pid)
     for stream in (child.stdout, child.stderr):
-        stream.close()
+        if stream is not None:   # a pipe
+            stream.close()
     child.wait()
 
 

@@ -251,7 +251,7 @@ def _parse_manual(raw: dict, where: str, keys: tuple[str, ...]) -> ManualEntry:
 
 def _parse_limits(raw: dict, where: str) -> Limits:
     _no_unknown(raw, _LIMIT_FIELDS, where)
-    values = {k: _number(raw, k, where, positive=True) for k in raw}
+    values: dict[str, Any] = {k: _number(raw, k, where, positive=True) for k in raw}   # numbers, ints below
     for k in ("memory_mb", "file_mb", "output_cap"):
         if k in values:
             values[k] = int(values[k])

@@ -31,6 +31,8 @@ from .submission import Located, SubmissionError, locate
 
 MAX_FIGURE_BYTES = 1 << 20     # a plot larger than this is judged but not kept for the feedback page
 
+ModuleProblem = tuple[Status, str, str]   # why a module cannot be used: status, message, detail ("" when none)
+
 
 @dataclass
 class _Pending:
@@ -138,7 +140,7 @@ class _Session:
         self.located, self.assignment, self.config, self.workdir = located, assignment, config, workdir
         self.import_timeout = import_timeout
         self.child: Child | None = None
-        self.import_errors: dict[str, tuple[Status, str]] = {}
+        self.import_errors: dict[str, ModuleProblem] = {}
         self.imported: set[str] = set()
         self.probed = False            # whether the current child has run a probe (is no longer fresh)
         self.failed_starts = 0         # starts in a row that died before the child was ready
@@ -164,14 +166,14 @@ class _Session:
             self.unconfined = self.unconfined or self.child.unconfined
         return self.child
 
-    def module_problem(self, module: str) -> tuple[Status, str] | None:
+    def module_problem(self, module: str) -> ModuleProblem | None:
         """Why `module` cannot be used (missing, failed import), or None when it imports."""
         if module in self.import_errors:
             return self.import_errors[module]
         if module not in self.located.modules:
             if self.located.notebook:
                 return None
-            return Status.MISSING, messages.missing_module(module, self.assignment.problems_needing(module))
+            return Status.MISSING, messages.missing_module(module, self.assignment.problems_needing(module)), ""
         if module in self.imported:
             return None
         answer = self.request({"op": "import", "module": module}, self.import_timeout, what=f"importing {module}.py")
@@ -182,7 +184,7 @@ class _Session:
             # the grader's failure, not the module's: not remembered
             return (Status.GRADER_ERROR, messages.child_start_failed(), answer.message)
         status, text = _status_of(answer, f"importing {module}.py", self.import_timeout)
-        self.import_errors[module] = (status, messages.import_failed(module, text))
+        self.import_errors[module] = (status, messages.import_failed(module, text), "")
         return self.import_errors[module]
 
     def request(self, message: dict, timeout: float, *, what: str) -> wire.Answer:
@@ -233,6 +235,7 @@ def _probe_all(pending: list[_Pending], located: Located, assignment: Assignment
             if time.monotonic() > deadline:
                 item.outcome = _decided(item.entry, Status.TIMEOUT, messages.BUDGET_EXHAUSTED)
                 continue
+            assert item.check is not None   # a check without a declaration was decided in phase 1
             started = time.monotonic()
             if (item.check.fresh_child or item is first_secret) and session.probed:
                 session.close()
@@ -302,6 +305,7 @@ def _judge(item: _Pending, assignment: Assignment) -> Outcome:
     """The check's outcome as the instructor sees it (redacted for students afterwards)."""
     if item.outcome is not None:
         return item.outcome
+    assert item.check is not None   # a check without a declaration was decided in phase 1
     return judge_observations(item.entry, item.check, item.observations, assignment, item.key)
 
 

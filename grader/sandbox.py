@@ -100,10 +100,11 @@ class Child:
         # The parent never blocks on the child: both of its ends wait with poll() and a deadline.
         os.set_blocking(self._request_w, False)
         os.set_blocking(self._answer_r, False)
-        self.process = self._forked(request_r, answer_w, self.workdir) if config.zygote else None
-        if self.process is None:
+        process: subprocess.Popen[bytes] | zygote.ForkedProcess | None = (
+            self._forked(request_r, answer_w, self.workdir) if config.zygote else None)
+        if process is None:
             try:
-                self.process = subprocess.Popen(
+                process = subprocess.Popen(
                     self._command(request_r, answer_w),
                     pass_fds=(request_r, answer_w),
                     stdin=subprocess.DEVNULL,
@@ -122,6 +123,7 @@ class Child:
                 scratch.remove(self.workdir)
                 raise ChildFailure(FailureKind.STARTUP, f"the grader could not start {self.config.python} "
                                               f"({type(exc).__name__}: {exc})") from None
+        self.process = process
         # what names this child's channel for good: a process it started that outlives it (its orphans
         # go to init once it is gone) is found by the pipes it inherited (`kill`)
         self._pipes = {os.fstat(fd).st_ino for fd in (self._request_w, self._answer_r)}
@@ -137,7 +139,9 @@ class Child:
                  # another user keeps the child from the grader's files: Landlock's network and scopes only
                  "reach": config.confine and bool(config.run_as_user)}
         try:
-            ready = self._request({"op": "setup", **setup}, config.startup_timeout, expect_ready=True)
+            ready = self._request({"op": "setup", **setup}, config.startup_timeout)
+            if not isinstance(ready, wire.Ready):
+                raise ChildFailure(FailureKind.PROTOCOL, "the child did not start correctly")
             # why the sandbox asked for did not apply ("" when it did, or was not asked for)
             self.unconfined = ready.confined if setup["confine"] else ""
             # why it has the machine's network and /dev/shm ("" when it has its own)
@@ -157,7 +161,7 @@ class Child:
             command = [_runuser(), "-u", self.config.run_as_user, "--", *command]
         return command
 
-    def _forked(self, request_r: int, answer_w: int, workdir: str):
+    def _forked(self, request_r: int, answer_w: int, workdir: str) -> zygote.ForkedProcess | None:
         """The child forked by this process's warm zygote (grader/zygote.py), or None."""
         if self.config.run_as_user:
             return None
@@ -207,7 +211,7 @@ class Child:
         """Send one request and wait at most `timeout` seconds for its answer."""
         return self._request(message, timeout)
 
-    def _request(self, message: dict, timeout: float, expect_ready: bool = False) -> wire.Answer:
+    def _request(self, message: dict, timeout: float) -> wire.Answer:
         token = secrets.token_hex(8)
         deadline = time.monotonic() + timeout
         # what the parent will read of the answer: the child refuses anything larger itself
@@ -219,8 +223,6 @@ class Child:
         while True:  # answers with a stale or forged token are skipped
             answer = self._receive(deadline, limit)
             if answer.token == token:
-                if expect_ready and not isinstance(answer, wire.Ready):
-                    raise ChildFailure(FailureKind.PROTOCOL, "the child did not start correctly")
                 return answer
 
     def _write(self, data: bytes, deadline: float) -> None:
@@ -347,7 +349,8 @@ class Child:
 
     def _kill_orphans(self) -> None:
         """Processes this child started that outlived it (`processes.end_orphans`)."""
-        started, pipes = getattr(self, "_started", None), getattr(self, "_pipes", set())
+        started = getattr(self, "_started", None)
+        pipes: set[int] = getattr(self, "_pipes", set())
         if started is None or not pipes:    # a child that never started (or a test's stand-in)
             return
         processes.end_orphans(started, pipes, lambda: {self.process.pid, *zygote.pids()})
@@ -402,9 +405,11 @@ def _memory_exhausted(mark: tuple[int | None, int | None], *, cgroup_only: bool)
     else:
         limit_text = _read_text(group / "memory.limit_in_bytes")
         anon = _counter(group / "memory.stat", "total_rss")
+    if limit_text is None:   # unreadable: no limit known
+        return False
     try:
         limit = int(limit_text)
-    except (TypeError, ValueError):   # "max", or unreadable: no limit
+    except ValueError:   # "max": no limit
         return False
     return anon is not None and 0 < limit < 2**60 and anon >= 0.9 * limit
 

@@ -22,7 +22,8 @@ TOO_LARGE = "The submission is very large: only part of it was searched. Upload 
 
 def private_copy(src: Path, staging: Path) -> tuple[Path, list[str]]:
     """A copy of `src` (a folder or a file) in `staging`/submission; (where it is, notes)."""
-    src, notes = Path(src), []
+    src = Path(src)
+    notes: list[str] = []
     if not src.exists():
         return src, notes  # the locator says, in its words, that nothing (or a broken link) was submitted
     dest = staging / "submission"

@@ -214,7 +214,7 @@ def _compiled_note(compiled: list[str], modules: dict[str, Path], assignment: As
     stand_ins = [(name, module) for name in compiled for module in assignment.modules if module not in modules
                  and PurePosixPath(name.rstrip("/")).name.split(".")[0].lower() == module.lower()]
     if stand_ins:
-        firsts = {}
+        firsts: dict[str, str] = {}   # {module: the first compiled file that looks like it}
         for name, module in stand_ins:
             firsts.setdefault(module, name)
         note += " " + " ".join(f"{name} does not replace {module}.py: upload {module}.py itself."

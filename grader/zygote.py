@@ -232,6 +232,7 @@ class ForkedProcess:
     def wait(self, timeout: float | None = None) -> int:
         code = self._status(timeout)
         if code is None:
+            assert timeout is not None   # without one, _status waits until the child is reaped
             raise subprocess.TimeoutExpired(f"zygote child {self.pid}", timeout)
         return code
 
@@ -345,12 +346,13 @@ def main(argv: list[str]) -> int:
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signals.wake_on_child_exit(wake_w)
+    watched: list[socket.socket | int] = [sock, wake_r]
     live: set[int] = set()
     requested: set[int] = set()   # children the parent asked to kill
     _send_to(sock, {"ready": os.getpid()})
     try:
         while True:   # until the parent closes the socket (SIGTERM and the like are ignored)
-            readable = select.select([sock, wake_r], [], [], 1.0)[0]
+            readable = select.select(watched, [], [], 1.0)[0]
             if wake_r in readable:
                 os.read(wake_r, 4096)
             _reap(sock, live, block=False, requested=requested)

@@ -7,11 +7,14 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..outcome import GradingResult
 from ..report._common import atomic_write
 from . import analysis_html, classreport, regrade
+
+if TYPE_CHECKING:   # grader/batch.py imports this module
+    from ..batch import BatchSummary
 
 GRADING_FILE = "grading.json"
 STAGED = ("grading.json", "results.json")
@@ -55,7 +58,7 @@ class Analysis:
             return (analysis_html.unavailable("Instructor analyses", exc),), ()
 
 
-def dry_run(folder: Path, out: Path, options: dict, run: Callable) -> object:
+def dry_run(folder: Path, out: Path, options: dict, run: Callable[..., BatchSummary]) -> BatchSummary:
     """Grade into a staging folder inside OUT (the unchanged results are copied, not regraded),
     compare with OUT's results, and remove the staging folder: nothing in OUT is replaced; the
     changes found go to OUT/regrade-dry-run.csv (regrade.csv's columns)."""
@@ -81,5 +84,5 @@ def _generation(recs: dict[str, dict]) -> dict[str, tuple[str | None, GradingRes
     return {sid: (r.get("content"), GradingResult.from_dict(r["result"])) for sid, r in recs.items()}
 
 
-def _with_impact(summary, impact):
+def _with_impact(summary: BatchSummary, impact: regrade.Impact) -> BatchSummary:
     return dataclasses.replace(summary, impact=impact)

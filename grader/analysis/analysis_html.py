@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 from html import escape
+from typing import Sequence
 
 from ..outcome import GradingResult
 from ..report._common import fmt_points
@@ -46,7 +47,7 @@ def gradebook_notes(rows, hand, left, unwritten=()) -> str:
     return "<h2 id=\"gradebook\">Gradebook</h2>\n" + "".join(parts) if parts else ""
 
 
-def flags_section(flags: list[Flag], graded: int, notes: list[str] = ()) -> str:
+def flags_section(flags: list[Flag], graded: int, notes: Sequence[str] = ()) -> str:
     head = "<h2 id=\"flags\">Checks that may be wrong</h2>\n" + notes_html(list(notes))
     if not flags:
         return head + (f"<p class=\"ok\">No check flagged among {graded} graded submissions "
@@ -58,7 +59,7 @@ def flags_section(flags: list[Flag], graded: int, notes: list[str] = ()) -> str:
             f"{body}</table>")
 
 
-def checks_section(stats: list[CheckStats], notes: list[str] = ()) -> str:
+def checks_section(stats: list[CheckStats], notes: Sequence[str] = ()) -> str:
     rows = "".join(
         f"<tr><td>{escape(s.check_id)}</td><td class=\"n\">{s.graded}</td>"
         f"<td class=\"n\">{_pct(s.pass_rate)}</td><td class=\"n\">{_num(s.discrimination)}</td>"
@@ -111,7 +112,7 @@ def regrade_section(impact: Impact) -> str:
     return head + intro + notes + (f"<ul>{lines}</ul>" if lines else "") + table
 
 
-def alike_section(found: list[Cluster], pairs: list[tuple[str, ...]], notes: list[str] = ()) -> str:
+def alike_section(found: list[Cluster], pairs: list[tuple[str, ...]], notes: Sequence[str] = ()) -> str:
     head = ("<h2 id=\"alike\">Answers alike (to review)</h2>\n<p class=\"muted\">Submissions sharing wrong "
             "answers that few others give, and submissions with the same code once comments, names and layout "
             "are removed. A list to review, not a finding: a shared textbook mistake or a study group reads the "

@@ -54,8 +54,9 @@ def build(out: Path, results: dict[str, GradingResult], paths: dict[str, Path], 
     Each analysis runs apart from the others, and each submission apart within it (`isolated`).
     `impact`: the re-grade impact, or why it could not be worked out."""
     usable, item_notes = isolated("item analysis", items.analysable(results), _item_ready)
+    stats: list[items.CheckStats] | Exception
     try:
-        stats: list[items.CheckStats] | Exception = items.analyse(usable)
+        stats = items.analyse(usable)
         atomic_write(out / CHECKS_CSV, checks_csv(stats).encode("utf-8"))
     except Exception as exc:   # the two sections built on it say so, the others stand
         stats = exc

@@ -37,6 +37,7 @@ import zipfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Sequence
 
 #: The engine's part of /autograder/source, relative to the project root (folders are walked); the
 #: assignment's files join it (`assignment_files`).
@@ -557,7 +558,7 @@ def _version(root: Path) -> str:
         return "unknown"
 
 
-def _git_commit(root: Path, extra: list[Path] = ()) -> str:
+def _git_commit(root: Path, extra: Sequence[str | Path] = ()) -> str:
     """HEAD of the repository holding `root` ("-dirty" when its source or `extra` has changes), or ""."""
     try:
         head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
@@ -573,7 +574,7 @@ def _git_commit(root: Path, extra: list[Path] = ()) -> str:
 
 # ---------------------------------------------------------------- the child's runtime
 
-def check_child_runtime(package: Path, probe_files: list[tuple[Path, str]] = ()) -> None:
+def check_child_runtime(package: Path, probe_files: Sequence[tuple[Path, str]] = ()) -> None:
     """grader/__init__.py, grader/probes/*.py, grader/supervision/*.py and the assignment's probe files
     ((path, the module name the child loads it as)) must import only the stdlib, numpy, torch,
     grader.probes and grader.supervision: that is all the child finds on Gradescope (setup_sandbox.sh

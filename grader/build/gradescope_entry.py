@@ -49,6 +49,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.build.autograder import RUNTIME_PROBES, SMOKE_SUBMISSION
 from grader.supervision import processes
@@ -56,6 +57,8 @@ from grader.supervision.processes import adopt_orphans
 
 # The rest of the engine (the assignment, the runner, the reporters) is imported inside the functions
 # that use it: an engine that fails to import is then a fallback results.json, never a missing one.
+if TYPE_CHECKING:
+    from grader.outcome import GradingResult
 
 DEFAULT_ROOT = "/autograder"
 DEFAULT_PROBE_RUNTIME = "/opt/hw3grade/probe-runtime"
@@ -394,8 +397,8 @@ def runtime_probe_files(settings: Settings, assignment, box: Sandbox) -> dict[st
     return found
 
 
-def grade_submission(settings: Settings, started: float, *, smoke: bool = False) -> tuple[dict, object | None]:
-    """(results dict, GradingResult or None); raises SetupError/anything on a grader failure.
+def grade_submission(settings: Settings, started: float, *, smoke: bool = False) -> tuple[dict, GradingResult]:
+    """(results dict, GradingResult); raises SetupError/anything on a grader failure.
     With `smoke`, the bundled correct submission on the assignment's smoke_checks instead."""
     from grader.report import gradescope            # here: see load_assignment
     from grader.runner import grade, sandbox_for

@@ -163,6 +163,7 @@ def build_kit_report(output: Path, assignment: Assignment, *, rubric_path: Path 
         tmp_path = Path(tmp)
         submission = reference_as_submission(tmp_path / "reference", assignment)
         recording = record_reference(submission, assignment, rubric, visible)
+        assert recording.result is not None   # the grading of the reference, always made
         failing = [(o.check_id, o.status.value, o.message) for o in recording.result.outcomes
                    if o.status is not Status.PASSED]
         if failing:
@@ -253,7 +254,7 @@ def stage_kit(stage: Path, assignment: Assignment, rubric: rubric_module.Rubric,
 def kit_assignment(assignment: Assignment) -> str:
     """The kit's assignment.yaml: the assignment's name, its copied check package, probe files and template
     (all under .selfcheck/), the kit's rubric; no unittests (the kit has no gradescope_utils)."""
-    data = {"name": assignment.name, "root": ".", "reference": assignment.reference,
+    data: dict[str, object] = {"name": assignment.name, "root": ".", "reference": assignment.reference,
             "template": assignment.template, "rubric": "rubric.yaml", "checks": assignment.checks,
             "notebook_module": assignment.notebook_module,
             "probes": [_module_path(name, {}).as_posix() for name in assignment.probe_files() if not _hidden(name)]}

@@ -4,14 +4,14 @@ teaching sentence first when a diagnosis recognises the bug. Also the small nume
 judges share (`readable`, `matches`)."""
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from .base import Check, JudgeContext, Observation, Probe, Verdict, as_torch, call, summarize, to_numpy
 from ..compare import Mismatch, Tolerance, as_array, assert_close
 
-Case = tuple  # (target, args, kwargs): one call of an elementwise function
+Case = tuple[str, tuple, dict]  # (target, args, kwargs): one call of an elementwise function
 Diagnosis = Callable[[tuple, dict, np.ndarray, np.ndarray], "str | None"]
 
 OVERFLOW_SENTENCE = "an intermediate result overflowed (in float64 exp(710) is already inf)"
@@ -43,7 +43,7 @@ def extreme_inputs(rng: np.random.Generator) -> list[np.ndarray]:
 
 
 def elementwise_check(check_id: str, make_cases: Callable[[np.random.Generator], Sequence[Case]], *, hint: str,
-                      diagnoses: dict[str, Sequence[Diagnosis]] | None = None, var: str = "z") -> Check:
+                      diagnoses: Mapping[str, Sequence[Diagnosis]] | None = None, var: str = "z") -> Check:
     """A check: every case's call matches the reference, keeps its input's shape, stays finite.
 
     `diagnoses[name]` are tried in order on a mismatch of function `name`; the first

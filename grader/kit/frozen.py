@@ -355,7 +355,8 @@ def stand_in_modules(resolve: Callable[[str], Any], package_name: str,
     modules = {package_name: package}
     for name in module_names:
         module = types.ModuleType(f"{package_name}.{name}")
-        module.__getattr__ = _attribute_of(name, resolve)  # type: ignore[attr-defined]
+        # PEP 562: a module's __getattr__, set on this module object
+        module.__getattr__ = _attribute_of(name, resolve)  # type: ignore[method-assign]
         setattr(package, name, module)
         modules[f"{package_name}.{name}"] = module
     return modules

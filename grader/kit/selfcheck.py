@@ -25,7 +25,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import AbstractSet, Callable, Mapping, Sequence
 
 from .. import assignment as assignment_module
 from .. import rubric as rubric_module
@@ -199,7 +199,7 @@ class _Taps:
     """Wraps each judge: notes frozen-answer misses per check, keeps what the judges of `plotted` checks
     saw for their module's plot hook."""
 
-    def __init__(self, frozen: FrozenReference, plotted: set[str] = frozenset()) -> None:
+    def __init__(self, frozen: FrozenReference, plotted: AbstractSet[str] = frozenset()) -> None:
         self.frozen = frozen
         self.plotted = plotted
         self.misses: dict[str, str] = {}

@@ -46,6 +46,8 @@ _SCALAR = re.compile(rb"[-+.0-9A-Za-z]*")
 _JSON_SCALAR = re.compile(rb"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?|true|false|null")
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
+_CodeCell = dict[str, tuple[bytes, int]]   # a code cell's "source" and/or "input": (raw JSON bytes, line)
+
 
 class _Invalid(Exception):
     """Not JSON, at this line of the file."""
@@ -103,6 +105,7 @@ class _Reader:
         return bool(chunk)
 
     def _take(self, piece: bytes) -> None:
+        assert self.parts is not None   # called while a value is captured
         self.size += len(piece)
         if self.size > self.limit:
             self.over, self.parts = True, []
@@ -122,7 +125,9 @@ class _Reader:
     def peek(self) -> int | None:
         """The next byte that is not whitespace (consumed up to it), or None at the end."""
         while True:
-            self.pos = _WS.match(self.buf, self.pos).end()
+            spaces = _WS.match(self.buf, self.pos)
+            assert spaces is not None   # the pattern matches the empty string
+            self.pos = spaces.end()
             if self.pos < len(self.buf):
                 return self.buf[self.pos]
             if not self.more():
@@ -155,6 +160,7 @@ class _Reader:
     def _scalar(self) -> None:
         while True:
             m = _SCALAR.match(self.buf, self.pos)
+            assert m is not None   # the pattern matches the empty string
             if m.end() - self.pos > 64:
                 raise self.error()
             if m.end() < len(self.buf) or not self.more():
@@ -178,7 +184,9 @@ class _Reader:
         while True:
             # whole runs of short strings and scalars at regex speed (a window bounds the regex's own
             # memory); a long or cut string stops the run at its quote and is passed by _string
-            self.pos = _RUN.match(self.buf, self.pos, min(len(self.buf), self.pos + _RUN_WINDOW)).end()
+            run = _RUN.match(self.buf, self.pos, min(len(self.buf), self.pos + _RUN_WINDOW))
+            assert run is not None   # the pattern matches the empty string
+            self.pos = run.end()
             if self.pos == len(self.buf):
                 if not self.more():
                     raise self.error()
@@ -256,9 +264,9 @@ class _Reader:
                 raise self.error()
 
 
-def _read_cell(r: _Reader):
-    """A code cell as {key: (raw bytes, line)} for cell_type, source and input, else None: everything
-    else is skipped, and nothing of another cell is kept (a cell that is no object is only noted)."""
+def _read_cell(r: _Reader) -> _CodeCell | None:
+    """A code cell as {key: (raw bytes, line)} for source and input, else None: everything else is
+    skipped, and nothing of another cell is kept (a cell that is no object is only noted)."""
     r.cells += 1
     if r.cells > MAX_CELLS:
         raise _TooMany("cells", MAX_CELLS)
@@ -266,13 +274,15 @@ def _read_cell(r: _Reader):
         r.skip()
         r.not_object = True
         return None
-    cell: dict[str, tuple[bytes, int]] = {}
+    cell: _CodeCell = {}
+    cell_type: bytes | None = None   # its raw bytes; None when not met yet, or too long to be "code"
+    typed = False                    # whether cell_type was met
     too_long = False
     for key in r.members():
         if key == "cell_type":
-            cell[key] = (r.capture(_CELL_TYPE_BYTES), r.line())
+            cell_type, typed = r.capture(_CELL_TYPE_BYTES), True
         elif key in ("source", "input"):
-            if "cell_type" in cell and not _is_code(cell["cell_type"][0]):
+            if typed and not _is_code(cell_type):
                 r.skip()              # a markdown or raw cell's text is not needed
                 continue
             line = r.line()
@@ -282,7 +292,7 @@ def _read_cell(r: _Reader):
                 cell[key] = (raw, line)
         else:
             r.skip()                  # outputs, attachments, metadata ...
-    if not _is_code(cell.get("cell_type", (None, 0))[0]):   # only code counts (keys come in any order)
+    if not _is_code(cell_type):   # only code counts (keys come in any order)
         return None
     if too_long:
         raise _TooMuchSource()
@@ -299,11 +309,11 @@ def _is_code(raw: bytes | None) -> bool:
         return False
 
 
-def _read_cell_list(r: _Reader) -> list | None:
+def _read_cell_list(r: _Reader) -> list[_CodeCell] | None:
     if r.peek() != 0x5B:
         r.skip()
         return None
-    cells = []
+    cells: list[_CodeCell] = []
     for _ in r.items():
         cell = _read_cell(r)
         if cell is not None:
@@ -311,11 +321,11 @@ def _read_cell_list(r: _Reader) -> list | None:
     return cells
 
 
-def _read_worksheets(r: _Reader) -> list | None:
+def _read_worksheets(r: _Reader) -> list[_CodeCell] | None:
     if r.peek() != 0x5B:
         r.skip()
         return None
-    cells: list = []
+    cells: list[_CodeCell] = []
     for count, _ in enumerate(r.items(), start=1):
         if count > MAX_FIELDS:
             raise _TooMany("worksheets", MAX_FIELDS)
@@ -330,7 +340,7 @@ def _read_worksheets(r: _Reader) -> list | None:
     return cells
 
 
-def _scan(fh, name: str) -> tuple[list | None, list | None, bool]:
+def _scan(fh, name: str) -> tuple[list[_CodeCell] | None, list[_CodeCell] | None, bool]:
     """(the "cells" list's code cells, the nbformat-3 worksheets' code cells, whether a cell is no
     object) of the notebook, outputs never read."""
     r = _Reader(fh)

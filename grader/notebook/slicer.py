@@ -51,8 +51,8 @@ from pathlib import Path
 from .cell_magics import CellMagic
 from .cells import cell_python, parse_cell, without_magics
 from .reader import NotebookError, code_cells, read_code_cells
-from .syntax import (CHEAP, DEFINITIONS, FOR_ANSWERS, FOR_DEFINITIONS, HARMLESS_DECORATORS, TRY_TYPES, Scope,
-                     assigned, block_bodies, bound_by, catches_import_error, definition_reads, definitions_in,
+from .syntax import (CHEAP, DEFINITIONS, FOR_ANSWERS, FOR_DEFINITIONS, HARMLESS_DECORATORS, TRY_TYPES, Definition,
+                     Scope, assigned, block_bodies, bound_by, catches_import_error, definition_reads, definitions_in,
                      dotted_name, global_reads, is_cheap, is_plot, loaded_names)
 
 
@@ -288,7 +288,7 @@ class _Converter:
         self.unwrapped: list[str] = []                           # blocks replaced by what they keep
         self.loop_definitions: list[tuple[str, int, list[str]]] = []
         self.set_by_skipped: dict[str, list[int]] = {}           # name -> cells of skipped code binding it
-        self.kept_definitions: list[ast.stmt] = []
+        self.kept_definitions: list[Definition] = []
         self.magic_cells: dict[tuple[str, str], list[tuple[int, list[str]]]] = {}   # (magic, why) -> cells
 
     # ------------------------------------------------------------ bookkeeping
@@ -414,7 +414,7 @@ class _Converter:
         # inside a try that catches ImportError, the notebook's own handler decides what happens
         return [_guarded(s, "ImportError") if missing and not guarded else s]
 
-    def definition(self, cell: int, s: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> list[ast.stmt]:
+    def definition(self, cell: int, s: Definition) -> list[ast.stmt]:
         reads = definition_reads(s, lazy=self.lazy())
         needed = {n for n in reads if not self.scope.has(n)}
         if needed:
@@ -439,7 +439,7 @@ class _Converter:
         dotted = dotted_name(target)
         return dotted is not None and self.scope.canonical(dotted) in HARMLESS_DECORATORS
 
-    def runs_when_defined(self, s: ast.stmt, owner: str = "") -> list[str]:
+    def runs_when_defined(self, s: Definition, owner: str = "") -> list[str]:
         """What a def/class statement runs when it is defined, beyond cheap values (for the notes)."""
         name = owner + s.name
         found = [f"the decorator @{_short(d, 30)} of {name}" for d in s.decorator_list if not self.harmless(d)]

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 
 DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+Definition = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef   # a statement of DEFINITIONS
 TRY_TYPES = tuple(t for t in (ast.Try, getattr(ast, "TryStar", None)) if t is not None)
 
 
@@ -273,9 +274,9 @@ def global_reads(node: ast.AST | None, *, deferred: bool) -> set[str]:
     :mod:`symtable`: parameters and locals are not globals)."""
     if node is None:
         return set()
-    names = _reads_without_scopes(node)
-    if names is not None:
-        return names
+    without_scopes = _reads_without_scopes(node)
+    if without_scopes is not None:
+        return without_scopes
     try:
         mode = "eval" if isinstance(node, ast.expr) else "exec"
         table = symtable.symtable(ast.unparse(node), "<cell>", mode)
@@ -337,7 +338,7 @@ def assigned(s: ast.Assign | ast.AnnAssign | ast.AugAssign) -> tuple[set[str], s
     return bound, needed
 
 
-def _def_time_names(stmt: ast.AST, *, annotations: bool = True) -> set[str]:
+def _def_time_names(stmt: Definition, *, annotations: bool = True) -> set[str]:
     """Names a def/class statement evaluates when it runs: decorators, bases, defaults, annotations."""
     nodes: list[ast.AST] = list(stmt.decorator_list)
     if isinstance(stmt, ast.ClassDef):
@@ -356,7 +357,7 @@ def _def_time_names(stmt: ast.AST, *, annotations: bool = True) -> set[str]:
     return names
 
 
-def definition_reads(stmt: ast.stmt, *, lazy: bool) -> set[str]:
+def definition_reads(stmt: Definition, *, lazy: bool) -> set[str]:
     """The names a def/class statement reads when it runs: decorators, bases, defaults, annotations
     (unless lazy), and a class body's own statements."""
     names = _def_time_names(stmt, annotations=not lazy)
@@ -398,7 +399,7 @@ def definitions_in(stmts: list[ast.stmt]) -> list[str]:
         for child in ast.iter_child_nodes(s):
             if isinstance(child, ast.stmt):
                 found += definitions_in([child])
-            elif isinstance(child, (ast.ExceptHandler, getattr(ast, "match_case", ast.ExceptHandler))):
+            elif isinstance(child, (ast.ExceptHandler, ast.match_case)):
                 found += definitions_in(child.body)
     return list(dict.fromkeys(found))
 

@@ -99,6 +99,7 @@ def _load_probe_kinds(probe_files: dict | None = None) -> dict:
     for name, path in (probe_files or {}).items():
         if name not in sys.modules:
             spec = importlib.util.spec_from_file_location(name, path)
+            assert spec is not None and spec.loader is not None   # a .py file's: a source loader
             module = importlib.util.module_from_spec(spec)
             sys.modules[name] = module
             spec.loader.exec_module(module)

@@ -21,6 +21,7 @@ import sys
 import traceback
 from pathlib import Path
 from types import ModuleType
+from typing import TypeGuard
 
 from . import stubs
 
@@ -101,7 +102,7 @@ class Student:
         if not names:
             return
         try:
-            notebook = self.load(self._notebook_module)
+            notebook = self._load_notebook()
         except ImportFailed:
             return
         for attr in names:
@@ -116,13 +117,13 @@ class Student:
         if module_name in self._paths:
             module = self.load(module_name)
             if attr in self.from_notebook().get(module_name, []):
-                notebook = self.load(self._notebook_module)   # its import failure is this check's
+                notebook = self._load_notebook()   # its import failure is this check's
                 if hasattr(notebook, attr):
                     return getattr(notebook, attr)
             if hasattr(module, attr):
                 return getattr(module, attr)
         if self._notebook is not None:
-            notebook = self.load(self._notebook_module)
+            notebook = self._load_notebook()
             if hasattr(notebook, attr):
                 return getattr(notebook, attr)
         where = f"{module_name}.py" if module_name in self._paths else "the submission"
@@ -133,7 +134,12 @@ class Student:
 
     def notebook_module(self) -> ModuleType | None:
         """The converted notebook, imported (None without one; its import failure raises as `load`'s)."""
-        return self.load(self._notebook_module) if self._notebook is not None else None
+        return self._load_notebook() if self._notebook is not None else None
+
+    def _load_notebook(self) -> ModuleType:
+        """`load` of the converted notebook, for a caller that knows the submission has one."""
+        assert self._notebook_module is not None
+        return self.load(self._notebook_module)
 
     def source_paths(self) -> list[Path]:
         paths = list(self._paths.values())
@@ -156,7 +162,7 @@ def _source_spec(name: str, path: Path | str):
     return importlib.util.spec_from_file_location(name, path, loader=SourceOnlyLoader(name, str(path)))
 
 
-def _is_source_module(module: ModuleType | None, path: Path) -> bool:
+def _is_source_module(module: ModuleType | None, path: Path) -> TypeGuard[ModuleType]:
     spec = getattr(module, "__spec__", None)
     return (spec is not None and isinstance(spec.loader, SourceOnlyLoader)
             and os.path.realpath(str(spec.origin)) == os.path.realpath(path))

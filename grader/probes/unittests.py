@@ -56,8 +56,8 @@ def run_unittest(student, source: str, filename: str, test: str, modules: list |
     if _tampered(case, module, cls, before):
         outcome, message = "error", TAMPERED
     score = getattr(function, "__score__", None)   # gradescope-utils' set_score
-    return {"outcome": outcome, "score": float(score) if type(score) in (int, float) else None,
-            "message": message}
+    points = float(score) if type(score) is int or type(score) is float else None   # not a bool, nor a subclass
+    return {"outcome": outcome, "score": points, "message": message}
 
 
 def _run(case: unittest.TestCase, function) -> tuple[str, str]:
@@ -90,7 +90,7 @@ def _restore() -> None:
     """unittest, TestCase and the builtins as they were before any student code ran."""
     sys.modules["unittest"] = _UNITTEST
     if _UNITTEST.TestCase is not _TEST_CASE:
-        _UNITTEST.TestCase = _TEST_CASE
+        _UNITTEST.TestCase = _TEST_CASE   # type: ignore[misc]  # put back: student code replaced it
     for name in set(vars(_TEST_CASE)) - set(_CASE_ATTRS):
         delattr(_TEST_CASE, name)
     for name, value in _CASE_ATTRS.items():

@@ -169,6 +169,7 @@ class _Encoder:
     def _reserve(self, nbytes: int, what: str) -> None:
         room = self._room()
         if room is not None and nbytes + _ALIGN > room:
+            assert self.limit is not None   # there is room to count only under a limit
             raise TooLarge(f"it holds {what} of about {human(nbytes)}, more than the {human(self.limit)} "
                            "this check accepts; return only what the function should return")
 
@@ -256,6 +257,7 @@ class _Encoder:
 def _numeric_list(value: list) -> np.ndarray | None:
     """A list of plain numbers (all bool, all int, or ints and floats) as one array, else None."""
     kinds = set(map(type, value))
+    dtype: type[np.generic]
     if kinds <= {bool, np.bool_}:
         dtype = np.bool_
     elif all(issubclass(k, (int, np.integer)) and not issubclass(k, (bool, np.bool_)) for k in kinds):
@@ -482,7 +484,8 @@ def frame(message: dict, blobs: Encoded | None = None) -> list:
         if offset > written:
             parts.append(bytes(offset - written))
         if arr.nbytes:
-            parts.append(memoryview(arr.reshape(-1)).cast("B"))
+            # numpy's stubs declare an array a buffer (__buffer__) for Python 3.12 on only
+            parts.append(memoryview(arr.reshape(-1)).cast("B"))  # type: ignore[arg-type]
         written = offset + arr.nbytes
     return parts
 
@@ -601,8 +604,8 @@ def _read_answer(text: bytes | bytearray, blob: bytes | bytearray) -> dict:
     try:
         message = json.loads(bytes(text).decode("utf-8"), parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError) as exc:
-        text = str(exc)
-        raise WireError(f"the answer is not JSON: {text if len(text) <= 120 else text[:117] + '...'}") from None
+        reason = str(exc)
+        raise WireError(f"the answer is not JSON: {reason if len(reason) <= 120 else reason[:117] + '...'}") from None
     if type(message) is not dict:
         raise WireError("the answer is not a JSON object")
     token = message.get("token")
@@ -649,10 +652,10 @@ def _answer_sizes(field: Any) -> dict[str, int]:
     return dict(field)
 
 
-def _raised(field: Any) -> dict:
+def _raised(field: Any) -> dict[str, str | list[str]]:
     if type(field) is not dict or not set(field) <= {"type", "message", "mro"}:
         raise WireError("a 'raised' answer must be {type, message}")
-    out = {"type": _text_field(field.get("type"), "raised.type")[:200],
+    out: dict[str, str | list[str]] = {"type": _text_field(field.get("type"), "raised.type")[:200],
            "message": _text_field(field.get("message", ""), "raised.message")}
     if "mro" in field:
         mro = field["mro"]

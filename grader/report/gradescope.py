@@ -20,6 +20,7 @@ import json
 import math
 import os
 from pathlib import Path
+from typing import TypeGuard
 
 from grader.outcome import GradingResult, Outcome, Status
 from grader.report._common import (
@@ -210,7 +211,7 @@ def validate_results(data: dict) -> list[str]:
     return problems
 
 
-def _num(x: object) -> bool:
+def _num(x: object) -> TypeGuard[float]:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 

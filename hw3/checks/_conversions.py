@@ -3,7 +3,7 @@ parameters ("any correct answer is accepted"): the probes and judge of Problem 5
 checks and of Question 4's (L = 2)."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -36,7 +36,8 @@ def judge_conversions(ctx: JudgeContext) -> Verdict:
     return Verdict.passed()
 
 
-_ACTIVATION = {"sigmoid": lambda z: 0.5 * (1.0 + np.tanh(0.5 * z)), "tanh": np.tanh}
+_ACTIVATION: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "sigmoid": lambda z: 0.5 * (1.0 + np.tanh(0.5 * z)), "tanh": np.tanh}
 
 
 def _network(layers: Sequence[tuple[np.ndarray, np.ndarray]], x: np.ndarray, act: str) -> np.ndarray:

@@ -158,6 +158,7 @@ def _judge_mlp(ctx: JudgeContext) -> Verdict:
             layers = _layer_params(params, [n for n, _, _ in linears])   # e.g. linear1..3
         if layers is None:
             return Verdict.failed(problems[0])
+    assert layers is not None   # without layers, problems were found: the block above returned
     out = as_array(got.get("out"), "MLP()(x)")
     if out.shape != (x.shape[0], 1):
         return Verdict.failed("\n".join(problems + [f"MLP()(x) for x of shape {x.shape} has shape {out.shape}, "
@@ -543,8 +544,12 @@ def loss_and_grad(flat: np.ndarray, X: np.ndarray, Y: np.ndarray, kind: str = "m
     out = h @ params["l3.weight"].T + params["l3.bias"]
     loss = ((out - y.reshape(1, -1)) ** 2).mean() if kind == "broadcast" else ((out - y) ** 2).mean()
     loss.backward()
-    grad = np.concatenate([params[n].grad.numpy().reshape(-1) for n in PARAM_NAMES])
-    return float(loss.detach()), grad
+    grads = []
+    for name in PARAM_NAMES:
+        grad = params[name].grad
+        assert grad is not None   # every parameter takes part in the loss
+        grads.append(grad.numpy().reshape(-1))
+    return float(loss.detach()), np.concatenate(grads)
 
 
 def _close(a: np.ndarray, b: np.ndarray, tol: Tolerance) -> bool:
@@ -995,7 +1000,7 @@ def fit_runs(value: Any, seeds: Sequence) -> list[tuple[dict, float, np.ndarray]
 
 def _layer_problems(layers: Any) -> list[str]:
     """What the child found instead of the contract's l1, l2, l3 (its description can only fail the check)."""
-    problems = []
+    problems: list[str] = []
     if not isinstance(layers, dict):
         return problems
     for name, (i, o) in LAYER_SHAPES.items():
@@ -1034,8 +1039,8 @@ def fit_judge(spec: FitSpec):
         epochs = [r.get("epochs") if isinstance(r, dict) else None for r, _, _ in runs]
         notes = []
         if any(isinstance(e, int) and e != 1000 for e in epochs):
-            shown = next(e for e in epochs if isinstance(e, int) and e != 1000)
-            notes.append(f"train returned {shown} losses with its default epochs; the contract's K is 1000.")
+            count = next(e for e in epochs if isinstance(e, int) and e != 1000)
+            notes.append(f"train returned {count} losses with its default epochs; the contract's K is 1000.")
         if distances[best] <= FIT_RMSE:
             tried = f" (run {best + 1} of up to {FIT_RUNS})" if best else ""
             return Verdict.passed(

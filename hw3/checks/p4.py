@@ -9,7 +9,7 @@ of the smallest f_i) differ from the right one. Ties are exact in floating point
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -23,7 +23,7 @@ TARGET = "gradients.max_derivative"
 GAP = 0.2          # the maximum leads the runner-up by at least this much away from ties
 
 
-def poly(coeffs: Sequence[float]) -> tuple[dict, dict]:
+def poly(coeffs: Iterable[float]) -> tuple[dict, dict]:
     coeffs = [float(c) for c in coeffs]
     return {"__fn__": "poly", "coeffs": coeffs}, {"__fn__": "dpoly", "coeffs": coeffs}
 

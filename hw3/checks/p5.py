@@ -187,7 +187,8 @@ def _judge_mlp(ctx: JudgeContext) -> Verdict:
             assert_close(obs.value, expected, ctx.tol, what=obs.probe.label)
         except Mismatch as exc:
             wrong_last = to_numpy(act(torch.from_numpy(np.array(expected, dtype=np.float64))))
-            if readable(obs.value) is not None and matches(readable(obs.value), wrong_last):
+            got = readable(obs.value)
+            if got is not None and matches(got, wrong_last):
                 return Verdict.failed("Your output went through the activation once more: the last layer is "
                                       f"linear, y_L = A_L y_(L-1) + b_L.\n{exc}")
             return Verdict.failed(str(exc))

@@ -173,11 +173,12 @@ def compare_triple(value: Any, expected: tuple, names: Sequence[str], label: str
 def _grad_diagnosis(value: Any, args, kwargs: dict) -> str:
     if not isinstance(value, (tuple, list)) or len(value) != 3:
         return ""
-    got = [readable(v) for v in value]
-    a, b, u, x, y = (np.asarray(v, dtype=np.float64) for v in args)
-    if any(g is None or g.shape != a.shape for g in got):    # a diagnosis reads three vectors like a's
+    readables = [readable(v) for v in value]
+    a, b, u, x_array, y_array = (np.asarray(v, dtype=np.float64) for v in args)
+    got = [g for g in readables if g is not None and g.shape == a.shape]
+    if len(got) != 3:    # a diagnosis reads three vectors like a's
         return ""
-    x, y = float(x), float(y)
+    x, y = float(x_array), float(y_array)
     activation, alpha = kwargs.get("activation", "relu"), kwargs.get("alpha", 0.01)
     z, s, ds, r = pieces(a, b, u, x, y, activation, alpha)
     ga, gb, gu = np_grad(a, b, u, x, y, activation, alpha)
@@ -297,8 +298,8 @@ def _changed_inputs(label: str, before: Sequence[Any], after: Any) -> str:
 def _sgd_diagnosis(returned: Any, args, kwargs: dict) -> str:
     if not isinstance(returned, (tuple, list)) or len(returned) != 3:
         return ""
-    got = [readable(v) for v in returned]
-    if any(g is None for g in got):
+    got = [g for g in map(readable, returned) if g is not None]
+    if len(got) != 3:   # all three are numbers
         return ""
     a, b, u, X, Y = (np.asarray(v, dtype=np.float64) for v in args[:5])
     lr, epochs = float(args[5]), int(args[6])

@@ -59,7 +59,8 @@ def trained(obs, label: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             raise Mismatch(f"{label}: {name} contains nan or inf, so the run diverged: does every step go downhill, "
                            "(a, b, u) -= lr * gradient?")
         out.append(arr)
-    return tuple(out)
+    a, b, u = out
+    return a, b, u
 
 
 def _judge_stay_dead(ctx: JudgeContext) -> Verdict:

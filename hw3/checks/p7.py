@@ -4,14 +4,14 @@ from __future__ import annotations
 import numpy as np
 
 from grader.checks.base import Check, CheckList
-from grader.checks.elementwise import elementwise_check, matches, shaped_inputs
+from grader.checks.elementwise import Case, elementwise_check, matches, shaped_inputs
 from .p6 import grad_probes, judge_grads, judge_sgd, sgd_probes
 
 CHECKS = CheckList(__name__)
 
 
 def _leaky_cases(rng: np.random.Generator):
-    cases = [("activations.leaky_relu", (z,), {}) for z in shaped_inputs(rng, 3.0, zeros=True)]
+    cases: list[Case] = [("activations.leaky_relu", (z,), {}) for z in shaped_inputs(rng, 3.0, zeros=True)]
     wide = np.concatenate([rng.normal(size=6) * 3, [-1e4, -1.0, 0.0, 1.0, 1e4]])
     cases += [("activations.leaky_relu", (z, 0.2), {}) for z in (wide, rng.normal(size=(2, 5)) * 3)]
     return cases

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checks.elementwise import elementwise_check, matches, shaped_inputs
+from grader.checks.elementwise import Case, elementwise_check, matches, shaped_inputs
 from grader.checks.base import CheckList
 
 CHECKS = CheckList(__name__)
@@ -70,7 +70,7 @@ CHECKS.add(elementwise_check(
 
 def _sigmoid_k_cases(rng: np.random.Generator):
     near = np.array([-2.0, -0.5, -1e-3, 0.0, 1e-3, 0.5, 2.0])
-    cases = []
+    cases: list[Case] = []
     for k in (1.0, 10.0, 1e3, 1e6):
         cases.append(("activations.sigmoid_k", (np.concatenate([near, rng.normal(size=5)]), k), {}))
     cases.append(("activations.sigmoid_k", (rng.normal(size=(3, 4)), 1e6), {}))

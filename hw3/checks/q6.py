@@ -1,6 +1,8 @@
 """Question 6: true 1-D convolution with numpy.convolve's modes (`convolution.py`)."""
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
 from grader.checks.base import Check, CheckList, JudgeContext, Probe, Verdict, call
@@ -26,7 +28,7 @@ def conv_call(x: np.ndarray, k: np.ndarray, mode: str | None) -> Probe:
     return call("convolution.conv1d", x, k, label=_label(x, k, mode), **kwargs)
 
 
-def explain_conv(actual, x: np.ndarray, k: np.ndarray, mode: str) -> str:
+def explain_conv(actual, x: np.ndarray, k: np.ndarray, mode: Literal["full", "same", "valid"]) -> str:
     """Name a known bug when `actual` is what it would produce ("" otherwise)."""
     tol = Tolerance(1e-9, 1e-12)
     if close(actual, np.convolve(x, k[::-1], mode), tol) or close(actual, np.correlate(x, k, mode), tol):

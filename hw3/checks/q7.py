@@ -47,7 +47,8 @@ def sequential_shape(in_shape: tuple, layers: list[dict]) -> tuple:
     """The output shape of a real nn.Sequential of the layers (dicts as cnn_output_shape takes them)."""
     import torch
 
-    modules, channels = [], in_shape[0]
+    modules: list[torch.nn.Module] = []
+    channels = in_shape[0]
     for layer in layers:
         if layer["type"] == "conv":
             modules.append(torch.nn.Conv2d(channels, layer["out"], layer["k"], layer.get("s", 1), layer.get("p", 0),
@@ -237,22 +238,25 @@ def random_stack(rng: np.random.Generator) -> tuple[tuple, list[dict]]:
     """A valid random stack of 1-4 conv / pool layers on a (C, H, W) input; defaults left out at random."""
     while True:
         C, H, W = int(rng.integers(1, 5)), int(rng.integers(8, 65)), int(rng.integers(8, 65))
-        in_shape, layers, h, w = (C, H, W), [], H, W
+        in_shape, h, w = (C, H, W), H, W
+        layers: list[dict] = []
         for _ in range(int(rng.integers(1, 5))):
             if rng.uniform() < 0.6:
-                layer = {"type": "conv", "out": int(rng.integers(1, 9)), "k": int(rng.integers(1, 6))}
+                out, k = int(rng.integers(1, 9)), int(rng.integers(1, 6))   # drawn in this order
+                layer: dict[str, object] = {"type": "conv", "out": out, "k": k}
                 s, p, d = int(rng.integers(1, 4)), int(rng.integers(0, 3)), int(rng.integers(1, 3))
                 for key, value, default in (("s", s, 1), ("p", p, 0), ("d", d, 1)):
                     if value != default or rng.uniform() < 0.5:
                         layer[key] = value
-                h, w = _formula(h, layer["k"], s, p, d), _formula(w, layer["k"], s, p, d)
+                h, w = _formula(h, k, s, p, d), _formula(w, k, s, p, d)
             else:
-                layer = {"type": "pool", "k": int(rng.integers(1, 4))}
-                s = int(rng.integers(1, 4)) if rng.uniform() < 0.5 else None
-                if s is not None:
-                    layer["s"] = s
-                s = s or layer["k"]
-                h, w = (h - layer["k"]) // s + 1, (w - layer["k"]) // s + 1
+                k = int(rng.integers(1, 4))
+                layer = {"type": "pool", "k": k}
+                stride = int(rng.integers(1, 4)) if rng.uniform() < 0.5 else None
+                if stride is not None:
+                    layer["s"] = stride
+                step = stride or k
+                h, w = (h - k) // step + 1, (w - k) // step + 1
             if h < 1 or w < 1:
                 break
             layers.append(layer)
@@ -337,7 +341,7 @@ def _judge_q7(ctx: JudgeContext) -> Verdict:
         elif number == value:
             good += 1
         else:
-            known = mistakes[key].get(number)
+            known = mistakes[key].get(int(number))   # a whole number here
             messages.append(f"{what} = {int(number)} is not {asked[key]}" + (f": {known}" if known else "."))
     if not messages:
         return Verdict.passed()

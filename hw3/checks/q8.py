@@ -76,6 +76,7 @@ def layer_output(part: Part, setting: dict) -> tuple:
 
     x = torch.empty(1, *part.in_shape, device="meta")
     k, s, p, d = setting["k"], setting["s"], setting["p"], setting["d"]
+    layer: torch.nn.Module
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if part.kind == "conv":
@@ -138,9 +139,11 @@ def judge_2b(answer: Any) -> str:
     shape = tuple(int(v) if v == int(v) else float(v) for v in arr)
     if shape == SHAPE_2B:
         return ""
-    hint = {(64, 8, 8): " That is 2a's shape: here the windows are 8 wide with stride 4.",
-            (64, 6, 6): " The + 1 is missing: the first window counts too.",
-            (7, 7, 64): " Give the shape as (C, H, W), channels first."}.get(shape, "")
+    hints: dict[tuple[float, ...], str] = {
+        (64, 8, 8): " That is 2a's shape: here the windows are 8 wide with stride 4.",
+        (64, 6, 6): " The + 1 is missing: the first window counts too.",
+        (7, 7, 64): " Give the shape as (C, H, W), channels first."}
+    hint = hints.get(shape, "")
     return f"2b: {shape} is not the output shape of a k = 8, s = 4 pooling on (64, 32, 32).{hint}"
 
 

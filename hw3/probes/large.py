@@ -80,6 +80,7 @@ def _summarize(out: Any, picks: np.ndarray, n: int) -> dict:
     """What the judge needs of a (possibly huge) result, as small plain data (no n-sized temporaries)."""
     import torch
 
+    arr: torch.Tensor | np.ndarray
     if isinstance(out, torch.Tensor):
         kind, arr = "torch.Tensor", out.detach().cpu()
         shape, dtype = tuple(arr.shape), str(arr.dtype).replace("torch.", "")
@@ -92,7 +93,7 @@ def _summarize(out: Any, picks: np.ndarray, n: int) -> dict:
             return {"type": kind, "shape": None, "dtype": None}
         shape, dtype = tuple(arr.shape), str(arr.dtype)
         readable = arr.dtype.kind in "biuf"
-    summary = {"type": kind, "shape": shape, "dtype": dtype}
+    summary: dict[str, object] = {"type": kind, "shape": shape, "dtype": dtype}
     size = arr.numel() if isinstance(arr, torch.Tensor) else arr.size
     if not readable or size != n:
         return summary

@@ -353,6 +353,7 @@ def contract_layers(model) -> tuple[dict | None, dict]:
             ok = False
             continue
         for part, t in (("weight", weight), ("bias", bias)):
+            assert isinstance(t, torch.Tensor)   # its shape was checked above
             t = t.detach().to("cpu")
             if t.dtype not in (torch.float32, torch.float64):
                 t = t.to(torch.float64)
@@ -392,7 +393,7 @@ def fit_probe(student, seeds: list, noise_std: float, grid, good_enough: float) 
     train = student.resolve("threelayerSGD.train")
     grid = np.asarray(grid, dtype=np.float64).reshape(-1)
     target = (grid - 2) * np.cos(4 * grid)
-    runs = []
+    runs: list[dict] = []   # one per seed tried: its trained parameters and what the plot needs
     for seed in seeds:
         torch.manual_seed(int(seed))
         X, Y = make_data() if float(noise_std) == 0.0 else make_data(noise_std=float(noise_std))
