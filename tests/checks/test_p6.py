@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tests.hw3testing import grade_checks, write_submission
-from hw3.checks import p6, p7  # noqa: F401  (p7: its SGD probes)
+from hw3.checks import p6, p6_hidden, p7  # noqa: F401  (p7: its SGD probes)
 from grader.outcome import Status
 from tests.hw3testing import HW3
 
@@ -261,7 +261,7 @@ def test_dead_starts_have_dead_and_live_units():
         for probe in HW3.catalog[check_id].probes(np.random.default_rng(0)):
             a, b, u, X, Y = probe.params["args"][:5]
             assert len(np.unique(X)) == len(X)                       # distinct samples: the order matters here
-            dead = p6.dead_mask(a, b, X)
+            dead = p6_hidden.dead_mask(a, b, X)
             assert dead.sum() == 2 and (a[:, None] * X + b[:, None])[dead].max() < -0.4
             assert np.all(np.abs(u[dead]) >= 0.3)
 
