@@ -72,6 +72,3 @@ def _loopback(host: str) -> bool:
         except OSError:
             return False
         return bool(addresses) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses)
-
-
-# ---------------------------------------------------------------- the batch

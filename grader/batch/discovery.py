@@ -10,7 +10,6 @@ from typing import Iterable
 
 import yaml
 
-
 METADATA = "submission_metadata.yml"
 SUBMISSION_SUFFIXES = (".zip", ".ipynb", ".py")
 RESERVED_IDS = frozenset({"grades.csv", "report.html"})
@@ -32,7 +31,6 @@ class BatchItem:
     students: tuple[dict, ...] = ()
 
 
-# ---------------------------------------------------------------- discovering submissions
 def discover(folder: Path, exclude: Iterable[Path] = ()) -> list[BatchItem]:
     """The submissions in `folder`: a Gradescope export, or one entry per submission.
 

@@ -17,8 +17,6 @@ from ..supervision import interruptions, prctl, processes, signals
 from ..runner import grade, sandbox_for
 
 
-
-# ---------------------------------------------------------------- grading one (runs on workers)
 def grade_one(path: str, rubric_path: str | None, problems: list[str] | None, submission_id: str,
               zygote: bool = True, identity: str = "", confine: bool = True, assignment: str | None = None) -> dict:
     """Grade one submission as `hw3grade grade` would; plain data back (works on any executor).
