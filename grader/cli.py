@@ -68,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("rubric_path", type=Path, nargs="?", help=argparse.SUPPRESS)   # the older positional form
     check.set_defaults(func=_cmd_check_rubric)
 
-    for name, module in (("batch", "grader.batch"), ("export", "grader.export"), ("build", "grader.build.cli"),
+    for name, module in (("batch", "grader.batch.cli"), ("export", "grader.export"), ("build", "grader.build.cli"),
                          ("new, self-test", "grader.authoring")):
         _add_optional(commands, name, module)
     return parser

@@ -9,7 +9,7 @@ what an instructor sees: OUT/checks.csv, OUT/regrade.csv and sections of OUT/rep
 - classreport.py: the three as report sections and checks.csv, each analysis and each submission
   failing alone;
 - analysis_html.py: those sections as HTML (and the gradebook's notes), which report.html inserts;
-- after_run.py: what grader/batch.py runs when a batch ends (the analyses, and `--dry-run`).
+- after_run.py: what grader/batch/run.py runs when a batch ends (the analyses).
 
 The answers' fingerprints that alike.py compares are made while grading (grader/answers.py).
 """

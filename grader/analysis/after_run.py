@@ -1,37 +1,9 @@
-"""What a batch runs when it ends, for the instructor: the analyses (`Analysis`), the records they read,
-and `--dry-run` (grader/batch.py calls these)."""
+"""What a batch runs when it ends, for the instructor: the analyses (`Analysis`; grader/batch/run.py calls it)."""
 from __future__ import annotations
 
-import dataclasses
-import json
-import shutil
-import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
 
-from ..outcome import GradingResult
-from ..report._common import atomic_write
 from . import analysis_html, classreport, regrade
-
-if TYPE_CHECKING:   # grader/batch.py imports this module
-    from ..batch import BatchSummary
-
-GRADING_FILE = "grading.json"
-STAGED = ("grading.json", "results.json")
-
-
-def records(out: Path, ids) -> dict[str, dict]:
-    """Each submission's grading.json as it is on disk (any fingerprint), by id."""
-    found = {}
-    for sid in ids:
-        try:
-            data = json.loads((out / sid / GRADING_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(data, dict) and isinstance(data.get("result"), dict):
-            found[sid] = data
-    return found
-
 
 class Analysis:
     """Run at the end of a batch: the re-grade impact (regrade.csv), checks.csv, and the report's sections."""
@@ -56,33 +28,3 @@ class Analysis:
             return built.top, built.bottom
         except Exception as exc:   # a bug of ours outside every analysis: one line, the report still written
             return (analysis_html.unavailable("Instructor analyses", exc),), ()
-
-
-def dry_run(folder: Path, out: Path, options: dict, run: Callable[..., BatchSummary]) -> BatchSummary:
-    """Grade into a staging folder inside OUT (the unchanged results are copied, not regraded),
-    compare with OUT's results, and remove the staging folder: nothing in OUT is replaced; the
-    changes found go to OUT/regrade-dry-run.csv (regrade.csv's columns)."""
-    out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".dry-run-", dir=out))
-    try:
-        old = records(out, [p.name for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")])
-        for sid in old:
-            (staging / sid).mkdir()
-            for name in STAGED:
-                if (out / sid / name).is_file():
-                    shutil.copy2(out / sid / name, staging / sid / name)
-        summary = run(folder, staging, **options, analysis=False, exclude=(out,))
-        new = records(staging, old)
-        impact = regrade.impact_of(_generation(old), _generation(new), "dry-run")
-        atomic_write(out / regrade.DRY_RUN_CSV_NAME, regrade.csv_text(list(impact.changes)).encode())
-        return _with_impact(summary, impact)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def _generation(recs: dict[str, dict]) -> dict[str, tuple[str | None, GradingResult]]:
-    return {sid: (r.get("content"), GradingResult.from_dict(r["result"])) for sid, r in recs.items()}
-
-
-def _with_impact(summary: BatchSummary, impact: regrade.Impact) -> BatchSummary:
-    return dataclasses.replace(summary, impact=impact)

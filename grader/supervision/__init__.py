@@ -10,7 +10,7 @@
     interruptions.py  the register of children disturbed from outside (graded again alone)
 
 Who uses them: grader/sandbox.py (the parent's side of one child), grader/zygote.py (the
-forkserver of a batch worker), grader/batch.py (the workers), grader/build/gradescope_entry.py
+forkserver of a batch worker), grader/batch/ (the workers), grader/build/gradescope_entry.py
 (what is left at the end on Gradescope), grader/probes/ (the child's own walls). Every module
 here imports the standard library only, and nothing else of the grader: the child and the
 zygote import them, and the student kit ships them. docs/THREATS.md maps each threat to the

@@ -3,7 +3,7 @@
 "interference": the zygote died or was stopped under a child (the grader's failure);
 "suspect": a signal nothing of the grader sent ended the child (`signals.SUSPECT_SIGNALS`), or it
 was found stopped (someone else's doing, or its own). grader/zygote.py files those of the
-children it forked, grader/sandbox.py those it started itself; grader/batch.py reads them per
+children it forked, grader/sandbox.py those it started itself; grader/batch/worker.py reads them per
 grading with a mark.
 """
 from __future__ import annotations

@@ -463,7 +463,7 @@ def test_a_changed_rubric_regrades_everything(small, small_run, tmp_path):
 def test_grader_failures_are_reported_and_regraded(small, tmp_path, monkeypatch):
     """A grading that fails on our side gives a fallback results.json and is graded again next time."""
     out = tmp_path / "out"
-    monkeypatch.setattr(batch, "grade_one", _failing_grade_one)
+    monkeypatch.setattr(batch.worker, "grade_one", _failing_grade_one)
     summary = batch.run_batch(small, out, jobs=1, problems=["P3"], executor=_InlineExecutor())
     assert (summary.graded, summary.failed) == (3, 3)
     rows = read_csv(out / "grades.csv")
@@ -485,7 +485,7 @@ def test_a_grader_error_in_one_check_is_graded_again(small, tmp_path, monkeypatc
         data["outcomes"][0]["status"] = Status.GRADER_ERROR.value
         return data
 
-    monkeypatch.setattr(batch, "grade_one", one_check_broken)
+    monkeypatch.setattr(batch.worker, "grade_one", one_check_broken)
     batch.run_batch(small, out, jobs=1, problems=["P3"], executor=_InlineExecutor())
     assert {r["status"] for r in read_csv(out / "grades.csv").values()} == {"grader_error"}
     monkeypatch.undo()

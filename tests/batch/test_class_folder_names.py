@@ -14,13 +14,14 @@ from grader import batch
 @pytest.mark.parametrize("name", ["checks.csv", "regrade.csv", "previous.json", "regrade-dry-run.csv",
                                   "report.html", "GRADES.CSV", "feedback.html", "anything.json"])
 def test_no_submission_takes_the_name_of_a_file_out_holds(name):
-    chosen = batch._unique_id(name, set())
+    chosen = batch.discovery._unique_id(name, set())
     assert chosen.lower() != name.lower() and chosen.startswith(name)
     assert not chosen.lower().endswith((".csv", ".html", ".json"))
 
 
 def test_ordinary_names_are_kept():
-    assert [batch._unique_id(n, set()) for n in ("alice", "bob.smith", "carol_3")] == ["alice", "bob.smith", "carol_3"]
+    names = ["alice", "bob.smith", "carol_3"]
+    assert [batch.discovery._unique_id(n, set()) for n in names] == names
 
 
 def test_a_fifo_in_a_submission_is_fingerprinted_without_being_opened(tmp_path):

@@ -59,13 +59,13 @@ class InlineExecutor:
 
 @pytest.fixture(autouse=True)
 def _fake_grading(monkeypatch):
-    monkeypatch.setattr(batch, "grade_one", fake_grade_one)
-    real = batch.run_batch
+    monkeypatch.setattr(batch.worker, "grade_one", fake_grade_one)
+    real = batch.run.run_batch
 
     def run(folder, out, **kw):
         return real(folder, out, **{**kw, "executor": InlineExecutor()})
 
-    monkeypatch.setattr(batch, "run_batch", run)
+    monkeypatch.setattr(batch.run, "run_batch", run)   # the command line calls it there
 
 
 def make_class(root: Path, students=STUDENTS) -> Path:

@@ -32,6 +32,7 @@ from pathlib import Path
 import pytest
 
 from grader import batch
+from grader.supervision import procfs
 from grader.outcome import GradingResult
 from grader.runner import grade
 from tests.hw3testing import write_submission
@@ -261,7 +262,7 @@ def run_batch_cli(folder: Path, out: Path, *, zygote: bool, sandbox: bool = Fals
     try:
         stdout, stderr = proc.communicate(timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
-        for pid in [proc.pid, *batch._descendants(proc.pid)]:
+        for pid in [proc.pid, *procfs.descendants(proc.pid)]:
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
@@ -422,8 +423,8 @@ def test_a_child_whose_parent_is_killed_or_stopped_is_a_grader_error(tmp_path, a
         "the process grading it was stopped"
     assert_grader_error(out, rows, spy, "2 attempts",
                         any_of=(worker, "because the zygote") if zygote else (worker,))
-    assert not batch._cached(out / "a_attacker", json.loads((out / "a_attacker" / "grading.json").read_text())
-                             ["fingerprint"])
+    record = json.loads((out / "a_attacker" / "grading.json").read_text())
+    assert not batch.cache.cached_result(out / "a_attacker", record["fingerprint"])
 
 
 @ZYGOTE
