@@ -1,0 +1,157 @@
+"""Red team, round 9: what a hostile student still gets, each marked xfail until its fix flips it.
+
+Notes and reproducers: /work/notes/attack9/NN-*/README.md. Same patterns as the neighbours:
+test_hostile_wire.py (a hostile losses.py graded in the warm zygote's child, its private temporary
+folder counted), tests/checks/test_unusable_answers.py (forged observations judged in this process
+by the runner's own `judge_observations`), tests/batch/test_analysis_isolation.py (the class analyses).
+"""
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from grader import scratch
+from grader.analysis import alike
+from grader.checks.base import Observation
+from grader.draws import rng_for
+from grader.outcome import Status
+from grader.probes import wire
+from grader.runner import judge_observations
+from tests.corpus.test_hostile_wire import CE_CHECKS, ONEHOT_CHECKS, _grade, _leftovers, _neighbours_intact, hostile
+from tests.hw3testing import HW3
+
+RUBRIC = HW3.load_rubric()
+
+
+# ---------------------------------------------------------------- 01: a deep folder tree outlives the child
+
+@pytest.fixture
+def deep_tmp(tmp_path, monkeypatch):
+    """A temporary folder of this test's own (test_hostile_wire's private_tmp), emptied by rm(1) afterwards:
+    what the grader leaves would otherwise break pytest's own clean-up of its temporary folders
+    (shutil.rmtree recurses too) in this and every later session."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    yield folder
+    subprocess.run(["rm", "-rf", "--one-file-system", str(folder)], check=False)
+
+
+DEEP_TREE = """
+here = _os.open(".", _os.O_RDONLY)
+try:
+    for _ in range(3000):          # deeper than the interpreter's recursion limit
+        _os.mkdir("d")
+        _os.chdir("d")
+    with open("left-behind", "w") as out:
+        out.write("still here")
+finally:
+    _os.fchdir(here)
+    _os.close(here)
+return _reference_cross_entropy(f, y)
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="attack9: scratch.remove's shutil.rmtree/os.walk recurse per level "
+                                       "(Python 3.11): RecursionError, swallowed, leaves the child's folder")
+def test_a_folder_tree_deeper_than_the_recursion_limit_is_removed(submission, rubric, deep_tmp):
+    result, outcomes = _grade(submission(**hostile(DEEP_TREE)), rubric)
+    assert all(outcomes[c].status is Status.PASSED for c in CE_CHECKS + ONEHOT_CHECKS), outcomes
+    _neighbours_intact(result)
+    assert _leftovers(deep_tmp) == [] and scratch.live() == []
+
+
+# ---------------------------------------------------------------- 02: a non-finite answer is "not your fault"
+
+def _judged(check_id: str, returned) -> object:
+    entry = RUBRIC.entry(check_id)
+    check = HW3.catalog[check_id]
+    probes = check.probes(rng_for(entry))
+    return judge_observations(entry, check, [Observation(p, returned=returned) for p in probes], HW3)
+
+
+Q8_CORRECT = {"1a": {"k": 8, "s": 2, "p": 3, "d": 1}, "1b": {"k": 3, "s": 2, "p": 7, "d": 7}, "2a": {"k": 4, "s": 4},
+              "2b": (64, 7, 7), "3a": {"k": 2, "s": 2}, "3b": {"k": 3, "s": 2, "p": 2, "d": 2},
+              "3c": {"k": 3, "s": 2, "p": 1, "d": 1}}
+
+
+@pytest.mark.xfail(strict=True, reason="attack9: q7._judge_q7 and q8.judge_2b call int() on nan/inf: "
+                                       "a wrong answer becomes an Autograder error")
+@pytest.mark.parametrize("check_id, returned, fraction", [
+    ("Q7.answers", {"output_dim": math.nan, "last_layer_params": 128 * 64 * 4 * 4}, 0.5),
+    ("Q7.answers", {"output_dim": 128 * 24 * 24, "last_layer_params": math.inf}, 0.5),
+    ("Q8.layer2", {**Q8_CORRECT, "2b": (64, 7, math.nan)}, 0.5),
+    ("Q8.layer2", {**Q8_CORRECT, "2b": (64, math.inf, 7)}, 0.5),
+], ids=["q7_nan", "q7_inf", "q8_2b_nan", "q8_2b_inf"])
+def test_a_non_finite_answer_is_the_students_failure(check_id, returned, fraction):
+    outcome = _judged(check_id, wire.decode(wire.encode(returned)))
+    assert outcome.status is Status.FAILED, (outcome.status, outcome.detail)
+    assert outcome.score == pytest.approx(fraction * outcome.max_score)
+
+
+# ---------------------------------------------------------------- 03: a forged summary, one field of the wrong type
+
+def _vjp_summary(probe, **forged) -> dict:
+    """What the grader's vjp_large probe answers for a correct O(n) VJP (the parent's own expected values)."""
+    from hw3.checks.q2 import expected_large
+
+    n = int(probe.params["n"])
+    expected = expected_large(probe.params)
+    summary = {"type": "torch.Tensor", "shape": (n,), "dtype": "float64", "values": expected["values"],
+               "sum": expected["sum"], "abs_max": 1.0, "elapsed": 0.05, "rss_before_mb": 300.0,
+               "inputs_mb": 16.0, "peak_mb": 40.0}
+    return {**summary, **forged}
+
+
+@pytest.mark.xfail(strict=True, reason="attack9: a probe kind replaced in the child answers every summary key, "
+                                       "one of the wrong type: q2._measured formats it, p4._judge_ties calls .get")
+@pytest.mark.parametrize("case", ["vjp_elapsed_list", "vjp_shape_of_arrays", "tie_raised_not_a_dict"])
+def test_a_forged_summary_with_one_field_of_the_wrong_type_is_the_students_failure(case):
+    if case.startswith("vjp"):
+        entry, check = RUBRIC.entry("Q2.vjp_large"), HW3.catalog["Q2.vjp_large"]
+        probes = check.probes(rng_for(entry))
+        field = ({"elapsed": [0.05]} if case == "vjp_elapsed_list"
+                 else {"shape": (np.zeros(3), )})
+        observations = [Observation(p, returned=wire.decode(wire.encode(_vjp_summary(p, **field)))) for p in probes]
+    else:
+        entry, check = RUBRIC.entry("P4.max_derivative.tie"), HW3.catalog["P4.max_derivative.tie"]
+        observations = [Observation(p, returned={"raised": 0.0}) for p in check.probes(rng_for(entry))]
+    outcome = judge_observations(entry, check, observations, HW3)
+    assert outcome.status is Status.FAILED, (outcome.status, outcome.detail)
+
+
+# ---------------------------------------------------------------- 04: answers alike, bounded per byte
+
+DIGEST = textwrap.dedent("""
+    import resource, sys, time
+    from pathlib import Path
+    from grader.analysis import alike
+    started = time.monotonic()
+    alike.code_digest(Path(sys.argv[1]))
+    print(time.monotonic() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+""")
+
+
+@pytest.mark.xfail(strict=True, reason="attack9: alike.normalise parses up to MAX_SOURCE (2 MB) with ast in the "
+                                       "batch process: 2 MB of one-name lines cost ~1.8 GB and a minute")
+def test_the_code_digest_of_a_submission_is_bounded_in_memory_and_time(tmp_path):
+    folder = tmp_path / "mallory"
+    folder.mkdir()
+    # as much source as the analysis reads, one tiny statement per line (never imported by the grader)
+    (folder / "scratchpad.py").write_text("x\n" * ((alike.MAX_SOURCE - 1000) // 2))
+    started = time.monotonic()
+    try:
+        run = subprocess.run([sys.executable, "-c", DIGEST, str(folder)], capture_output=True, text=True,
+                             timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the digest of one 2 MB submission took over {time.monotonic() - started:.0f} s")
+    assert run.returncode == 0, run.stderr
+    seconds, peak_mb = run.stdout.split()
+    assert float(seconds) < 15 and int(peak_mb) < 400, (seconds, peak_mb)
