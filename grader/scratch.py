@@ -26,13 +26,13 @@ import contextlib
 import os
 import pwd
 import re
-import shutil
 import stat
 import tempfile
 import threading
 from pathlib import Path
 from typing import Iterator
 
+from . import filetree
 from .supervision import procfs
 
 PREFIX = "hw3grade-"
@@ -157,7 +157,7 @@ def _make_inside(base: str, mode: int, owner: tuple[int, int] | None, seal_after
 
 def seal(path: Path) -> None:
     """Make a folder tree read-only (folders 0o555, files 0o444), links untouched."""
-    for folder_name, dirs, files in os.walk(path, topdown=False):
+    for folder_name, dirs, files in filetree.walk(path, topdown=False):
         for name in files:
             with contextlib.suppress(OSError):
                 full = os.path.join(folder_name, name)
@@ -174,13 +174,12 @@ def remove(path: str | Path) -> None:
     with contextlib.suppress(Exception):
         if os.path.lexists(path):
             if os.geteuid() != 0:  # root ignores permissions; anyone else must restore them first
-                _writable(path)
                 with _LOCK:
                     ours = parent in _LIVE
                 if ours and not os.access(parent, os.W_OK):   # a child folder in the sealed scratch
                     sealed = stat.S_IMODE(os.lstat(parent).st_mode)
                     os.chmod(parent, sealed | stat.S_IRWXU)
-            shutil.rmtree(path, ignore_errors=True)
+            filetree.remove(path)   # at any depth (a child's 5000 nested folders), whatever its permissions
     if sealed is not None:
         with contextlib.suppress(OSError):
             os.chmod(parent, sealed)
@@ -189,21 +188,6 @@ def remove(path: str | Path) -> None:
         holder = _HOLDERS.pop(path, None)
     if holder is not None:
         remove(holder)
-
-
-def _writable(path: str) -> None:
-    """u+rwx on every folder of the tree (read-only folders, or a child's chmod 000), never through a link."""
-    if os.path.islink(path) or not os.path.isdir(path):
-        return
-    with contextlib.suppress(OSError):
-        os.chmod(path, stat.S_IMODE(os.lstat(path).st_mode) | stat.S_IRWXU)
-    for folder_name, dirs, _ in os.walk(path):
-        for name in dirs:
-            full = os.path.join(folder_name, name)
-            with contextlib.suppress(OSError):
-                st = os.lstat(full)
-                if stat.S_ISDIR(st.st_mode):
-                    os.chmod(full, stat.S_IMODE(st.st_mode) | stat.S_IRWXU)
 
 
 #: The places every user may write (sticky, world-writable), where a child could leave a file

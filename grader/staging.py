@@ -15,6 +15,8 @@ import shutil
 import stat
 from pathlib import Path
 
+from . import filetree
+
 MAX_COPY_BYTES = 200 * 2**20
 MAX_COPY_ENTRIES = 50_000
 TOO_LARGE = "The submission is very large: only part of it was searched. Upload just your modules."
@@ -34,7 +36,7 @@ def private_copy(src: Path, staging: Path) -> tuple[Path, list[str]]:
         target.chmod(0o644)
         return target, notes
     copied = entries = 0
-    for folder, dirs, files in os.walk(src):
+    for folder, dirs, files in filetree.walk(src):
         dirs.sort()
         out = dest / Path(folder).relative_to(src)
         out.mkdir(mode=0o755, exist_ok=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import shutil
 import stat
 import struct
 import sys
@@ -25,7 +24,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from . import messages
+from . import filetree, messages
 from .assignment import Assignment
 from .confined_notebook import ConversionFailed, NotebookRefused, can_supply, convert
 from .probes import stubs
@@ -474,7 +473,7 @@ def _extract(archive: Path, dest: Path, notes: list[str], compiled: list[str] | 
         raise SubmissionError(f"{name} is not a valid zip file ({_reason(exc)}). "
                               "Create the zip again (or upload the .py files themselves).") from None
     if dest.exists():
-        shutil.rmtree(dest)
+        filetree.remove(dest)
     dest.mkdir(parents=True)
     _readable_dir(dest)
     unsafe: list[str] = []
@@ -579,7 +578,7 @@ def _readable_file(path: Path) -> None:
 def _make_readable(root: Path) -> None:
     """o+r on every file and o+rx on every folder: the child may run as another user."""
     _readable_dir(root)
-    for folder, dirs, files in os.walk(root):
+    for folder, dirs, files in filetree.walk(root):
         for d in dirs:
             p = Path(folder, d)
             if not p.is_symlink():

@@ -12,6 +12,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Iterable
 
+from .. import filetree
 from .. import rubric as rubric_module
 from ..assignment import package_dir
 from ..outcome import GradingResult
@@ -66,7 +67,7 @@ def content_digest(path: Path) -> str:
     if path.is_symlink() or not path.is_dir():
         _hash_entry(digest, path, path.name)
         return digest.hexdigest()
-    for root, dirs, files in os.walk(path):  # links are hashed as links, never followed
+    for root, dirs, files in filetree.walk(path):  # links are hashed as links, never followed
         dirs[:] = sorted(d for d in dirs if not _unhashed(d))
         for name in sorted([f for f in files if not _unhashed(f)]
                            + [d for d in dirs if os.path.islink(os.path.join(root, d))]):

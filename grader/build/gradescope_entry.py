@@ -51,6 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from grader import filetree
 from grader.build.autograder import RUNTIME_PROBES, SMOKE_SUBMISSION
 from grader.supervision import processes
 from grader.supervision.processes import adopt_orphans
@@ -290,7 +291,7 @@ def protect(settings: Settings) -> None:
     _chmod_others_none(settings.results.parent)
     if settings.metadata.exists():
         _chmod_others_none(settings.metadata)
-    for folder, dirs, files in os.walk(settings.source):
+    for folder, dirs, files in filetree.walk(settings.source):
         _chmod_others_none(Path(folder))
         for name in files + [d for d in dirs if os.path.islink(os.path.join(folder, d))]:
             _chmod_others_none(Path(folder, name))

@@ -45,22 +45,21 @@ def deep_tmp(tmp_path, monkeypatch):
 
 
 DEEP_TREE = """
-here = _os.open(".", _os.O_RDONLY)
-try:
-    for _ in range(3000):          # deeper than the interpreter's recursion limit
-        _os.mkdir("d")
-        _os.chdir("d")
-    with open("left-behind", "w") as out:
-        out.write("still here")
-finally:
-    _os.fchdir(here)
-    _os.close(here)
+if not _os.path.exists("d"):       # once per child: each level costs a path walk under Landlock
+    here = _os.open(".", _os.O_RDONLY)
+    try:
+        for _ in range(1500):      # deeper than the interpreter's recursion limit
+            _os.mkdir("d")
+            _os.chdir("d")
+        with open("left-behind", "w") as out:
+            out.write("still here")
+    finally:
+        _os.fchdir(here)
+        _os.close(here)
 return _reference_cross_entropy(f, y)
 """
 
 
-@pytest.mark.xfail(strict=True, reason="attack9: scratch.remove's shutil.rmtree/os.walk recurse per level "
-                                       "(Python 3.11): RecursionError, swallowed, leaves the child's folder")
 def test_a_folder_tree_deeper_than_the_recursion_limit_is_removed(submission, rubric, deep_tmp):
     result, outcomes = _grade(submission(**hostile(DEEP_TREE)), rubric)
     assert all(outcomes[c].status is Status.PASSED for c in CE_CHECKS + ONEHOT_CHECKS), outcomes
