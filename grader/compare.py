@@ -127,6 +127,21 @@ def holds_only_numbers(value: Any) -> bool:
     return isinstance(value, (list, tuple)) and bool(value) and all(holds_only_numbers(v) for v in value)
 
 
+def holds_non_finite(value: Any) -> bool:
+    """Whether an answer holds nan or inf anywhere (in its numbers, or the values of its containers)."""
+    if isinstance(value, dict):
+        return any(holds_non_finite(v) for v in value.values())
+    arr = _numeric_array(value)
+    if arr is not None:
+        return arr.dtype.kind == "f" and not bool(np.isfinite(arr).all())
+    return isinstance(value, (list, tuple)) and any(holds_non_finite(v) for v in value)
+
+
+def non_finite(value: Any, what: str = "the result") -> str:
+    """The message for an answer a judge could not use because it holds nan or inf."""
+    return f"{what} returned {describe(value)} holding nan or inf; expected finite numbers"
+
+
 def _numeric_array(value: Any) -> np.ndarray | None:
     if isinstance(value, (Opaque, str, bytes, dict)) or value is None:
         return None

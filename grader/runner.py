@@ -19,7 +19,8 @@ from . import answers, messages, scratch
 from .assignment import Assignment
 from .checks import base
 from .checks.callables import reference_answer
-from .compare import Mismatch, Tolerance, describe, form, holds_only_numbers, not_numbers, noting_float32_slack
+from .compare import (Mismatch, Tolerance, describe, form, holds_non_finite, holds_only_numbers, non_finite,
+                      not_numbers, noting_float32_slack)
 from .draws import identity_key, rng_for
 from .outcome import GradingResult, Outcome, Status
 from .probes import wire
@@ -342,7 +343,7 @@ def judge_observations(entry: CheckEntry, check: base.Check, observations: Seque
 
 def _unusable_answer(observations: Sequence[base.Observation], assignment: Assignment) -> str:
     """Why the first answer a judge cannot use is not of the right form ("" when every answer is):
-    the student's own values hold something else than numbers, or a call's answer differs in form
+    the student's own values hold something else than numbers, or nan or inf, or a call's answer differs in form
     (containers, lengths, shapes) from the reference's."""
     for obs in observations:
         if obs.raised is not None or not obs.probe.answers_summary(obs.returned):
@@ -350,6 +351,8 @@ def _unusable_answer(observations: Sequence[base.Observation], assignment: Assig
         found, value = obs.students_value
         if found and not holds_only_numbers(value):
             return not_numbers(value, obs.probe.label)
+        if found and holds_non_finite(value):   # a judge may count with the numbers it is given (int(nan))
+            return non_finite(value, obs.probe.label)
         expected = _reference_answer(obs.probe, assignment)
         if found and expected is not None and form(value) != form(expected):
             return f"{obs.probe.label} returned {describe(value)}; expected {describe(expected)}."

@@ -336,7 +336,7 @@ def _judge_q7(ctx: JudgeContext) -> Verdict:
                             + (", the number of values C x H x W (not the shape)." if key == "output_dim" else "."))
             continue
         number = _as_number(answer)
-        if number is None or number != int(number):
+        if number is None or not np.isfinite(number) or number != int(number):
             messages.append(f"{what} should be an integer, but it is {describe(answer)}.")
         elif number == value:
             good += 1

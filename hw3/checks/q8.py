@@ -134,7 +134,7 @@ def judge_2b(answer: Any) -> str:
         arr = as_array(answer).astype(np.float64)       # the type gate: ("64", "7", "7") is no shape
     except Mismatch:
         arr = None
-    if arr is None or arr.shape != (3,):
+    if arr is None or arr.shape != (3,) or not np.isfinite(arr).all():
         return f"2b should be the output shape as a tuple (C, H, W), but it is {describe(answer)}."
     shape = tuple(int(v) if v == int(v) else float(v) for v in arr)
     if shape == SHAPE_2B:

@@ -11,7 +11,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from grader.checks.base import ENGINE_SUMMARIES, Observation
+from grader.checks.base import ENGINE_SUMMARIES, Observation, Verdict
 from grader.checks.callables import reference_answer
 from grader.outcome import Status
 from grader.probes import wire
@@ -114,3 +114,27 @@ def test_a_judge_that_fails_on_an_answer_of_the_right_form_is_a_grader_error():
     assert outcome.message.endswith("returned a torch.Tensor of shape (2, 2) and dtype float64; expected a "
                                     "numpy.ndarray of shape (1,) and dtype float64.")
     assert "IndexError: a bug of the judge" in outcome.detail      # the instructor still sees the judge's bug
+
+
+def _counting_judge(ctx):
+    values = np.asarray(ctx.observations[0].value, dtype=np.float64)
+    int(values.sum())                 # counts with what it is given: int(nan) raises
+    return Verdict.passed()
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_judge_that_fails_on_nan_or_inf_blames_the_answer_not_the_grader(bad):
+    """Any judge that counts with the numbers (int(nan)) fails on a non-finite answer: the student's failure."""
+    entry = RUBRIC.entry("Q2.sigmoid_vjp")
+    check = dataclasses.replace(CASES_BY_ID["Q2.sigmoid_vjp"], judge=_counting_judge)
+    probes = check.probes(rng_for(entry))
+    right = [Observation(p, returned=reference_answer(p, HW3.reference_object)) for p in probes]
+    assert judge_observations(entry, check, right, HW3).status is Status.PASSED
+    broken = []
+    for obs in right:
+        value = np.array(obs.returned, dtype=np.float64, copy=True)
+        value.flat[0] = bad
+        broken.append(Observation(obs.probe, returned=as_received(tensor(value))))
+    outcome = judge_observations(entry, check, broken, HW3)
+    assert outcome.status is Status.FAILED, (outcome.status, outcome.detail)
+    assert "nan or inf" in outcome.message and "expected finite numbers" in outcome.message

@@ -81,8 +81,6 @@ Q8_CORRECT = {"1a": {"k": 8, "s": 2, "p": 3, "d": 1}, "1b": {"k": 3, "s": 2, "p"
               "3c": {"k": 3, "s": 2, "p": 1, "d": 1}}
 
 
-@pytest.mark.xfail(strict=True, reason="attack9: q7._judge_q7 and q8.judge_2b call int() on nan/inf: "
-                                       "a wrong answer becomes an Autograder error")
 @pytest.mark.parametrize("check_id, returned, fraction", [
     ("Q7.answers", {"output_dim": math.nan, "last_layer_params": 128 * 64 * 4 * 4}, 0.5),
     ("Q7.answers", {"output_dim": 128 * 24 * 24, "last_layer_params": math.inf}, 0.5),
