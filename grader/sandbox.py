@@ -138,7 +138,7 @@ class Child:
         os.close(answer_w)
         self._drain = threading.Thread(target=self._drain_output, daemon=True)
         self._drain.start()
-        setup = {"modules": modules, "notebook": notebook, "workdir": self.workdir,
+        setup: dict[str, object] = {"modules": modules, "notebook": notebook, "workdir": self.workdir,
                  "probe_files": dict(config.probe_files),
                  "memory_mb": config.memory_mb, "file_mb": config.file_mb,
                  "confine": config.confine and not config.run_as_user, "isolate": config.isolate,

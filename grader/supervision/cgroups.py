@@ -174,6 +174,7 @@ class ChildGroup:
             self.remove()
             raise
         self.marks = self.events()
+        self.at_ready = 0   # what it held when it said "ready" (`limit_memory`)
 
     @classmethod
     def make(cls) -> "ChildGroup | None":
@@ -208,11 +209,11 @@ class ChildGroup:
 
     def limit_memory(self, budget_mb: int) -> None:
         """What it holds now (the child's own imports) plus `budget_mb`, as the child's RLIMIT_AS."""
+        self.at_ready = int(_read(self._file("memory.current" if self.version == 2 else "memory.usage_in_bytes")) or 0)
+        limit = self.at_ready + budget_mb * 2**20
         if self.version == 2:
-            limit = int(_read(self._file("memory.current")) or 0) + budget_mb * 2**20
             self._write("memory.max", str(limit))
         else:
-            limit = int(_read(self._file("memory.usage_in_bytes")) or 0) + budget_mb * 2**20
             self._write("memory.limit_in_bytes", str(limit))
             self._write("memory.memsw.limit_in_bytes", str(limit), optional=True)   # and no swap
 
@@ -228,6 +229,11 @@ class ChildGroup:
     def hit_process_limit(self) -> bool:
         """A fork refused at pids.max since the last `mark`."""
         return self.events()[1] > self.marks[1]
+
+    def peaks(self) -> tuple[int, int]:
+        """(the most memory it held, in bytes; the most processes at once), where the kernel counts them."""
+        memory = "memory.peak" if self.version == 2 else "memory.max_usage_in_bytes"
+        return int(_read(self._file(memory)) or 0), int(_read(self._file("pids.peak")) or 0)
 
     def mark(self) -> None:
         self.marks = self.events()
