@@ -135,7 +135,17 @@ def _place() -> _Place | str:
         probe.remove()
     except OSError as exc:
         return f"a cgroup could not be made in {place.parents[0]} ({exc.strerror or exc})"
+    _remove_stale(place)
     return place
+
+
+def _remove_stale(place: _Place) -> None:
+    """Groups whose maker is gone (a batch worker killed before it removed its child's): empty them, remove them."""
+    for folder in [f for parent in place.parents for f in parent.glob(PREFIX + "*")]:
+        maker = folder.name[len(PREFIX):].partition("-")[0]
+        if maker.isdigit() and not Path(f"/proc/{maker}").exists():
+            processes.end_listed(lambda: [int(p) for p in (_read(folder / "cgroup.procs") or "").split()])
+            _remove(folder, within=1.0)
 
 
 def unavailable() -> str:
