@@ -296,8 +296,8 @@ def join(procs: list[str]) -> str:
 
 
 def leftovers() -> list[Path]:
-    """Children's groups that still exist where this process makes them (any process's)."""
+    """The groups this process made for its children that still exist (another grader's are its own)."""
     place = _place()
     if isinstance(place, str):
         return []
-    return [folder for parent in place.parents for folder in parent.glob(PREFIX + "*")]
+    return [folder for parent in place.parents for folder in parent.glob(f"{PREFIX}{os.getpid()}-*")]
