@@ -16,6 +16,7 @@ from . import rubric as rubric_module
 from .assignment import Assignment, AssignmentError
 from .report import gradescope, table
 from .runner import grade
+from .supervision import cgroups
 from .supervision.processes import adopt_orphans
 
 
@@ -103,6 +104,8 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         gradescope.write_results(gradescope.to_results_json(result), args.output)
     if not args.quiet:
         table.print_table(result, show_details=args.details)
+        if args.details:   # what bounds the child's processes together on this machine
+            print(f"Containment: {cgroups.describe()}")
     return 0
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .compare import FLOAT64_REQUIRED
 from .outcome import Status
+from .supervision.cgroups import PIDS_MAX
 
 GRADER_BUG = ("The grader itself failed on this check (not your fault). "
               "Your instructor can see the details; please let them know.")
@@ -40,6 +41,9 @@ def not_attempted(function: str, text: str) -> str:
         return f"Not answered yet: {text}."
     return f"Not started yet: {function} still raises NotImplementedError ({text})."
 
+
+PROCESS_LIMIT = (f"your code kept starting processes past the grader's limit ({PIDS_MAX} at once): start only the "
+                 "processes you need, and wait for each to end")
 
 OUT_OF_MEMORY = (" The grader caps the memory one check may use (rubric.yaml, limits.memory_mb): look for an "
                  "n x n matrix where a vector suffices, or for temporaries you can avoid (in-place operations "
@@ -80,7 +84,9 @@ def builds_on(causes: list[tuple[str, str]]) -> str:
             "the same bug may be all that fails here.")
 
 
-def timed_out(label: str, seconds: float) -> str:
+def timed_out(label: str, seconds: float, at_process_limit: bool = False) -> str:
+    if at_process_limit:   # a fork bomb, bounded by the child's cgroup (grader/supervision/cgroups.py)
+        return f"{label} did not finish within {seconds:g} s: {PROCESS_LIMIT}."
     return (f"{label} did not finish within {seconds:g} s. Is there an endless loop, "
             "or a computation far slower than needed (an n x n matrix where O(n) suffices)?")
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from . import scratch, zygote
+from . import messages, scratch, zygote
 from .probes import wire
 from .probes.wire import FailureKind
-from .supervision import interruptions, processes, procfs, signals
+from .supervision import cgroups, interruptions, processes, procfs, signals
 
 CHILD_MODULE = "grader.probes.child"
 
@@ -49,6 +49,10 @@ class SandboxConfig:
     # New network and mount namespaces where they can be made (grader/probes/namespaces.py): no
     # network at all, and a /dev/shm of the child's own; everywhere, Gradescope included.
     isolate: bool = True
+    # A memory and pids cgroup per child where one can be made (grader/supervision/cgroups.py): its
+    # processes together within memory_mb and 256 processes. Ignored with run_as_user (Gradescope:
+    # the container's cgroup and the sandbox user's process limit hold there).
+    cgroup: bool = True
 
 
 @dataclass
@@ -100,6 +104,7 @@ class Child:
         # The parent never blocks on the child: both of its ends wait with poll() and a deadline.
         os.set_blocking(self._request_w, False)
         os.set_blocking(self._answer_r, False)
+        self._group = cgroups.ChildGroup.make() if config.cgroup and not config.run_as_user else None
         process: subprocess.Popen[bytes] | zygote.ForkedProcess | None = (
             self._forked(request_r, answer_w, self.workdir) if config.zygote else None)
         if process is None:
@@ -121,6 +126,7 @@ class Child:
                 for fd in (request_r, answer_w, self._request_w, self._answer_r):
                     os.close(fd)
                 scratch.remove(self.workdir)
+                self._remove_group()
                 raise ChildFailure(FailureKind.STARTUP, f"the grader could not start {self.config.python} "
                                               f"({type(exc).__name__}: {exc})") from None
         self.process = process
@@ -132,12 +138,14 @@ class Child:
         os.close(answer_w)
         self._drain = threading.Thread(target=self._drain_output, daemon=True)
         self._drain.start()
-        setup = {"modules": modules, "notebook": notebook, "workdir": self.workdir,
+        setup: dict[str, object] = {"modules": modules, "notebook": notebook, "workdir": self.workdir,
                  "probe_files": dict(config.probe_files),
                  "memory_mb": config.memory_mb, "file_mb": config.file_mb,
                  "confine": config.confine and not config.run_as_user, "isolate": config.isolate,
                  # another user keeps the child from the grader's files: Landlock's network and scopes only
                  "reach": config.confine and bool(config.run_as_user)}
+        if self._group is not None:
+            setup["cgroup"] = self._group.procs   # the child joins it first thing
         try:
             ready = self._request({"op": "setup", **setup}, config.startup_timeout)
             if not isinstance(ready, wire.Ready):
@@ -148,10 +156,28 @@ class Child:
             self.unisolated = ready.isolated if setup["isolate"] else ""
             # the sizes its probe kinds declare: reported before any student code ran
             self.answer_bytes = ready.answer_bytes
+            self._limit_group(config.memory_mb)
         except ChildFailure as failure:
             # Before "ready" the child has run only its own imports (torch, numpy, grader.probes):
             # whatever stopped it is the install's fault, never the student's.
             raise self._start_failed(failure) from None
+
+    def _limit_group(self, memory_mb: int) -> None:
+        """Once the child is ready: its group's memory is what it holds now plus `memory_mb`, as its
+        RLIMIT_AS. A child that could not join goes on with its rlimits alone."""
+        if self._group is None:
+            return
+        try:
+            if not self._group.holds(self.process.pid):
+                raise OSError("the child is not in its cgroup")
+            self._group.limit_memory(memory_mb)
+        except OSError:
+            self._remove_group()
+
+    def _remove_group(self) -> None:
+        group, self._group = getattr(self, "_group", None), None
+        if group is not None:
+            group.remove()
 
     def _command(self, request_r: int, answer_w: int) -> list[str]:
         # -B: -I ignores PYTHONDONTWRITEBYTECODE, and no .pyc is ever written next to a student's files
@@ -218,11 +244,16 @@ class Child:
         limit = (wire.answer_limit(message.get("kind"), self.answer_bytes) if message.get("op") == "probe"
                  else wire.DEFAULT_ANSWER_BYTES)
         self._oom_mark = _oom_kills()
+        if self._group is not None:
+            self._group.mark()
         data = b"".join(wire.frame({**message, "token": token, "max_answer": limit}))
         self._write(data, deadline)
         while True:  # answers with a stale or forged token are skipped
             answer = self._receive(deadline, limit)
             if answer.token == token:
+                if self._group_ran_out():   # one of its processes was killed for it, whatever it answered
+                    self.kill()
+                    raise ChildFailure(FailureKind.MEMORY, OUT_OF_MEMORY)
                 return answer
 
     def _write(self, data: bytes, deadline: float) -> None:
@@ -286,11 +317,11 @@ class Child:
         """The deadline passed: a death, an out-of-memory state, or really a timeout."""
         if self.process.poll() is not None:
             return self._died()
-        memory = _memory_exhausted(self._oom_mark, cgroup_only=True)
+        memory = self._group_ran_out() or _memory_exhausted(self._oom_mark, cgroup_only=True)
         self.kill()
         if memory:
             return ChildFailure(FailureKind.MEMORY, OUT_OF_MEMORY)
-        return ChildFailure(FailureKind.TIMEOUT, "timed out")
+        return ChildFailure(FailureKind.TIMEOUT, PROCESS_LIMIT if self._at_process_limit() else "timed out")
 
     def _died(self) -> ChildFailure:
         """Its end of a pipe is closed: why (an exit, a signal, the system's out-of-memory killer)."""
@@ -305,7 +336,8 @@ class Child:
         killed_by = -code if code is not None and code < 0 else None
         if killed_by is None and self.config.run_as_user and code is not None and 128 < code < 160:
             killed_by = code - 128   # runuser reports its command's signal as 128 + signal
-        if killed_by == signal.SIGKILL and _memory_exhausted(self._oom_mark, cgroup_only=False):
+        if self._group_ran_out() or (killed_by == signal.SIGKILL
+                                     and _memory_exhausted(self._oom_mark, cgroup_only=False)):
             return ChildFailure(FailureKind.MEMORY, OUT_OF_MEMORY)
         if killed_by is not None and not requested:
             self._note_if_suspect(killed_by)
@@ -315,7 +347,19 @@ class Child:
         else:
             reason = f"exited with code {code}"
         return ChildFailure(FailureKind.CRASH, f"the process running your code {reason} "
-                                     "(os._exit, a crash, or running out of memory)")
+                                     "(os._exit, a crash, or running out of memory)"
+                            + ("; " + messages.PROCESS_LIMIT if self._at_process_limit() else ""))
+
+    def _group_ran_out(self) -> bool:
+        """An out-of-memory kill in the child's cgroup during this request (its processes together
+        went past its memory limit)."""
+        group = getattr(self, "_group", None)
+        return group is not None and group.ran_out_of_memory()
+
+    def _at_process_limit(self) -> bool:
+        """The child's code was refused a process during this request (a fork bomb)."""
+        group = getattr(self, "_group", None)
+        return group is not None and group.hit_process_limit()
 
     def _note_if_suspect(self, signum: int) -> None:
         """A signal from outside ended a child this process started (a zygote's children are its
@@ -346,6 +390,9 @@ class Child:
         # when it dies; on a slow machine that is after the first look (issue 17: a leftover met the
         # next child).
         self._kill_orphans()
+        group = getattr(self, "_group", None)
+        if group is not None:   # anything else in its cgroup (what left its tree and hid from the above)
+            group.kill()
 
     def _kill_orphans(self) -> None:
         """Processes this child started that outlived it (`processes.end_orphans`)."""
@@ -362,6 +409,7 @@ class Child:
             except OSError:
                 pass
         self.kill()
+        self._remove_group()
         self._drain.join(timeout=2)
         scratch.remove(self.workdir)   # whatever it left there, or did to it
         if self.config.run_as_user:    # another user's files in /dev/shm, /tmp...: the child's alone
@@ -377,6 +425,7 @@ class Child:
 
 
 OUT_OF_MEMORY = "the process running your code ran out of memory, and the system stopped it"
+PROCESS_LIMIT = "timed out at its cgroup's process limit"
 
 
 def _oom_kills() -> tuple[int | None, int | None]:

@@ -7,7 +7,7 @@ carrying the same token. Everything the student prints goes to stdout/stderr,
 which the parent drains and caps; the protocol has its own descriptors.
 
 Only the standard library, numpy, torch, this package's ``probes`` modules,
-``grader.supervision`` (the prctl wrapper and the signal policy: standard library only) and the
+``grader.supervision`` (the prctl wrapper, the signal policy, the cgroups: standard library only) and the
 assignment's probe files (named by the parent, loaded by path before any student code) are
 imported here: nothing of the reference or of the checks' declarations.
 """
@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..supervision import prctl, signals
+from ..supervision import cgroups, prctl, signals
 from . import callables, wire
 from .registry import ANSWER_BYTES
 from .student import ImportFailed, Missing, Student, describe_exception
@@ -39,6 +39,8 @@ def main(argv: list[str]) -> int:
     # behind when it ended comes to them, never to init.
     prctl.become_subreaper()
     config = wire.receive(request_fd)
+    # Its memory and pids cgroup first (grader/supervision/cgroups.py); without it, its rlimits alone.
+    cgroups.join(config.get("cgroup") or [])
     sys.dont_write_bytecode = True
     isolated = _isolate(config)    # first: a new user namespace needs a single thread (before torch)
     _apply_limits(config)

@@ -8,6 +8,7 @@
     signals.py        the one signal policy: each process's dispositions, and which endings of a
                       child are suspect
     interruptions.py  the register of children disturbed from outside (graded again alone)
+    cgroups.py        a memory and pids cgroup per child, where one can be made (its processes together)
 
 Who uses them: grader/sandbox.py (the parent's side of one child), grader/zygote.py (the
 forkserver of a batch worker), grader/batch/ (the workers), grader/build/gradescope_entry.py

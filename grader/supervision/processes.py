@@ -10,6 +10,7 @@
                              subreaper) its orphans among our children, until none is left
     end_strays(keep)         a subreaper's children other than `keep`, until none is left
     end_leftovers(owner)     everything left at the end: our descendants, and a user's processes
+    end_listed(listing)      every process `listing()` names (a child's cgroup), until it names none
 
 Everything reads /proc (grader/supervision/procfs.py), not psutil: the student kit ships these
 modules and only torch, numpy, matplotlib and yaml.
@@ -171,3 +172,24 @@ def end_leftovers(owner_uid: int | None = None, rounds: int = 10) -> int:
                 os.kill(pid, signal.SIGKILL)
         reap(found, within=3)
     return ended
+
+
+def end_listed(listing: Callable[[], Collection[int]], rounds: int = 50) -> None:
+    """Stop every process `listing()` names until no new one appears, then kill them; again until it
+    names none (a child's cgroup: grader/supervision/cgroups.py). Stopped processes cannot fork."""
+    for _ in range(rounds):
+        stopped: set[int] = set()
+        for _ in range(rounds):
+            found = {p for p in listing() if procfs.state(p) not in (None, "Z", "X")} - stopped
+            if not found:
+                break
+            for pid in found:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGSTOP)
+            stopped |= found
+        if not stopped:
+            return
+        for pid in stopped:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        reap(stopped, within=2.0)
