@@ -20,4 +20,21 @@ SHAPES = {
     "unary": lambda size: _repeat("x = ", "-", "1\n", size),                   # nested as deep as the bytes
     "nested_calls": lambda size: "x = " + "f(" * (size // 3) + ")" * (size // 3) + "\n",   # too deep: refused
     "strings": lambda size: _repeat("x = ", '"a" ', "\n", size),               # implicit concatenation
+    "one_string": lambda size: _repeat('x = "', "a", '"\n', size),              # few tokens: the byte cap
 }
+
+
+def largest_compared(shape: str) -> int:
+    """The most characters of this shape the digest still parses: within alike's MAX_SOURCE bytes
+    and MAX_TOKENS tokens (the worst case of that shape)."""
+    from grader.analysis import alike
+
+    low, high = 0, alike.MAX_SOURCE
+    while low < high:
+        size = (low + high + 1) // 2
+        text = SHAPES[shape](size)
+        if alike._count_tokens(text, alike.MAX_TOKENS) <= alike.MAX_TOKENS and len(text.encode()) <= high:
+            low = size
+        else:
+            high = size - 1
+    return low
