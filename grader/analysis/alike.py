@@ -12,13 +12,19 @@ check's tolerance, shapes, exception types).
   shared mistake happens by chance); clusters are the connected groups of alike submissions.
 
 Identical code: each submission's Python source, normalised (comments, docstrings, names and
-formatting removed, through `ast`; the code is parsed, never run), hashed as a whole.
+formatting removed, through `ast`; the code is parsed, never run), hashed as a whole. What is
+parsed is bounded before any parsing (issue 17): `ast` costs up to ~1 kB of memory per byte of the
+densest source (`x\n` lines), so a submission with more than MAX_SOURCE bytes, MAX_TOKENS tokens or
+MAX_FILES files of Python is not compared (NotCompared, named in the report). Correct work is far
+below: examples/correct is 32 kB and 11,700 tokens. Measured by bench/alike_digest.py.
 """
 from __future__ import annotations
 
 import ast
 import hashlib
 import io
+import itertools
+import re
 import zipfile
 from collections import defaultdict
 from dataclasses import dataclass
@@ -30,8 +36,10 @@ from ..submission import SubmissionError, open_zip
 
 RARE_SHARE = 0.1     # an answer given by at most this share of the class is rare
 MIN_SHARED = 2       # rare answers two submissions must share to be listed
-MAX_SOURCE = 2_000_000   # bytes of source read per submission (a larger one is not compared)
+MAX_SOURCE = 256_000     # bytes of source read per submission (a larger one is not compared)
+MAX_TOKENS = 50_000      # tokens of source parsed per submission (more: not compared; ~50 MB at worst)
 MAX_FILES = 2_000        # Python files read per submission (more: not compared)
+_TOKEN = re.compile(r"\w+|\S|\n")   # a name, number, symbol or line end: a few AST nodes each at most
 
 
 @dataclass(frozen=True)
@@ -99,12 +107,13 @@ def identical_code(sources: dict[str, str | None]) -> list[tuple[str, ...]]:
 
 def code_digest(path: Path) -> str | None:
     """The hash of a submission's normalised Python (a folder, .py, .zip or notebook); None if it has
-    none that can be read. Reading is bounded (MAX_SOURCE bytes in all; notebooks through the
-    grader's streaming reader, never `json.loads`); anything else that goes wrong raises, for the
-    caller to name this submission (grader/analysis/classreport.py)."""
+    none that can be read. Reading is bounded (MAX_SOURCE bytes and MAX_TOKENS tokens in all, counted
+    before anything is parsed; notebooks through the grader's streaming reader, never `json.loads`).
+    NotCompared if over a bound; anything else that goes wrong raises too, for the caller to name
+    this submission (grader/analysis/classreport.py)."""
     try:
         sources = sorted(_sources(Path(path)))
-    except (OSError, zipfile.BadZipFile, SubmissionError, _TooMuchSource):
+    except (OSError, zipfile.BadZipFile, SubmissionError):
         return None
     normalised = [n for n in (normalise(text) for _, text in sources) if n]
     if not normalised:
@@ -112,20 +121,26 @@ def code_digest(path: Path) -> str | None:
     return hashlib.sha256("\0".join(normalised).encode()).hexdigest()
 
 
-class _TooMuchSource(Exception):
-    """More than MAX_SOURCE bytes or MAX_FILES files of Python: not compared."""
+class NotCompared(Exception):
+    """A submission over a bound of what the digest parses; the message says which."""
 
 
 def _sources(path: Path):
     """(name, text) of each Python file of a submission, without following links, bounded in size."""
-    budget, files = [MAX_SOURCE], [MAX_FILES]
+    budget, tokens, files = [MAX_SOURCE], [MAX_TOKENS], [MAX_FILES]
 
     def take(name: str, data: bytes):
         budget[0] -= len(data)
         files[0] -= 1
-        if budget[0] < 0 or files[0] < 0:
-            raise _TooMuchSource()
-        return name, data.decode("utf-8", "replace")
+        if budget[0] < 0:
+            raise NotCompared(f"more than {MAX_SOURCE // 1000} kB of Python")
+        if files[0] < 0:
+            raise NotCompared(f"more than {MAX_FILES:,} Python files")
+        text = data.decode("utf-8", "replace")
+        tokens[0] -= _count_tokens(text, tokens[0])
+        if tokens[0] < 0:
+            raise NotCompared(f"more than {MAX_TOKENS:,} tokens of Python")
+        return name, text
 
     def read(file: Path) -> bytes:
         with open(file, "rb") as fh:
@@ -147,6 +162,12 @@ def _sources(path: Path):
         yield take(path.name, "\n".join(source for _, source in cells).encode("utf-8", "surrogatepass"))
     elif path.suffix == ".py":
         yield take(path.name, read(path))
+
+
+def _count_tokens(text: str, limit: int) -> int:
+    """Tokens of `text` (names, numbers, symbols, line ends; over-counting strings and comments),
+    counting no further than limit + 1."""
+    return sum(1 for _ in itertools.islice(_TOKEN.finditer(text), limit + 1))
 
 
 def normalise(source: str) -> str:

@@ -36,6 +36,8 @@ def isolated(analysis: str, results: dict[str, GradingResult],
     for sid, result in results.items():
         try:
             values[sid] = each(sid, result)
+        except alike.NotCompared as exc:   # over a bound the analysis keeps: why, not a failure
+            notes.append(f"{analysis}: submission {sid} not compared ({exc})")
         except Exception as exc:   # RecursionError, MemoryError, a bug on odd input: this one only
             notes.append(f"{analysis}: submission {sid} could not be analysed ({type(exc).__name__})")
     return values, notes

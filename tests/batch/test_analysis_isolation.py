@@ -114,6 +114,19 @@ def test_one_submission_failing_an_analysis_costs_only_its_own(tmp_path, monkeyp
     assert (tmp_path / classreport.CHECKS_CSV).read_text().splitlines()[1].startswith("A.one,A,2,3,")
 
 
+def test_a_submission_over_the_parse_bound_is_not_compared_and_the_report_says_why(tmp_path):
+    paths = {}
+    for sid, text in (("s1", "x = 1\n"), ("s2", "x = 1\n"), ("big", "x\n" * alike.MAX_TOKENS)):
+        (tmp_path / sid).mkdir()
+        (tmp_path / sid / "m.py").write_text(text)
+        paths[sid] = tmp_path / sid
+    results = {sid: result(2.0) for sid in paths}
+    built = classreport.build(tmp_path, results, paths, "n/a")
+    page = "".join(built.top + built.bottom)
+    assert f"answers alike: submission big not compared (more than {alike.MAX_TOKENS:,} tokens of Python)" in page
+    assert "<tr><td>s1, s2</td></tr>" in page and "could not be analysed" not in page
+
+
 def test_a_broken_result_costs_the_item_analysis_of_that_submission_only(tmp_path):
     broken = result(2.0)
     object.__setattr__(broken, "outcomes", (None,))   # what no analysis expects
