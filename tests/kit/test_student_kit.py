@@ -58,9 +58,9 @@ PENDING_INPUT_LEAKS = {"frozen_bias", "frozen_layer", "linear_3_5", "no_bias", "
 # ============================================================================ building and running the kit
 
 @pytest.fixture(scope="module")
-def kit(tmp_path_factory):
-    """The kit, built once for this module from the packaged rubric."""
-    return build_kit_report(tmp_path_factory.mktemp("build") / "hw3-student-kit.zip", HW3)
+def kit(student_kit):
+    """The kit, built once per test run from the packaged rubric (tests/conftest.py)."""
+    return student_kit
 
 
 def unpack(kit_report, dest: Path) -> Path:
