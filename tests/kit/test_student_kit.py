@@ -36,6 +36,9 @@ from grader.outcome import GradingResult, Outcome, Status
 from grader.runner import grade, rng_for
 from tests.hw3testing import HW3
 
+#: One worker runs this module (`--dist loadgroup`): its module-scoped runs of the kit (the reference's and
+#: examples/buggy's) are made once, not once on each worker that happens to get one of their tests.
+pytestmark = pytest.mark.xdist_group("student-kit")
 EXAMPLES = REPO / "examples"
 TEMPLATE = REPO / "student_template"
 #: The judges whose reference calls depend on what the student returned (found by the build):
