@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 import reference
-from tests.hw3testing import KIT_PENDING_DEPENDENT, REPO, write_submission
+from tests.hw3testing import KIT_PENDING_DEPENDENT, REPO, warm_sandbox, write_submission
 from grader import rubric as rubric_module
 from grader.build.student_kit import KitBuildError, build_kit_report, kit_name, kit_sources, reference_as_submission
 from grader.kit import frozen as frozen_module
@@ -231,7 +231,8 @@ def test_same_score_as_autograder_on_reference(reference_run, reference_result, 
 @pytest.mark.slow
 def test_same_score_as_autograder_on_buggy(buggy_run, rubric):
     ids = visible_ids(rubric)
-    result = grade(EXAMPLES / "buggy", HW3, rubric=rubric, entries=rubric.select(visible_only=True))
+    result = grade(EXAMPLES / "buggy", HW3, rubric=rubric, entries=rubric.select(visible_only=True),
+                   sandbox=warm_sandbox(HW3, rubric))
     assert_same_as_autograder(buggy_run, result, ids)
 
 
@@ -277,7 +278,8 @@ def test_same_score_as_autograder_on_one_bug_variants(variant, kit, tmp_path, ru
     folder = with_modules(kit, tmp_path, patch=patch)
     run = run_check(folder, *sorted(problems))
     submission = write_submission(tmp_path / "submission", patch=patch)
-    result = grade(submission, HW3, rubric=rubric, entries=rubric.select(problems, visible_only=True))
+    result = grade(submission, HW3, rubric=rubric, entries=rubric.select(problems, visible_only=True),
+                   sandbox=warm_sandbox(HW3, rubric))
     assert_same_as_autograder(run, result, visible_ids(rubric, problems))
     assert run.returncode == (0 if all(o.status.passed for o in result.outcomes) else 1)
 
