@@ -11,7 +11,9 @@ from grader import zygote
 from grader.build.student_kit import KitReport, build_kit_report
 from grader.outcome import GradingResult
 from grader.runner import grade
-from tests.hw3testing import HW3, once_per_run, warm_sandbox, write_submission
+from tests.hw3testing import HW3, REPO, once_per_run, warm_sandbox, write_submission
+
+EXAMPLES = REPO / "examples"
 
 # Two test workers on a shared machine: an example that is slow to generate or to run is the machine's load,
 # not a bug; what the property tests assert is the answer, never the time.
@@ -41,9 +43,18 @@ def reference_submission(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def reference_result(reference_submission, rubric) -> GradingResult:
-    """The reference graded as a submission, every check: computed once per test session."""
-    return grade(reference_submission, HW3, rubric=rubric, sandbox=warm_sandbox(HW3, rubric))
+def reference_result(reference_submission, rubric, tmp_path_factory) -> GradingResult:
+    """The reference graded as a submission, every check: computed once per test run, whichever worker asks first."""
+    return once_per_run(tmp_path_factory, "reference-result", lambda _: grade(
+        reference_submission, HW3, rubric=rubric, sandbox=warm_sandbox(HW3, rubric)))
+
+
+@pytest.fixture(scope="session")
+def buggy_result(rubric, tmp_path_factory) -> GradingResult:
+    """examples/buggy graded, every check: computed once per test run. Its visible outcomes are those of a grading of
+    the visible checks alone (they run first, in children of their own, and their messages name no hidden check)."""
+    return once_per_run(tmp_path_factory, "buggy-result", lambda _: grade(
+        EXAMPLES / "buggy", HW3, rubric=rubric, sandbox=warm_sandbox(HW3, rubric)))
 
 
 @pytest.fixture(scope="session")
