@@ -8,9 +8,12 @@ from hypothesis import HealthCheck, settings
 
 from grader import rubric as rubric_module
 from grader import zygote
+from grader.build.student_kit import KitReport, build_kit_report
 from grader.outcome import GradingResult
 from grader.runner import grade
-from tests.hw3testing import HW3, warm_sandbox, write_submission
+from tests.hw3testing import HW3, REPO, once_per_run, warm_sandbox, write_submission
+
+EXAMPLES = REPO / "examples"
 
 # Two test workers on a shared machine: an example that is slow to generate or to run is the machine's load,
 # not a bug; what the property tests assert is the answer, never the time.
@@ -40,9 +43,26 @@ def reference_submission(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def reference_result(reference_submission, rubric) -> GradingResult:
-    """The reference graded as a submission, every check: computed once per test session."""
-    return grade(reference_submission, HW3, rubric=rubric, sandbox=warm_sandbox(HW3, rubric))
+def reference_result(reference_submission, rubric, tmp_path_factory) -> GradingResult:
+    """The reference graded as a submission, every check: computed once per test run, whichever worker asks first."""
+    return once_per_run(tmp_path_factory, "reference-result", lambda _: grade(
+        reference_submission, HW3, rubric=rubric, sandbox=warm_sandbox(HW3, rubric)))
+
+
+@pytest.fixture(scope="session")
+def buggy_result(rubric, tmp_path_factory) -> GradingResult:
+    """examples/buggy graded, every check: computed once per test run. Its visible outcomes are those of a grading of
+    the visible checks alone (they run first, in children of their own, and their messages name no hidden check)."""
+    return once_per_run(tmp_path_factory, "buggy-result", lambda _: grade(
+        EXAMPLES / "buggy", HW3, rubric=rubric, sandbox=warm_sandbox(HW3, rubric)))
+
+
+@pytest.fixture(scope="session")
+def student_kit(tmp_path_factory) -> KitReport:
+    """Homework 3's student kit, built once per test run (a build grades the reference's visible checks) and shared
+    by tests/kit and the correct styles, whichever workers run them; nothing writes into the zip."""
+    return once_per_run(tmp_path_factory, "hw3-student-kit",
+                        lambda folder: build_kit_report(folder / "hw3-student-kit.zip", HW3))
 
 
 @pytest.fixture(scope="session", autouse=True)

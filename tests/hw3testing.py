@@ -4,9 +4,13 @@ A module of its own (not conftest.py, and named like no student module) so that 
 whichever conftest.py pytest loaded last."""
 from __future__ import annotations
 
+import fcntl
+import os
+import pickle
 import re
 import textwrap
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import reference
 from grader import assignment as assignment_module
@@ -24,6 +28,26 @@ REPO = Path(__file__).resolve().parents[1]
 #: freeze those calls, so it judges them on Gradescope only (unless the answer equals the reference's).
 #: None today: the conversions and reduce_logits are judged with the judges' own numpy math.
 KIT_PENDING_DEPENDENT: set[str] = set()
+
+
+T = TypeVar("T")
+
+
+def once_per_run(tmp_path_factory, name: str, make: Callable[[Path], T]) -> T:
+    """`make(folder)`, computed once per test run and shared by every module and xdist worker that asks: the first
+    to ask makes it in a folder the workers share (their base temp's parent), the others wait on a lock and load it.
+    For things that are the same wherever they are made (the student kit), never for per-worker state."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder, made = shared / name, shared / f"{name}.pickle"
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if made.exists():
+            return pickle.loads(made.read_bytes())
+        folder.mkdir(exist_ok=True)
+        value = make(folder)
+        made.write_bytes(pickle.dumps(value))
+        return value
 
 
 #: An unfilled placeholder of a message template: "{id}", "{label!r}", "{what[0]}", "{x:.3g}"

@@ -6,9 +6,7 @@ from pathlib import Path
 import pytest
 
 from grader.outcome import Status
-from grader.runner import grade
-from tests.hw3testing import unfilled_placeholders
-from tests.hw3testing import HW3
+from tests.hw3testing import unfilled_placeholders, write_submission
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -29,8 +27,16 @@ def test_committed_examples_match_the_generator(which, tmp_path):
             f"examples/{which}/{generated.name} is stale: run python examples/make_examples.py"
 
 
-def test_correct_example_gets_full_marks(rubric):
-    result = grade(EXAMPLES / "correct", HW3, rubric=rubric)
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_correct_example_gets_full_marks(reference_result, tmp_path):
+    """examples/correct is the reference as a student uploads it (write_submission), file for file and byte for
+    byte, so its grading is the reference's: tests/conftest.py grades that once per run, and a grading depends on
+    the files alone."""
+    assert _files(EXAMPLES / "correct") == _files(write_submission(tmp_path / "reference"))
+    result = reference_result
     failed = [(o.check_id, o.message) for o in result.outcomes if o.status is not Status.PASSED]
     assert not failed
     assert result.score == result.max_score == 100
@@ -46,8 +52,8 @@ EXPECTED_BUGGY_FAILURES = {
 }
 
 
-def test_buggy_example_loses_exactly_the_buggy_checks(rubric):
-    result = grade(EXAMPLES / "buggy", HW3, rubric=rubric)
+def test_buggy_example_loses_exactly_the_buggy_checks(buggy_result):
+    result = buggy_result
     failed = {o.check_id: o for o in result.outcomes if o.status is not Status.PASSED}
     for check_id in EXPECTED_BUGGY_FAILURES:
         assert check_id in failed, f"{check_id} should fail on examples/buggy"

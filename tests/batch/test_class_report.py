@@ -5,7 +5,8 @@ miscalibrated (tolerance 0: every correct style but the reference's own arithmet
 The class: 20 correct submissions mixing the corpus' correct styles, two planted groups that
 share rare wrong answers, five independent one-bug submissions, one identical-code pair (names,
 comments and layout changed), and examples/buggy. One module fixture grades it; the rubric
-change and the reruns reuse it.
+change and the reruns reuse its results, on part of the class (REGRADED: one of each kind of
+re-grade row, and of row that must not appear).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -56,6 +58,13 @@ GROUP_B = ("group_b1", "group_b2")                  # pool_ceil (and cnn_output_
 ONE_BUG = ("conv_size_plus_two", "ce_sum", "conv_params_no_bias", "conv1d_full_only", "ce_onehot_log")
 PAIR = ("pair_1", "pair_2")
 OTHER_STYLES = ("loops", "numpy_first", "torch_functional", "float32")
+#: The submissions the rubric change regrades. Each one's regrade row follows from its own first-run
+#: statuses (expected_changes), never from the rest of the class, so part of it proves the rows: the
+#: tolerance flip in every losses style (strong_00/06/12/18, and buggy: +2), a point gained (group_a1,
+#: onebug_conv_params_no_bias: +1), one lost (group_b1: -1), and five that must get no row (a wrong
+#: cross_entropy, which fails the check either way: onebug_ce_sum; bugs elsewhere: the other one-bug ones, pair_1).
+REGRADED = ("strong_00", "strong_06", "strong_12", "strong_18", GROUP_A[0], GROUP_B[0],
+            *(f"onebug_{bug}" for bug in ONE_BUG), PAIR[0], "buggy")
 pytestmark = pytest.mark.xdist_group("class13")   # one worker grades the class once, tests in order
 
 
@@ -221,9 +230,29 @@ def test_planted_groups_and_pair_are_listed_and_nothing_else(graded):
 
 
 # ---------------------------------------------------------------- re-grade impact
+@dataclass
+class Regrade:
+    folder: Path
+    out: Path
+    fixed: Path                   # the repaired rubric
+    before: dict[str, float]      # first-run totals
+    old: dict[str, dict]          # first-run statuses
+    summary: batch.BatchSummary   # of the real run
+    dry_stdout: str
+    dry_rows: list[dict]
+
+
 @pytest.fixture(scope="module")
-def regraded(graded):
-    folder, out, root = graded
+def regraded(graded) -> Regrade:
+    """The rubric change on REGRADED: their folders and first-run results copied (a run over the copy grades
+    nothing: the same rubric and contents), then `--dry-run` with the fixed rubric, then the real run."""
+    first_folder, first_out, root = graded
+    folder, out = root / "part", root / "part-out"
+    for sid in REGRADED:
+        shutil.copytree(first_folder / sid, folder / sid)
+        shutil.copytree(first_out / sid, out / sid)
+    copied = batch.run_batch(folder, out, jobs=2, rubric_path=root / "rubric.yaml")
+    assert (copied.graded, copied.skipped) == (0, len(REGRADED))
     before = {r["submission_id"]: float(r["total"]) for r in read_csv(out / "grades.csv")}
     old = {sid: statuses(out, sid) for sid in before}
     fixed = test_rubric(root / "fixed.yaml", fixed=True)
@@ -235,7 +264,7 @@ def regraded(graded):
     assert (out / "grades.csv").read_bytes() == grades and not (out / "previous.json").exists()
     dry_rows = read_csv(out / "regrade-dry-run.csv")
     summary = batch.run_batch(folder, out, jobs=2, rubric_path=fixed)
-    return before, old, summary, (dry.stdout, dry_rows), fixed
+    return Regrade(folder, out, fixed, before, old, summary, dry.stdout, dry_rows)
 
 
 def expected_changes(before: dict[str, float], old: dict[str, dict]) -> dict[str, tuple]:
@@ -252,24 +281,23 @@ def expected_changes(before: dict[str, float], old: dict[str, dict]) -> dict[str
     return rows
 
 
-def test_a_rubric_change_gives_exactly_the_expected_regrade_rows(graded, regraded):
-    _, out, _ = graded
-    before, old, summary, _, _ = regraded
-    assert summary.graded == 33 and summary.impact.state == "complete"
+def test_a_rubric_change_gives_exactly_the_expected_regrade_rows(regraded):
+    before, old, summary, out = regraded.before, regraded.old, regraded.summary, regraded.out
+    assert summary.graded == len(REGRADED) and summary.impact.state == "complete"
     rows = {r["submission_id"]: (float(r["old_total"]), float(r["new_total"]), r["flipped"].split(":")[0])
             for r in read_csv(out / "regrade.csv")}
     expected = expected_changes(before, old)
     assert rows == expected
-    assert {f"strong_{n:02d}" for n in range(20)} | set(GROUP_A) | set(GROUP_B) <= set(rows)
+    assert {sid for sid in REGRADED if sid.startswith("strong_")} | {GROUP_A[0], GROUP_B[0]} <= set(rows)
+    assert "onebug_ce_sum" in set(REGRADED) - set(rows)   # rows that must not appear are there to be left out
     gain = sum(flip == MISCALIBRATED for *_, flip in expected.values())
     page = (out / "report.html").read_text("utf-8")
     assert f"{MISCALIBRATED}: {gain} students gain 2 points" in page
     assert not (out / "previous.json").exists()
 
 
-def test_the_dry_run_showed_the_same_impact(graded, regraded):
-    _, out, _ = graded
-    stdout, dry_rows = regraded[3]
+def test_the_dry_run_showed_the_same_impact(regraded):
+    stdout, dry_rows, out = regraded.dry_stdout, regraded.dry_rows, regraded.out
     assert "dry run, nothing replaced" in stdout and "regrade-dry-run.csv" in stdout
     assert dry_rows == read_csv(out / "regrade.csv") and dry_rows   # row for row, what the real run did
     assert not (out / "regrade-dry-run.csv").exists()               # the real run retired it
@@ -278,10 +306,9 @@ def test_the_dry_run_showed_the_same_impact(graded, regraded):
     assert lines and all(f"<li>{line}</li>" in page for line in lines)   # what the real run then did
 
 
-def test_a_rerun_with_no_change_reports_none(graded, regraded):
-    folder, out, _ = graded
-    fixed = regraded[-1]
-    again = batch.run_batch(folder, out, jobs=2, rubric_path=fixed)
-    assert (again.graded, again.skipped, again.impact.state) == (0, 33, "none")
+def test_a_rerun_with_no_change_reports_none(regraded):
+    out = regraded.out
+    again = batch.run_batch(regraded.folder, out, jobs=2, rubric_path=regraded.fixed)
+    assert (again.graded, again.skipped, again.impact.state) == (0, len(REGRADED), "none")
     assert read_csv(out / "regrade.csv") == []
     assert "No change" in (out / "report.html").read_text("utf-8").split('id="regrade"')[1]

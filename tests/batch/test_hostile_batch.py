@@ -5,6 +5,10 @@ Each class holds one attacker (`a_attacker`, graded first) and two correct class
 batch runs as `hw3grade batch -j 2 --problems P3 Q6` in a subprocess, with and without the
 zygote, and must end with grades.csv, report.html and a documented exit status, never a
 traceback; the classmates get exactly the checks' statuses and scores they get graded alone.
+The attacks that, stopped as they must be, leave their worker and the batch as they were
+(tracing, catchable signals, a grandchild left behind) share one class per mode (`quiet_class`):
+each attacker beside a classmate, each test reading its own attacker's row and spy file. An attack
+on a worker, the forkserver or the classmates has a class of its own.
 As root the batch runs without capabilities (`setpriv`): CAP_SYS_PTRACE would let any child
 trace anything, and an instructor's user has none of them.
 
@@ -27,6 +31,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -35,8 +40,7 @@ from grader import batch
 from grader.supervision import procfs
 from grader.outcome import GradingResult
 from grader.runner import grade
-from tests.hw3testing import write_submission
-from tests.hw3testing import HW3
+from tests.hw3testing import HW3, warm_sandbox, write_submission
 
 REPO = Path(__file__).resolve().parents[2]
 PROBLEMS = ["P3", "Q6"]
@@ -287,10 +291,12 @@ def verdicts(result: GradingResult) -> list[tuple[str, str, float]]:
 
 @pytest.fixture(scope="module")
 def alone(tmp_path_factory) -> list[tuple[str, str, float]]:
-    """What a correct classmate gets graded alone, as `hw3grade grade` grades it."""
+    """What a correct classmate gets graded alone: its checks' statuses and scores (a warm child's, which are
+    a fresh one's: tests/batch/test_zygote.py)."""
     rubric = HW3.load_rubric()
     folder = write_submission(tmp_path_factory.mktemp("alone") / "correct")
-    return verdicts(grade(folder, HW3, rubric=rubric, entries=rubric.select(set(PROBLEMS)), submission_id="alone"))
+    return verdicts(grade(folder, HW3, rubric=rubric, entries=rubric.select(set(PROBLEMS)), submission_id="alone",
+                          sandbox=warm_sandbox(HW3, rubric)))
 
 
 def make_class(tmp_path: Path, losses: dict) -> tuple[Path, Path, Path]:
@@ -301,18 +307,19 @@ def make_class(tmp_path: Path, losses: dict) -> tuple[Path, Path, Path]:
     return folder, out, spy
 
 
-def assert_ended_well(proc: subprocess.CompletedProcess, out: Path, codes=(0,)) -> dict[str, dict]:
+def assert_ended_well(proc: subprocess.CompletedProcess, out: Path, codes=(0,),
+                      ids=("a_attacker", *CLASSMATES)) -> dict[str, dict]:
     report = f"exit {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
     assert proc.returncode in codes, report
     assert "Traceback" not in proc.stderr, report
     assert (out / "grades.csv").is_file() and (out / "report.html").is_file(), report
     rows = read_csv(out / "grades.csv")
-    assert set(rows) == {"a_attacker", *CLASSMATES}, report
+    assert set(rows) == set(ids), report
     return rows
 
 
-def assert_classmates_as_alone(out: Path, rows: dict, alone, spy: Path) -> None:
-    for name in CLASSMATES:
+def assert_classmates_as_alone(out: Path, rows: dict, alone, spy: Path, classmates=CLASSMATES) -> None:
+    for name in classmates:
         assert rows[name]["status"] == "graded", (name, rows[name], _spy_text(spy))
         assert verdicts(result_of(out, name)) == alone, (name, _spy_text(spy))
 
@@ -332,19 +339,51 @@ def _spy_text(spy: Path) -> str:
     return spy.read_text() if spy.exists() else "(no spy file)"
 
 
+# ---------------------------------------------------------------- the quiet class
+#: Attacks that, stopped as they must be, leave their worker and the batch as they were: one class per
+#: mode grades them all, attacker -> (attack, judge). The ids alternate with QUIET_CLASSMATES', so that
+#: with -j 2 each attacker is graded beside a classmate.
+QUIET = {"a_trace": (TRACE_AND_WRITE, "_FOUND and not _BREACHES"), "c_signals": (HARMLESS_SIGNALS, ""),
+         "e_hide": (HIDE_AND_OUTLIVE, "")}
+QUIET_CLASSMATES = ("b_classmate", "d_classmate", "f_classmate")
+QUIET_GROUP = pytest.mark.xdist_group("hostile-quiet")   # quiet_class's two batches run once, on one worker
+
+
+@dataclass
+class QuietRun:
+    proc: subprocess.CompletedProcess
+    out: Path
+    spies: dict[str, Path]   # each attacker's own spy file
+    ended: float             # time.monotonic() when the batch had ended
+
+    def rows(self) -> dict[str, dict]:
+        return assert_ended_well(self.proc, self.out, ids=(*QUIET, *QUIET_CLASSMATES))
+
+
+@pytest.fixture(scope="module", params=[True, False], ids=["zygote", "no-zygote"])
+def quiet_class(request, tmp_path_factory) -> QuietRun:
+    root = tmp_path_factory.mktemp("quiet")
+    folder, out = root / "class", root / "out"
+    spies = {name: root / f"{name}.spy.txt" for name in QUIET}
+    for name, (attack, judge) in QUIET.items():
+        write_submission(folder / name, patch=attacker(spies[name], attack, judge=judge))
+    for name in QUIET_CLASSMATES:
+        write_submission(folder / name)
+    proc = run_batch_cli(folder, out, zygote=request.param)
+    return QuietRun(proc, out, spies, time.monotonic())
+
+
 # ---------------------------------------------------------------- item 3
-@ZYGOTE
-def test_no_child_can_trace_or_write_the_memory_of_the_batch_processes(tmp_path, alone, zygote):
+@QUIET_GROUP
+def test_no_child_can_trace_or_write_the_memory_of_the_batch_processes(quiet_class, alone):
     """ptrace, /proc/<pid>/mem (read-write), environ, the descriptors and process_vm_readv of the
     zygote, the worker, the forkserver and the batch all fail: the attacker answers correctly only
     if every one failed (and it found those processes), so it gets full marks, as do its classmates."""
-    folder, out, spy = make_class(tmp_path, attacker(tmp_path / "spy.txt", TRACE_AND_WRITE,
-                                                     judge="_FOUND and not _BREACHES"))
-    proc = run_batch_cli(folder, out, zygote=zygote)
-    rows = assert_ended_well(proc, out)
-    assert_classmates_as_alone(out, rows, alone, spy)
-    assert rows["a_attacker"]["status"] == "graded"
-    assert verdicts(result_of(out, "a_attacker")) == alone, _spy_text(spy)
+    out, spy = quiet_class.out, quiet_class.spies["a_trace"]
+    rows = quiet_class.rows()
+    assert_classmates_as_alone(out, rows, alone, spy, QUIET_CLASSMATES)
+    assert rows["a_trace"]["status"] == "graded"
+    assert verdicts(result_of(out, "a_trace")) == alone, _spy_text(spy)
     assert "breaches []" in _spy_text(spy) and "found True" in _spy_text(spy)
 
 
@@ -380,18 +419,17 @@ def test_a_worker_killed_by_its_child_again_and_again(tmp_path, alone, zygote):
     assert {name: (out / name / "grading.json").read_bytes() for name in CLASSMATES} == kept
 
 
-@ZYGOTE
-def test_sigterm_and_other_catchable_signals_change_nothing(tmp_path, alone, zygote):
+@QUIET_GROUP
+def test_sigterm_and_other_catchable_signals_change_nothing(quiet_class, alone):
     """SIGTERM (and SIGHUP, SIGINT) to the worker and the zygote, SIGUSR1, SIGALRM, SIGQUIT, real-time
     signals... to them, the forkserver and the batch, twenty times: all ignored. Nobody is disturbed:
     the attacker gets its own (full) marks, and nothing is graded twice."""
-    folder, out, spy = make_class(tmp_path, attacker(tmp_path / "spy.txt", HARMLESS_SIGNALS))
-    proc = run_batch_cli(folder, out, zygote=zygote)
-    rows = assert_ended_well(proc, out)
-    assert_classmates_as_alone(out, rows, alone, spy)
-    assert rows["a_attacker"]["status"] == "graded"
-    assert verdicts(result_of(out, "a_attacker")) == alone
-    assert "graded 3, unchanged 0, grader failures 0" in proc.stdout
+    out, spy = quiet_class.out, quiet_class.spies["c_signals"]
+    rows = quiet_class.rows()
+    assert_classmates_as_alone(out, rows, alone, spy, QUIET_CLASSMATES)
+    assert rows["c_signals"]["status"] == "graded"
+    assert verdicts(result_of(out, "c_signals")) == alone
+    assert f"graded {len(rows)}, unchanged 0, grader failures 0" in quiet_class.proc.stdout
     assert "sent" in _spy_text(spy)
 
 
@@ -456,17 +494,15 @@ def test_classmates_whose_child_is_killed_are_graded_again(tmp_path, alone, zygo
     assert_classmates_as_alone(out, rows, alone, spy)
 
 
-@ZYGOTE
-def test_nothing_a_child_leaves_behind_outlives_it(tmp_path, alone, zygote):
+@QUIET_GROUP
+def test_nothing_a_child_leaves_behind_outlives_it(quiet_class, alone):
     """Its grandchild leaves the child's session and closes every descriptor, so neither the process
     group nor the pipes lead to it, and the child exits: it comes to the zygote or the worker (both
     subreapers), which kill it at once; the classmates are untouched."""
-    folder, out, spy = make_class(tmp_path, attacker(tmp_path / "spy.txt", HIDE_AND_OUTLIVE))
-    proc = run_batch_cli(folder, out, zygote=zygote)
-    ended = time.monotonic()
-    rows = assert_ended_well(proc, out)
-    assert_classmates_as_alone(out, rows, alone, spy)
-    time.sleep(max(0.0, ended + 6 - time.monotonic()))
+    out, spy = quiet_class.out, quiet_class.spies["e_hide"]
+    rows = quiet_class.rows()
+    assert_classmates_as_alone(out, rows, alone, spy, QUIET_CLASSMATES)
+    time.sleep(max(0.0, quiet_class.ended + 6 - time.monotonic()))
     assert "escaped" not in _spy_text(spy)
 
 

@@ -1,6 +1,7 @@
 """`hw3grade new` writes an assignment that works, and `self-test` tells a sound one from a broken one."""
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,8 @@ import yaml
 
 from grader import assignment as assignment_module
 from grader.authoring import AuthoringError, new, self_test
+from grader.runner import grade
+from tests.hw3testing import warm_sandbox
 
 CLI = [sys.executable, "-m", "grader"]
 
@@ -54,7 +57,9 @@ def test_self_test_fails_when_the_reference_misses_a_point(tmp_path):
     checks.write_text(checks.read_text().replace('np.float64(ctx.reference("basics.ANSWER"))', "np.float64(6)"))
     manifest = folder / "assignment.yaml"
     manifest.write_text(manifest.read_text().replace("submissions/buggy: 3", "submissions/buggy: 5"))
-    findings = {f.subject: f for f in self_test(assignment_module.load(manifest))}
+    broken = assignment_module.load(manifest)
+    # its four gradings fork their children from this process's warm zygote (the CLI's unwarmed start: `fresh` above)
+    findings = {f.subject: f for f in self_test(broken, grade=functools.partial(grade, sandbox=warm_sandbox(broken)))}
     assert not findings["reference"].ok and "E1.answer: failed" in findings["reference"].said
     assert not findings["submissions/buggy"].ok and "declares 5" in findings["submissions/buggy"].said
     assert findings["template"].ok and findings["rubric"].ok

@@ -13,6 +13,10 @@ need that and are skipped otherwise. Most cases grade Problem 3 only
 """
 from __future__ import annotations
 
+import contextlib
+import functools
+import importlib.util
+import io
 import json
 import os
 import re
@@ -23,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 import zipfile
 from dataclasses import dataclass, field
@@ -59,18 +64,30 @@ def _find_validate() -> Path | None:
 
 
 VALIDATE = _find_validate()
+_VALIDATING = threading.Lock()   # its output is caught by swapping sys.stdout: one validation at a time
+
+
+@functools.cache
+def _validator():
+    spec = importlib.util.spec_from_file_location("gradescope_validate", VALIDATE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def validate(path: Path) -> None:
-    """Gradescope's contract (SPEC.md section 8), via the shared validator; else our own checks."""
+    """Gradescope's contract (SPEC.md section 8), via the shared validator (its main(), as `python validate.py PATH`
+    runs it, in this process: a Python start less per results.json); else our own checks."""
     data = json.loads(path.read_text("utf-8"))
     if VALIDATE is None or not VALIDATE.is_file():
         from grader.report.gradescope import validate_results
 
         assert validate_results(data) == [], f"{path} is not valid (shared validate.py not found)"
         return
-    run = subprocess.run([sys.executable, str(VALIDATE), str(path)], capture_output=True, text=True, timeout=60)
-    assert run.returncode == 0, f"validate.py rejects {path}:\n{run.stdout}\n{run.stderr}"
+    said = io.StringIO()
+    with _VALIDATING, contextlib.redirect_stdout(said), contextlib.redirect_stderr(said):
+        status = _validator().main([str(path)])
+    assert status == 0, f"validate.py rejects {path}:\n{said.getvalue()}"
 
 
 # ---------------------------------------------------------------- the sandbox user and its Python

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.build.student_kit import kit_name, build_kit_report
+from grader.build.student_kit import kit_name
 from grader.messages import FLOAT64_REQUIRED
 from tests import cgroup_limits
 from tests.hw3testing import HW3, KIT_PENDING_DEPENDENT, MODULES
@@ -97,9 +97,9 @@ def _kit(style: Path, kit_zip: Path, dest: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def style_runs(zip_path, base_dir, isolation, tmp_path_factory) -> dict[str, StyleRuns]:  # noqa: F811
+def style_runs(zip_path, base_dir, isolation, student_kit) -> dict[str, StyleRuns]:  # noqa: F811
     rubric = HW3.load_rubric()
-    kit_zip = build_kit_report(tmp_path_factory.mktemp("kit") / "kit.zip", HW3).path
+    kit_zip = student_kit.path
     why_no_cgroup = cgroup_limits.available()
     work = Path(tempfile.mkdtemp(prefix="styles-", dir=base_dir))
     work.chmod(0o755)

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 import reference
-from tests.hw3testing import KIT_PENDING_DEPENDENT, REPO, write_submission
+from tests.hw3testing import KIT_PENDING_DEPENDENT, REPO, warm_sandbox, write_submission
 from grader import rubric as rubric_module
 from grader.build.student_kit import KitBuildError, build_kit_report, kit_name, kit_sources, reference_as_submission
 from grader.kit import frozen as frozen_module
@@ -36,6 +36,9 @@ from grader.outcome import GradingResult, Outcome, Status
 from grader.runner import grade, rng_for
 from tests.hw3testing import HW3
 
+#: One worker runs this module (`--dist loadgroup`): its module-scoped runs of the kit (the reference's and
+#: examples/buggy's) are made once, not once on each worker that happens to get one of their tests.
+pytestmark = pytest.mark.xdist_group("student-kit")
 EXAMPLES = REPO / "examples"
 TEMPLATE = REPO / "student_template"
 #: The judges whose reference calls depend on what the student returned (found by the build):
@@ -58,9 +61,9 @@ PENDING_INPUT_LEAKS = {"frozen_bias", "frozen_layer", "linear_3_5", "no_bias", "
 # ============================================================================ building and running the kit
 
 @pytest.fixture(scope="module")
-def kit(tmp_path_factory):
-    """The kit, built once for this module from the packaged rubric."""
-    return build_kit_report(tmp_path_factory.mktemp("build") / "hw3-student-kit.zip", HW3)
+def kit(student_kit):
+    """The kit, built once per test run from the packaged rubric (tests/conftest.py)."""
+    return student_kit
 
 
 def unpack(kit_report, dest: Path) -> Path:
@@ -226,10 +229,8 @@ def test_same_score_as_autograder_on_reference(reference_run, reference_result, 
 
 
 @pytest.mark.slow
-def test_same_score_as_autograder_on_buggy(buggy_run, rubric):
-    ids = visible_ids(rubric)
-    result = grade(EXAMPLES / "buggy", HW3, rubric=rubric, entries=rubric.select(visible_only=True))
-    assert_same_as_autograder(buggy_run, result, ids)
+def test_same_score_as_autograder_on_buggy(buggy_run, buggy_result, rubric):
+    assert_same_as_autograder(buggy_run, buggy_result, visible_ids(rubric))
 
 
 ONE_BUG_VARIANTS = {
@@ -274,7 +275,8 @@ def test_same_score_as_autograder_on_one_bug_variants(variant, kit, tmp_path, ru
     folder = with_modules(kit, tmp_path, patch=patch)
     run = run_check(folder, *sorted(problems))
     submission = write_submission(tmp_path / "submission", patch=patch)
-    result = grade(submission, HW3, rubric=rubric, entries=rubric.select(problems, visible_only=True))
+    result = grade(submission, HW3, rubric=rubric, entries=rubric.select(problems, visible_only=True),
+                   sandbox=warm_sandbox(HW3, rubric))
     assert_same_as_autograder(run, result, visible_ids(rubric, problems))
     assert run.returncode == (0 if all(o.status.passed for o in result.outcomes) else 1)
 
