@@ -69,6 +69,13 @@ def probe_answered_else(label: str, returned: str, summary: str) -> str:
             "Define the functions the homework asks for, and leave the grader's modules alone.")
 
 
+def probe_field_else(label: str, field: str, returned: str, form: str) -> str:
+    """A summary with one field of another form than its probe kind sends: student code replaced the kind."""
+    return (f"The answer to {label} came back with {field} as {returned}; the grader's probe sends {form} "
+            "(was the grader's probe code changed?). Does your code replace or patch the grader's own code at "
+            "import? Define the functions the homework asks for, and leave the grader's modules alone.")
+
+
 def unconfined(why: str) -> str:
     """Said once per grading when the child ran without its sandbox (grader/probes/landlock.py)."""
     return (f"Note for the instructor: the student's code ran without a sandbox ({why}), so it could read and "

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from .. import messages
+from . import forms
 from ..compare import Mismatch, Tolerance, assert_close, describe
 
 #: How array arguments reach student and reference code (`arrays:` of the manifest, `arrays=` of a check).
@@ -36,29 +37,52 @@ class Probe:
     module: str                    # the student module it needs, imported first
     label: str = ""                # how messages name this call, e.g. "norm(u)"
     arrays: str | None = None      # "numpy" or "torch": its array arguments (None: the check's, else the manifest's)
-    # A probe kind that answers a summary of the run (a dict): the keys its code always sends, or for
-    # the engine's kinds `ENGINE_SUMMARIES`'s. Any other answer (student code that replaced the probe
-    # kind) fails the check (`Observation.value`). A summary's "returned" is the student's own value.
-    summary: frozenset[str] = frozenset()
+    # A probe kind that answers a summary of the run (a dict): the keys its code always sends, each with its
+    # form (grader/checks/forms.py: {"elapsed": "number", ...}; a frozenset of keys: any form), or for
+    # the engine's kinds `ENGINE_SUMMARIES`'s. Any other answer, or a field of another form (student code
+    # that replaced the probe kind), fails the check (`Observation.value`). A summary's "returned" is the
+    # student's own value.
+    summary: frozenset[str] | Mapping[str, forms.Form] = frozenset()
 
     @property
     def is_summary(self) -> bool:
         return bool(self.summary) or self.kind in ENGINE_SUMMARIES
 
+    @property
+    def summary_forms(self) -> tuple[Mapping[str, forms.Form], ...]:
+        """Each form the answer may take: key -> the form of its value."""
+        if self.kind in ENGINE_SUMMARIES:
+            return ENGINE_SUMMARIES[self.kind]
+        if isinstance(self.summary, Mapping):
+            return (self.summary,)
+        return ({key: "any" for key in self.summary},)
+
+    def summary_problem(self, answer: Any) -> str:
+        """Why `answer` is not of the form this probe kind answers ("" when it is, and always for kinds
+        that answer the student's value): the one place a summary is checked."""
+        if not self.is_summary:
+            return ""
+        candidates = [form for form in self.summary_forms if isinstance(answer, dict) and form.keys() <= answer.keys()]
+        if not candidates:
+            return messages.probe_answered_else(self.label, describe(answer), self.summary_text)
+        wrongs = [forms.wrong_field(form, answer) for form in candidates]
+        if not all(wrongs):
+            return ""
+        where, value, expected = next(w for w in wrongs if w)
+        return messages.probe_field_else(self.label, where, describe(value), expected)
+
     def answers_summary(self, answer: Any) -> bool:
         """Whether `answer` has the form this probe kind answers (always, for kinds that answer the student's value)."""
-        if not self.is_summary:
-            return True
-        forms = ENGINE_SUMMARIES.get(self.kind, (self.summary,))
-        return isinstance(answer, dict) and any(keys <= answer.keys() for keys in forms)
+        return not self.summary_problem(answer)
 
     @property
     def summary_text(self) -> str:
-        forms = ENGINE_SUMMARIES.get(self.kind, (self.summary,))
-        return " or ".join(f"a dict of {', '.join(sorted(keys))}" for keys in forms)
+        return " or ".join(f"a dict of {', '.join(sorted(keys))}" for keys in self.summary_forms)
 
     def __post_init__(self) -> None:
         _known_arrays(self.arrays)
+        if isinstance(self.summary, Mapping):
+            forms.check_declared(self.summary)
 
     @property
     def function(self) -> str:
@@ -68,9 +92,9 @@ class Probe:
 
 
 #: The engine's probe kinds that answer a summary (grader/probes/calls_extra.py), each form it may take.
-ENGINE_SUMMARIES: dict[str, tuple[frozenset[str], ...]] = {
-    "call_keep_args": (frozenset({"returned", "args_after", "kwargs_after"}),),
-    "call_catch": (frozenset({"returned"}), frozenset({"raised"})),
+ENGINE_SUMMARIES: dict[str, tuple[Mapping[str, forms.Form], ...]] = {
+    "call_keep_args": ({"returned": "any", "args_after": "list", "kwargs_after": "dict"},),
+    "call_catch": ({"returned": "any"}, {"raised": {"type": "str", "mro": ["str"], "message": "str"}}),
 }
 
 
@@ -136,9 +160,9 @@ class Observation:
     def value(self) -> Any:
         if self.raised is not None:
             raise StudentRaised(self.probe.label, self.raised)
-        if not self.probe.answers_summary(self.returned):
-            raise Mismatch(messages.probe_answered_else(self.probe.label, describe(self.returned),
-                                                        self.probe.summary_text))
+        problem = self.probe.summary_problem(self.returned)
+        if problem:
+            raise Mismatch(problem)
         return self.returned
 
     @property

@@ -77,10 +77,17 @@ CHECKS.add(same_as_reference(
 
 # ---- P1.mlp ---------------------------------------------------------------------------------
 
+# hw3/probes/training.py's mlp_probe: each nn.Linear as [name, in, out]; l1, l2, l3 each "missing", a type's
+# name or [in, out]; "out" is what the student's forward returned.
+MLP_SUMMARY = {"linears": [("str", "int", "int")],
+               "attributes": {name: {"str", ("int", "int")} for name in LAYER_SHAPES},
+               "params": "dict", "contract": {"dict", "none"}, "out": "any"}
+
+
 def _mlp_probes(rng: np.random.Generator) -> list[Probe]:
     x = (rng.normal(size=(16, 1)) * 1.5).astype(np.float32)
     return [Probe("p1_mlp", {"x": x, "seed": int(rng.integers(2**31))}, MODULE, "MLP()(x) for x of shape (16, 1)",
-                  summary=frozenset({"linears", "attributes", "params", "contract", "out"}))]
+                  summary=MLP_SUMMARY)]
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -203,7 +210,7 @@ INIT_TESTS = 12
 
 def _initialize_probes(rng: np.random.Generator) -> list[Probe]:
     return [Probe("p1_initialize", {"seed": int(rng.integers(2**31)), "sentinel": SENTINEL}, MODULE,
-                  "initialize(MLP())", summary=frozenset({"params"}))]
+                  "initialize(MLP())", summary={"params": "dict"})]
 
 
 def _weight_problem(name: str, w: np.ndarray, p: float) -> str:
@@ -314,7 +321,7 @@ def _make_data_probes(rng: np.random.Generator) -> list[Probe]:
     def probe(n, noise, gen, glob):
         shown = "make_data()" if n is None else f"make_data({n}, noise_std={noise}, generator=<seeded generator>)"
         return Probe("p1_make_data", {"n": n, "noise_std": noise, "gen_seed": gen, "global_seed": glob}, MODULE, shown,
-                     summary=frozenset({"returned", "global_rng_used"}))
+                     summary={"returned": "any", "global_rng_used": "bool"})
 
     return [probe(500, 0.0, s1, g1),      # 0: clean labels
             probe(500, 0.0, s1, g2),      # 1: the same generator seed, another global state
@@ -449,8 +456,9 @@ def train_probe(rng: np.random.Generator, setup: TrainSetup) -> Probe:
     params = {"X": X, "Y": f_true_np(X), "init": init, "epochs": setup.epochs, "lr": setup.lr,
               "batch_size": setup.batch_size, "gen_seed": int(rng.integers(2**31)),
               "global_seed": int(rng.integers(2**31)), "max_snapshots": MAX_SNAPSHOTS}
-    return Probe("p1_train", params, MODULE, setup.call, summary=frozenset(
-        {"calls", "call_sizes", "backprop", "snap_of_call", "snapshots", "final", "losses", "seconds"}))
+    return Probe("p1_train", params, MODULE, setup.call, summary={
+        "calls": "numbers", "call_sizes": "numbers", "backprop": "numbers", "snap_of_call": "numbers",
+        "snapshots": "numbers", "final": "numbers", "losses": "any", "seconds": "number"})
 
 
 @dataclass
@@ -850,7 +858,7 @@ def _plot_probes(rng: np.random.Generator) -> list[Probe]:
               for n in PARAM_NAMES}
     return [Probe("p1_plot_fit", {"X": X, "Y": f_true_np(X), "params": params, "filename": "plot_fit_check.png"},
                   MODULE, "plot_fit(model, X, Y, path)",
-                  summary=frozenset({"written", "regular", "size", "png", "files"}))]
+                  summary={"written": "bool", "regular": "bool", "size": "int", "png": "numbers", "files": "list"})]
 
 
 def _answer(value: Any, what: str) -> dict:
@@ -944,7 +952,7 @@ def fit_probes(spec: FitSpec):
         return [Probe("p1_fit", {"seeds": seeds, "noise_std": spec.noise_std, "grid": FIT_GRID,
                                  "good_enough": FIT_RMSE},
                       MODULE, f"your pipeline ({call}, MLP(), initialize(model), train(model, X, Y))",
-                      summary=frozenset({"runs"}))]
+                      summary={"runs": "list"})]
     return probes
 
 

@@ -116,6 +116,28 @@ def test_a_judge_that_fails_on_an_answer_of_the_right_form_is_a_grader_error():
     assert "IndexError: a bug of the judge" in outcome.detail      # the instructor still sees the judge's bug
 
 
+#: a summary of the right form, each field as its probe kind sends it (check -> the answer to each probe)
+RIGHT_SUMMARIES = {
+    "Q2.vjp_large": lambda probe: {"type": "torch.Tensor", "shape": (probe.params["n"],), "dtype": "float64",
+                                   "elapsed": 0.05, "rss_before_mb": 300.0, "inputs_mb": 16.0, "peak_mb": None},
+    "P4.max_derivative.tie": lambda probe: {"raised": {"type": "ValueError", "mro": ["ValueError", "Exception"],
+                                                      "message": "ValueError: a tie"}},
+}
+
+
+@pytest.mark.parametrize("check_id", RIGHT_SUMMARIES)
+def test_a_judge_that_fails_on_a_summary_of_the_right_form_is_a_grader_error(check_id):
+    """The summary's declared forms decide: a field of the wrong form is the student's (tests/corpus/
+    test_attack9.py), a judge failing on a summary of the right form stays the grader's bug."""
+    entry = RUBRIC.entry(check_id)
+    check = dataclasses.replace(CASES_BY_ID[check_id], judge=_crashing_judge)
+    observations = [Observation(p, returned=as_received(RIGHT_SUMMARIES[check_id](p)))
+                    for p in check.probes(rng_for(entry))]
+    outcome = judge_observations(entry, check, observations, HW3)
+    assert outcome.status is Status.GRADER_ERROR, (outcome.status, outcome.detail)
+    assert "IndexError: a bug of the judge" in outcome.detail
+
+
 def _counting_judge(ctx):
     values = np.asarray(ctx.observations[0].value, dtype=np.float64)
     int(values.sum())                 # counts with what it is given: int(nan) raises

@@ -109,21 +109,57 @@ def _vjp_summary(probe, **forged) -> dict:
     return {**summary, **forged}
 
 
-@pytest.mark.xfail(strict=True, reason="attack9: a probe kind replaced in the child answers every summary key, "
-                                       "one of the wrong type: q2._measured formats it, p4._judge_ties calls .get")
-@pytest.mark.parametrize("case", ["vjp_elapsed_list", "vjp_shape_of_arrays", "tie_raised_not_a_dict"])
+def _mlp_summary(probe, **forged) -> dict:
+    """What the grader's p1_mlp probe answers for a correct MLP (random parameters, the contract's forward)."""
+    from hw3.checks.p1 import FORWARD_VARIANTS, LAYER_SHAPES, _forward
+
+    rng = np.random.default_rng(0)
+    params = {}
+    for name, (i, o) in LAYER_SHAPES.items():
+        params[f"{name}.weight"] = rng.normal(size=(o, i)).astype(np.float32)
+        params[f"{name}.bias"] = rng.normal(size=o).astype(np.float32)
+    layers = [(params[f"{name}.weight"], params[f"{name}.bias"]) for name in LAYER_SHAPES]
+    out = _forward(layers, probe.params["x"], next(iter(FORWARD_VARIANTS.values()))).astype(np.float32)
+    summary = {"linears": [[name, i, o] for name, (i, o) in LAYER_SHAPES.items()],
+               "attributes": {name: [i, o] for name, (i, o) in LAYER_SHAPES.items()},
+               "params": params, "contract": params, "out": out.view(wire.TorchArray)}
+    return {**summary, **forged}
+
+
+def _tie_answer(probe, **forged) -> dict:
+    """What call_catch answers for a correct max_derivative at a tie: the ValueError it raised."""
+    return {"raised": {"type": "ValueError", "mro": ["ValueError", "Exception", "BaseException", "object"],
+                       "message": "ValueError: a tie", **forged}}
+
+
+#: case -> (check, the probe's correct answer, the one field forged, the words the message names it by)
+FORGED_FIELDS = {
+    "vjp_elapsed_list": ("Q2.vjp_large", _vjp_summary, {"elapsed": [0.05]}, ("'elapsed'", "a list")),
+    "vjp_shape_of_arrays": ("Q2.vjp_large", _vjp_summary, {"shape": (np.zeros(3),)}, ("'shape'", "numpy.ndarray")),
+    "tie_raised_not_a_dict": ("P4.max_derivative.tie", lambda p: {"raised": 0.0}, {}, ("'raised'", "a float")),
+    "tie_mro_a_number": ("P4.max_derivative.tie", _tie_answer, {"mro": 3}, ("'mro'", "an int")),
+    "mlp_attributes_an_array": ("P1.mlp", _mlp_summary, {"attributes": np.zeros(3)}, ("'attributes'", "ndarray")),
+    "mlp_linears_holding_inf": ("P1.mlp", _mlp_summary, {"linears": [["l1", math.inf, 64], ["l2", 64, 64],
+                                                                     ["l3", 64, 1]]}, ("'linears'[0][1]", "inf")),
+}
+
+
+def _forged_outcome(check_id: str, answer, forged: dict):
+    entry, check = RUBRIC.entry(check_id), HW3.catalog[check_id]
+    observations = [Observation(p, returned=wire.decode(wire.encode(answer(p, **forged))))
+                    for p in check.probes(rng_for(entry))]
+    return judge_observations(entry, check, observations, HW3)
+
+
+@pytest.mark.parametrize("case", FORGED_FIELDS)
 def test_a_forged_summary_with_one_field_of_the_wrong_type_is_the_students_failure(case):
-    if case.startswith("vjp"):
-        entry, check = RUBRIC.entry("Q2.vjp_large"), HW3.catalog["Q2.vjp_large"]
-        probes = check.probes(rng_for(entry))
-        field = ({"elapsed": [0.05]} if case == "vjp_elapsed_list"
-                 else {"shape": (np.zeros(3), )})
-        observations = [Observation(p, returned=wire.decode(wire.encode(_vjp_summary(p, **field)))) for p in probes]
-    else:
-        entry, check = RUBRIC.entry("P4.max_derivative.tie"), HW3.catalog["P4.max_derivative.tie"]
-        observations = [Observation(p, returned={"raised": 0.0}) for p in check.probes(rng_for(entry))]
-    outcome = judge_observations(entry, check, observations, HW3)
+    check_id, answer, forged, words = FORGED_FIELDS[case]
+    if forged:   # the same summary with the right field passes: the case is a real answer, one field forged
+        assert _forged_outcome(check_id, answer, {}).status is Status.PASSED
+    outcome = _forged_outcome(check_id, answer, forged)
     assert outcome.status is Status.FAILED, (outcome.status, outcome.detail)
+    assert all(word in outcome.message for word in words), outcome.message
+    assert "the grader's probe sends" in outcome.message
 
 
 # ---------------------------------------------------------------- 04: answers alike, bounded per byte
