@@ -41,6 +41,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from grader.checks.base import Check, CheckList, JudgeContext, Probe, Verdict, same_as_reference
+from grader.checks.forms import Form
 from grader.checks.png import PNG_MAGIC, PngError, png_size
 from grader.checks.statistical import normal_test
 from grader.compare import Mismatch, Tolerance, as_array, assert_close, describe
@@ -79,9 +80,9 @@ CHECKS.add(same_as_reference(
 
 # hw3/probes/training.py's mlp_probe: each nn.Linear as [name, in, out]; l1, l2, l3 each "missing", a type's
 # name or [in, out]; "out" is what the student's forward returned.
-MLP_SUMMARY = {"linears": [("str", "int", "int")],
-               "attributes": {name: {"str", ("int", "int")} for name in LAYER_SHAPES},
-               "params": "dict", "contract": {"dict", "none"}, "out": "any"}
+MLP_SUMMARY: dict[str, Form] = {
+    "linears": [("str", "int", "int")], "attributes": {name: {"str", ("int", "int")} for name in LAYER_SHAPES},
+    "params": "dict", "contract": {"dict", "none"}, "out": "any"}
 
 
 def _mlp_probes(rng: np.random.Generator) -> list[Probe]:

@@ -10,6 +10,7 @@ import numpy as np
 
 from grader.checks.base import (Check, CheckList, JudgeContext, Probe, Verdict, as_torch, call, same_as_reference,
                                 summarize, to_numpy)
+from grader.checks.forms import Form
 from grader.compare import Mismatch, Tolerance, as_array, assert_close, describe, judge_precision
 
 CHECKS = CheckList(__name__)
@@ -151,8 +152,9 @@ N_PICKS = 300
 
 # What hw3/probes/large.py sends (shape and dtype None: an output numpy cannot read; "values", "sum"
 # and "abs_max" only for n readable numbers, so not required: the judge asks for them).
-LARGE_SUMMARY = {"type": "str", "shape": {"shape", "none"}, "dtype": {"str", "none"}, "elapsed": "number",
-                 "rss_before_mb": "number", "inputs_mb": "number", "peak_mb": {"number", "none"}}
+LARGE_SUMMARY: dict[str, Form] = {
+    "type": "str", "shape": {"shape", "none"}, "dtype": {"str", "none"}, "elapsed": "number",
+    "rss_before_mb": "number", "inputs_mb": "number", "peak_mb": {"number", "none"}}
 
 
 def _large_probes(rng: np.random.Generator) -> list[Probe]:
