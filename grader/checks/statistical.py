@@ -7,7 +7,10 @@ reference's values; it tests the sample instead, at a false-fail probability the
 - `normal_quantile`: N(0, 1)'s quantile;
 - `chi2_interval`: the chi-square interval of probability 1 - p, by bisection on torch's regularized gamma;
 - `ks_threshold`: the Dvoretzky-Kiefer-Wolfowitz-Massart bound on the Kolmogorov-Smirnov distance;
-- `normal_test`: the three of them on one sample that should be IID N(0, sigma^2) (`NormalTest`).
+- `normal_test`: the three of them on one sample that should be IID N(0, sigma^2) (`NormalTest`);
+- `serial_test`: the correlation of adjacent values of a sequence that should be IID N(0, sigma^2), against
+  a Chernoff bound (`serial_threshold`): `normal_test` sees only the values, this sees their order
+  (N(0, 1)'s quantiles in sorted order pass `normal_test` and fail this).
 """
 from __future__ import annotations
 
@@ -95,3 +98,67 @@ def normal_test(values: np.ndarray, sigma: float, p: float) -> NormalTest:
     eps = ks_threshold(n, p)
     return NormalTest(n, mean * sigma, math.sqrt(ms) * sigma, ks, abs(mean) <= z / math.sqrt(n),
                       lo / n <= ms <= hi / n, ks <= eps, (math.sqrt(lo / n) * sigma, math.sqrt(hi / n) * sigma), eps)
+
+
+def _log_chernoff(shifted: np.ndarray) -> float:
+    """log min over theta of E exp(theta * sum_k d_k z_k^2) = -1/2 sum_k log(1 - 2 theta d_k), z IID N(0, 1).
+
+    The minimum is where the derivative sum_k d_k / (1 - 2 theta d_k) (increasing in theta) is 0, found by
+    bisection on [0, 1 / (2 max d_k)); it bounds P(sum_k d_k z_k^2 >= 0) (Markov on the exponential).
+    """
+    top = float(shifted.max())
+    if top <= 0.0:
+        return -math.inf       # sum_k d_k z_k^2 < 0 almost surely
+    a, b = 0.0, 0.5 / top
+    for _ in range(200):
+        theta = 0.5 * (a + b)
+        if np.sum(shifted / (1.0 - 2.0 * theta * shifted)) < 0.0:
+            a = theta
+        else:
+            b = theta
+    return -0.5 * float(np.sum(np.log1p(-2.0 * a * shifted)))
+
+
+@functools.lru_cache(maxsize=None)
+def serial_threshold(n: int, p: float) -> float:
+    """c with P(|r| > c) <= p, for r = sum_i x_i x_{i+1} / sum_i x_i^2 of n IID N(0, sigma^2) values.
+
+    sum_i x_i x_{i+1} = x'Ax for the tridiagonal A with 1/2 beside its diagonal, whose eigenvalues are
+    lambda_k = cos(k pi / (n + 1)); N(0, I) is invariant under rotations, so r >= c exactly when
+    sum_k (lambda_k - c) z_k^2 >= 0 with z IID N(0, 1), whose probability the Chernoff bound bounds
+    (`_log_chernoff`). c is found by bisection where that bound is p / 2; the spectrum is symmetric
+    about 0, so P(r <= -c) has the same bound. A proven bound, not an approximation.
+    """
+    if n < 2:
+        return 1.0
+    eigenvalues = np.cos(np.arange(1, n + 1) * math.pi / (n + 1))
+    a, b = 0.0, float(eigenvalues.max())
+    target = math.log(p / 2)
+    for _ in range(100):
+        c = 0.5 * (a + b)
+        if _log_chernoff(eigenvalues - c) > target:
+            a = c
+        else:
+            b = c
+    return b
+
+
+@dataclass(frozen=True)
+class SerialTest:
+    """The correlation of adjacent values (about the known mean 0), which IID draws keep within +-limit
+    with probability >= 1 - p: near 1 for values in order, near -1 for values that alternate."""
+
+    n: int
+    correlation: float
+    limit: float
+
+    @property
+    def ok(self) -> bool:
+        return abs(self.correlation) <= self.limit
+
+
+def serial_test(values: np.ndarray, p: float) -> SerialTest:
+    x = np.asarray(values, dtype=np.float64).reshape(-1)
+    energy = float(np.sum(x * x))
+    correlation = float(np.sum(x[:-1] * x[1:]) / energy) if x.size > 1 and energy > 0 else 0.0
+    return SerialTest(x.size, correlation, serial_threshold(x.size, p))

@@ -43,7 +43,7 @@ import numpy as np
 from grader.checks.base import Check, CheckList, JudgeContext, Probe, Verdict, same_as_reference
 from grader.checks.forms import Form
 from grader.checks.png import PNG_MAGIC, PngError, png_size
-from grader.checks.statistical import normal_test
+from grader.checks.statistical import normal_test, serial_test
 from grader.compare import Mismatch, Tolerance, as_array, assert_close, describe
 from grader.kit.plots import draw_curves
 
@@ -202,11 +202,13 @@ CHECKS.add(Check(
 
 SENTINEL = 7.25
 BIAS = 0.03
-# 3 weight matrices, each tested alone and all 4224 weights pooled: 4 samples x 3 tests (NormalTest),
-# Bonferroni: each test at FALSE_FAIL / 12, so the reference fails with probability <= 1e-6.
-# The per-layer tests catch a small layer left out or scaled (l1 and l3 hold 64 weights each,
-# 1.5% of the pool); the pooled tests catch small deviations of all of them (std within ~0.11 of 1).
-INIT_TESTS = 12
+# Each weight matrix is tested alone (3 tests, NormalTest) and in order (a SerialTest along its rows, and
+# down its columns when it has more than one of each), and all weights pooled (3 more): 16 tests for the
+# contract's MLP. Bonferroni: each at FALSE_FAIL / (their number), so a correct draw fails with
+# probability <= 1e-6. The per-layer tests catch a small layer left out or scaled (l1 and l3 hold 64
+# weights each, 1.5% of the pool); the pooled tests catch small deviations of all of them (std within
+# ~0.11 of 1); the order tests catch values with the right distribution set in order (sorted
+# quantiles, sorted rows, repeated rows), which the homework's "IID" rules out.
 
 
 def _initialize_probes(rng: np.random.Generator) -> list[Probe]:
@@ -253,6 +255,32 @@ def _weight_problem(name: str, w: np.ndarray, p: float) -> str:
             f"{test.ks:.3f}, a correct draw stays below {test.ks_max:.3f})")
 
 
+def _orders(w: np.ndarray) -> dict[str, np.ndarray]:
+    """The sequences of `w` whose neighbours an IID draw leaves uncorrelated, named for a message."""
+    if w.ndim == 2 and min(w.shape) > 1:
+        return {"along its rows": w.reshape(-1), "down its columns": w.T.reshape(-1)}
+    return {"": w.reshape(-1)}
+
+
+def _init_tests(weights: dict[str, np.ndarray]) -> int:
+    """How many tests share the false-fail budget: 3 of the values and the order tests per matrix, 3 pooled."""
+    pooled = 3 if len(weights) > 1 else 0
+    return sum(3 + len(_orders(w)) for w in weights.values()) + pooled
+
+
+def _order_problem(name: str, w: np.ndarray, p: float) -> str:
+    """Why the weights `w`, distributed like N(0, 1), are not independent of their neighbours, or ""."""
+    for where, values in _orders(w).items():
+        test = serial_test(values, p)
+        if not test.ok:
+            entries = f"adjacent entries {where}" if where else "adjacent entries"
+            return (f"{name} has N(0, 1)'s values but not independent ones: {entries} correlate "
+                    f"{test.correlation:+.2f}, where independent draws stay within +-{test.limit:.2f} (values "
+                    "set in order, sorted or repeating?). Draw every weight at random, e.g. with "
+                    "torch.randn(shape), torch.normal(0, 1, shape) or nn.init.normal_")
+    return ""
+
+
 def _excess_kurtosis(x: np.ndarray) -> float:
     c = x - x.mean()
     return float(np.mean(c**4) / max(np.mean(c**2) ** 2, 1e-300) - 3.0)
@@ -283,8 +311,9 @@ def _judge_initialize(ctx: JudgeContext) -> Verdict:
     biases = {n: np.asarray(p) for n, p in params.items() if np.asarray(p).ndim == 1}
     if not weights:
         return Verdict.failed("MLP() has no weight matrices to initialize")
-    p = FALSE_FAIL / INIT_TESTS
-    weight_problems = [m for m in (_weight_problem(n, w, p) for n, w in weights.items()) if m]
+    p = FALSE_FAIL / _init_tests(weights)
+    weight_problems = [m for m in (_weight_problem(n, w, p) or _order_problem(n, w, p)
+                                   for n, w in weights.items()) if m]
     if not weight_problems and len(weights) > 1:
         pooled = np.concatenate([w.reshape(-1) for w in weights.values()]).astype(np.float64)
         test = normal_test(pooled, 1.0, p)

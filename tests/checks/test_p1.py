@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.hw3testing import grade_checks
 from hw3.checks import p1
@@ -469,7 +471,34 @@ INIT_BUGS = {
                       "l1.weight has mean"),
     "mean_0.2": (lambda rng, shape: rng.normal(size=shape) + 0.2, "the mean is too far from 0"),
     "std_1.1": (lambda rng, shape: rng.normal(size=shape) * 1.1, "std"),
+    # N(0, 1)'s values, not independent: each passes the tests of the values alone (attack9/05)
+    "sorted": (lambda rng, shape: np.sort(rng.normal(size=shape), axis=None).reshape(shape),
+               "adjacent entries along its rows correlate +1.00"),
+    "rows_sorted": (lambda rng, shape: np.sort(rng.normal(size=shape), axis=-1 if shape[1] > 1 else 0),
+                    "Draw every weight at random, e.g. with torch.randn(shape)"),
+    "repeated_rows": (lambda rng, shape: np.broadcast_to(_quantiles(shape[1]), shape) if min(shape) > 1
+                      else rng.normal(size=shape), "adjacent entries down its columns correlate +0.9"),
+    "alternating": (lambda rng, shape: _alternating(rng.normal(size=shape)), "correlate -0."),
 }
+
+
+def _normal_quantiles(n: int) -> np.ndarray:
+    """N(0, 1)'s n quantiles at (i + 1/2) / n, in increasing order."""
+    return np.array([statistical.normal_quantile((i + 0.5) / n) for i in range(n)])
+
+
+def _quantiles(n: int) -> np.ndarray:
+    """N(0, 1)'s n quantiles in a fixed shuffled order whose neighbours happen to be uncorrelated (+0.001 for
+    n = 64; -0.02 along the rows of 64 copies), so that only the columns show rows repeated."""
+    return np.random.default_rng(2).permutation(_normal_quantiles(n))
+
+
+def _alternating(w: np.ndarray) -> np.ndarray:
+    """The values of w, largest and smallest taking turns in the flattened order."""
+    ranked = np.sort(w, axis=None)
+    turns = np.empty_like(ranked)
+    turns[0::2], turns[1::2] = ranked[::-1][: (ranked.size + 1) // 2], ranked[: ranked.size // 2]
+    return turns.reshape(w.shape)
 
 
 @pytest.mark.parametrize("bug", sorted(INIT_BUGS))
@@ -485,6 +514,26 @@ def test_initialize_judge_passes_n01_draws():
     for seed in range(300):
         verdict = _judge_init(_init_weights(np.random.default_rng(seed), lambda rng, shape: rng.normal(size=shape)))
         assert verdict.fraction == 1.0, (seed, verdict.message)
+
+
+def test_initialize_shares_the_false_fail_budget_among_its_16_tests():
+    weights = {n: np.zeros(shape) for n, shape in p1.PARAM_SHAPES.items() if n.endswith("weight")}
+    # 3 of the values per matrix and 3 pooled; the order along l1, l3 and both ways of l2
+    assert p1._init_tests(weights) == 16
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**63 - 1))
+def test_correct_draws_of_every_layer_pass_the_order_tests(seed):
+    """torch.randn of the contract's shapes, as a correct initialize draws them: each fails with probability
+    <= 1e-6 / 16, so none of these (fixed, derandomized) seeds may; a sorted copy of the same draw fails."""
+    generator = torch.Generator().manual_seed(seed)
+    weights = {n: torch.randn(shape, generator=generator).numpy()
+               for n, shape in p1.PARAM_SHAPES.items() if n.endswith("weight")}
+    p = p1.FALSE_FAIL / p1._init_tests(weights)
+    for name, w in weights.items():
+        assert p1._order_problem(name, w, p) == "", (seed, name)
+        assert p1._order_problem(name, np.sort(w, axis=None).reshape(w.shape), p) != "", (seed, name)
 
 
 def test_bias_close_to_but_not_003_fails():
@@ -519,6 +568,27 @@ def test_normal_test_rejects_at_the_stated_rate():
         rejects += [not t.mean_ok, not t.std_ok, not t.ks_ok]
     rate = rejects / trials
     assert abs(rate[0] - 0.2) < 0.03 and abs(rate[1] - 0.2) < 0.03 and rate[2] < 0.2
+
+
+def test_serial_test_rejects_no_more_than_the_stated_rate():
+    # the Chernoff bound is conservative: at p = 0.2, IID draws are rejected less often (about 3%), never more
+    rng = np.random.default_rng(4)
+    for n in (64, 4096):
+        x = rng.normal(size=(2000, n)) * 3.0      # any sigma: the correlation does not depend on it
+        rate = np.mean([not statistical.serial_test(row, 0.2).ok for row in x])
+        assert 0.005 < rate < 0.2, (n, rate)
+
+
+def test_serial_threshold_is_a_chernoff_bound_of_the_exact_tail():
+    # n = 2: r = x1 x2 / (x1^2 + x2^2) = sin(2 phi) / 2 with phi uniform, so P(|r| > c) = 1 - (2/pi) asin(2c)
+    for p in (0.5, 0.1, 1e-3):
+        c = statistical.serial_threshold(2, p)
+        assert 1 - 2 / math.pi * math.asin(2 * c) <= p
+    # at the sizes P1.initialize tests: below 1, and N(0, 1)'s sorted quantiles are far above it
+    for n in (64, 4096):
+        c = statistical.serial_threshold(n, 1e-6 / 16)
+        assert 0 < c < (0.65 if n == 64 else 0.1)
+        assert statistical.serial_test(_normal_quantiles(n), 1e-6 / 16).correlation > 0.9
 
 
 def test_make_data_judge_passes_the_reference_on_many_seeds(reference_submission, rubric):
