@@ -27,7 +27,7 @@ from grader.probes import wire
 from grader.runner import judge_observations
 from tests.corpus.test_hostile_wire import CE_CHECKS, ONEHOT_CHECKS, _grade, _leftovers, _neighbours_intact, hostile
 from tests.dense_sources import SHAPES, largest_compared
-from tests.hw3testing import HW3
+from tests.hw3testing import HW3, grade_checks
 
 RUBRIC = HW3.load_rubric()
 
@@ -226,3 +226,68 @@ def test_the_densest_source_the_digest_still_parses_costs_tens_of_mb(tmp_path, s
     (tmp_path / "scratchpad.py").write_text(SHAPES[shape](size + 1000))
     with pytest.raises(alike.NotCompared, match="more than"):
         alike.code_digest(tmp_path)
+
+
+# ---------------------------------------------------------------- 05: N(0, 1)'s values in order pass as IID draws
+
+NOT_AT_RANDOM = {
+    # the reproducer: N(0, 1)'s quantiles in increasing order, the same at every call
+    "sorted_quantiles": """
+        from statistics import NormalDist
+
+        def initialize(model):
+            for layer in (model.l1, model.l2, model.l3):
+                n = layer.weight.numel()
+                quantiles = [NormalDist().inv_cdf((i + 0.5) / n) for i in range(n)]
+                with torch.no_grad():
+                    layer.weight.copy_(torch.tensor(quantiles, dtype=torch.float32).reshape(layer.weight.shape))
+                    layer.bias.fill_(0.03)
+        """,
+    # random draws, each row sorted (l1's single column sorted)
+    "rows_sorted": """
+        def initialize(model):
+            for layer in (model.l1, model.l2, model.l3):
+                dim = 1 if layer.weight.shape[1] > 1 else 0
+                with torch.no_grad():
+                    layer.weight.copy_(torch.randn(layer.weight.shape).sort(dim=dim).values)
+                    layer.bias.fill_(0.03)
+        """,
+    # one shuffled row of 64 quantiles (its neighbours uncorrelated: +0.04) for l1 and l3, and as every row of l2
+    "repeated_rows": """
+        from statistics import NormalDist
+
+        def initialize(model):
+            order = torch.randperm(64, generator=torch.Generator().manual_seed(1))
+            row = torch.tensor([NormalDist().inv_cdf((i + 0.5) / 64) for i in range(64)])[order]
+            with torch.no_grad():
+                model.l1.weight.copy_(row.reshape(64, 1))
+                model.l2.weight.copy_(row.repeat(64, 1))
+                model.l3.weight.copy_(row.reshape(1, 64))
+                for layer in (model.l1, model.l2, model.l3):
+                    layer.bias.fill_(0.03)
+        """,
+}
+
+
+@pytest.mark.parametrize("shape", sorted(NOT_AT_RANDOM))
+def test_weights_with_n01_values_set_in_order_are_not_iid(submission, rubric, shape):
+    outcome = grade_checks(submission(patch={"threelayerSGD": NOT_AT_RANDOM[shape]}), rubric,
+                           ids=["P1.initialize"])["P1.initialize"]
+    assert outcome.status is Status.FAILED, (outcome.status, outcome.detail)
+    assert outcome.score == pytest.approx(0.5 * outcome.max_score)      # the biases are right
+    assert "but not independent ones" in outcome.message and "Draw every weight at random" in outcome.message
+    if shape == "repeated_rows":      # only l2 repeats, and only its columns show it
+        assert outcome.message.count("not independent") == 1 and "down its columns" in outcome.message
+
+
+def test_a_correct_initialize_that_seeds_torch_itself_passes(submission, rubric):
+    """Every call gives the same weights, drawn at random: the homework asks for IID draws, not fresh ones."""
+    source = """
+        def initialize(model):
+            torch.manual_seed(0)
+            for layer in (model.l1, model.l2, model.l3):
+                layer.weight.data = torch.randn(layer.weight.shape)
+                layer.bias.data = torch.full(layer.bias.shape, 0.03)
+        """
+    outcome = grade_checks(submission(patch={"threelayerSGD": source}), rubric, ids=["P1.initialize"])["P1.initialize"]
+    assert outcome.status is Status.PASSED, outcome.detail
