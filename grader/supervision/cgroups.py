@@ -35,7 +35,7 @@ import contextlib
 import itertools
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -43,8 +43,17 @@ from . import processes
 
 PREFIX = "hw3grade-child-"
 PIDS_MAX = 256
-_MOUNTS = Path("/proc/self/mounts")
 _numbers = itertools.count()
+
+
+@dataclass(frozen=True)
+class Host:
+    """What finding a place reads of this process: its mounts, its cgroups and its pid (a test's fake tree:
+    tests/core/test_cgroups_v2.py)."""
+
+    mounts: Path = Path("/proc/self/mounts")
+    cgroups: Path = Path("/proc/self/cgroup")
+    pid: int = field(default_factory=os.getpid)
 
 
 @dataclass(frozen=True)
@@ -70,52 +79,56 @@ def _counter(path: Path, key: str) -> int:
     return 0
 
 
-def _mounts() -> list[tuple[str, str, set[str]]]:
+def _mounts(host: Host) -> list[tuple[str, str, set[str]]]:
     """(file system type, mount point, options) of each cgroup mount."""
     found = []
-    for line in (_read(_MOUNTS) or "").splitlines():
+    for line in (_read(host.mounts) or "").splitlines():
         fields = line.split()
         if len(fields) >= 4 and fields[2] in ("cgroup", "cgroup2"):
             found.append((fields[2], fields[1], set(fields[3].split(","))))
     return found
 
 
-def _own(mount: Path, hierarchy: str) -> Path | None:
+def _own(host: Host, mount: Path, hierarchy: str) -> Path | None:
     """This process's cgroup folder in the hierarchy mounted at `mount` ("" : v2, else a v1 controller).
     In a cgroup namespace (a container) the mount's root is some suffix of /proc/self/cgroup's path."""
-    for line in (_read(Path("/proc/self/cgroup")) or "").splitlines():
+    for line in (_read(host.cgroups) or "").splitlines():
         _, controllers, path = line.split(":", 2)
         if controllers != hierarchy and hierarchy not in controllers.split(","):
             continue
         parts = [p for p in path.split("/") if p]
         for i in range(len(parts) + 1):
             group = mount.joinpath(*parts[i:])
-            if str(os.getpid()) in (_read(group / "cgroup.procs") or "").split():
+            if str(host.pid) in (_read(group / "cgroup.procs") or "").split():
                 return group
     return None
 
 
-def _v2_place() -> _Place | str:
-    mounts = [Path(point) for kind, point, _ in _mounts() if kind == "cgroup2"]
+def _v2_place(host: Host) -> _Place | str:
+    mounts = [Path(point) for kind, point, _ in _mounts(host) if kind == "cgroup2"]
     mount = next((m for m in mounts if {"memory", "pids"} <= set((_read(m / "cgroup.controllers") or "").split())),
                  None)
     if mount is None:
         return "no cgroup v2 file system has the memory and pids controllers"
-    own = _own(mount, "")
+    own = _own(host, mount, "")
     if own is None:
         return f"this process's cgroup was not found under {mount}"
     parent = own if own == mount else own.parent   # the root cgroup alone may hold processes and children
     if not {"memory", "pids"} <= set((_read(parent / "cgroup.subtree_control") or "").split()):
         return (f"{parent} does not enable memory and pids for its children (cgroup.subtree_control); run the "
                 "grader in a delegated scope: systemd-run --user --scope -p Delegate=yes hw3grade ...")
+    if not os.access(parent / "cgroup.procs", os.W_OK):   # making a group there is not enough to move into it
+        return (f"{parent}/cgroup.procs is not writable: a child could not move from this process's cgroup into "
+                "a group next to it (cgroup v2 asks that of their common parent)")
     return _Place(2, (parent,))
 
 
-def _v1_place() -> _Place | str:
+def _v1_place(host: Host) -> _Place | str:
     parents = []
     for controller in ("memory", "pids"):
-        mount = next((Path(p) for kind, p, options in _mounts() if kind == "cgroup" and controller in options), None)
-        own = _own(mount, controller) if mount is not None else None
+        mount = next((Path(p) for kind, p, options in _mounts(host) if kind == "cgroup" and controller in options),
+                     None)
+        own = _own(host, mount, controller) if mount is not None else None
         if own is None:
             return f"no cgroup file system has the {controller} controller"
         parents.append(own)
@@ -124,10 +137,16 @@ def _v1_place() -> _Place | str:
 
 @lru_cache(maxsize=1)
 def _place() -> _Place | str:
-    """Where children's groups go, or why none can be made; tried once by making (and removing) one."""
+    """This process's `placement`, found once."""
+    return placement(Host())
+
+
+def placement(host: Host) -> _Place | str:
+    """Where children's groups go, or why none can be made; tried by making (and removing) one, and the groups
+    of graders that are gone removed."""
     v2 = any(kind == "cgroup2" and "memory" in (_read(Path(point) / "cgroup.controllers") or "").split()
-             for kind, point, _ in _mounts())
-    place = _v2_place() if v2 else _v1_place()   # the memory controller lives in one hierarchy or the other
+             for kind, point, _ in _mounts(host))
+    place = _v2_place(host) if v2 else _v1_place(host)   # the memory controller lives in one hierarchy or the other
     if isinstance(place, str):
         return place
     try:
