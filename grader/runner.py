@@ -26,7 +26,7 @@ from .outcome import GradingResult, Outcome, Status
 from .probes import wire
 from .probes.wire import FailureKind
 from .rubric import CheckEntry, Rubric
-from .sandbox import PROCESS_LIMIT, Child, ChildFailure, SandboxConfig
+from .sandbox import Child, ChildFailure, SandboxConfig
 from .staging import private_copy
 from .submission import Located, SubmissionError, locate
 
@@ -210,7 +210,7 @@ class _Session:
         self.close()
         if failure.kind is FailureKind.STARTUP:   # its own output is in its message (the instructor's detail)
             output = str(failure)
-        return wire.Failure(None, failure.kind, str(failure), output)
+        return wire.Failure(None, failure.kind, str(failure), output, at_process_limit=failure.at_process_limit)
 
     def close(self) -> None:
         if self.child is not None:
@@ -297,7 +297,7 @@ def _status_of(answer: wire.Answer, label: str, timeout: float, function: str = 
         if answer.kind is FailureKind.MEMORY:
             return Status.ERROR, messages.out_of_memory(label)
         if answer.kind is FailureKind.TIMEOUT:
-            return Status.TIMEOUT, messages.timed_out(label, timeout, answer.message == PROCESS_LIMIT)
+            return Status.TIMEOUT, messages.timed_out(label, timeout, answer.at_process_limit)
         return Status.ERROR, messages.crashed(label, answer.message)   # CRASH, PROTOCOL
     return Status.GRADER_ERROR, messages.GRADER_BUG   # GraderError, or a Ready out of turn
 

@@ -61,6 +61,7 @@ class ChildFailure(Exception):
 
     kind: FailureKind
     message: str
+    at_process_limit: bool = False   # a timeout while its cgroup refused it processes (a fork bomb)
 
     def __str__(self) -> str:
         return self.message
@@ -321,7 +322,8 @@ class Child:
         self.kill()
         if memory:
             return ChildFailure(FailureKind.MEMORY, OUT_OF_MEMORY)
-        return ChildFailure(FailureKind.TIMEOUT, PROCESS_LIMIT if self._at_process_limit() else "timed out")
+        at_limit = self._at_process_limit()
+        return ChildFailure(FailureKind.TIMEOUT, PROCESS_LIMIT if at_limit else "timed out", at_process_limit=at_limit)
 
     def _died(self) -> ChildFailure:
         """Its end of a pipe is closed: why (an exit, a signal, the system's out-of-memory killer)."""

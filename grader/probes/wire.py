@@ -773,6 +773,7 @@ class Failure(Answer):
     kind: FailureKind
     message: str
     output: str = ""
+    at_process_limit: bool = False   # a timeout while the child's cgroup refused it processes (a fork bomb)
 
 
 _ANSWER_CLASSES = {"ready": Ready, "ok": Returned, "raised": Raised, "missing": Missing,

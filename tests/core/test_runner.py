@@ -16,8 +16,9 @@ import pytest
 from grader import messages, runner
 from grader.checks import base
 from grader.outcome import Status
+from grader.probes import wire
 from grader.rubric import CheckEntry, Limits, Rubric
-from grader.sandbox import SandboxConfig
+from grader.sandbox import PROCESS_LIMIT, SandboxConfig
 from tests.core.scripted_child import read_log, wrapper
 from tests.hw3testing import HW3
 
@@ -195,3 +196,11 @@ def test_once_the_budget_is_spent_the_remaining_checks_are_not_run(tmp_path, dec
     assert outcomes["t.b"].message.startswith(messages.BUDGET_EXHAUSTED.split(".")[0])
     assert ("echo", "2") not in ran
     assert time.monotonic() - started < 6
+
+
+def test_a_timeout_names_the_process_limit_only_when_the_child_failure_says_it_met_it():
+    """The flag on the failure decides, never its wording (a fork bomb: tests/corpus/test_cgroups.py)."""
+    at_limit = wire.Failure(None, wire.FailureKind.TIMEOUT, PROCESS_LIMIT, at_process_limit=True)
+    assert runner._status_of(at_limit, "f(1)", 5.0) == (Status.TIMEOUT, messages.timed_out("f(1)", 5.0, True))
+    worded_alike = wire.Failure(None, wire.FailureKind.TIMEOUT, PROCESS_LIMIT)
+    assert runner._status_of(worded_alike, "f(1)", 5.0) == (Status.TIMEOUT, messages.timed_out("f(1)", 5.0))
