@@ -96,11 +96,13 @@ def _empty(fd: int) -> None:
 
 def _first_folder(fd: int, stuck: set[tuple[int, int]]) -> str | None:
     """Unlink every non-folder of the folder `fd`; the name of a folder still in it, if any."""
+    # a stuck folder's identity, as `_identity` counts it: its inode, and the device of the folder holding it
+    device = os.fstat(fd).st_dev if stuck else None
     with os.scandir(fd) as listing:
         for entry in listing:
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    if (entry.inode(), os.fstat(fd).st_dev) not in stuck:
+                    if device is None or (entry.inode(), device) not in stuck:
                         return entry.name
                     continue
                 os.unlink(entry.name, dir_fd=fd)

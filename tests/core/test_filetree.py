@@ -1,6 +1,7 @@
 """grader/filetree.py: trees of any depth are walked as os.walk walks them and removed whole."""
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from pathlib import Path
@@ -99,6 +100,27 @@ def test_remove_takes_files_links_and_unreadable_folders(tmp_path):
     single.write_text("x")
     filetree.remove(single)
     assert not single.exists()
+
+
+def test_a_folder_that_cannot_be_removed_is_tried_once_and_all_beside_it_goes(tmp_path, monkeypatch):
+    """What is left (here an rmdir refused) is remembered by inode and device, never entered again."""
+    top = tmp_path / "top"
+    top.mkdir()
+    _build(top, {"a": {"x": {"f": None}}, "b": {"y": {"f": None}}, "c": {"f": None}})
+    refused, real_rmdir = [], os.rmdir
+
+    def rmdir(path, *, dir_fd=None):
+        if path == "a":
+            refused.append(path)
+            if len(refused) > 1:
+                raise RuntimeError("the refused folder was tried again: remove loops")
+            raise PermissionError(errno.EPERM, "refused", path)
+        return real_rmdir(path, dir_fd=dir_fd)
+
+    monkeypatch.setattr(os, "rmdir", rmdir)
+    filetree.remove(top)
+    assert refused == ["a"]
+    assert [p.relative_to(top).as_posix() for p in top.rglob("*")] == ["a"]
 
 
 def test_scratch_remove_takes_a_deep_tree_a_child_made(tmp_path):
