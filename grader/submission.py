@@ -30,7 +30,6 @@ from .confined_notebook import ConversionFailed, NotebookRefused, can_supply, co
 from .probes import stubs
 
 
-
 def _all_modules(assignment: Assignment) -> str:
     """"the seven modules": how notes name the whole contract."""
     return f"the {_count(assignment)} modules"

@@ -362,7 +362,6 @@ def stand_in_modules(resolve: Callable[[str], Any], package_name: str,
     return modules
 
 
-
 def _attribute_of(module: str, resolve: Callable[[str], Any]) -> Callable[[str], Any]:
     def getattr_(name: str) -> Any:
         if name.startswith("__"):
