@@ -87,6 +87,8 @@ def _grading_processes():
     ok = (b"multiprocessing.forkserver" in _cmdline(found["worker"])
           and b"multiprocessing.forkserver" in _cmdline(found["forkserver"])
           and b"batch" in _cmdline(found["batch"]))
+    if not ok:   # a worker whose forkserver was killed is someone else's orphan: its "parents" are not the batch's
+        found["forkserver"] = found["batch"] = None
     return found, ok
 
 _PROCS, _FOUND = _grading_processes()
@@ -191,7 +193,8 @@ os.kill(_parent, getattr(signal, SIGNAL_NAME))
 
 STOP_FORKSERVER_KILL_WORKER = '''
 _spy(f"stopping the forkserver {_PROCS['forkserver']}, killing {_PROCS['worker']}")
-os.kill(_PROCS["forkserver"], signal.SIGSTOP)
+if _PROCS["forkserver"]:
+    os.kill(_PROCS["forkserver"], signal.SIGSTOP)
 os.kill(_PROCS["worker"], signal.SIGKILL)
 '''
 
