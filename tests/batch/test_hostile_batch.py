@@ -346,7 +346,9 @@ def _spy_text(spy: Path) -> str:
 #: Attacks that, stopped as they must be, leave their worker and the batch as they were: one class per
 #: mode grades them all, attacker -> (attack, judge). The ids alternate with QUIET_CLASSMATES', so that
 #: with -j 2 each attacker is graded beside a classmate.
-QUIET = {"a_trace": (TRACE_AND_WRITE, "_FOUND and not _BREACHES"), "c_signals": (HARMLESS_SIGNALS, ""),
+# a_trace's children need not all find the chain (on a slow machine a worker may outlive its forkserver, whose
+# start timed out): its test asks that one did ("found True" in its spy), and that no child breached anything
+QUIET = {"a_trace": (TRACE_AND_WRITE, "not _BREACHES"), "c_signals": (HARMLESS_SIGNALS, ""),
          "e_hide": (HIDE_AND_OUTLIVE, "")}
 QUIET_CLASSMATES = ("b_classmate", "d_classmate", "f_classmate")
 QUIET_GROUP = pytest.mark.xdist_group("hostile-quiet")   # quiet_class's two batches run once, on one worker
