@@ -13,9 +13,9 @@ from pathlib import Path
 
 from . import assignment as assignment_module
 from . import rubric as rubric_module
+from . import runner
 from .assignment import Assignment, AssignmentError
 from .report import gradescope, table
-from .runner import grade
 from .supervision import cgroups
 from .supervision.processes import adopt_orphans
 
@@ -92,8 +92,9 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     problems = rubric.parse_problem_keys(args.problems)
     entries = rubric.select(problems, visible_only=args.visible_only)
     try:
-        result = grade(args.submission, args.assignment, rubric=rubric, entries=entries,
-                       identity=Path(args.submission).resolve().name)
+        result = runner.grade(args.submission, args.assignment, rubric=rubric, entries=entries,
+                              sandbox=runner.sandbox_for(args.assignment, rubric, grading_zygote=True),
+                              identity=Path(args.submission).resolve().name)
     except Exception:
         detail = traceback.format_exc()
         if args.output:

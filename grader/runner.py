@@ -26,7 +26,7 @@ from .outcome import GradingResult, Outcome, Status
 from .probes import wire
 from .probes.wire import FailureKind
 from .rubric import CheckEntry, Rubric
-from .sandbox import Child, ChildFailure, SandboxConfig
+from .sandbox import Child, ChildFailure, SandboxConfig, grading_zygote
 from .staging import private_copy
 from .submission import Located, SubmissionError, locate
 
@@ -76,7 +76,8 @@ def grade(
     deadline = started + (budget_seconds or rubric.limits.budget_seconds)
     # The grader's own folder (a child running as another user reads the modules extracted there),
     # removed however grading ends; each child works in a fresh folder of its own in it (sandbox.Child).
-    with scratch.folder("scratch", mode=0o755) as scratch_path:
+    with scratch.folder("scratch", mode=0o755) as scratch_path, \
+            grading_zygote(sandbox, _children_needed(entries, checks)) as sandbox:
         try:
             copy, copy_notes = private_copy(Path(submission), scratch_path / "copy")
             located = locate(copy, scratch_path / "submission", assignment)
@@ -126,6 +127,14 @@ def _plan(entries: Sequence[CheckEntry], checks: Mapping[str, base.Check], key: 
                 item.outcome = _decided(entry, Status.GRADER_ERROR, messages.GRADER_BUG, traceback.format_exc())
         pending.append(item)
     return pending
+
+
+def _children_needed(entries: Sequence[CheckEntry], checks: Mapping[str, base.Check]) -> int:
+    """The children a grading starts when none fails (`_probe_all`): one for each check that needs one of its
+    own, one for the other visible checks, one for the other non-visible ones."""
+    declared = [(entry, checks[entry.id]) for entry in entries if entry.id in checks]
+    own = sum(check.fresh_child for _, check in declared)
+    return own + len({entry.secret for entry, check in declared if not check.fresh_child})
 
 
 #: A child that fails this many starts in a row (dying before it reports ready) is not started

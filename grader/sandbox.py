@@ -8,6 +8,8 @@ for the check that asked, never an exception of the grader.
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import secrets
 import select
@@ -19,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Iterator
 
 from . import messages, scratch, zygote
 from .probes import wire
@@ -38,9 +41,13 @@ class SandboxConfig:
     python: str = sys.executable
     pythonpath: tuple[str, ...] = ()  # where the child finds grader.probes (a readable copy on Gradescope)
     probe_files: tuple[tuple[str, str], ...] = ()  # the assignment's probe kinds: (module name, file path)
-    # Batch only: fork the child from a warm process that imported torch once (grader/zygote.py),
-    # same containment; ignored with run_as_user, and falls back to a fresh start if unavailable.
+    # Batch only: fork the child from a warm process that imported torch once (grader/zygote.py), kept for
+    # all the process's gradings; same containment; ignored with run_as_user, and falls back to a fresh
+    # start if unavailable.
     zygote: bool = False
+    # `hw3grade grade`, the kit and its build: a grading that starts two children or more forks them from a
+    # zygote of its own, started with the grading and stopped before judging (`grading_zygote`).
+    grading_zygote: bool = False
     # Landlock the child where the kernel has it (grader/probes/landlock.py): it reads the system,
     # Python and the libraries, and writes only its own folder; it cannot signal or trace the grader.
     # For `grade`, `batch` and the kit; on Gradescope (run_as_user) another user keeps it from the
@@ -120,7 +127,7 @@ class Child:
                     # student code may write there (a grader/ or numpy.py for the next child); the child
                     # changes into workdir itself once its own imports are done
                     cwd="/",
-                    env=self._environment(),
+                    env=_child_environment(self.config),
                     start_new_session=True,  # one process group: killing it takes any forks along
                 )
             except OSError as exc:
@@ -182,7 +189,7 @@ class Child:
 
     def _command(self, request_r: int, answer_w: int) -> list[str]:
         # -B: -I ignores PYTHONDONTWRITEBYTECODE, and no .pyc is ever written next to a student's files
-        command = [self.config.python, "-u", "-B", "-I" if not self.config.pythonpath else "-s",
+        command = [self.config.python, "-u", "-B", _isolation_flag(self.config),
                    "-m", CHILD_MODULE, str(request_r), str(answer_w)]
         if self.config.run_as_user:
             command = [_runuser(), "-u", self.config.run_as_user, "--", *command]
@@ -192,18 +199,7 @@ class Child:
         """The child forked by this process's warm zygote (grader/zygote.py), or None."""
         if self.config.run_as_user:
             return None
-        flag = "-I" if not self.config.pythonpath else "-s"
-        return zygote.start_child(self.config.python, flag, self._environment(), self.config.startup_timeout,
-                                  request_r, answer_w, workdir)
-
-    def _environment(self) -> dict[str, str]:
-        keep = ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "SYSTEMROOT")
-        env = {k: v for k, v in os.environ.items() if k in keep}
-        env.update({"PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1",
-                    "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1"})
-        if self.config.pythonpath:
-            env["PYTHONPATH"] = os.pathsep.join(self.config.pythonpath)
-        return env
+        return zygote.start_child(*_zygote_key(self.config), self.config.startup_timeout, request_r, answer_w, workdir)
 
     def _start_failed(self, failure: ChildFailure) -> ChildFailure:
         """Why the child never became ready, for the instructor: exit status and the end of its output."""
@@ -424,6 +420,52 @@ class Child:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _child_environment(config: SandboxConfig) -> dict[str, str]:
+    """The child's environment (a fresh child's and its zygote's): nothing of the grader's but these."""
+    keep = ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "SYSTEMROOT")
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env.update({"PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1",
+                "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1"})
+    if config.pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join(config.pythonpath)
+    return env
+
+
+def _isolation_flag(config: SandboxConfig) -> str:
+    """-I (no user site, no environment), or -s where the child finds grader.probes on PYTHONPATH."""
+    return "-I" if not config.pythonpath else "-s"
+
+
+def _zygote_key(config: SandboxConfig) -> tuple[str, str, dict[str, str]]:
+    """What names the zygote that forks this config's children: interpreter, flag, environment."""
+    return config.python, _isolation_flag(config), _child_environment(config)
+
+
+#: A zygote imports torch and torch._dynamo (4.5 s of CPU), a fresh child torch (2.5 s) and, at the student's
+#: first optimizer, torch._dynamo (2 s more): a grading's own zygote pays off from its second child.
+GRADING_ZYGOTE_FROM = 2
+
+
+@contextlib.contextmanager
+def grading_zygote(config: SandboxConfig, children: int) -> Iterator[SandboxConfig]:
+    """One grading's probing with `config`, which will start `children` children: with `grading_zygote`
+    and two children or more, they are forked from a zygote (grader/zygote.py) started now, while the
+    grader copies and reads the submission, and stopped when the block ends, so that judging holds no
+    second torch. The forked children are the batch's: the same limits and walls, and a fresh child
+    (and folder) wherever the grading starts one. Gradescope's config (run_as_user) and the batch's
+    (`zygote`, kept for the process) are left as they are."""
+    if not config.grading_zygote or config.zygote or config.run_as_user or children < GRADING_ZYGOTE_FROM:
+        yield config
+        return
+    warm = dataclasses.replace(config, zygote=True)
+    started = zygote.prestart(*_zygote_key(warm), warm.startup_timeout)
+    try:
+        yield warm
+    finally:
+        if started:
+            zygote.stop(*_zygote_key(warm))
 
 
 OUT_OF_MEMORY = "the process running your code ran out of memory, and the system stopped it"

@@ -1,13 +1,15 @@
 """A warm start for the child: fork it from a process that has already imported torch.
 
-`hw3grade grade` starts every child as ``python -m grader.probes.child``, which spends
-about two seconds importing torch before it can run anything. A batch grades many
-submissions in a row, so each of its workers keeps one *zygote*: a process started
-exactly like a child (same interpreter, flags, environment) that imports what every
-child imports (numpy, torch, ``grader.probes``), runs nothing else, and forks one
-fresh child per request. Used only when ``SandboxConfig(zygote=True)`` (the batch);
-the unwarmed path stays as it is, and is the only one when ``run_as_user`` is set
-(Gradescope).
+A child started as ``python -m grader.probes.child`` spends about 2.5 s of CPU importing
+torch before it can run anything, and 2 s more importing torch._dynamo when the student's
+code makes its first optimizer. A *zygote* is a process started exactly like a child (same
+interpreter, flags, environment) that imports what every child imports (numpy, torch,
+torch._dynamo, ``grader.probes``), runs nothing else, and forks one fresh child per request.
+Each batch worker keeps one for all its gradings (``SandboxConfig(zygote=True)``); `hw3grade
+grade`, the kit's check.py and the kit's build start one for a grading that starts two
+children or more and stop it before judging (``grading_zygote=True``, ``sandbox.grading_zygote``:
+a full grading starts three). A library caller of ``runner.grade`` gets the unwarmed start
+unless it asks, and it is the only one when ``run_as_user`` is set (Gradescope).
 
 What a forked child shares with a freshly started one, by construction:
 
@@ -314,12 +316,23 @@ def start_child(python: str, flag: str, env: dict[str, str], startup_timeout: fl
         return None
 
 
-def prestart(python: str, flag: str, env: dict[str, str], startup_timeout: float) -> None:
-    """Start this process's zygote now (it imports torch while the caller does other work)."""
+def prestart(python: str, flag: str, env: dict[str, str], startup_timeout: float) -> bool:
+    """Start this process's zygote now (it imports torch while the caller does other work); True when this
+    call started it (its caller stops it: `stop`), False when one was running or none could start."""
+    with _REGISTRY_LOCK:
+        running = _key(python, flag, env) in _ZYGOTES
     try:
-        get(python, flag, env, startup_timeout)
+        return get(python, flag, env, startup_timeout) is not None and not running
     except OSError:
-        pass
+        return False
+
+
+def stop(python: str, flag: str, env: dict[str, str]) -> None:
+    """Stop this process's zygote for that interpreter and environment, if one runs (its children first)."""
+    with _REGISTRY_LOCK:
+        zygote = _ZYGOTES.pop(_key(python, flag, env), None)
+    if zygote is not None:
+        zygote.close()
 
 
 def shutdown() -> None:

@@ -91,7 +91,7 @@ def as_student_module(source: str) -> str:
 def warm_sandbox(assignment: assignment_module.Assignment = HW3, rubric: rubric_module.Rubric | None = None):
     """The child's limits as `grade` sets them, its children forked from this test process's warm zygote (the
     batch's way, grader/zygote.py): a check test pays torch's import once per test worker, not once per child.
-    Tests of the unwarmed start (Gradescope's, `hw3grade grade`'s) grade without it."""
+    Tests of the unwarmed start (Gradescope's, a library caller's) grade without it."""
     return sandbox_for(assignment, rubric, zygote=True)
 
 

@@ -26,7 +26,7 @@ def add_arguments(commands) -> None:
     batch.add_argument("--rubric", type=Path)
     batch.add_argument("--problems", nargs="+", metavar="KEY", help="only these problems (keys of the rubric)")
     batch.add_argument("--no-zygote", action="store_true",
-                       help="start every child fresh, as `hw3grade grade` does (slower; same results)")
+                       help="start every child fresh, as Gradescope does (slower; same results)")
     batch.add_argument("--no-sandbox", action="store_true",
                        help="start every child without its Landlock sandbox, as on a kernel without one "
                             "(to rule the sandbox out; same results for honest code)")

@@ -31,7 +31,7 @@ from ..assignment import Assignment
 from ..checks import base
 from ..outcome import GradingResult
 from ..rubric import CheckEntry, Rubric
-from ..runner import grade, rng_for
+from ..runner import grade, rng_for, sandbox_for
 from .frozen import (FORMAT, PROXY_ATTRIBUTE, FrozenReference, Unfreezable, call_key, canonical_call,
                      encode_result, modules_installed, stand_in_modules)
 
@@ -173,7 +173,8 @@ def record_reference(submission: Path, assignment: Assignment, rubric: Rubric,
 
     checks = _judges_observed(assignment.catalog, [e.id for e in entries], before, after)
     with modules_installed(recorder.stand_ins()):
-        recording.result = grade(submission, assignment, rubric=rubric, checks=checks, entries=entries)
+        recording.result = grade(submission, assignment, rubric=rubric, checks=checks, entries=entries,
+                                 sandbox=sandbox_for(assignment, rubric, grading_zygote=True))
     _record_failure_paths(recording, assignment, entries)
     return recording
 

@@ -187,9 +187,10 @@ def check(paths: KitPaths, assignment: Assignment, rubric: rubric_module.Rubric,
 
 
 def kit_sandbox(assignment: Assignment, rubric: rubric_module.Rubric, paths: KitPaths):
-    """The autograder's limits; the child finds the kit's grader copy. Where /proc is missing (macOS)
+    """The autograder's limits; the child finds the kit's grader copy, and a run that starts two children
+    or more forks them from a zygote of its own, as `hw3grade grade` does. Where /proc is missing (macOS)
     the child cannot measure its address space, so there is no memory limit."""
-    config = sandbox_for(assignment, rubric, pythonpath=(str(paths.selfcheck),))
+    config = sandbox_for(assignment, rubric, pythonpath=(str(paths.selfcheck),), grading_zygote=True)
     if not os.path.exists("/proc/self/statm"):
         config = dataclasses.replace(config, memory_mb=0)
     return config

@@ -261,6 +261,34 @@ def test_without_a_zygote_the_child_starts_fresh(submission, rubric, monkeypatch
     zygote.shutdown()
 
 
+def test_a_grading_zygote_forks_the_children_of_one_grading_and_stops_before_judging(submission, rubric):
+    """`hw3grade grade` and the kit (`grading_zygote`): a grading that starts two children (P3's visible and
+    hidden checks) forks both from a zygote of its own, gone once the grading is; one child starts fresh."""
+    zygote.shutdown()   # this module's kept zygote has the same key: it would be used, and left running
+    forked = {"losses": _wrapped(f"""
+    import os
+    if os.getppid() == {os.getpid()}:
+        problems.append("started fresh by the grading process")
+""")["losses"]}
+    entries = [e for e in rubric.checks if e.id in CE]
+    assert {e.secret for e in entries} == {False, True}   # two children: the visible one and the hidden one
+    warm = sandbox_for(HW3, rubric, grading_zygote=True)
+    seen: list[int] = []
+    judge = HW3.catalog[CE[0]].judge
+
+    def judging_sees(ctx):
+        seen.append(len(zygote.pids()))
+        return judge(ctx)
+
+    checks = {**HW3.catalog, CE[0]: dataclasses.replace(HW3.catalog[CE[0]], judge=judging_sees)}
+    result = grade(submission(patch=forked), HW3, rubric=rubric, entries=entries, checks=checks, sandbox=warm)
+    assert all(o.status is Status.PASSED for o in result.outcomes), [(o.check_id, o.detail) for o in result.outcomes]
+    assert seen == [0] and zygote.pids() == []   # stopped before judging
+    alone = grade(submission(patch=forked), HW3, rubric=rubric, entries=entries[:1], sandbox=warm)
+    assert "started fresh by the grading process" in alone.outcomes[0].detail, alone.outcomes[0].detail
+    assert zygote.pids() == []
+
+
 def test_run_as_user_never_uses_the_zygote(rubric):
     """Gradescope's path (run_as_user) keeps starting every child fresh."""
     from grader.sandbox import Child
