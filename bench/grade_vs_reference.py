@@ -2,16 +2,19 @@
 reference doing the same checks' work in-process, in one run (ratios, not seconds:
 these machines are shared and noisy).
 
-    python bench/grade_vs_reference.py [--problems P3 Q2 ...]
+    python bench/grade_vs_reference.py [--problems P3 Q2 ...] [--fresh]
 
-Prints: the time to grade, the time of the same probes run directly on the reference,
-their ratio, and the peak memory (RSS, and PSS where available) of the grader's
-process tree (parent plus child), sampled every 20 ms.
+Grades as `hw3grade grade` does (its children forked from a zygote of the grading's own), or
+with `--fresh` as Gradescope does (every child a new interpreter). Prints: the time to grade,
+the time of the same probes run directly on the reference, their ratio, the CPU time of the
+grading's processes (parent, zygote, children), and the peak memory (RSS, and PSS where
+available) of the grader's process tree, sampled every 20 ms.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import resource
 import sys
 import tempfile
 import threading
@@ -24,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: 
 
 from tests.hw3testing import HW3, write_submission  # noqa: E402
 from grader.probes import child as child_module, registry, wire  # noqa: E402
-from grader.runner import grade, rng_for  # noqa: E402
+from grader.runner import grade, rng_for, sandbox_for  # noqa: E402
 
 
 class ReferenceAsStudent:
@@ -44,6 +47,7 @@ class TreeMemory(threading.Thread):
     def __init__(self) -> None:
         super().__init__(daemon=True)
         self.peak_rss = self.peak_pss = 0
+        self.cpu = 0.0                     # this thread's own CPU time (reading smaps is not cheap)
         self._stopping = threading.Event()
 
     def run(self) -> None:
@@ -58,6 +62,7 @@ class TreeMemory(threading.Thread):
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
                     pass
             self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
+            self.cpu = time.thread_time()
             time.sleep(0.02)
 
     def stop(self) -> None:
@@ -65,11 +70,11 @@ class TreeMemory(threading.Thread):
         self.join()
 
 
-def direct_time(entries) -> float:
-    """The reference doing each check's probes in-process (its own work, no grader)."""
+def direct_time(entries) -> tuple[float, float]:
+    """The reference doing each check's probes in-process (its own work, no grader): (wall, CPU) seconds."""
     child_module._load_probe_kinds(HW3.probe_files())   # the engine's probe kinds and the assignment's
     checks, student = HW3.catalog, ReferenceAsStudent()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for entry in entries:
         for probe in checks[entry.id].probes(rng_for(entry)):
             params = child_module.to_student_args(wire.decode(wire.encode(probe.params)), student)
@@ -77,12 +82,19 @@ def direct_time(entries) -> float:
                 registry.PROBES[probe.kind](student, **params)
             except Exception:
                 pass  # probes that expect an exception (ties) raise here too
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its reaped children (each child, the zygote and what it reaped)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--problems", nargs="*")
+    parser.add_argument("--fresh", action="store_true", help="start every child fresh, as Gradescope does")
     args = parser.parse_args()
     rubric = HW3.load_rubric()
     entries = rubric.select(set(args.problems) if args.problems else None)
@@ -90,20 +102,24 @@ def main() -> None:
         folder = write_submission(Path(tmp) / "reference")
         memory = TreeMemory()
         memory.start()
-        started = time.perf_counter()
-        result = grade(folder, HW3, rubric=rubric, entries=entries)
-        graded = time.perf_counter() - started
+        started, cpu_before = time.perf_counter(), _cpu_seconds()
+        result = grade(folder, HW3, rubric=rubric, entries=entries,
+                       sandbox=sandbox_for(HW3, rubric, grading_zygote=not args.fresh))
         memory.stop()
+        # the grading's processes: the sampler's own CPU time is not the grader's
+        graded, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_before - memory.cpu
     assert result.score == result.max_score, [o for o in result.outcomes if not o.status.passed]
     import torch
 
     torch.set_num_threads(1)
-    direct = direct_time(entries)
+    direct, direct_cpu = direct_time(entries)
     print(f"checks: {len(entries)}  score: {result.score:g}/{result.max_score:g}")
-    print(f"grading the reference as a submission: {graded:.1f} s")
-    print(f"the reference doing the same probes in-process: {direct:.1f} s")
-    print(f"overhead ratio (grading / direct): {graded / direct:.2f}")
-    print(f"peak memory of parent + child: RSS {memory.peak_rss / 2**20:.0f} MB, PSS {memory.peak_pss / 2**20:.0f} MB")
+    how = "every child started fresh" if args.fresh else "as hw3grade grade does"
+    print(f"grading the reference as a submission ({how}): {graded:.1f} s, {cpu:.1f} s of CPU")
+    print(f"the reference doing the same probes in-process: {direct:.1f} s, {direct_cpu:.1f} s of CPU")
+    print(f"overhead ratio (grading / direct): {graded / direct:.2f}; in CPU time: {cpu / direct_cpu:.2f}")
+    print(f"peak memory of the grader's processes: RSS {memory.peak_rss / 2**20:.0f} MB, "
+          f"PSS {memory.peak_pss / 2**20:.0f} MB")
 
 
 if __name__ == "__main__":
