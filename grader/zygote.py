@@ -23,6 +23,11 @@ What a forked child shares with a freshly started one, by construction:
   never receives anything of a submission but a working folder, so every child starts
   from the same pristine state. Python's ``random`` reseeds itself after a fork; numpy's
   legacy global generator is reseeded here, as a fresh interpreter would have it;
+- the memory budget: its address space and its cgroup count from what it holds when
+  ready, as a fresh child's do. The zygote's objects are frozen (``gc.freeze``), so a
+  collection in the child copies none of the pages it shares with the zygote (they would
+  count in its cgroup); torch._dynamo is already imported, where a fresh child's first
+  optimizer imports it (about 70 MB) out of its budget;
 - exit status: the zygote is the child's parent, reaps it and reports its return code
   (negative for a signal, as ``subprocess`` does). Killing goes through the zygote too,
   which kills a process group only while its leader is unreaped (no pid-reuse race).
